@@ -1,0 +1,1 @@
+//! multilevel-datasets (work in progress).

@@ -1,0 +1,122 @@
+//! Design matrices of a linear mixed model, as lme4's `lFormula()` prepares them.
+//!
+//! The model is `y = Xβ + Zb + ε` with `b = Λ(θ)u`, `u ~ N(0, σ²I)`, `ε ~ N(0, σ²W⁻¹)`.
+//! This crate turns a model frame into
+//! - the dense fixed-effects matrix `X` (full column rank; aliased columns are dropped and named),
+//! - one [`ReTerm`] per random-effects term: a level code per row plus a small per-row model
+//!   matrix, never a dense `n × q` matrix `Z`,
+//! - the layout of `θ` (lower-triangular Cholesky factor of each term's relative covariance,
+//!   column-major, term by term) with lme4's bounds and starting values.
+
+/// One random-effects term `(expr | g)` after expansion of `||` and `/`.
+///
+/// Row `i` contributes `z[i*k .. (i+1)*k]` to the `k` columns of level `refs[i]`: the
+/// columns of `Z` belonging to this term are `Z[i, l*k + j] = z[i*k + j]` when `refs[i] == l`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReTerm {
+    /// Grouping-factor name as lme4 prints it (`Subject`, `cask:batch`).
+    pub group: String,
+    /// Level labels of the grouping factor; a level code indexes this vector.
+    pub levels: Vec<String>,
+    /// Level code of each row (`0 ..levels.len()`).
+    pub refs: Vec<u32>,
+    /// Number of random effects per level (columns of the term's model matrix).
+    pub k: usize,
+    /// The term's model matrix, `n × k`, row-major.
+    pub z: Vec<f64>,
+    /// Column names of the term's model matrix (`(Intercept)`, `Days`, `fB`).
+    pub col_names: Vec<String>,
+    /// Position of this term in the formula after expansion (terms are stored sorted by
+    /// number of levels, largest first; reports print in formula order).
+    pub formula_order: usize,
+}
+
+impl ReTerm {
+    /// Number of levels of the grouping factor.
+    pub fn nlevels(&self) -> usize {
+        self.levels.len()
+    }
+    /// Number of columns of `Z` for this term, `k · nlevels`.
+    pub fn q(&self) -> usize {
+        self.k * self.levels.len()
+    }
+    /// Number of θ elements, `k(k+1)/2`.
+    pub fn n_theta(&self) -> usize {
+        self.k * (self.k + 1) / 2
+    }
+}
+
+/// Everything the fitting crates need from a formula and a data set.
+///
+/// Rows are the complete cases of the model frame; `n_dropped_missing` counts the rows removed
+/// for missing values (lme4's `na.omit`).
+#[derive(Debug, Clone)]
+pub struct Design {
+    /// The formula as given by the user.
+    pub formula: String,
+    /// Response label as R prints it (`Reaction`, `log(y)`, `cbind(incidence, size - incidence)`).
+    pub response_name: String,
+    /// Response values, length `n`. For `cbind(s, f)` this is the proportion `s / (s + f)`.
+    pub y: Vec<f64>,
+    /// Binomial trials per row for `cbind(s, f)` responses (`s + f`), otherwise `None`.
+    pub trials: Option<Vec<f64>>,
+    /// Fixed-effects model matrix, `n × p`, full column rank.
+    pub x: faer::Mat<f64>,
+    /// Column names of `X` as R's `model.matrix` names them (`(Intercept)`, `Days`, `x:fB`).
+    pub x_names: Vec<String>,
+    /// For each column of `X`, the index into `fixed_term_labels` of the term it came from
+    /// (R's `assign` attribute; the intercept has its own label `(Intercept)`).
+    pub x_assign: Vec<usize>,
+    /// Labels of the fixed-effect terms (`(Intercept)`, `Days`, `x:f`), in R's order.
+    pub fixed_term_labels: Vec<String>,
+    /// Names of columns dropped because they were aliased with earlier columns.
+    pub dropped_columns: Vec<String>,
+    /// Random-effects terms, sorted by number of levels, largest first (stable).
+    pub terms: Vec<ReTerm>,
+    /// Prior weights, if any (length `n`, positive).
+    pub weights: Option<Vec<f64>>,
+    /// Offset, if any (sum of all `offset()` terms, length `n`).
+    pub offset: Option<Vec<f64>>,
+    /// Rows removed because a variable the formula uses was missing.
+    pub n_dropped_missing: usize,
+    /// Name of the data source (file name or embedded data set name).
+    pub data_name: String,
+}
+
+impl Design {
+    /// Number of observations `n`.
+    pub fn nobs(&self) -> usize {
+        self.y.len()
+    }
+    /// Number of fixed-effects coefficients `p`.
+    pub fn p(&self) -> usize {
+        self.x.ncols()
+    }
+    /// Total number of random effects `q = Σ k_j · ℓ_j`.
+    pub fn q(&self) -> usize {
+        self.terms.iter().map(ReTerm::q).sum()
+    }
+    /// Length of θ.
+    pub fn n_theta(&self) -> usize {
+        self.terms.iter().map(ReTerm::n_theta).sum()
+    }
+    /// lme4's lower bounds on θ: 0 for diagonal elements of each Λ block, −∞ elsewhere.
+    pub fn theta_lower(&self) -> Vec<f64> {
+        let mut lower = Vec::with_capacity(self.n_theta());
+        for t in &self.terms {
+            for col in 0..t.k {
+                for row in col..t.k {
+                    lower.push(if row == col { 0.0 } else { f64::NEG_INFINITY });
+                }
+            }
+        }
+        lower
+    }
+    /// lme4's starting θ: 1 on the diagonal of each Λ block, 0 elsewhere.
+    pub fn theta_start(&self) -> Vec<f64> {
+        self.theta_lower()
+            .iter()
+            .map(|&l| if l == 0.0 { 1.0 } else { 0.0 })
+            .collect()
+    }
+}

@@ -1,0 +1,1 @@
+//! multilevel-formula (work in progress).

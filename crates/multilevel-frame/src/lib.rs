@@ -1,0 +1,1 @@
+//! multilevel-frame (work in progress).

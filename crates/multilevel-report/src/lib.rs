@@ -1,0 +1,1 @@
+//! multilevel-report (work in progress).

@@ -1,0 +1,1 @@
+//! multilevel: mixed-effects models with lme4 numbers.

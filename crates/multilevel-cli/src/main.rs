@@ -1,1 +1,50 @@
-fn main() {}
+//! `multilevel`: fit mixed-effects models to a CSV file or an embedded data set from the shell.
+//!
+//! ```text
+//! multilevel fit --dataset sleepstudy "Reaction ~ Days + (Days | Subject)"
+//! multilevel fit --data my.csv --factor plot --ml --format json "y ~ x + (1 | plot)"
+//! multilevel datasets
+//! ```
+//!
+//! Errors print one message on stderr (what went wrong, where, and a hint) and exit with status 1;
+//! command-line usage errors exit with status 2.
+
+mod args;
+mod datasets;
+mod fit;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // A panic is a bug in `multilevel`, never the user's fault: say so plainly instead of
+    // printing Rust's panic message and backtrace hint.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error in multilevel{location}: {message}\nhint: this is a bug; please report it with the command and data that triggered it"
+        );
+    }));
+
+    let cli = args::Cli::parse();
+    let result = match cli.command {
+        args::Command::Fit(a) => fit::run(&a),
+        args::Command::Datasets(a) => datasets::run(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

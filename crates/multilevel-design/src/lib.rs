@@ -7,6 +7,22 @@
 //!   matrix, never a dense `n × q` matrix `Z`,
 //! - the layout of `θ` (lower-triangular Cholesky factor of each term's relative covariance,
 //!   column-major, term by term) with lme4's bounds and starting values.
+//!
+//! Entry point: [`build_design`]. Building blocks: [`model_matrix`] (R's `model.matrix`),
+//! [`coding_matrix`] (R's contrast functions), [`kept_columns`] (R's rank-revealing QR with
+//! limited pivoting, as lme4 uses to drop aliased columns of `X`).
+
+mod build;
+pub mod contrasts;
+mod error;
+pub mod model_matrix;
+pub mod rank;
+
+pub use build::{DesignOptions, build_design, build_design_with, random_term_text};
+pub use contrasts::{Coding, CodingMatrix, coding_matrix};
+pub use error::DesignError;
+pub use model_matrix::{ModelMatrix, model_matrix};
+pub use rank::{RANK_TOL, kept_columns};
 
 /// One random-effects term `(expr | g)` after expansion of `||` and `/`.
 ///

@@ -1,1 +1,22 @@
-//! multilevel-frame (work in progress).
+//! Data layer of `multilevel`: data tables ([`DataFrame`]) built in memory or read from CSV, and
+//! lme4-style model frames ([`ModelFrame`]): the evaluated variables a formula uses, on the
+//! complete-case rows, with the dropped rows recorded.
+//!
+//! ```text
+//! formula text ──multilevel-formula──▶ Formula ─┐
+//! CSV / in-memory columns ──▶ DataFrame ────────┴─▶ ModelFrame ──▶ multilevel-design
+//! ```
+mod csvread;
+mod data;
+mod error;
+mod eval;
+mod frame;
+mod rnum;
+
+pub use data::{Column, Contrasts, DataFrame, Factor, ReadOptions};
+pub use error::{DataError, FrameError, Location};
+pub use eval::{orthopoly, scale};
+pub use frame::{
+    FrameOptions, FrameVariable, ModelFrame, ResponseValues, VariableValue, interaction,
+};
+pub use rnum::format_r_number;

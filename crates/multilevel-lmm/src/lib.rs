@@ -1,4 +1,16 @@
-//! Linear mixed models fitted by REML or ML through the profiled deviance.
+//! Linear mixed models fitted by REML or ML through the profiled deviance (lme4's `lmer`).
+//!
+//! - [`objective`]: the profiled REML criterion / ML deviance `d(θ)` from a blocked Cholesky
+//!   factor (the whole objective is in that one file);
+//! - [`optimizer`]: θ optimisers behind argmin's `Solver` trait (BOBYQA);
+//! - [`fit`]: the fit and everything lme4 reports after it;
+//! - [`results`]: plain-data results shared with the report and inference layers.
 
+pub mod fit;
+pub mod objective;
+pub mod optimizer;
 pub mod results;
+
+pub use fit::{LinearMixedModel, LmmError, LmmOptions, OptimizerChoice, lmer};
+pub use objective::ProfiledDeviance;
 pub use results::*;

@@ -1,1 +1,274 @@
-//! multilevel-report (work in progress).
+//! Renderers for fitted mixed models.
+//!
+//! A [`FitResult`] is plain data; a [`Renderer`] turns it into a report:
+//!
+//! * [`TextRenderer`]: the layout of lme4's `print(summary(fit))` (with lmerTest's `df` and
+//!   `Pr(>|t|)` columns when the fit has denominator degrees of freedom), followed by the ICC of a
+//!   single random-intercept model and the fit's warnings.
+//! * [`JsonRenderer`]: the stable JSON schema of [`to_json_value`], documented in `docs/json.md`.
+//! * [`MarkdownRenderer`]: the text report's content as markdown tables.
+//!
+//! Numbers are formatted as R formats them (see [`num`]): a column shares its decimals, chosen so
+//! every entry shows 4 significant digits.
+
+pub mod num;
+pub mod table;
+
+mod json;
+mod markdown;
+mod summary;
+mod text;
+
+pub use json::{JsonRenderer, SCHEMA_VERSION, to_json_value};
+pub use markdown::MarkdownRenderer;
+pub use multilevel_lmm::FitResult;
+pub use summary::icc;
+pub use text::TextRenderer;
+
+/// Something that turns a fit into a report string.
+pub trait Renderer {
+    /// Renders the fit. The string ends with a newline.
+    fn render(&self, fit: &FitResult) -> String;
+}
+
+/// Output formats known to the renderers, for command-line style selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// [`TextRenderer`].
+    Text,
+    /// [`JsonRenderer`].
+    Json,
+    /// [`MarkdownRenderer`].
+    Markdown,
+}
+
+impl Format {
+    /// The renderer for this format.
+    pub fn renderer(self) -> Box<dyn Renderer> {
+        match self {
+            Format::Text => Box::new(TextRenderer),
+            Format::Json => Box::new(JsonRenderer),
+            Format::Markdown => Box::new(MarkdownRenderer),
+        }
+    }
+}
+
+/// Renders `fit` in the given format.
+pub fn render(fit: &FitResult, format: Format) -> String {
+    format.renderer().render(fit)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    //! Layout tests on lme4's published sleepstudy estimates (`lmer(Reaction ~ Days + (Days |
+    //! Subject), sleepstudy)`); the expected text is lme4's own printout with trailing blanks
+    //! removed (lme4 zaps the t column to 4 significant digits, hence `36.84`; lmerTest's table
+    //! zaps its df column instead and shows `36.838`). Real-fit snapshots live in the workspace's `tests/report_snapshots.rs`.
+    use super::*;
+    use multilevel_lmm::{
+        Correlation, FixedEffect, GroupInfo, Method, OptimizerInfo, Residual, VarComp,
+    };
+
+    fn sleepstudy(method: Method) -> FitResult {
+        let fe = |term: &str, estimate: f64, std_error: f64| FixedEffect {
+            term: term.into(),
+            estimate,
+            std_error,
+            statistic: estimate / std_error,
+            df: None,
+            p_value: None,
+        };
+        let vc = |term: &str, sd: f64| VarComp {
+            group: "Subject".into(),
+            term: term.into(),
+            variance: sd * sd,
+            std_dev: sd,
+        };
+        FitResult {
+            formula: "Reaction ~ Days + (Days | Subject)".into(),
+            data_name: "sleepstudy".into(),
+            family: "gaussian".into(),
+            link: "identity".into(),
+            method,
+            nobs: 180,
+            n_dropped_missing: 0,
+            groups: vec![GroupInfo {
+                name: "Subject".into(),
+                levels: 18,
+            }],
+            fixed: vec![
+                fe("(Intercept)", 251.405105, 6.824597),
+                fe("Days", 10.467286, 1.545790),
+            ],
+            vcov: vec![46.574, -1.4510, -1.4510, 2.3895],
+            random: vec![vc("(Intercept)", 24.740655), vc("Days", 5.922138)],
+            correlations: vec![Correlation {
+                group: "Subject".into(),
+                term1: "(Intercept)".into(),
+                term2: "Days".into(),
+                corr: 0.06555124,
+            }],
+            residual: Some(Residual {
+                variance: 25.591815f64.powi(2),
+                std_dev: 25.591815,
+            }),
+            theta: vec![0.9667, 0.0152, 0.2309],
+            sigma: 25.591815,
+            loglik: -875.9697,
+            objective: if method == Method::Reml {
+                1743.628
+            } else {
+                1751.939
+            },
+            deviance: Some(1751.939),
+            aic: 1763.939,
+            bic: 1783.097,
+            npar: 6,
+            df_resid: 174.0,
+            ranef: vec![],
+            fitted: vec![],
+            residuals: vec![],
+            scaled_residuals: [-3.95363, -0.46340, 0.02312, 0.46340, 5.17926],
+            fixed_correlation: vec![1.0, -0.1375534, -0.1375534, 1.0],
+            converged: true,
+            singular: false,
+            warnings: vec![],
+            optimizer: OptimizerInfo {
+                name: "bobyqa".into(),
+                evaluations: 30,
+                message: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn text_matches_lme4_summary_reml() {
+        let expected = "\
+Linear mixed model fit by REML ['lmerMod']
+Formula: Reaction ~ Days + (Days | Subject)
+   Data: sleepstudy
+
+REML criterion at convergence: 1743.6
+
+Scaled residuals:
+    Min      1Q  Median      3Q     Max
+-3.9536 -0.4634  0.0231  0.4634  5.1793
+
+Random effects:
+ Groups   Name        Variance Std.Dev. Corr
+ Subject  (Intercept) 612.10   24.741
+          Days         35.07    5.922   0.07
+ Residual             654.94   25.592
+Number of obs: 180, groups:  Subject, 18
+
+Fixed effects:
+            Estimate Std. Error t value
+(Intercept)  251.405      6.825   36.84
+Days          10.467      1.546    6.77
+
+Correlation of Fixed Effects:
+     (Intr)
+Days -0.138
+";
+        assert_eq!(TextRenderer.render(&sleepstudy(Method::Reml)), expected);
+    }
+
+    #[test]
+    fn text_ml_has_lme4_information_criteria_table() {
+        let text = TextRenderer.render(&sleepstudy(Method::Ml));
+        assert!(text.starts_with("Linear mixed model fit by maximum likelihood  ['lmerMod']\n"));
+        assert!(text.contains(
+            "\n     AIC      BIC   logLik deviance df.resid\n  1763.9   1783.1   -876.0   1751.9      174\n"
+        ));
+        assert!(!text.contains("REML criterion"));
+    }
+
+    #[test]
+    fn text_with_df_and_p_values_like_lmertest() {
+        let mut fit = sleepstudy(Method::Reml);
+        fit.fixed[0].df = Some(17.0);
+        fit.fixed[0].p_value = Some(1.17e-17);
+        fit.fixed[1].df = Some(17.0);
+        fit.fixed[1].p_value = Some(3.264e-06);
+        let text = TextRenderer.render(&fit);
+        assert!(text.contains(
+            "\
+            Estimate Std. Error      df t value Pr(>|t|)
+(Intercept)  251.405      6.825  17.000  36.838  < 2e-16 ***
+Days          10.467      1.546  17.000   6.771 3.26e-06 ***
+---
+Signif. codes:"
+        ));
+        assert!(text.contains("['lmerModLmerTest']"));
+    }
+
+    #[test]
+    fn icc_and_warnings_are_printed() {
+        let mut fit = sleepstudy(Method::Reml);
+        fit.random.truncate(1);
+        fit.correlations.clear();
+        fit.warnings = vec!["2 rows with missing values dropped".into()];
+        let text = TextRenderer.render(&fit);
+        // 612.10 / (612.10 + 654.94) = 0.4831
+        assert!(text.contains("Intraclass correlation (ICC, Subject): 0.4831"));
+        assert!(text.ends_with("Warnings:\n  2 rows with missing values dropped\n"));
+        assert!(!text.contains("Std.Dev. Corr"));
+        let md = MarkdownRenderer.render(&fit);
+        assert!(md.contains("- 2 rows with missing values dropped"));
+    }
+
+    #[test]
+    fn json_has_schema_keys_and_nulls_for_non_finite() {
+        let mut fit = sleepstudy(Method::Reml);
+        fit.bic = f64::NAN;
+        let v = to_json_value(&fit);
+        for key in [
+            "formula",
+            "family",
+            "link",
+            "method",
+            "nobs",
+            "groups",
+            "fixed",
+            "random",
+            "correlations",
+            "residual",
+            "theta",
+            "loglik",
+            "objective",
+            "aic",
+            "bic",
+            "converged",
+            "singular",
+            "warnings",
+            "optimizer",
+            "data",
+            "n_dropped_missing",
+            "deviance",
+            "npar",
+            "df_resid",
+            "sigma",
+            "vcov",
+            "ranef",
+        ] {
+            assert!(v.get(key).is_some(), "missing key {key}");
+        }
+        assert_eq!(v["method"], "REML");
+        assert!(v["bic"].is_null());
+        assert!(v["fixed"][0]["df"].is_null());
+        assert_eq!(v["vcov"][0][1], -1.451);
+        assert_eq!(v["groups"][0]["levels"], 18);
+        let parsed: serde_json::Value = serde_json::from_str(&JsonRenderer.render(&fit)).unwrap();
+        assert_eq!(parsed, v);
+    }
+
+    #[test]
+    fn markdown_has_tables() {
+        let md = MarkdownRenderer.render(&sleepstudy(Method::Reml));
+        assert!(md.starts_with("## Linear mixed model fit by REML\n"));
+        assert!(md.contains("| Subject  | (Intercept) |   612.10 |   24.741 |      |"));
+        assert!(md.contains("| (Intercept) |  251.405 |      6.825 |   36.84 |"));
+        assert!(md.contains("- **Formula:** `Reaction ~ Days + (Days | Subject)`"));
+    }
+}

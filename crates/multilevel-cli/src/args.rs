@@ -1,0 +1,163 @@
+//! Command-line arguments (clap derive).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const FIT_EXAMPLES: &str = "\
+Examples:
+  multilevel fit --dataset sleepstudy \"Reaction ~ Days + (Days | Subject)\"
+  multilevel fit --dataset sleepstudy --ml --format json \"Reaction ~ Days + (1 | Subject)\"
+  multilevel fit --data trial.csv --factor clinic --output fit.md --format markdown \"y ~ dose + (1 | clinic)\"
+
+Formula syntax is lme4's: fixed effects `y ~ x1 + x2*x3`, random effects in parentheses
+`(1 | g)`, `(x | g)`, `(x || g)`, `(1 | g1/g2)`. Rows with missing values in the variables used
+are dropped (and reported).";
+
+const DATASETS_EXAMPLES: &str = "\
+Examples:
+  multilevel datasets
+  multilevel datasets sleepstudy
+  multilevel datasets sleepstudy --csv > sleepstudy.csv";
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  multilevel datasets
+  multilevel fit --dataset sleepstudy \"Reaction ~ Days + (Days | Subject)\"
+  multilevel fit --data my.csv --format json \"y ~ x + (1 | group)\"";
+
+/// Fit linear mixed-effects models (lme4's `lmer`) from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "multilevel", version, about, after_help = MAIN_EXAMPLES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fit a mixed model and print its summary.
+    #[command(after_help = FIT_EXAMPLES)]
+    Fit(FitArgs),
+    /// List the embedded example data sets (or show one of them).
+    #[command(after_help = DATASETS_EXAMPLES)]
+    Datasets(DatasetsArgs),
+}
+
+/// Response distribution (`--family`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Family {
+    /// Normal errors: a linear mixed model (lme4's `lmer`).
+    Gaussian,
+    /// Binary or binomial counts (GLMM).
+    Binomial,
+    /// Counts (GLMM).
+    Poisson,
+    /// Positive continuous (GLMM).
+    Gamma,
+    /// Positive continuous (GLMM).
+    #[value(name = "inverse_gaussian", alias = "inverse-gaussian")]
+    InverseGaussian,
+}
+
+impl Family {
+    /// The name as written on the command line and in R.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Gaussian => "gaussian",
+            Family::Binomial => "binomial",
+            Family::Poisson => "poisson",
+            Family::Gamma => "gamma",
+            Family::InverseGaussian => "inverse_gaussian",
+        }
+    }
+}
+
+/// Denominator degrees-of-freedom method for t-tests (`--ddf`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Ddf {
+    /// Satterthwaite's approximation (lmerTest's default).
+    Satterthwaite,
+    /// Kenward–Roger's approximation (pbkrtest).
+    #[value(name = "kenward-roger", alias = "kr")]
+    KenwardRoger,
+    /// No df and no p-values (lme4's default).
+    None,
+}
+
+/// Report format (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// lme4-style summary.
+    Text,
+    /// Machine-readable JSON (schema in docs/json.md).
+    Json,
+    /// Markdown tables.
+    #[value(alias = "md")]
+    Markdown,
+}
+
+/// Arguments of `multilevel fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// Model formula in lme4 syntax, e.g. "Reaction ~ Days + (Days | Subject)".
+    #[arg(value_name = "FORMULA")]
+    pub formula: String,
+
+    /// CSV file with a header row (missing values: empty or NA).
+    #[arg(long, value_name = "PATH", conflicts_with = "dataset", required_unless_present = "dataset")]
+    pub data: Option<PathBuf>,
+
+    /// Embedded data set (see `multilevel datasets`).
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+
+    /// Fit by maximum likelihood instead of REML.
+    #[arg(long)]
+    pub ml: bool,
+
+    /// Response family; only gaussian (a linear mixed model) is available in this version.
+    #[arg(long, value_enum, default_value_t = Family::Gaussian, value_name = "FAMILY")]
+    pub family: Family,
+
+    /// Link function (default: the family's canonical link; gaussian supports identity).
+    #[arg(long, value_name = "NAME")]
+    pub link: Option<String>,
+
+    /// Adaptive Gauss–Hermite quadrature points for GLMMs (lme4's nAGQ).
+    #[arg(long, value_name = "N")]
+    pub nagq: Option<u32>,
+
+    /// Column of prior weights.
+    #[arg(long, value_name = "COL")]
+    pub weights: Option<String>,
+
+    /// Treat a (numeric) column as a factor; repeat for several columns.
+    #[arg(long = "factor", value_name = "COL")]
+    pub factors: Vec<String>,
+
+    /// Denominator df for the fixed-effect t-tests.
+    #[arg(long, value_enum, default_value_t = Ddf::None, value_name = "METHOD")]
+    pub ddf: Ddf,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
+    pub format: OutputFormat,
+
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `multilevel datasets`.
+#[derive(Debug, Args)]
+pub struct DatasetsArgs {
+    /// Show only this data set (case-insensitive).
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Print the data set's CSV text (requires NAME).
+    #[arg(long, requires = "name")]
+    pub csv: bool,
+}

@@ -1,0 +1,553 @@
+//! Reading CSV data (R's `read.csv` + `type.convert` semantics, C-locale factor levels).
+//!
+//! - Line 1 is the header. Empty lines are skipped. A UTF-8 byte-order mark is ignored.
+//! - A field that is empty or `NA` (surrounding blanks ignored) is missing.
+//! - A column whose every non-missing field parses as a number is numeric; `Inf`, `-Inf`,
+//!   `NaN` in such a column are an error (they cannot be modelled). Any other column is a factor
+//!   whose levels are its distinct values sorted in byte order.
+//! - Fields are read as bytes (`csv::ByteRecord`); a factor level is allocated once, not per cell.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::data::{Column, DataFrame, Factor, ReadOptions, RowOrigin, is_na_text};
+use crate::error::DataError;
+
+/// Per-column state while reading.
+enum ColState {
+    /// Every non-missing field so far is a number.
+    Numeric {
+        values: Vec<Option<f64>>,
+        /// First non-finite field: (0-based row, text).
+        nonfinite: Option<(usize, String)>,
+    },
+    /// A text column. Rows before `text_from` still need a second pass to get their text.
+    Text {
+        dict: HashMap<Vec<u8>, u32>,
+        codes: Vec<Option<u32>>,
+        text_from: usize,
+    },
+}
+
+/// Parse a field as R's `type.convert` would take it as a number (surrounding blanks allowed).
+fn parse_number(field: &[u8]) -> Option<f64> {
+    let t = field.trim_ascii();
+    let s = std::str::from_utf8(t).ok()?;
+    // Rust accepts "inf"/"infinity"/"nan" in any case, as R does for Inf/NaN.
+    s.parse::<f64>().ok()
+}
+
+/// Intern `field` into `dict`, returning its code; new levels must be valid UTF-8.
+fn intern(dict: &mut HashMap<Vec<u8>, u32>, field: &[u8]) -> Option<u32> {
+    if let Some(c) = dict.get(field) {
+        return Some(*c);
+    }
+    std::str::from_utf8(field).ok()?;
+    let code = dict.len() as u32;
+    dict.insert(field.to_vec(), code);
+    Some(code)
+}
+
+/// Tracks 1-based file lines of records from their byte offsets.
+///
+/// `csv::Position::line` is unreliable around skipped blank lines and CRLF endings, so the line
+/// of a record is counted here: a record starts at the first byte at or after its reported
+/// offset that is not a line terminator, and its line is 1 + the number of `\n` before that.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    cursor: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        LineCounter {
+            bytes,
+            cursor: 0,
+            line: 1,
+        }
+    }
+
+    fn line_of(&mut self, record: &csv::ByteRecord) -> u64 {
+        let mut start = record.position().map_or(self.cursor, |p| p.byte() as usize);
+        start = start.clamp(self.cursor, self.bytes.len());
+        while let Some(b'\r' | b'\n') = self.bytes.get(start) {
+            start += 1;
+        }
+        let seg = self.bytes.get(self.cursor..start).unwrap_or(&[]);
+        self.line += seg.iter().filter(|b| **b == b'\n').count() as u64;
+        self.cursor = start;
+        self.line
+    }
+}
+
+fn csv_error(file: &str, e: &csv::Error) -> DataError {
+    let line = e.position().map_or(0, csv::Position::line);
+    DataError::Csv {
+        file: file.to_string(),
+        line,
+        message: e.to_string(),
+    }
+}
+
+impl DataFrame {
+    /// Read a CSV file (see the module docs for the rules). The data frame is named after the
+    /// file's name (without directories).
+    pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<Self, DataError> {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let bytes = std::fs::read(path).map_err(|e| DataError::Io {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_csv_bytes(&name, &bytes, opts)
+    }
+
+    /// Read CSV text held in memory; `name` is used in messages.
+    pub fn from_csv_str(name: &str, text: &str, opts: &ReadOptions) -> Result<Self, DataError> {
+        Self::from_csv_bytes(name, text.as_bytes(), opts)
+    }
+
+    /// Read CSV bytes held in memory; `name` is used in messages.
+    pub fn from_csv_bytes(name: &str, bytes: &[u8], opts: &ReadOptions) -> Result<Self, DataError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let file = name.to_string();
+        if bytes.trim_ascii().is_empty() {
+            return Err(DataError::Empty { file });
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        let mut record = csv::ByteRecord::new();
+
+        // ---- header ----
+        let got = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(&file, &e))?;
+        if !got {
+            return Err(DataError::Empty { file });
+        }
+        let mut names: Vec<String> = Vec::with_capacity(record.len());
+        for (j, field) in record.iter().enumerate() {
+            let Ok(s) = std::str::from_utf8(field.trim_ascii()) else {
+                return Err(DataError::Encoding {
+                    file,
+                    line: 1,
+                    column: format!("#{}", j + 1),
+                });
+            };
+            // R's read.csv names an unnamed column "X" (e.g. row names written by write.csv).
+            let s = if s.is_empty() { "X" } else { s };
+            if let Some(first) = names.iter().position(|n| n == s) {
+                return Err(DataError::DuplicateColumn {
+                    file,
+                    column: s.to_string(),
+                    first: first + 1,
+                    second: j + 1,
+                });
+            }
+            names.push(s.to_string());
+        }
+        let ncols = names.len();
+        let mut counter = LineCounter::new(bytes);
+        let header_line = counter.line_of(&record);
+
+        // ---- first pass ----
+        let mut states: Vec<ColState> = (0..ncols)
+            .map(|_| ColState::Numeric {
+                values: Vec::new(),
+                nonfinite: None,
+            })
+            .collect();
+        let mut lines: Option<Vec<u64>> = None;
+        let mut row = 0usize;
+        loop {
+            let got = reader
+                .read_byte_record(&mut record)
+                .map_err(|e| csv_error(&file, &e))?;
+            if !got {
+                break;
+            }
+            let line = counter.line_of(&record);
+            if record.len() != ncols {
+                return Err(DataError::Ragged {
+                    file,
+                    line,
+                    expected: ncols,
+                    found: record.len(),
+                });
+            }
+            if header_line != 1 || line != row as u64 + 2 || lines.is_some() {
+                let v = lines.get_or_insert_with(|| (0..row as u64).map(|r| r + 2).collect());
+                v.push(line);
+            }
+            for (j, (field, state)) in record.iter().zip(states.iter_mut()).enumerate() {
+                let missing = is_na_text(field);
+                match state {
+                    ColState::Numeric { values, nonfinite } => {
+                        if missing {
+                            values.push(None);
+                        } else if let Some(x) = parse_number(field) {
+                            if !x.is_finite() && nonfinite.is_none() {
+                                *nonfinite =
+                                    Some((row, String::from_utf8_lossy(field).into_owned()));
+                            }
+                            values.push(Some(x));
+                        } else {
+                            let mut dict = HashMap::new();
+                            let mut codes: Vec<Option<u32>> = Vec::with_capacity(values.capacity());
+                            codes.resize(row, None);
+                            let Some(c) = intern(&mut dict, field) else {
+                                return Err(DataError::Encoding {
+                                    file,
+                                    line,
+                                    column: names[j].clone(),
+                                });
+                            };
+                            codes.push(Some(c));
+                            *state = ColState::Text {
+                                dict,
+                                codes,
+                                text_from: row,
+                            };
+                        }
+                    }
+                    ColState::Text { dict, codes, .. } => {
+                        if missing {
+                            codes.push(None);
+                        } else {
+                            let Some(c) = intern(dict, field) else {
+                                return Err(DataError::Encoding {
+                                    file,
+                                    line,
+                                    column: names[j].clone(),
+                                });
+                            };
+                            codes.push(Some(c));
+                        }
+                    }
+                }
+            }
+            row += 1;
+        }
+        let nrows = row;
+        if nrows == 0 {
+            return Err(DataError::NoRows {
+                file,
+                columns: ncols,
+            });
+        }
+
+        // ---- second pass: text of the rows read before a column turned out to be text ----
+        let redo = states
+            .iter()
+            .map(|s| match s {
+                ColState::Text { text_from, .. } => *text_from,
+                ColState::Numeric { .. } => 0,
+            })
+            .max()
+            .unwrap_or(0);
+        if redo > 0 {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(true)
+                .from_reader(bytes);
+            let mut counter = LineCounter::new(bytes);
+            let mut r = 0usize;
+            while r < redo {
+                let got = reader
+                    .read_byte_record(&mut record)
+                    .map_err(|e| csv_error(&file, &e))?;
+                if !got {
+                    break;
+                }
+                let line = counter.line_of(&record);
+                for (j, (field, state)) in record.iter().zip(states.iter_mut()).enumerate() {
+                    if let ColState::Text {
+                        dict,
+                        codes,
+                        text_from,
+                    } = state
+                        && r < *text_from
+                        && !is_na_text(field)
+                    {
+                        let Some(c) = intern(dict, field) else {
+                            return Err(DataError::Encoding {
+                                file,
+                                line,
+                                column: names[j].clone(),
+                            });
+                        };
+                        if let Some(slot) = codes.get_mut(r) {
+                            *slot = Some(c);
+                        }
+                    }
+                }
+                r += 1;
+            }
+        }
+
+        // ---- finish columns ----
+        let origin = match lines {
+            None => RowOrigin::CsvSimple,
+            Some(v) => RowOrigin::CsvLines(v),
+        };
+        let mut df = DataFrame::new(name).with_origin(origin);
+        for (name, state) in names.iter().zip(states) {
+            let column = match state {
+                ColState::Numeric { values, nonfinite } => {
+                    if let Some((r, text)) = nonfinite {
+                        return Err(DataError::NonFinite {
+                            file,
+                            location: df.location(r),
+                            column: name.clone(),
+                            value: text,
+                        });
+                    }
+                    Column::Numeric(values)
+                }
+                ColState::Text { dict, codes, .. } => Column::Factor(sorted_factor(dict, codes)),
+            };
+            df = df.with_column(name, column)?;
+        }
+
+        for c in &opts.factor_columns {
+            df = df.to_factor(c, false)?;
+        }
+        for c in &opts.ordered_columns {
+            df = df.to_factor(c, true)?;
+        }
+        Ok(df)
+    }
+}
+
+/// Sort interned levels in byte order and recode.
+fn sorted_factor(dict: HashMap<Vec<u8>, u32>, codes: Vec<Option<u32>>) -> Factor {
+    let mut entries: Vec<(Vec<u8>, u32)> = dict.into_iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut remap = vec![0u32; entries.len()];
+    for (new, (_, old)) in entries.iter().enumerate() {
+        if let Some(slot) = remap.get_mut(*old as usize) {
+            *slot = new as u32;
+        }
+    }
+    let codes = codes
+        .into_iter()
+        .map(|c| c.and_then(|c| remap.get(c as usize).copied()))
+        .collect();
+    let levels = entries
+        .into_iter()
+        .map(|(b, _)| {
+            String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        })
+        .collect();
+    Factor {
+        codes,
+        levels,
+        ordered: false,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<DataFrame, DataError> {
+        DataFrame::from_csv_str("t.csv", text, &ReadOptions::default())
+    }
+
+    fn num(df: &DataFrame, c: &str) -> Vec<Option<f64>> {
+        match df.column(c) {
+            Some(Column::Numeric(v)) => v.clone(),
+            other => panic!("{c} not numeric: {other:?}"),
+        }
+    }
+
+    fn fac(df: &DataFrame, c: &str) -> Factor {
+        match df.column(c) {
+            Some(Column::Factor(f)) => f.clone(),
+            other => panic!("{c} not a factor: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_types_and_missing() {
+        let df = read("\"y\",\"g\",x\n1.5,b,NA\n2,a,3\n,\"b\", 4 \nNA,NA,1e3\n").unwrap();
+        assert_eq!(df.nrows(), 4);
+        assert_eq!(df.column_names(), vec!["y", "g", "x"]);
+        assert_eq!(num(&df, "y"), vec![Some(1.5), Some(2.0), None, None]);
+        assert_eq!(
+            num(&df, "x"),
+            vec![None, Some(3.0), Some(4.0), Some(1000.0)]
+        );
+        let g = fac(&df, "g");
+        assert_eq!(g.levels, vec!["a", "b"]);
+        assert_eq!(g.codes, vec![Some(1), Some(0), Some(1), None]);
+    }
+
+    #[test]
+    fn late_text_keeps_earlier_text() {
+        // numbers first, then text: earlier fields keep their exact spelling as levels
+        let df = read("g\n01\n2\nx\n01\n").unwrap();
+        let g = fac(&df, "g");
+        assert_eq!(g.levels, vec!["01", "2", "x"]);
+        assert_eq!(g.codes, vec![Some(0), Some(1), Some(2), Some(0)]);
+    }
+
+    #[test]
+    fn bom_crlf_blank_lines_and_quoted_newline() {
+        let df = read("\u{feff}a,b\r\n1,x\r\n\r\n2,\"y\nz\"\r\n3,,\r\n").unwrap_err();
+        // last row is ragged (3 fields): reported on its real line (6)
+        assert!(
+            matches!(
+                df,
+                DataError::Ragged {
+                    line: 6,
+                    expected: 2,
+                    found: 3,
+                    ..
+                }
+            ),
+            "{df:?}"
+        );
+        let df = read("\u{feff}a,b\r\n1,x\r\n\r\n2,\"y\nz\"\r\n3,inf\n").unwrap();
+        assert_eq!(df.column_names(), vec!["a", "b"]);
+        assert_eq!(num(&df, "a"), vec![Some(1.0), Some(2.0), Some(3.0)]);
+        // "inf" in a text column is just a level
+        assert_eq!(fac(&df, "b").levels, vec!["inf", "x", "y\nz"]);
+        assert_eq!(df.location(2).to_string(), "line 6");
+    }
+
+    #[test]
+    fn error_empty_file() {
+        for text in ["", "\n\n  \n"] {
+            let e = read(text).unwrap_err();
+            assert!(matches!(e, DataError::Empty { .. }));
+            assert!(e.to_string().starts_with("t.csv: the file is empty"), "{e}");
+            assert!(e.to_string().contains("hint"));
+        }
+    }
+
+    #[test]
+    fn error_header_only() {
+        let e = read("y,x,g\n").unwrap_err();
+        assert!(matches!(e, DataError::NoRows { columns: 3, .. }));
+        let m = e.to_string();
+        assert!(
+            m.contains("t.csv") && m.contains("line 1") && m.contains("hint"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn error_ragged() {
+        let e = read("y,x,g\n1,2,a\n1,2\n").unwrap_err();
+        assert!(matches!(
+            e,
+            DataError::Ragged {
+                line: 3,
+                expected: 3,
+                found: 2,
+                ..
+            }
+        ));
+        let m = e.to_string();
+        assert!(
+            m.contains("t.csv, line 3") && m.contains("2 fields") && m.contains("hint"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn error_duplicate_column() {
+        let e = read("y,x,y\n1,2,3\n").unwrap_err();
+        assert!(matches!(
+            e,
+            DataError::DuplicateColumn {
+                first: 1,
+                second: 3,
+                ..
+            }
+        ));
+        let m = e.to_string();
+        assert!(
+            m.contains("t.csv, line 1, column `y`") && m.contains("hint"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn error_non_finite() {
+        for bad in ["Inf", "-Inf", "inf", "NaN", "nan"] {
+            let e = read(&format!("y,x\n1,2\n2,3\n3,{bad}\n")).unwrap_err();
+            assert!(matches!(e, DataError::NonFinite { .. }), "{bad}: {e:?}");
+            let m = e.to_string();
+            assert!(
+                m.contains("t.csv, line 4, column `x`") && m.contains(bad) && m.contains("hint"),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_file_not_found() {
+        let path = Path::new("/nonexistent/dir/missing.csv");
+        let e = DataFrame::read_csv(path, &ReadOptions::default()).unwrap_err();
+        assert!(matches!(e, DataError::Io { .. }));
+        let m = e.to_string();
+        assert!(m.contains("missing.csv") && m.contains("hint"), "{m}");
+        // unreadable: a directory
+        let dir = std::env::temp_dir();
+        let e = DataFrame::read_csv(&dir, &ReadOptions::default()).unwrap_err();
+        assert!(matches!(e, DataError::Io { .. }), "{e:?}");
+        assert!(e.to_string().contains(&dir.display().to_string()));
+    }
+
+    #[test]
+    fn error_invalid_utf8() {
+        let e = DataFrame::from_csv_bytes("b.csv", b"g\na\n\xff\xfe\n", &ReadOptions::default())
+            .unwrap_err();
+        assert!(matches!(e, DataError::Encoding { line: 3, .. }), "{e:?}");
+        assert!(e.to_string().contains("b.csv, line 3, column `g`"));
+    }
+
+    #[test]
+    fn read_options_factor_and_ordered() {
+        let opts = ReadOptions {
+            factor_columns: vec!["g".into()],
+            ordered_columns: vec!["o".into()],
+        };
+        let df =
+            DataFrame::from_csv_str("t.csv", "g,o,y\n2,lo,1\n10,hi,2\n2.5,lo,3\n", &opts).unwrap();
+        let g = fac(&df, "g");
+        assert_eq!(g.levels, vec!["2", "2.5", "10"]);
+        assert_eq!(g.codes, vec![Some(0), Some(2), Some(1)]);
+        let o = fac(&df, "o");
+        assert!(o.ordered);
+        assert_eq!(o.levels, vec!["hi", "lo"]);
+        let bad = ReadOptions {
+            factor_columns: vec!["G".into()],
+            ordered_columns: vec![],
+        };
+        let e = DataFrame::from_csv_str("t.csv", "g,y\n1,2\n", &bad).unwrap_err();
+        assert!(matches!(e, DataError::UnknownColumn { .. }));
+        assert!(e.to_string().contains("did you mean `g`"));
+    }
+
+    #[test]
+    fn file_round_trip() {
+        let dir = std::env::temp_dir().join(format!("mlframe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("small.csv");
+        std::fs::write(&path, "y,g\n1,a\n2,b\n").unwrap();
+        let df = DataFrame::read_csv(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(df.name(), "small.csv");
+        assert_eq!(df.nrows(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,469 @@
+//! Error types of the data layer ([`DataError`]) and of model-frame construction ([`FrameError`]).
+//!
+//! Every variant displays as ONE line that names the data (file name or data-set name), the
+//! place (a 1-based file line — the header is line 1 — or a 1-based row of in-memory data), the
+//! column or expression, and ends with a hint saying what to do next.
+
+use thiserror::Error;
+
+/// An error while building or reading a [`crate::DataFrame`].
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum DataError {
+    /// The file does not exist or cannot be read.
+    #[error(
+        "{file}: cannot read the file: {message}; hint: check the path and the file permissions"
+    )]
+    Io {
+        /// File path as given.
+        file: String,
+        /// The operating system's message.
+        message: String,
+    },
+    /// The file has no bytes (or only blank lines).
+    #[error(
+        "{file}: the file is empty; hint: line 1 must be a header naming the columns (e.g. `y,x,g`) followed by one line per observation"
+    )]
+    Empty {
+        /// File name.
+        file: String,
+    },
+    /// The file has a header line but no data rows.
+    #[error(
+        "{file}: line 1 is a header ({columns} columns) but there are no data rows; hint: add one line per observation below the header"
+    )]
+    NoRows {
+        /// File name.
+        file: String,
+        /// Number of columns named by the header.
+        columns: usize,
+    },
+    /// A data row has a different number of fields than the header.
+    #[error(
+        "{file}, line {line}: {found} fields but the header (line 1) has {expected}; hint: check for a missing or extra separator, and quote text that contains commas"
+    )]
+    Ragged {
+        /// File name.
+        file: String,
+        /// 1-based line of the row in the file.
+        line: u64,
+        /// Number of header fields.
+        expected: usize,
+        /// Number of fields on this line.
+        found: usize,
+    },
+    /// Two columns share a name.
+    #[error(
+        "{file}, line 1, column `{column}`: the name is used by columns {first} and {second}; hint: give every column a distinct name"
+    )]
+    DuplicateColumn {
+        /// Data name.
+        file: String,
+        /// The repeated name.
+        column: String,
+        /// 1-based position of the first column with the name.
+        first: usize,
+        /// 1-based position of the second column with the name.
+        second: usize,
+    },
+    /// A numeric column holds `Inf`, `-Inf` or `NaN`.
+    #[error(
+        "{file}, {location}, column `{column}`: `{value}` is not a finite number; hint: write a missing value as NA or an empty field (infinite and NaN values cannot be modelled)"
+    )]
+    NonFinite {
+        /// Data name.
+        file: String,
+        /// `line N` (file) or `row N` (in-memory data).
+        location: Location,
+        /// Column name.
+        column: String,
+        /// The offending field as written.
+        value: String,
+    },
+    /// The CSV parser rejected the input (e.g. an unterminated quote).
+    #[error("{file}, line {line}: malformed CSV: {message}; hint: check the quoting on that line")]
+    Csv {
+        /// File name.
+        file: String,
+        /// 1-based line where the problem was detected.
+        line: u64,
+        /// The parser's message.
+        message: String,
+    },
+    /// A field is not valid UTF-8.
+    #[error(
+        "{file}, line {line}, column `{column}`: the text is not valid UTF-8; hint: re-save the file with UTF-8 encoding"
+    )]
+    Encoding {
+        /// File name.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// Column name (or `#k` for a header field).
+        column: String,
+    },
+    /// An in-memory column has the wrong length.
+    #[error(
+        "{file}, column `{column}`: {found} values but the data has {expected} rows; hint: every column must have one value per row"
+    )]
+    LengthMismatch {
+        /// Data name.
+        file: String,
+        /// Column name.
+        column: String,
+        /// Rows of the data.
+        expected: usize,
+        /// Values supplied.
+        found: usize,
+    },
+    /// A column name that the data does not have.
+    #[error("{file}: no column `{column}`{suggestion}; hint: the columns are {available}")]
+    UnknownColumn {
+        /// Data name.
+        file: String,
+        /// Requested name.
+        column: String,
+        /// `" (did you mean `x`?)"` or empty.
+        suggestion: String,
+        /// Comma-separated list of the column names.
+        available: String,
+    },
+    /// A factor code that does not index the level list.
+    #[error(
+        "{file}, row {row}, column `{column}`: level code {code} but only {nlevels} levels; hint: codes are 0-based indices into the level list"
+    )]
+    BadFactorCode {
+        /// Data name.
+        file: String,
+        /// Column name.
+        column: String,
+        /// 1-based row.
+        row: usize,
+        /// The code.
+        code: u32,
+        /// Number of levels.
+        nlevels: usize,
+    },
+    /// A factor level list with a repeated label.
+    #[error(
+        "{file}, column `{column}`: level `{level}` is listed twice; hint: factor levels must be distinct"
+    )]
+    DuplicateLevel {
+        /// Data name.
+        file: String,
+        /// Column name.
+        column: String,
+        /// The repeated level.
+        level: String,
+    },
+    /// An empty column name.
+    #[error("{file}: column {position} has an empty name; hint: give every column a name")]
+    EmptyName {
+        /// Data name.
+        file: String,
+        /// 1-based column position.
+        position: usize,
+    },
+}
+
+/// An error while building a [`crate::ModelFrame`] from a formula and data.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum FrameError {
+    /// A problem with the data itself.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The formula names a column that the data does not have.
+    #[error("{data}: {message} (formula `{formula}`, position {column}){hint}")]
+    UnknownColumn {
+        /// Data name.
+        data: String,
+        /// The formula error's message (names the column and the nearest candidate).
+        message: String,
+        /// The formula text.
+        formula: String,
+        /// 1-based character position in the formula (0 when unknown).
+        column: usize,
+        /// `"; hint: ..."` or empty.
+        hint: String,
+    },
+    /// A factor (text) column used where numbers are needed.
+    #[error(
+        "{data}, {location}, column `{column}`: `{expression}` needs numbers but `{column}` holds text (e.g. `{value}`); hint: {}", not_numeric_hint(.column, *.from_text)
+    )]
+    NotNumeric {
+        /// Data name.
+        data: String,
+        /// Column name.
+        column: String,
+        /// The expression that needed numbers.
+        expression: String,
+        /// Place of the first non-missing value (`line N` / `row N`).
+        location: Location,
+        /// That value.
+        value: String,
+        /// Whether the column is a text column of the data (rather than made a factor by
+        /// `factor()`); chooses the hint.
+        from_text: bool,
+    },
+    /// Evaluation produced an infinite or NaN value on a row of the model frame.
+    #[error(
+        "{data}, {location}: `{expression}` evaluates to {value}; hint: the transformation is undefined there (e.g. log of 0, sqrt of a negative number, division by 0): fix or drop that row, or shift the variable"
+    )]
+    NonFinite {
+        /// Data name.
+        data: String,
+        /// The expression.
+        expression: String,
+        /// Row (`line N` / `row N`).
+        location: Location,
+        /// The value (`-Inf`, `NaN`, ...).
+        value: String,
+    },
+    /// A grouping factor with one level on the rows used.
+    #[error(
+        "{data}, column `{column}`: grouping factor `{group}` has a single level (`{level}`) on the {n} rows used; hint: a random effect needs a grouping factor with at least 2 levels; remove the term or check the data"
+    )]
+    SingleLevelGroup {
+        /// Data name.
+        data: String,
+        /// Grouping-factor label (`g` or `a:b`).
+        group: String,
+        /// The column(s) involved.
+        column: String,
+        /// The only level.
+        level: String,
+        /// Rows used.
+        n: usize,
+    },
+    /// The numeric response has the same value on every row.
+    #[error(
+        "{data}, column `{column}`: the response `{response}` is constant ({value} on all {n} rows used); hint: a model needs a response that varies; check the column"
+    )]
+    ConstantResponse {
+        /// Data name.
+        data: String,
+        /// Response label.
+        response: String,
+        /// Column(s) the response uses.
+        column: String,
+        /// The constant value.
+        value: String,
+        /// Rows used.
+        n: usize,
+    },
+    /// Every row has a missing value in some variable the formula uses.
+    #[error(
+        "{data}: all {nrows} rows were dropped for missing values (missing per column: {detail}); hint: check the columns named above, or remove variables that are mostly missing"
+    )]
+    AllRowsDropped {
+        /// Data name.
+        data: String,
+        /// Rows of the data.
+        nrows: usize,
+        /// `` `x` 10, `y` 3 `` — missing counts of the columns used.
+        detail: String,
+    },
+    /// The weights column does not exist.
+    #[error(
+        "{data}: weights column `{column}` not found{suggestion}; hint: the columns are {available}"
+    )]
+    WeightsNotFound {
+        /// Data name.
+        data: String,
+        /// Requested column.
+        column: String,
+        /// `" (did you mean `x`?)"` or empty.
+        suggestion: String,
+        /// The columns of the data.
+        available: String,
+    },
+    /// The weights column holds text.
+    #[error(
+        "{data}, column `{column}`: weights must be numbers but the column holds text; hint: use a numeric column for the weights"
+    )]
+    WeightsNotNumeric {
+        /// Data name.
+        data: String,
+        /// Column.
+        column: String,
+    },
+    /// A negative prior weight.
+    #[error(
+        "{data}, {location}, column `{column}`: weight {value} is negative; hint: prior weights must be zero or positive"
+    )]
+    NegativeWeight {
+        /// Data name.
+        data: String,
+        /// Column.
+        column: String,
+        /// Row.
+        location: Location,
+        /// The weight.
+        value: String,
+    },
+    /// `poly()` on a variable with missing values.
+    #[error(
+        "{data}, {location}: `{expression}` cannot be computed because its argument is missing there; hint: poly() needs complete data (as in R): drop the rows with missing values first"
+    )]
+    PolyMissing {
+        /// Data name.
+        data: String,
+        /// The poly() call.
+        expression: String,
+        /// First row with a missing argument.
+        location: Location,
+    },
+    /// `poly(x, k)` with `k` not below the number of distinct values of `x`.
+    #[error(
+        "{data}: `{expression}`: degree {degree} needs at least {needed} distinct values but the argument has {unique}; hint: lower the degree"
+    )]
+    PolyDegree {
+        /// Data name.
+        data: String,
+        /// The poly() call.
+        expression: String,
+        /// Requested degree.
+        degree: usize,
+        /// Distinct values needed (`degree + 1`).
+        needed: usize,
+        /// Distinct values present.
+        unique: usize,
+    },
+    /// A function call the evaluator does not support, or bad arguments.
+    #[error("{data}: `{expression}`: {message}; hint: {hint}")]
+    BadCall {
+        /// Data name.
+        data: String,
+        /// The call.
+        expression: String,
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
+    /// A multi-column value (e.g. `poly()`) or factor where one numeric column is needed.
+    #[error("{data}: `{expression}` cannot be used as {role}; hint: {hint}")]
+    WrongKind {
+        /// Data name.
+        data: String,
+        /// The expression.
+        expression: String,
+        /// `the response`, `an offset`, ...
+        role: String,
+        /// What to do.
+        hint: String,
+    },
+}
+
+/// A place in the data: a line of a CSV file (header = line 1) or a 1-based row of in-memory
+/// data. Displays as `line 7` / `row 6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Location {
+    /// 1-based line of a file.
+    Line(u64),
+    /// 1-based row of in-memory data.
+    Row(usize),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Line(l) => write!(f, "line {l}"),
+            Location::Row(r) => write!(f, "row {r}"),
+        }
+    }
+}
+
+fn not_numeric_hint(column: &str, from_text: bool) -> String {
+    if from_text {
+        format!(
+            "`{column}` was read as a factor because not every value is a number; if it should be numeric, fix the non-numeric entries (write missing values as NA or leave them empty); a factor can be a term on its own but cannot enter arithmetic or functions such as log()"
+        )
+    } else {
+        format!(
+            "`{column}` is a factor; use it as a term on its own, not inside arithmetic or functions such as log()"
+        )
+    }
+}
+
+/// Levenshtein distance between two strings (by `char`), for "did you mean" suggestions.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0usize; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// `" (did you mean `x`?)"` for the nearest candidate within a small edit distance (case-
+/// insensitive match first), or an empty string.
+pub(crate) fn suggestion(name: &str, candidates: &[&str]) -> String {
+    if let Some(c) = candidates.iter().find(|c| c.eq_ignore_ascii_case(name)) {
+        return format!(" (did you mean `{c}`?)");
+    }
+    let len = name.chars().count();
+    let limit = (len / 3).max(2);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(name, c), *c))
+        .filter(|(d, _)| *d <= limit && *d < len)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
+}
+
+/// The column names as a short comma-separated list (at most 20 shown).
+pub(crate) fn list_columns(names: &[&str]) -> String {
+    let shown: Vec<String> = names.iter().take(20).map(|n| format!("`{n}`")).collect();
+    let mut s = shown.join(", ");
+    if names.len() > 20 {
+        s.push_str(&format!(", … ({} in all)", names.len()));
+    }
+    if s.is_empty() {
+        s.push_str("(none)");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_basics() {
+        assert_eq!(edit_distance("Days", "days"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn suggestion_picks_nearest() {
+        assert_eq!(
+            suggestion("Dyas", &["Days", "Subject"]),
+            " (did you mean `Days`?)"
+        );
+        assert_eq!(
+            suggestion("days", &["Days", "Subject"]),
+            " (did you mean `Days`?)"
+        );
+        assert_eq!(suggestion("zzzzzz", &["Days", "Subject"]), "");
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Small enough that `Result<_, FrameError>` does not trip clippy's `result_large_err`
+    /// (128 bytes) here or in crates that return it.
+    #[test]
+    fn errors_stay_small() {
+        assert!(std::mem::size_of::<super::FrameError>() < 128);
+        assert!(std::mem::size_of::<super::DataError>() < 128);
+    }
+}

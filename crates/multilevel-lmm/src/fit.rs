@@ -1,0 +1,598 @@
+//! Fitting a linear mixed model: optimise θ, then compute everything lme4 reports.
+
+use std::cell::RefCell;
+
+use argmin::core::{CostFunction, Error as ArgminError, Executor, State};
+use multilevel_design::Design;
+
+use crate::objective::ProfiledDeviance;
+use crate::optimizer::Bobyqa;
+use crate::results::*;
+
+/// Errors of the LMM layer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LmmError {
+    /// The formula has no `(… | g)` term.
+    #[error(
+        "the formula has no random-effects term; hint: add one such as `(1 | group)`, or use ordinary least squares for a model without random effects"
+    )]
+    NoRandomEffects,
+    /// Not enough observations for the fixed effects.
+    #[error(
+        "{n} observations are not enough for {p} fixed-effect coefficients (REML needs n > p); hint: simplify the fixed part of the formula"
+    )]
+    TooFewObservations {
+        /// Observations.
+        n: usize,
+        /// Fixed-effect coefficients.
+        p: usize,
+    },
+    /// A response or weight value the model cannot use.
+    #[error("{0}")]
+    BadInput(String),
+    /// The optimiser failed.
+    #[error("the optimiser failed: {0}")]
+    Optimizer(String),
+    /// The objective could not be evaluated at the optimum.
+    #[error(
+        "the model could not be factored at the optimum (θ = {theta:?}); hint: check for collinear predictors or a degenerate random-effects structure"
+    )]
+    Factorization {
+        /// θ where the factorization failed.
+        theta: Vec<f64>,
+    },
+}
+
+/// Which optimiser to use for θ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OptimizerChoice {
+    /// Chosen from the number of θ (currently always BOBYQA).
+    #[default]
+    Auto,
+    /// Powell's BOBYQA, derivative-free with bounds (lme4's default).
+    Bobyqa,
+}
+
+/// Options of an LMM fit.
+#[derive(Debug, Clone)]
+pub struct LmmOptions {
+    /// REML (lme4's default) or ML.
+    pub reml: bool,
+    /// Compute conditional variances of the random effects (lme4's `condVar`). They cost a
+    /// dense inverse of the later blocks, so benchmarks that match `lmer()` turn them off.
+    pub cond_var: bool,
+    /// Check the gradient and Hessian at the optimum by finite differences (lme4's
+    /// `checkConv`); done when there are at most 20 θ.
+    pub check_convergence: bool,
+    /// Optimiser.
+    pub optimizer: OptimizerChoice,
+}
+
+impl Default for LmmOptions {
+    fn default() -> Self {
+        LmmOptions {
+            reml: true,
+            cond_var: true,
+            check_convergence: true,
+            optimizer: OptimizerChoice::Auto,
+        }
+    }
+}
+
+/// A prepared linear mixed model: the design plus the cross products, ready to be fitted and
+/// refitted (same structure, new response) as lme4's `refit()`.
+#[derive(Debug)]
+pub struct LinearMixedModel {
+    design: Design,
+    dev: ProfiledDeviance,
+    opts: LmmOptions,
+}
+
+/// θ-cost adapter for argmin: the deviance needs a mutable workspace.
+struct ThetaCost<'a> {
+    dev: RefCell<&'a mut ProfiledDeviance>,
+}
+
+impl CostFunction for ThetaCost<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, theta: &Self::Param) -> Result<f64, ArgminError> {
+        Ok(self.dev.borrow_mut().objective(theta))
+    }
+}
+
+/// Fit a linear mixed model to a design (lme4's `lmer`).
+pub fn lmer(design: Design, opts: &LmmOptions) -> Result<FitResult, LmmError> {
+    LinearMixedModel::new(design, opts.clone())?.fit()
+}
+
+impl LinearMixedModel {
+    /// Validate the design and precompute the cross products.
+    pub fn new(design: Design, opts: LmmOptions) -> Result<Self, LmmError> {
+        if design.terms.is_empty() {
+            return Err(LmmError::NoRandomEffects);
+        }
+        let n = design.nobs();
+        let p = design.p();
+        if n <= p {
+            return Err(LmmError::TooFewObservations { n, p });
+        }
+        if let Some(i) = design.y.iter().position(|v| !v.is_finite()) {
+            return Err(LmmError::BadInput(format!(
+                "response value in model row {} is not finite; hint: remove or fix that row",
+                i + 1
+            )));
+        }
+        if let Some(w) = &design.weights
+            && let Some(i) = w.iter().position(|v| !(v.is_finite() && *v > 0.0))
+        {
+            return Err(LmmError::BadInput(format!(
+                "prior weight in model row {} is {} but weights must be positive and finite; hint: drop rows with zero weight before fitting",
+                i + 1,
+                w[i]
+            )));
+        }
+        let dev = ProfiledDeviance::new(&design, opts.reml);
+        Ok(LinearMixedModel { design, dev, opts })
+    }
+
+    /// The design being fitted.
+    pub fn design(&self) -> &Design {
+        &self.design
+    }
+
+    /// The criterion (REML or ML deviance) at θ.
+    pub fn objective(&mut self, theta: &[f64]) -> f64 {
+        self.dev.objective(theta)
+    }
+
+    /// Access to the prepared profiled deviance.
+    pub fn deviance_function(&mut self) -> &mut ProfiledDeviance {
+        &mut self.dev
+    }
+
+    /// Refit with a new response vector (same `X`, `Z`, weights, offset), as lme4's `refit`.
+    pub fn refit(&mut self, y: &[f64]) -> Result<FitResult, LmmError> {
+        if y.len() != self.design.nobs() {
+            return Err(LmmError::BadInput(format!(
+                "refit needs {} response values, got {}",
+                self.design.nobs(),
+                y.len()
+            )));
+        }
+        self.design.y = y.to_vec();
+        self.dev.set_response(&self.design, y);
+        self.fit()
+    }
+
+    /// Optimise θ and assemble the results.
+    pub fn fit(&mut self) -> Result<FitResult, LmmError> {
+        let lower = self.design.theta_lower();
+        let upper = vec![f64::INFINITY; lower.len()];
+        let start = self.design.theta_start();
+        let evals_before = self.dev.evaluations();
+        let solver = Bobyqa::new(lower.clone(), upper);
+        let cost = ThetaCost {
+            dev: RefCell::new(&mut self.dev),
+        };
+        let res = Executor::new(cost, solver)
+            .configure(|s| s.param(start).max_iters(1))
+            .run()
+            .map_err(|e| LmmError::Optimizer(e.to_string()))?;
+        let state = res.state();
+        let theta = state
+            .get_best_param()
+            .or_else(|| state.get_param())
+            .cloned()
+            .ok_or_else(|| LmmError::Optimizer("no parameter returned".into()))?;
+        let message = state.get_termination_reason().map_or_else(
+            || "unknown".to_string(),
+            |r| r.text().to_string(),
+        );
+        let converged_opt = matches!(
+            state.get_termination_reason(),
+            Some(argmin::core::TerminationReason::SolverConverged)
+        );
+        let evaluations = self.dev.evaluations() - evals_before;
+        self.assemble(theta, evaluations, message, converged_opt, &lower)
+    }
+
+    fn assemble(
+        &mut self,
+        theta: Vec<f64>,
+        evaluations: usize,
+        message: String,
+        converged_opt: bool,
+        lower: &[f64],
+    ) -> Result<FitResult, LmmError> {
+        let reml = self.opts.reml;
+        let d = &self.design;
+        let n = d.nobs();
+        let p = d.p();
+        let summary = self
+            .dev
+            .factor(&theta)
+            .ok_or_else(|| LmmError::Factorization {
+                theta: theta.clone(),
+            })?;
+        let (reml_crit, ml_dev) = self.dev.criterion_both(&summary);
+        let objective = if reml { reml_crit } else { ml_dev };
+        let sigma2 = summary.pwrss / if reml { (n - p) as f64 } else { n as f64 };
+        let sigma = sigma2.sqrt();
+        let (beta, u) = self.dev.solve_current();
+        let rxinv = self.dev.rx_inverse();
+        let vcov: Vec<f64> = rxinv.iter().map(|v| v * sigma2).collect();
+        let inv_blocks = if self.opts.cond_var {
+            Some(self.dev.inverse_diag_blocks())
+        } else {
+            None
+        };
+        let lambda = self.dev.lambda.clone();
+
+        // b = Λu per term, per level.
+        let mut b_terms: Vec<Vec<f64>> = Vec::with_capacity(d.terms.len());
+        for (j, t) in d.terms.iter().enumerate() {
+            let k = t.k;
+            let lam = &lambda[j];
+            let mut b = vec![0.0; t.q()];
+            for l in 0..t.nlevels() {
+                for r in 0..k {
+                    let mut acc = 0.0;
+                    for c in 0..=r {
+                        acc += lam[r * k + c] * u[j][l * k + c];
+                    }
+                    b[l * k + r] = acc;
+                }
+            }
+            b_terms.push(b);
+        }
+
+        // Fitted values and residuals on the response scale.
+        let mut fitted = vec![0.0; n];
+        for (i, f) in fitted.iter_mut().enumerate() {
+            let mut acc = d.offset.as_ref().map_or(0.0, |o| o[i]);
+            for (a, be) in beta.iter().enumerate() {
+                acc += d.x[(i, a)] * be;
+            }
+            for (t, b) in d.terms.iter().zip(&b_terms) {
+                let l = t.refs[i] as usize;
+                for c in 0..t.k {
+                    acc += t.z[i * t.k + c] * b[l * t.k + c];
+                }
+            }
+            *f = acc;
+        }
+        let residuals: Vec<f64> = d.y.iter().zip(&fitted).map(|(y, f)| y - f).collect();
+        let scaled: Vec<f64> = residuals
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let w = d.weights.as_ref().map_or(1.0, |w| w[i]);
+                r * w.sqrt() / sigma
+            })
+            .collect();
+        let scaled_residuals = five_numbers(&scaled);
+
+        // Fixed effects.
+        let fixed: Vec<FixedEffect> = beta
+            .iter()
+            .enumerate()
+            .map(|(a, &est)| {
+                let se = vcov[a * p + a].sqrt();
+                FixedEffect {
+                    term: d.x_names.get(a).cloned().unwrap_or_default(),
+                    estimate: est,
+                    std_error: se,
+                    statistic: est / se,
+                    df: None,
+                    p_value: None,
+                }
+            })
+            .collect();
+        let mut fixed_correlation = vec![0.0; p * p];
+        for a in 0..p {
+            for b in 0..p {
+                fixed_correlation[a * p + b] =
+                    vcov[a * p + b] / (vcov[a * p + a] * vcov[b * p + b]).sqrt();
+            }
+        }
+
+        // Variance components: Σⱼ = σ² ΛⱼΛⱼ'.
+        let mut random = Vec::new();
+        let mut correlations = Vec::new();
+        for (j, t) in d.terms.iter().enumerate() {
+            let k = t.k;
+            let lam = &lambda[j];
+            let cov = |r: usize, c: usize| -> f64 {
+                let mut acc = 0.0;
+                for m in 0..k {
+                    acc += lam[r * k + m] * lam[c * k + m];
+                }
+                acc * sigma2
+            };
+            for r in 0..k {
+                let v = cov(r, r);
+                random.push(VarComp {
+                    group: t.group.clone(),
+                    term: t.col_names.get(r).cloned().unwrap_or_default(),
+                    variance: v,
+                    std_dev: v.sqrt(),
+                });
+            }
+            for c in 0..k {
+                for r in c + 1..k {
+                    let denom = (cov(r, r) * cov(c, c)).sqrt();
+                    correlations.push(Correlation {
+                        group: t.group.clone(),
+                        term1: t.col_names.get(c).cloned().unwrap_or_default(),
+                        term2: t.col_names.get(r).cloned().unwrap_or_default(),
+                        corr: if denom > 0.0 {
+                            cov(r, c) / denom
+                        } else {
+                            f64::NAN
+                        },
+                    });
+                }
+            }
+        }
+
+        // Conditional modes, merged per grouping factor as lme4's ranef() does.
+        let mut ranef: Vec<RanefTable> = Vec::new();
+        for (j, t) in d.terms.iter().enumerate() {
+            let k = t.k;
+            let lam = &lambda[j];
+            let cond: Vec<Vec<f64>> = (0..t.nlevels())
+                .map(|l| match &inv_blocks {
+                    Some(blocks) => {
+                        let blk = &blocks[j][l * k * k..(l + 1) * k * k];
+                        let mut out = vec![0.0; k * k];
+                        for a in 0..k {
+                            for b in 0..k {
+                                let mut acc = 0.0;
+                                for x in 0..k {
+                                    for y in 0..k {
+                                        acc += lam[a * k + x] * blk[x * k + y] * lam[b * k + y];
+                                    }
+                                }
+                                out[a * k + b] = acc * sigma2;
+                            }
+                        }
+                        out
+                    }
+                    None => Vec::new(),
+                })
+                .collect();
+            let values: Vec<Vec<f64>> = (0..t.nlevels())
+                .map(|l| b_terms[j][l * k..(l + 1) * k].to_vec())
+                .collect();
+            if let Some(existing) = ranef
+                .iter_mut()
+                .find(|r| r.group == t.group && r.levels == t.levels)
+            {
+                let k_old = existing.terms.len();
+                let k_new = k_old + k;
+                existing.terms.extend(t.col_names.iter().cloned());
+                for l in 0..t.nlevels() {
+                    existing.values[l].extend_from_slice(&values[l]);
+                    if inv_blocks.is_some() {
+                        let old = std::mem::take(&mut existing.cond_var[l]);
+                        let mut merged = vec![0.0; k_new * k_new];
+                        for a in 0..k_old {
+                            for b in 0..k_old {
+                                merged[a * k_new + b] = old[a * k_old + b];
+                            }
+                        }
+                        for a in 0..k {
+                            for b in 0..k {
+                                merged[(k_old + a) * k_new + k_old + b] = cond[l][a * k + b];
+                            }
+                        }
+                        existing.cond_var[l] = merged;
+                    }
+                }
+            } else {
+                ranef.push(RanefTable {
+                    group: t.group.clone(),
+                    terms: t.col_names.clone(),
+                    levels: t.levels.clone(),
+                    values,
+                    cond_var: cond,
+                });
+            }
+        }
+
+        // Groups as lme4's ngrps: distinct grouping factors in term order.
+        let mut groups: Vec<GroupInfo> = Vec::new();
+        for t in &d.terms {
+            if !groups.iter().any(|g| g.name == t.group) {
+                groups.push(GroupInfo {
+                    name: t.group.clone(),
+                    levels: t.nlevels(),
+                });
+            }
+        }
+
+        // Singularity (lme4's isSingular: a bounded θ below 1e-4).
+        let mut warnings = Vec::new();
+        if d.n_dropped_missing > 0 {
+            warnings.push(format!(
+                "{} row{} with missing values dropped",
+                d.n_dropped_missing,
+                if d.n_dropped_missing == 1 { "" } else { "s" }
+            ));
+        }
+        if !d.dropped_columns.is_empty() {
+            let k = d.dropped_columns.len();
+            warnings.push(format!(
+                "fixed-effect model matrix is rank deficient so dropping {k} column{} / coefficient{}: {}",
+                if k == 1 { "" } else { "s" },
+                if k == 1 { "" } else { "s" },
+                d.dropped_columns.join(", ")
+            ));
+        }
+        let mut singular_terms = Vec::new();
+        for (j, t) in d.terms.iter().enumerate() {
+            let off = self.dev.terms[j].theta_offset;
+            let mut idx = off;
+            for c in 0..t.k {
+                for r in c..t.k {
+                    if r == c && lower[idx] == 0.0 && theta[idx] < 1e-4 {
+                        singular_terms.push(format!(
+                            "{} | {}",
+                            t.col_names.get(c).map_or("?", |s| s.as_str()),
+                            t.group
+                        ));
+                    }
+                    idx += 1;
+                }
+            }
+        }
+        let singular = !singular_terms.is_empty();
+        if singular {
+            warnings.push(format!(
+                "boundary (singular) fit: the random-effects covariance is singular for {}; hint: simplify the random-effects structure (drop the term or its correlation)",
+                singular_terms.join(", ")
+            ));
+        }
+
+        // Convergence check by finite differences (skipped for singular fits, as lme4 does).
+        let mut converged = converged_opt;
+        if !converged_opt {
+            warnings.push(format!("the optimiser did not converge: {message}"));
+        }
+        if self.opts.check_convergence && !singular && theta.len() <= 20 {
+            if let Some(msg) = self.check_convergence(&theta, objective) {
+                converged = false;
+                warnings.push(msg);
+            }
+            // Restore the factor at θ̂ (the check evaluated nearby points).
+            let _ = self.dev.factor(&theta);
+        }
+
+        let npar = p + theta.len() + 1;
+        let loglik = -objective / 2.0;
+        let d = &self.design;
+        Ok(FitResult {
+            formula: d.formula.clone(),
+            data_name: d.data_name.clone(),
+            family: "gaussian".into(),
+            link: "identity".into(),
+            method: if reml { Method::Reml } else { Method::Ml },
+            nobs: n,
+            n_dropped_missing: d.n_dropped_missing,
+            groups,
+            fixed,
+            vcov,
+            random,
+            correlations,
+            residual: Some(Residual {
+                variance: sigma2,
+                std_dev: sigma,
+            }),
+            theta,
+            sigma,
+            loglik,
+            objective,
+            deviance: Some(ml_dev),
+            aic: objective + 2.0 * npar as f64,
+            bic: objective + (n as f64).ln() * npar as f64,
+            npar,
+            df_resid: (n - npar.min(n)) as f64,
+            ranef,
+            fitted,
+            residuals,
+            scaled_residuals,
+            fixed_correlation,
+            converged,
+            singular,
+            warnings,
+            optimizer: OptimizerInfo {
+                name: "bobyqa".into(),
+                evaluations,
+                message,
+            },
+        })
+    }
+
+    /// lme4's `checkConv`: central-difference gradient `g` and Hessian `H` of the criterion at
+    /// θ̂ (step 1e-4); warn when `max |chol(H)⁻¹ g| > 2e-3`, or when `H` is not positive
+    /// definite.
+    fn check_convergence(&mut self, theta: &[f64], f0: f64) -> Option<String> {
+        let m = theta.len();
+        let h = 1e-4;
+        let mut x = theta.to_vec();
+        let mut grad = vec![0.0; m];
+        let mut hess = vec![0.0; m * m];
+        let mut fp = vec![0.0; m];
+        let mut fm = vec![0.0; m];
+        for i in 0..m {
+            x[i] = theta[i] + h;
+            fp[i] = self.dev.objective(&x);
+            x[i] = theta[i] - h;
+            fm[i] = self.dev.objective(&x);
+            x[i] = theta[i];
+            grad[i] = (fp[i] - fm[i]) / (2.0 * h);
+            hess[i * m + i] = (fp[i] - 2.0 * f0 + fm[i]) / (h * h);
+        }
+        for i in 0..m {
+            for j in 0..i {
+                x[i] = theta[i] + h;
+                x[j] = theta[j] + h;
+                let fpp = self.dev.objective(&x);
+                x[i] = theta[i] - h;
+                x[j] = theta[j] - h;
+                let fmm = self.dev.objective(&x);
+                x[i] = theta[i];
+                x[j] = theta[j];
+                // f(x+hᵢ+hⱼ) + f(x−hᵢ−hⱼ) − f(x+hᵢ) − f(x−hᵢ) − f(x+hⱼ) − f(x−hⱼ) + 2f = 2h² Hᵢⱼ
+                let v = (fpp + fmm - fp[i] - fm[i] - fp[j] - fm[j] + 2.0 * f0) / (2.0 * h * h);
+                hess[i * m + j] = v;
+                hess[j * m + i] = v;
+            }
+        }
+        if grad.iter().chain(hess.iter()).any(|v| !v.is_finite()) {
+            return Some("convergence check: the gradient or Hessian at the optimum is not finite".into());
+        }
+        let mut l = hess.clone();
+        match crate::objective::small_cholesky(&mut l, m) {
+            None => Some(
+                "Model failed to converge: the Hessian at the optimum is not positive definite; hint: the model may be nearly unidentifiable — simplify the random effects or rescale predictors".into(),
+            ),
+            Some(_) => {
+                // chol(H) in R is the upper factor U = L', so solve(U, g) is a back solve.
+                let mut s = grad.clone();
+                for i in (0..m).rev() {
+                    let mut acc = s[i];
+                    for j in i + 1..m {
+                        acc -= l[j * m + i] * s[j];
+                    }
+                    s[i] = acc / l[i * m + i];
+                }
+                let max = s.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+                if max > 2e-3 {
+                    Some(format!(
+                        "Model failed to converge with max|grad| = {max:.6} (tol = 0.002); hint: rescale predictors or simplify the random effects"
+                    ))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Min, 1st quartile, median, 3rd quartile and max (R's quantile type 7).
+pub(crate) fn five_numbers(v: &[f64]) -> [f64; 5] {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return [f64::NAN; 5];
+    }
+    let q = |p: f64| -> f64 {
+        let h = (s.len() - 1) as f64 * p;
+        let lo = h.floor() as usize;
+        let hi = (lo + 1).min(s.len() - 1);
+        s[lo] + (h - lo as f64) * (s[hi] - s[lo])
+    };
+    [q(0.0), q(0.25), q(0.5), q(0.75), q(1.0)]
+}

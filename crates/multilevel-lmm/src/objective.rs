@@ -1,0 +1,973 @@
+//! The profiled deviance of a linear mixed model, evaluated through a blocked Cholesky factor.
+//!
+//! # The model
+//!
+//! `y = Xβ + Zb + ε`, `b = Λ(θ)u`, `u ~ N(0, σ²I_q)`, `ε ~ N(0, σ²W⁻¹)` with prior weights `W`.
+//! Rows are scaled by `√wᵢ` once, so below `X`, `Z` and `y` mean the weighted ones (and `y`
+//! has the offset subtracted).
+//!
+//! # Penalized least squares
+//!
+//! For fixed θ the conditional modes and β minimise `‖y − Xβ − ZΛu‖² + ‖u‖²`. Write
+//! `A = [Z X y]'[Z X y]` (computed once per fit) and the symmetric matrix
+//!
+//! ```text
+//!       ⎡ Λ'Z'ZΛ + I   Λ'Z'X   Λ'Z'y ⎤                ⎡ L_ZZ             ⎤
+//!   M = ⎢ X'ZΛ          X'X     X'y   ⎥  = L L',   L = ⎢ L_XZ  L_XX        ⎥
+//!       ⎣ y'ZΛ          y'X     y'y   ⎦                ⎣ c_Z'  c_X'   r    ⎦
+//! ```
+//!
+//! Then `r²` is the penalized residual sum of squares, and with
+//! `log|L_ZZ|² = 2 Σ log diag(L_ZZ)`, `log|R_X|² = 2 Σ log diag(L_XX)` and
+//! `log|W| = Σ log wᵢ` the profiled criteria are (Bates et al. 2015, eqs. 34 and 41)
+//!
+//! ```text
+//!   ML deviance      d(θ)   = log|L_ZZ|² − log|W| + n (1 + log(2π r² / n))
+//!   REML criterion   d_R(θ) = log|L_ZZ|² + log|R_X|² − log|W| + (n − p)(1 + log(2π r² / (n − p)))
+//! ```
+//!
+//! β and u are never solved for during the optimisation: everything is read off `L`.
+//!
+//! # Blocks
+//!
+//! Random-effects terms are sorted by number of levels, largest first. The first term's block
+//! `Λ₀'Z₀'Z₀Λ₀ + I` is block-diagonal with one `k₀ × k₀` block per level, so its factor `L₀₀`
+//! is too (no fill-in). Everything after it — the other terms, `X` and `y` — forms one dense
+//! Schur complement
+//!
+//! ```text
+//!   S = Λᵣ'A_rr Λᵣ (+ I on the random-effects part) − V V',   V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ,
+//! ```
+//!
+//! where `V` keeps the sparsity of `Z_r'Z₀` (one short list of rows per level of the first
+//! term), and `S = L_S L_S'` is factored densely. This is the layout MixedModels.jl uses for
+//! crossed designs (the block after the first fills in); nested designs pay a little for a
+//! dense block that could stay sparse, which is cheap while the later terms have few levels.
+
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, Par};
+use multilevel_design::Design;
+
+/// Shape of one random-effects term in θ and in `u`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TermShape {
+    /// Columns per level.
+    pub k: usize,
+    /// Number of levels.
+    pub nlevels: usize,
+    /// Offset of the term's elements in θ.
+    pub theta_offset: usize,
+    /// Offset of the term's columns in the rest block (`None` for the first term).
+    pub rest_offset: Option<usize>,
+}
+
+/// Origin of a row of the rest block (the later random-effects terms, then `X`, then `y`).
+#[derive(Debug, Clone, Copy)]
+struct RestRow {
+    /// Index of the term the row belongs to, or `u32::MAX` for the `X` and `y` rows.
+    term: u32,
+    /// First row of the `k`-group (term, level) this row belongs to.
+    group_start: u32,
+}
+
+/// Log-determinants and residual of one factorization.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FactorSummary {
+    /// `log|L_ZZ|²`.
+    pub ld_l2: f64,
+    /// `log|R_X|²`.
+    pub ld_rx2: f64,
+    /// Penalized residual sum of squares `r²`.
+    pub pwrss: f64,
+}
+
+/// A prepared linear mixed model: cross products of `[Z X y]` and the workspace to evaluate
+/// the profiled REML criterion or ML deviance at any θ.
+pub struct ProfiledDeviance {
+    reml: bool,
+    n: usize,
+    p: usize,
+    pub(crate) terms: Vec<TermShape>,
+    /// Random effects of the first term, `k₀ · ℓ₀`.
+    k0: usize,
+    l0: usize,
+    /// Random effects after the first term.
+    nr: usize,
+    /// Size of the dense block, `nr + p + 1`.
+    nt: usize,
+    /// `Z₀'Z₀` per level, `k₀ × k₀` row-major blocks.
+    a00: Vec<f64>,
+    /// Per level of the first term, the rows of `[Z_r X y]'Z₀` that are structurally non-zero.
+    bptr: Vec<usize>,
+    brow: Vec<u32>,
+    /// `brow.len() × k₀` values of `[Z_r X y]'Z₀`, row-major.
+    bval: Vec<f64>,
+    /// `[Z_r X y]'[Z_r X y]`, `nt × nt`, symmetric (both triangles stored).
+    a_rest: Mat<f64>,
+    rest_rows: Vec<RestRow>,
+    /// Whether every later term is scalar (then `Λᵣ` is diagonal).
+    rest_scalar: bool,
+    log_det_w: f64,
+    // ---- workspace, overwritten by every evaluation ----
+    /// Λ of each term, `k × k` row-major lower triangular.
+    pub(crate) lambda: Vec<Vec<f64>>,
+    /// `L₀₀`, one `k₀ × k₀` row-major lower-triangular block per level.
+    pub(crate) l00: Vec<f64>,
+    /// `V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ`, same layout as `bval`.
+    vval: Vec<f64>,
+    /// The dense block; after an evaluation its lower triangle holds `L_S`.
+    pub(crate) s: Mat<f64>,
+    /// Scratch for column mixing when a later term is a vector term.
+    tmp: Mat<f64>,
+    /// `V` stored densely (`nt × k₀ℓ₀`) when `[Z_r X y]'Z₀` is dense enough that one
+    /// matrix product beats the level-by-level sparse downdate.
+    vdense: Option<Mat<f64>>,
+    /// Scratch for small per-level blocks (`k_max²`).
+    small: Vec<f64>,
+    mem: MemBuffer,
+    par: Par,
+    evaluations: usize,
+}
+
+impl ProfiledDeviance {
+    /// Prepare the cross products of a design. `reml` selects the criterion.
+    ///
+    /// The design must have at least one random-effects term (checked by the caller).
+    pub fn new(design: &Design, reml: bool) -> Self {
+        let n = design.nobs();
+        let p = design.p();
+        let mut terms = Vec::with_capacity(design.terms.len());
+        let mut theta_offset = 0;
+        let mut rest_offset = 0;
+        for (j, t) in design.terms.iter().enumerate() {
+            terms.push(TermShape {
+                k: t.k,
+                nlevels: t.nlevels(),
+                theta_offset,
+                rest_offset: if j == 0 { None } else { Some(rest_offset) },
+            });
+            theta_offset += t.n_theta();
+            if j > 0 {
+                rest_offset += t.q();
+            }
+        }
+        let nr = rest_offset;
+        let nt = nr + p + 1;
+        let k0 = terms.first().map_or(1, |t| t.k);
+        let l0 = terms.first().map_or(0, |t| t.nlevels);
+
+        let mut rest_rows = Vec::with_capacity(nt);
+        for (j, t) in terms.iter().enumerate().skip(1) {
+            if let Some(off) = t.rest_offset {
+                for level in 0..t.nlevels {
+                    for _ in 0..t.k {
+                        rest_rows.push(RestRow {
+                            term: j as u32,
+                            group_start: (off + level * t.k) as u32,
+                        });
+                    }
+                }
+            }
+        }
+        for r in nr..nt {
+            rest_rows.push(RestRow {
+                term: u32::MAX,
+                group_start: r as u32,
+            });
+        }
+        let rest_scalar = terms.iter().skip(1).all(|t| t.k == 1);
+        let kmax = terms.iter().map(|t| t.k).max().unwrap_or(1);
+
+        let lambda = terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
+        let par = if nt >= 256 {
+            Par::rayon(0)
+        } else {
+            Par::Seq
+        };
+        let mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
+            nt,
+            par,
+            Default::default(),
+        ));
+        let mut dev = ProfiledDeviance {
+            reml,
+            n,
+            p,
+            terms,
+            k0,
+            l0,
+            nr,
+            nt,
+            a00: vec![0.0; l0 * k0 * k0],
+            bptr: Vec::new(),
+            brow: Vec::new(),
+            bval: Vec::new(),
+            a_rest: Mat::zeros(nt, nt),
+            rest_rows,
+            rest_scalar,
+            log_det_w: 0.0,
+            lambda,
+            l00: vec![0.0; l0 * k0 * k0],
+            vval: Vec::new(),
+            s: Mat::zeros(nt, nt),
+            tmp: if rest_scalar {
+                Mat::zeros(0, 0)
+            } else {
+                Mat::zeros(nt, nt)
+            },
+            vdense: None,
+            small: vec![0.0; kmax * kmax],
+            mem,
+            par,
+            evaluations: 0,
+        };
+        dev.accumulate(design, &design.y);
+        dev
+    }
+
+    /// Replace the response (same `X`, `Z`, weights and offset) and recompute the parts of
+    /// the cross products that involve `y`. Used to refit simulated responses.
+    ///
+    /// `y` must have one value per observation of the design.
+    pub fn set_response(&mut self, design: &Design, y: &[f64]) {
+        self.accumulate(design, y);
+    }
+
+    /// Number of observations.
+    pub fn nobs(&self) -> usize {
+        self.n
+    }
+
+    /// Number of fixed-effects coefficients.
+    pub fn p(&self) -> usize {
+        self.p
+    }
+
+    /// Whether the criterion is REML.
+    pub fn reml(&self) -> bool {
+        self.reml
+    }
+
+    /// Switch between the REML criterion and the ML deviance (the cross products are shared).
+    pub fn set_reml(&mut self, reml: bool) {
+        self.reml = reml;
+    }
+
+    /// Number of objective evaluations since the structure was built.
+    pub fn evaluations(&self) -> usize {
+        self.evaluations
+    }
+
+    /// `Σ log wᵢ` of the prior weights (0 without weights).
+    pub fn log_det_w(&self) -> f64 {
+        self.log_det_w
+    }
+
+    /// Build every cross product from the design and response `y`.
+    fn accumulate(&mut self, design: &Design, y: &[f64]) {
+        let n = self.n;
+        let p = self.p;
+        let nr = self.nr;
+        let k0 = self.k0;
+        let sw: Vec<f64> = match &design.weights {
+            Some(w) => w.iter().map(|v| v.sqrt()).collect(),
+            None => vec![1.0; n],
+        };
+        self.log_det_w = match &design.weights {
+            Some(w) => w.iter().map(|v| v.ln()).sum(),
+            None => 0.0,
+        };
+        let yv: Vec<f64> = (0..n)
+            .map(|i| {
+                let off = design.offset.as_ref().map_or(0.0, |o| o[i]);
+                (y[i] - off) * sw[i]
+            })
+            .collect();
+
+        // Entries of row i of [Z_r X y] (weighted): (column in the rest block, value).
+        let mut entries: Vec<(u32, f64)> = Vec::with_capacity(nr.min(64) + p + 1);
+        let fill_entries = |i: usize, out: &mut Vec<(u32, f64)>| {
+            out.clear();
+            for (t, shape) in design.terms.iter().zip(self.terms.iter()).skip(1) {
+                if let Some(off) = shape.rest_offset {
+                    let base = off + t.refs[i] as usize * t.k;
+                    for c in 0..t.k {
+                        out.push(((base + c) as u32, t.z[i * t.k + c] * sw[i]));
+                    }
+                }
+            }
+            for a in 0..p {
+                out.push(((nr + a) as u32, design.x[(i, a)] * sw[i]));
+            }
+            out.push(((nr + p) as u32, yv[i]));
+        };
+
+        // A_rest = [Z_r X y]'[Z_r X y], lower triangle.
+        let nt = self.nt;
+        let mut a_rest = Mat::<f64>::zeros(nt, nt);
+        for i in 0..n {
+            fill_entries(i, &mut entries);
+            for (bi, &(cb, vb)) in entries.iter().enumerate() {
+                let col = a_rest.col_as_slice_mut(cb as usize);
+                for &(ca, va) in &entries[bi..] {
+                    col[ca as usize] += va * vb;
+                }
+            }
+        }
+        // Mirror to a full symmetric matrix (the scaling reads whole columns).
+        for b in 0..nt {
+            for a in b + 1..nt {
+                let v = a_rest[(a, b)];
+                a_rest[(b, a)] = v;
+            }
+        }
+        self.a_rest = a_rest;
+
+        // First term: Z₀'Z₀ blocks and the sparse [Z_r X y]'Z₀, level by level.
+        let Some(t0) = design.terms.first() else {
+            return;
+        };
+        let l0 = self.l0;
+        let mut a00 = vec![0.0; l0 * k0 * k0];
+        let mut count = vec![0usize; l0 + 1];
+        for &r in &t0.refs {
+            count[r as usize + 1] += 1;
+        }
+        for l in 0..l0 {
+            count[l + 1] += count[l];
+        }
+        let mut order = vec![0usize; n];
+        let mut next = count.clone();
+        for (i, &r) in t0.refs.iter().enumerate() {
+            order[next[r as usize]] = i;
+            next[r as usize] += 1;
+        }
+        let mut mark = vec![u32::MAX; nt];
+        let mut position = vec![0u32; nt];
+        let mut bptr = Vec::with_capacity(l0 + 1);
+        let mut brow: Vec<u32> = Vec::new();
+        let mut bval: Vec<f64> = Vec::new();
+        bptr.push(0);
+        let mut z0 = vec![0.0; k0];
+        for l in 0..l0 {
+            let obs = &order[count[l]..count[l + 1]];
+            let start = brow.len();
+            for &i in obs {
+                fill_entries(i, &mut entries);
+                for &(c, _) in &entries {
+                    if mark[c as usize] != l as u32 {
+                        mark[c as usize] = l as u32;
+                        brow.push(c);
+                    }
+                }
+            }
+            brow[start..].sort_unstable();
+            for (pos, &c) in brow[start..].iter().enumerate() {
+                position[c as usize] = pos as u32;
+            }
+            bval.resize(brow.len() * k0, 0.0);
+            let block = &mut a00[l * k0 * k0..(l + 1) * k0 * k0];
+            for &i in obs {
+                for (c, z) in z0.iter_mut().enumerate() {
+                    *z = t0.z[i * k0 + c] * sw[i];
+                }
+                for r in 0..k0 {
+                    for c in 0..k0 {
+                        block[r * k0 + c] += z0[r] * z0[c];
+                    }
+                }
+                fill_entries(i, &mut entries);
+                for &(c, v) in &entries {
+                    let row = start + position[c as usize] as usize;
+                    for (cc, z) in z0.iter().enumerate() {
+                        bval[row * k0 + cc] += v * z;
+                    }
+                }
+            }
+            bptr.push(brow.len());
+        }
+        self.vval = vec![0.0; bval.len()];
+        // Dense V when at least a fifth of it is structurally non-zero and it fits in ~400 MB.
+        let dense_size = nt * l0 * k0;
+        self.vdense = if dense_size <= 50_000_000 && 5 * brow.len() * k0 >= dense_size {
+            Some(Mat::zeros(nt, l0 * k0))
+        } else {
+            None
+        };
+        self.a00 = a00;
+        self.bptr = bptr;
+        self.brow = brow;
+        self.bval = bval;
+    }
+
+    /// Fill `Λ` of every term from θ (column-major lower triangle per term, lme4's layout).
+    fn set_lambda(&mut self, theta: &[f64]) {
+        for (shape, lam) in self.terms.iter().zip(self.lambda.iter_mut()) {
+            let k = shape.k;
+            let mut idx = shape.theta_offset;
+            lam.iter_mut().for_each(|v| *v = 0.0);
+            for c in 0..k {
+                for r in c..k {
+                    lam[r * k + c] = theta[idx];
+                    idx += 1;
+                }
+            }
+        }
+    }
+
+    /// The criterion at θ: the REML criterion or the ML deviance. Returns `+∞` when the
+    /// factorization fails (θ outside the region where `M` is positive definite numerically).
+    pub fn objective(&mut self, theta: &[f64]) -> f64 {
+        self.evaluations += 1;
+        match self.factor(theta) {
+            Some(f) => self.criterion(&f),
+            None => f64::INFINITY,
+        }
+    }
+
+    /// Both criteria from one factorization: `(REML criterion, ML deviance)`.
+    pub(crate) fn criterion_both(&self, f: &FactorSummary) -> (f64, f64) {
+        let n = self.n as f64;
+        let np = (self.n - self.p) as f64;
+        let two_pi = 2.0 * std::f64::consts::PI;
+        let ml = f.ld_l2 - self.log_det_w + n * (1.0 + (two_pi * f.pwrss / n).ln());
+        let reml =
+            f.ld_l2 + f.ld_rx2 - self.log_det_w + np * (1.0 + (two_pi * f.pwrss / np).ln());
+        (reml, ml)
+    }
+
+    fn criterion(&self, f: &FactorSummary) -> f64 {
+        let (reml, ml) = self.criterion_both(f);
+        if self.reml { reml } else { ml }
+    }
+
+    /// Form and factor `M(θ)`; returns its log-determinants and `r²`, or `None` if a pivot
+    /// is not positive.
+    pub(crate) fn factor(&mut self, theta: &[f64]) -> Option<FactorSummary> {
+        self.set_lambda(theta);
+        let k0 = self.k0;
+        let mut ld_l2 = 0.0;
+
+        // L₀₀: per level, chol(Λ₀'A₀₀Λ₀ + I).
+        let lam0 = &self.lambda[0];
+        let mut tmp = std::mem::take(&mut self.small);
+        for l in 0..self.l0 {
+            let a = &self.a00[l * k0 * k0..(l + 1) * k0 * k0];
+            let out = &mut self.l00[l * k0 * k0..(l + 1) * k0 * k0];
+            if k0 == 1 {
+                let v = lam0[0] * lam0[0] * a[0] + 1.0;
+                let d = v.sqrt();
+                out[0] = d;
+                ld_l2 += 2.0 * d.ln();
+                continue;
+            }
+            sandwich_into(a, lam0, k0, out, &mut tmp);
+            for d in 0..k0 {
+                out[d * k0 + d] += 1.0;
+            }
+            match small_cholesky(out, k0) {
+                Some(ld) => ld_l2 += ld,
+                None => {
+                    self.small = tmp;
+                    return None;
+                }
+            }
+        }
+
+        // S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] (lower triangle).
+        self.scale_rest();
+
+        // V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ, and S −= V V' level by level.
+        self.downdate_rest(&mut tmp);
+        self.small = tmp;
+
+        // Dense Cholesky of S.
+        let nt = self.nt;
+        let stack = MemStack::new(&mut self.mem);
+        if cholesky_in_place(
+            self.s.as_mut(),
+            Default::default(),
+            self.par,
+            stack,
+            Default::default(),
+        )
+        .is_err()
+        {
+            return None;
+        }
+        let mut ld_rx2 = 0.0;
+        for r in 0..self.nr {
+            ld_l2 += 2.0 * self.s[(r, r)].ln();
+        }
+        for r in self.nr..nt - 1 {
+            ld_rx2 += 2.0 * self.s[(r, r)].ln();
+        }
+        let rr = self.s[(nt - 1, nt - 1)];
+        let summary = FactorSummary {
+            ld_l2,
+            ld_rx2,
+            pwrss: rr * rr,
+        };
+        if summary.ld_l2.is_finite() && summary.ld_rx2.is_finite() && summary.pwrss > 0.0 {
+            Some(summary)
+        } else {
+            None
+        }
+    }
+
+    /// `S ← Λᵣ'A_rr Λᵣ + I` on the random-effects part, lower triangle only.
+    fn scale_rest(&mut self) {
+        let nt = self.nt;
+        let nr = self.nr;
+        if self.rest_scalar {
+            // Λᵣ is diagonal: S[a, b] = d_a d_b A[a, b].
+            let mut d = vec![1.0; nt];
+            for (r, rr) in self.rest_rows.iter().enumerate().take(nr) {
+                d[r] = self.lambda[rr.term as usize][0];
+            }
+            for b in 0..nt {
+                let src = self.a_rest.col_as_slice(b);
+                let db = d[b];
+                let dst = self.s.col_as_slice_mut(b);
+                for a in b..nt {
+                    dst[a] = d[a] * db * src[a];
+                }
+            }
+        } else {
+            // Column mixing T = A Λᵣ (rows from the column's group start on), then row mixing
+            // S = Λᵣ'T. A is stored as a full symmetric matrix.
+            let a_rest = &self.a_rest;
+            let tmp = &mut self.tmp;
+            for b in 0..nt {
+                let rb = self.rest_rows[b];
+                let gs = rb.group_start as usize;
+                let tcol = &mut tmp.col_as_slice_mut(b)[gs..];
+                if rb.term == u32::MAX {
+                    tcol.copy_from_slice(&a_rest.col_as_slice(b)[gs..]);
+                    continue;
+                }
+                let lam = &self.lambda[rb.term as usize];
+                let k = self.terms[rb.term as usize].k;
+                let cb = b - gs;
+                tcol.iter_mut().for_each(|v| *v = 0.0);
+                for c in cb..k {
+                    let w = lam[c * k + cb];
+                    if w == 0.0 {
+                        continue;
+                    }
+                    let acol = &a_rest.col_as_slice(gs + c)[gs..];
+                    for (t, a) in tcol.iter_mut().zip(acol) {
+                        *t += w * a;
+                    }
+                }
+            }
+            let s = &mut self.s;
+            for b in 0..nt {
+                let tcol = tmp.col_as_slice(b);
+                let scol = s.col_as_slice_mut(b);
+                let mut a = self.rest_rows[b].group_start as usize;
+                while a < nt {
+                    let ra = self.rest_rows[a];
+                    if ra.term == u32::MAX {
+                        scol[a] = tcol[a];
+                        a += 1;
+                        continue;
+                    }
+                    let lam = &self.lambda[ra.term as usize];
+                    let k = self.terms[ra.term as usize].k;
+                    for c in 0..k {
+                        let mut acc = 0.0;
+                        for cc in c..k {
+                            acc += lam[cc * k + c] * tcol[a + cc];
+                        }
+                        scol[a + c] = acc;
+                    }
+                    a += k;
+                }
+            }
+        }
+        for r in 0..nr {
+            self.s[(r, r)] += 1.0;
+        }
+    }
+
+    /// `V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ` per level of the first term and the downdate `S −= VV'`.
+    fn downdate_rest(&mut self, tmp: &mut [f64]) {
+        let k0 = self.k0;
+        for l in 0..self.l0 {
+            let (start, end) = (self.bptr[l], self.bptr[l + 1]);
+            // Row mixing by Λⱼ' for rows of later vector terms; scalar scaling otherwise.
+            let mut idx = start;
+            while idx < end {
+                let r = self.brow[idx] as usize;
+                let rr = self.rest_rows[r];
+                if rr.term == u32::MAX {
+                    self.vval[idx * k0..(idx + 1) * k0]
+                        .copy_from_slice(&self.bval[idx * k0..(idx + 1) * k0]);
+                    idx += 1;
+                    continue;
+                }
+                let lam = &self.lambda[rr.term as usize];
+                let k = self.terms[rr.term as usize].k;
+                if k == 1 {
+                    for c in 0..k0 {
+                        self.vval[idx * k0 + c] = lam[0] * self.bval[idx * k0 + c];
+                    }
+                    idx += 1;
+                    continue;
+                }
+                // A whole group of k consecutive rows (all components are present).
+                for ca in 0..k {
+                    for c in 0..k0 {
+                        let mut acc = 0.0;
+                        for cc in ca..k {
+                            acc += lam[cc * k + ca] * self.bval[(idx + cc) * k0 + c];
+                        }
+                        self.vval[(idx + ca) * k0 + c] = acc;
+                    }
+                }
+                idx += k;
+            }
+            // Column mixing by Λ₀ and the solve with L₀₀ (v ← L₀₀⁻¹ (v Λ₀)').
+            let lam0 = &self.lambda[0];
+            let lblk = &self.l00[l * k0 * k0..(l + 1) * k0 * k0];
+            for idx in start..end {
+                let v = &mut self.vval[idx * k0..(idx + 1) * k0];
+                if k0 == 1 {
+                    v[0] = v[0] * lam0[0] / lblk[0];
+                    continue;
+                }
+                for c in 0..k0 {
+                    let mut acc = 0.0;
+                    for cc in c..k0 {
+                        acc += v[cc] * lam0[cc * k0 + c];
+                    }
+                    tmp[c] = acc;
+                }
+                for c in 0..k0 {
+                    let mut acc = tmp[c];
+                    for cc in 0..c {
+                        acc -= lblk[c * k0 + cc] * v[cc];
+                    }
+                    v[c] = acc / lblk[c * k0 + c];
+                }
+            }
+            if let Some(vd) = self.vdense.as_mut() {
+                for idx in start..end {
+                    let r = self.brow[idx] as usize;
+                    for c in 0..k0 {
+                        vd[(r, l * k0 + c)] = self.vval[idx * k0 + c];
+                    }
+                }
+                continue;
+            }
+            // S −= V_l V_l' on the lower triangle (rows are sorted ascending).
+            for bi in start..end {
+                let cb = self.brow[bi] as usize;
+                let vb = &self.vval[bi * k0..(bi + 1) * k0];
+                let col = self.s.col_as_slice_mut(cb);
+                if k0 == 1 {
+                    let x = vb[0];
+                    for ai in bi..end {
+                        col[self.brow[ai] as usize] -= self.vval[ai] * x;
+                    }
+                } else {
+                    for ai in bi..end {
+                        let va = &self.vval[ai * k0..(ai + 1) * k0];
+                        let dot: f64 = va.iter().zip(vb).map(|(x, y)| x * y).sum();
+                        col[self.brow[ai] as usize] -= dot;
+                    }
+                }
+            }
+        }
+        if let Some(vd) = self.vdense.as_ref() {
+            triangular::matmul(
+                self.s.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                vd.as_ref(),
+                BlockStructure::Rectangular,
+                vd.transpose(),
+                BlockStructure::Rectangular,
+                -1.0,
+                self.par,
+            );
+        }
+    }
+
+    /// Read β, the spherical random effects u and `b = Λu` off the current factor (call after
+    /// a successful [`ProfiledDeviance::factor`] at θ̂).
+    pub(crate) fn solve_current(&self) -> (Vec<f64>, Vec<Vec<f64>>) {
+        let nr = self.nr;
+        let p = self.p;
+        let nt = self.nt;
+        let k0 = self.k0;
+        let s = &self.s;
+        // β: L_XX' β = c_X.
+        let mut beta: Vec<f64> = (0..p).map(|a| s[(nt - 1, nr + a)]).collect();
+        for a in (0..p).rev() {
+            let mut acc = beta[a];
+            for b in a + 1..p {
+                acc -= s[(nr + b, nr + a)] * beta[b];
+            }
+            beta[a] = acc / s[(nr + a, nr + a)];
+        }
+        // u_r: L_rr' u_r = c_r − L_Xr' β.
+        let mut ur: Vec<f64> = (0..nr)
+            .map(|r| {
+                let mut acc = s[(nt - 1, r)];
+                for (a, b) in beta.iter().enumerate() {
+                    acc -= s[(nr + a, r)] * b;
+                }
+                acc
+            })
+            .collect();
+        for r in (0..nr).rev() {
+            let mut acc = ur[r];
+            for c in r + 1..nr {
+                acc -= s[(c, r)] * ur[c];
+            }
+            ur[r] = acc / s[(r, r)];
+        }
+        // u₀ per level: L₀₀' u₀ = c₀ − L_X0' β − L_r0' u_r.
+        let mut u0 = vec![0.0; self.l0 * k0];
+        for l in 0..self.l0 {
+            let mut rhs = vec![0.0; k0];
+            for idx in self.bptr[l]..self.bptr[l + 1] {
+                let r = self.brow[idx] as usize;
+                let v = &self.vval[idx * k0..(idx + 1) * k0];
+                let coef = if r < nr {
+                    -ur[r]
+                } else if r < nr + p {
+                    -beta[r - nr]
+                } else {
+                    1.0
+                };
+                for c in 0..k0 {
+                    rhs[c] += coef * v[c];
+                }
+            }
+            let lblk = &self.l00[l * k0 * k0..(l + 1) * k0 * k0];
+            for c in (0..k0).rev() {
+                let mut acc = rhs[c];
+                for cc in c + 1..k0 {
+                    acc -= lblk[cc * k0 + c] * rhs[cc];
+                }
+                rhs[c] = acc / lblk[c * k0 + c];
+            }
+            u0[l * k0..(l + 1) * k0].copy_from_slice(&rhs);
+        }
+        let mut u = Vec::with_capacity(self.terms.len());
+        u.push(u0);
+        for t in self.terms.iter().skip(1) {
+            let off = t.rest_offset.unwrap_or(0);
+            u.push(ur[off..off + t.q_len()].to_vec());
+        }
+        (beta, u)
+    }
+
+    /// Diagonal `k × k` blocks of `(L_ZZ L_ZZ')⁻¹ = (Λ'Z'ZΛ + I)⁻¹` for every level of every
+    /// term (after a successful factorization), row-major; lme4's conditional variances are
+    /// `σ² Λⱼ · block · Λⱼ'`.
+    pub(crate) fn inverse_diag_blocks(&self) -> Vec<Vec<f64>> {
+        let nr = self.nr;
+        let k0 = self.k0;
+        // L_rr⁻¹, dense lower triangular.
+        let mut linv = Mat::<f64>::identity(nr, nr);
+        if nr > 0 {
+            solve_lower_triangular_in_place(
+                self.s.as_ref().submatrix(0, 0, nr, nr),
+                linv.as_mut(),
+                self.par,
+            );
+        }
+        let mut out = Vec::with_capacity(self.terms.len());
+        // First term: L₀₀⁻ᵀ(I + W'W)L₀₀⁻¹ with W = L_rr⁻¹ L_r0.
+        let mut blocks0 = vec![0.0; self.l0 * k0 * k0];
+        let mut g = vec![0.0; nr * k0];
+        for l in 0..self.l0 {
+            g.iter_mut().for_each(|v| *v = 0.0);
+            for idx in self.bptr[l]..self.bptr[l + 1] {
+                let r = self.brow[idx] as usize;
+                if r >= nr {
+                    break;
+                }
+                for c in 0..k0 {
+                    let v = self.vval[idx * k0 + c];
+                    for i in r..nr {
+                        g[i * k0 + c] += linv[(i, r)] * v;
+                    }
+                }
+            }
+            // inner = I + G'G (k₀ × k₀)
+            let mut inner = vec![0.0; k0 * k0];
+            for a in 0..k0 {
+                inner[a * k0 + a] = 1.0;
+                for b in 0..k0 {
+                    let mut acc = 0.0;
+                    for i in 0..nr {
+                        acc += g[i * k0 + a] * g[i * k0 + b];
+                    }
+                    inner[a * k0 + b] += acc;
+                }
+            }
+            // L₀₀⁻¹ explicitly (small), then L⁻ᵀ inner L⁻¹.
+            let lblk = &self.l00[l * k0 * k0..(l + 1) * k0 * k0];
+            let li = small_lower_inverse(lblk, k0);
+            let blk = &mut blocks0[l * k0 * k0..(l + 1) * k0 * k0];
+            for a in 0..k0 {
+                for b in 0..k0 {
+                    let mut acc = 0.0;
+                    for i in 0..k0 {
+                        for j in 0..k0 {
+                            acc += li[i * k0 + a] * inner[i * k0 + j] * li[j * k0 + b];
+                        }
+                    }
+                    blk[a * k0 + b] = acc;
+                }
+            }
+        }
+        out.push(blocks0);
+        // Later terms: (L_rr⁻¹[:, g])'(L_rr⁻¹[:, g]).
+        for t in self.terms.iter().skip(1) {
+            let off = t.rest_offset.unwrap_or(0);
+            let k = t.k;
+            let mut blocks = vec![0.0; t.nlevels * k * k];
+            for l in 0..t.nlevels {
+                for a in 0..k {
+                    for b in 0..k {
+                        let ca = off + l * k + a;
+                        let cb = off + l * k + b;
+                        let mut acc = 0.0;
+                        for i in ca.max(cb)..nr {
+                            acc += linv[(i, ca)] * linv[(i, cb)];
+                        }
+                        blocks[(l * k + a) * k + b] = acc;
+                    }
+                }
+            }
+            out.push(blocks);
+        }
+        out
+    }
+
+    /// `(R_X'R_X)⁻¹` from the current factor, `p × p` row-major.
+    pub(crate) fn rx_inverse(&self) -> Vec<f64> {
+        let p = self.p;
+        let nr = self.nr;
+        let mut li = vec![0.0; p * p];
+        let l: Vec<f64> = (0..p * p)
+            .map(|idx| {
+                let (i, j) = (idx / p, idx % p);
+                if j <= i { self.s[(nr + i, nr + j)] } else { 0.0 }
+            })
+            .collect();
+        if p > 0 {
+            li = small_lower_inverse(&l, p);
+        }
+        let mut out = vec![0.0; p * p];
+        for a in 0..p {
+            for b in 0..p {
+                let mut acc = 0.0;
+                for i in a.max(b)..p {
+                    acc += li[i * p + a] * li[i * p + b];
+                }
+                out[a * p + b] = acc;
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for ProfiledDeviance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProfiledDeviance")
+            .field("reml", &self.reml)
+            .field("n", &self.n)
+            .field("p", &self.p)
+            .field("terms", &self.terms)
+            .field("dense_block", &self.nt)
+            .field("evaluations", &self.evaluations)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TermShape {
+    /// `k · nlevels`.
+    pub(crate) fn q_len(&self) -> usize {
+        self.k * self.nlevels
+    }
+}
+
+/// `out = Λ' A Λ` for small `k × k` row-major matrices (`Λ` lower triangular); `t` is
+/// scratch of at least `k²`.
+fn sandwich_into(a: &[f64], lam: &[f64], k: usize, out: &mut [f64], t: &mut [f64]) {
+    // t = A Λ
+    for r in 0..k {
+        for c in 0..k {
+            let mut acc = 0.0;
+            for m in c..k {
+                acc += a[r * k + m] * lam[m * k + c];
+            }
+            t[r * k + c] = acc;
+        }
+    }
+    // out = Λ' t
+    for r in 0..k {
+        for c in 0..k {
+            let mut acc = 0.0;
+            for m in r..k {
+                acc += lam[m * k + r] * t[m * k + c];
+            }
+            out[r * k + c] = acc;
+        }
+    }
+}
+
+/// In-place lower Cholesky of a small row-major SPD matrix; returns `2 Σ log diag(L)` or
+/// `None` if a pivot is not positive. The strict upper triangle is zeroed.
+pub(crate) fn small_cholesky(a: &mut [f64], k: usize) -> Option<f64> {
+    let mut ld = 0.0;
+    for j in 0..k {
+        let mut d = a[j * k + j];
+        for m in 0..j {
+            d -= a[j * k + m] * a[j * k + m];
+        }
+        if d <= 0.0 || d.is_nan() {
+            return None;
+        }
+        let d = d.sqrt();
+        a[j * k + j] = d;
+        ld += 2.0 * d.ln();
+        for i in j + 1..k {
+            let mut acc = a[i * k + j];
+            for m in 0..j {
+                acc -= a[i * k + m] * a[j * k + m];
+            }
+            a[i * k + j] = acc / d;
+        }
+        for c in j + 1..k {
+            a[j * k + c] = 0.0;
+        }
+    }
+    Some(ld)
+}
+
+/// Inverse of a small row-major lower-triangular matrix.
+pub(crate) fn small_lower_inverse(l: &[f64], k: usize) -> Vec<f64> {
+    let mut inv = vec![0.0; k * k];
+    for j in 0..k {
+        inv[j * k + j] = 1.0 / l[j * k + j];
+        for i in j + 1..k {
+            let mut acc = 0.0;
+            for m in j..i {
+                acc -= l[i * k + m] * inv[m * k + j];
+            }
+            inv[i * k + j] = acc / l[i * k + i];
+        }
+    }
+    inv
+}

@@ -1,0 +1,184 @@
+//! The stable JSON schema of a fit (documented in `docs/json.md`).
+
+use crate::Renderer;
+use crate::summary::icc;
+use multilevel_lmm::{FitResult, Method};
+use serde_json::{Map, Value, json};
+
+/// Version of the JSON schema; bumped only when a key changes meaning (keys are never removed or
+/// renamed, new ones may be added).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Renders a fit as pretty-printed JSON following [`to_json_value`]'s schema.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonRenderer;
+
+impl Renderer for JsonRenderer {
+    fn render(&self, fit: &FitResult) -> String {
+        let mut s = serde_json::to_string_pretty(&to_json_value(fit)).unwrap_or_else(|e| {
+            // Serialising a `Value` cannot fail; keep the output valid JSON regardless.
+            json!({ "error": e.to_string() }).to_string()
+        });
+        s.push('\n');
+        s
+    }
+}
+
+/// A number, or `null` when it is NaN or infinite (JSON has no such values).
+fn num(x: f64) -> Value {
+    if x.is_finite() { json!(x) } else { Value::Null }
+}
+
+fn opt(x: Option<f64>) -> Value {
+    x.map_or(Value::Null, num)
+}
+
+fn nums(xs: &[f64]) -> Value {
+    Value::Array(xs.iter().map(|&x| num(x)).collect())
+}
+
+/// A row-major `p × p` matrix as an array of rows; an empty array when the length is not `p²`.
+fn square(xs: &[f64], p: usize) -> Value {
+    if p == 0 || xs.len() != p * p {
+        return json!([]);
+    }
+    Value::Array(xs.chunks(p).map(nums).collect())
+}
+
+fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Reml => "REML",
+        Method::Ml => "ML",
+        Method::Laplace => "Laplace",
+        Method::Agq => "AGQ",
+    }
+}
+
+/// The fit as a JSON object with a stable set of keys (see `docs/json.md`): `formula`, `data`,
+/// `family`, `link`, `method`, `nobs`, `n_dropped_missing`, `groups`, `fixed`, `random`,
+/// `correlations`, `residual`, `sigma`, `theta`, `loglik`, `objective`, `deviance`, `aic`, `bic`,
+/// `npar`, `df_resid`, `converged`, `singular`, `warnings`, `optimizer`, `vcov`,
+/// `fixed_correlation`, `scaled_residuals`, `icc`, `ranef`, `schema_version`. Non-finite numbers
+/// become `null`.
+pub fn to_json_value(fit: &FitResult) -> Value {
+    let p = fit.fixed.len();
+    let mut m = Map::new();
+    m.insert("schema_version".into(), json!(SCHEMA_VERSION));
+    m.insert("formula".into(), json!(fit.formula));
+    m.insert("data".into(), json!(fit.data_name));
+    m.insert("family".into(), json!(fit.family));
+    m.insert("link".into(), json!(fit.link));
+    m.insert("method".into(), json!(method_name(fit.method)));
+    m.insert("nobs".into(), json!(fit.nobs));
+    m.insert("n_dropped_missing".into(), json!(fit.n_dropped_missing));
+    m.insert(
+        "groups".into(),
+        fit.groups
+            .iter()
+            .map(|g| json!({ "name": g.name, "levels": g.levels }))
+            .collect(),
+    );
+    m.insert(
+        "fixed".into(),
+        fit.fixed
+            .iter()
+            .map(|f| {
+                json!({
+                    "term": f.term,
+                    "estimate": num(f.estimate),
+                    "std_error": num(f.std_error),
+                    "statistic": num(f.statistic),
+                    "df": opt(f.df),
+                    "p_value": opt(f.p_value),
+                })
+            })
+            .collect(),
+    );
+    m.insert(
+        "random".into(),
+        fit.random
+            .iter()
+            .map(|r| {
+                json!({
+                    "group": r.group,
+                    "term": r.term,
+                    "variance": num(r.variance),
+                    "std_dev": num(r.std_dev),
+                })
+            })
+            .collect(),
+    );
+    m.insert(
+        "correlations".into(),
+        fit.correlations
+            .iter()
+            .map(|c| {
+                json!({
+                    "group": c.group,
+                    "term1": c.term1,
+                    "term2": c.term2,
+                    "corr": num(c.corr),
+                })
+            })
+            .collect(),
+    );
+    m.insert(
+        "residual".into(),
+        fit.residual.as_ref().map_or(
+            Value::Null,
+            |r| json!({ "variance": num(r.variance), "std_dev": num(r.std_dev) }),
+        ),
+    );
+    m.insert("sigma".into(), num(fit.sigma));
+    m.insert("theta".into(), nums(&fit.theta));
+    m.insert("loglik".into(), num(fit.loglik));
+    m.insert("objective".into(), num(fit.objective));
+    m.insert("deviance".into(), opt(fit.deviance));
+    m.insert("aic".into(), num(fit.aic));
+    m.insert("bic".into(), num(fit.bic));
+    m.insert("npar".into(), json!(fit.npar));
+    m.insert("df_resid".into(), num(fit.df_resid));
+    m.insert("converged".into(), json!(fit.converged));
+    m.insert("singular".into(), json!(fit.singular));
+    m.insert("warnings".into(), json!(fit.warnings));
+    m.insert(
+        "optimizer".into(),
+        json!({
+            "name": fit.optimizer.name,
+            "evaluations": fit.optimizer.evaluations,
+            "message": fit.optimizer.message,
+        }),
+    );
+    m.insert("vcov".into(), square(&fit.vcov, p));
+    m.insert(
+        "fixed_correlation".into(),
+        square(&fit.fixed_correlation, p),
+    );
+    let q = &fit.scaled_residuals;
+    m.insert(
+        "scaled_residuals".into(),
+        json!({
+            "min": num(q[0]), "q1": num(q[1]), "median": num(q[2]), "q3": num(q[3]), "max": num(q[4]),
+        }),
+    );
+    m.insert(
+        "icc".into(),
+        icc(fit).map_or(Value::Null, |(g, v)| json!({ "group": g, "value": num(v) })),
+    );
+    m.insert(
+        "ranef".into(),
+        fit.ranef
+            .iter()
+            .map(|r| {
+                json!({
+                    "group": r.group,
+                    "terms": r.terms,
+                    "levels": r.levels,
+                    "values": r.values.iter().map(|v| nums(v)).collect::<Vec<_>>(),
+                    "cond_var": r.cond_var.iter().map(|v| nums(v)).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    );
+    Value::Object(m)
+}

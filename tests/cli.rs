@@ -1,0 +1,393 @@
+//! End-to-end tests of the `multilevel` binary: every bad input ends with exit status 1 (2 for
+//! command-line usage errors) and one clear message on stderr, never a panic; good inputs give
+//! the lme4 numbers in every output format.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_multilevel"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the multilevel binary runs");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A fresh directory for one test's files.
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("multilevel-cli-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+/// Asserts a clean failure: status 1, no stdout report, no panic, and stderr mentioning every
+/// one of `needles` (case-insensitive).
+fn assert_error(r: &Run, needles: &[&str]) {
+    assert_eq!(r.code, Some(1), "exit status; stderr:\n{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "panic:\n{}", r.stderr);
+    assert!(!r.stderr.contains("internal error"), "bug:\n{}", r.stderr);
+    assert!(r.stderr.starts_with("error: "), "stderr:\n{}", r.stderr);
+    let lower = r.stderr.to_lowercase();
+    for n in needles {
+        assert!(
+            lower.contains(&n.to_lowercase()),
+            "stderr does not mention {n:?}:\n{}",
+            r.stderr
+        );
+    }
+}
+
+/// Small valid data: 3 groups × 4 observations.
+const GOOD_CSV: &str = "y,x,g\n1.2,1,a\n2.3,2,a\n2.9,3,a\n4.1,4,a\n0.5,1,b\n1.9,2,b\n2.2,3,b\n3.8,4,b\n1.7,1,c\n2.4,2,c\n3.6,3,c\n4.4,4,c\n";
+
+// ----- errors ------------------------------------------------------------------------------
+
+#[test]
+fn missing_file() {
+    let dir = temp_dir("missing");
+    let path = dir.join("nope.csv");
+    let r = run(&["fit", "--data", path.to_str().unwrap(), "y ~ x + (1 | g)"]);
+    assert_error(&r, &["nope.csv", "hint"]);
+}
+
+#[test]
+fn empty_file() {
+    let dir = temp_dir("empty");
+    let p = write(&dir, "empty.csv", "");
+    let r = run(&["fit", "--data", &p, "y ~ x + (1 | g)"]);
+    assert_error(&r, &["empty.csv", "empty"]);
+}
+
+#[test]
+fn ragged_rows() {
+    let dir = temp_dir("ragged");
+    let p = write(&dir, "ragged.csv", "y,x,g\n1,2,a\n3,4\n5,6,b\n");
+    let r = run(&["fit", "--data", &p, "y ~ x + (1 | g)"]);
+    assert_error(&r, &["ragged.csv", "line 3", "fields"]);
+}
+
+#[test]
+fn infinite_and_nan_values() {
+    let dir = temp_dir("inf");
+    let p = write(&dir, "inf.csv", "y,x,g\n1,2,a\n3,Inf,a\n5,6,b\n7,8,b\n");
+    let r = run(&["fit", "--data", &p, "y ~ x + (1 | g)"]);
+    assert_error(&r, &["inf.csv", "line 3", "`x`", "Inf"]);
+    let p = write(&dir, "nan.csv", "y,x,g\n1,2,a\nNaN,4,a\n5,6,b\n7,8,b\n");
+    let r = run(&["fit", "--data", &p, "y ~ x + (1 | g)"]);
+    assert_error(&r, &["nan.csv", "line 3", "`y`", "NaN"]);
+}
+
+#[test]
+fn unknown_dataset_lists_available() {
+    let r = run(&["fit", "--dataset", "sleepstudi", "Reaction ~ Days + (1 | Subject)"]);
+    assert_error(&r, &["sleepstudi", "did you mean `sleepstudy`", "Dyestuff", "hint"]);
+    let r = run(&["datasets", "nosuchdata"]);
+    assert_error(&r, &["nosuchdata", "sleepstudy"]);
+}
+
+#[test]
+fn glmm_family_is_reported_as_not_available() {
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--family",
+        "binomial",
+        "Reaction ~ Days + (1 | Subject)",
+    ]);
+    assert_error(&r, &["GLMM fitting (--family binomial) is not available yet"]);
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--link",
+        "log",
+        "Reaction ~ Days + (1 | Subject)",
+    ]);
+    assert_error(&r, &["--link log", "not available"]);
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--nagq",
+        "5",
+        "Reaction ~ Days + (1 | Subject)",
+    ]);
+    assert_error(&r, &["--nagq", "GLMM"]);
+}
+
+#[test]
+fn usage_errors_exit_with_status_2() {
+    // No data source.
+    let r = run(&["fit", "y ~ x + (1 | g)"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("--data"), "{}", r.stderr);
+    // Unknown family value.
+    let r = run(&["fit", "--dataset", "sleepstudy", "--family", "cauchy", "y ~ x"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("gaussian"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"));
+}
+
+#[test]
+fn unknown_factor_column() {
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--factor",
+        "Dayz",
+        "Reaction ~ Days + (1 | Subject)",
+    ]);
+    assert_error(&r, &["Dayz", "Days"]);
+}
+
+#[test]
+fn unclosed_parenthesis_shows_caret() {
+    let r = run(&["fit", "--dataset", "sleepstudy", "Reaction ~ Days + (Days | Subject"]);
+    assert_error(&r, &["^"]);
+    assert!(r.stderr.to_lowercase().contains("parenthes"), "{}", r.stderr);
+}
+
+#[test]
+fn bar_outside_parentheses() {
+    let r = run(&["fit", "--dataset", "sleepstudy", "Reaction ~ Days | Subject"]);
+    assert_error(&r, &["|", "parenthes"]);
+}
+
+#[test]
+fn unknown_column_suggests_nearest() {
+    let r = run(&["fit", "--dataset", "sleepstudy", "Reactoin ~ Days + (1 | Subject)"]);
+    assert_error(&r, &["Reactoin", "Reaction"]);
+}
+
+#[test]
+fn text_in_numeric_response() {
+    let dir = temp_dir("textresp");
+    let p = write(
+        &dir,
+        "text.csv",
+        "y,x,g\nlow,1,a\nhigh,2,a\nlow,3,b\nhigh,4,b\nlow,5,c\nhigh,6,c\n",
+    );
+    let r = run(&["fit", "--data", &p, "y ~ x + (1 | g)"]);
+    assert_error(&r, &["`y`"]);
+}
+
+// ----- help and data sets ------------------------------------------------------------------
+
+#[test]
+fn help_shows_examples() {
+    for args in [&["--help"][..], &["fit", "--help"], &["datasets", "--help"]] {
+        let r = run(args);
+        assert_eq!(r.code, Some(0), "{args:?}: {}", r.stderr);
+        assert!(r.stdout.contains("Examples:"), "{args:?}:\n{}", r.stdout);
+        assert!(r.stdout.contains("multilevel "), "{args:?}:\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn datasets_lists_sleepstudy_with_columns_and_example() {
+    let r = run(&["datasets"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains("sleepstudy (180 rows)"), "{}", r.stdout);
+    assert!(r.stdout.contains("Reaction"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("multilevel fit --dataset sleepstudy \"Reaction ~ Days + (Days | Subject)\""),
+        "{}",
+        r.stdout
+    );
+    let r = run(&["datasets", "SLEEPSTUDY", "--csv"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.starts_with("Reaction,Days,Subject\n"));
+    assert_eq!(r.stdout.lines().count(), 181);
+}
+
+// ----- successful fits ---------------------------------------------------------------------
+
+const SLEEP: &str = "Reaction ~ Days + (Days | Subject)";
+
+#[test]
+fn fit_sleepstudy_text() {
+    let r = run(&["fit", "--dataset", "sleepstudy", SLEEP]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stdout.contains("REML criterion at convergence: 1743.6"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.starts_with("Linear mixed model fit by REML ['lmerMod']\n"));
+    assert!(r.stdout.contains("Number of obs: 180, groups:  Subject, 18"));
+    assert!(r.stdout.contains("(Intercept)  251.405      6.825"), "{}", r.stdout);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+}
+
+#[test]
+fn fit_sleepstudy_ml_text() {
+    let r = run(&["fit", "--dataset", "sleepstudy", "--ml", SLEEP]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains("fit by maximum likelihood  ['lmerMod']"));
+    assert!(r.stdout.contains("     AIC      BIC   logLik deviance df.resid"));
+    assert!(r.stdout.contains("  1763.9   1783.1   -876.0   1751.9      174"), "{}", r.stdout);
+}
+
+const JSON_KEYS: [&str; 29] = [
+    "formula",
+    "family",
+    "link",
+    "method",
+    "nobs",
+    "groups",
+    "fixed",
+    "random",
+    "correlations",
+    "residual",
+    "theta",
+    "loglik",
+    "objective",
+    "aic",
+    "bic",
+    "converged",
+    "singular",
+    "warnings",
+    "optimizer",
+    "data",
+    "n_dropped_missing",
+    "deviance",
+    "npar",
+    "df_resid",
+    "sigma",
+    "vcov",
+    "ranef",
+    "fixed_correlation",
+    "scaled_residuals",
+];
+
+#[test]
+fn fit_sleepstudy_json() {
+    let r = run(&["fit", "--dataset", "sleepstudy", "--format", "json", SLEEP]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("valid JSON");
+    for k in JSON_KEYS {
+        assert!(v.get(k).is_some(), "missing key {k}");
+    }
+    assert_eq!(v["method"], "REML");
+    assert_eq!(v["nobs"], 180);
+    assert_eq!(v["groups"][0]["name"], "Subject");
+    assert_eq!(v["groups"][0]["levels"], 18);
+    let obj = v["objective"].as_f64().unwrap();
+    assert!((obj - 1743.628).abs() < 1e-2, "{obj}");
+    let fixed = v["fixed"].as_array().unwrap();
+    assert_eq!(fixed.len(), 2);
+    assert_eq!(fixed[1]["term"], "Days");
+    assert!((fixed[1]["estimate"].as_f64().unwrap() - 10.467286).abs() < 1e-4);
+    assert!(fixed[1]["df"].is_null() && fixed[1]["p_value"].is_null());
+    for k in ["name", "evaluations"] {
+        assert!(v["optimizer"].get(k).is_some(), "optimizer.{k}");
+    }
+    for k in ["variance", "std_dev"] {
+        assert!(v["residual"].get(k).is_some(), "residual.{k}");
+    }
+}
+
+#[test]
+fn fit_markdown_to_output_file() {
+    let dir = temp_dir("output");
+    let out = dir.join("fit.md");
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--format",
+        "markdown",
+        "--output",
+        out.to_str().unwrap(),
+        SLEEP,
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    let md = std::fs::read_to_string(&out).unwrap();
+    assert!(md.starts_with("## Linear mixed model fit by REML\n"), "{md}");
+    assert!(md.contains("| 1743.6 |") || md.contains("1743.6 |"), "{md}");
+}
+
+#[test]
+fn output_to_missing_directory_fails_cleanly() {
+    let dir = temp_dir("baddir");
+    let out = dir.join("no/such/dir/fit.txt");
+    let r = run(&["fit", "--dataset", "sleepstudy", "--output", out.to_str().unwrap(), SLEEP]);
+    assert_error(&r, &["fit.txt", "cannot write"]);
+}
+
+#[test]
+fn missing_rows_are_dropped_with_a_warning() {
+    let dir = temp_dir("missingrows");
+    let csv = format!("{GOOD_CSV}NA,2,a\n3.1,,b\n");
+    let p = write(&dir, "na.csv", &csv);
+    let r = run(&["fit", "--data", &p, "--format", "json", "y ~ x + (1 | g)"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["nobs"], 12);
+    assert_eq!(v["n_dropped_missing"], 2);
+    let warnings = v["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap_or("").contains("2 rows")),
+        "{warnings:?}"
+    );
+    assert!(r.stderr.contains("warning: "), "{}", r.stderr);
+    // The text report shows the warning too.
+    let r = run(&["fit", "--data", &p, "y ~ x + (1 | g)"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains("Warnings:\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("2 rows"), "{}", r.stdout);
+}
+
+#[test]
+fn factor_option_turns_numeric_column_into_factor() {
+    let dir = temp_dir("factor");
+    let csv = GOOD_CSV.replace(",a\n", ",1\n").replace(",b\n", ",2\n").replace(",c\n", ",3\n");
+    let p = write(&dir, "numgroups.csv", &csv);
+    let r = run(&[
+        "fit",
+        "--data",
+        &p,
+        "--factor",
+        "g",
+        "--format",
+        "json",
+        "y ~ x + (1 | g)",
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["groups"][0]["levels"], 3);
+}
+
+#[test]
+fn ddf_prints_a_note() {
+    let r = run(&["fit", "--dataset", "sleepstudy", "--ddf", "satterthwaite", SLEEP]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("note: --ddf satterthwaite"), "{}", r.stderr);
+    assert!(r.stdout.contains("REML criterion at convergence: 1743.6"));
+}

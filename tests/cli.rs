@@ -99,8 +99,21 @@ fn infinite_and_nan_values() {
 
 #[test]
 fn unknown_dataset_lists_available() {
-    let r = run(&["fit", "--dataset", "sleepstudi", "Reaction ~ Days + (1 | Subject)"]);
-    assert_error(&r, &["sleepstudi", "did you mean `sleepstudy`", "Dyestuff", "hint"]);
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudi",
+        "Reaction ~ Days + (1 | Subject)",
+    ]);
+    assert_error(
+        &r,
+        &[
+            "sleepstudi",
+            "did you mean `sleepstudy`",
+            "Dyestuff",
+            "hint",
+        ],
+    );
     let r = run(&["datasets", "nosuchdata"]);
     assert_error(&r, &["nosuchdata", "sleepstudy"]);
 }
@@ -115,7 +128,10 @@ fn glmm_family_is_reported_as_not_available() {
         "binomial",
         "Reaction ~ Days + (1 | Subject)",
     ]);
-    assert_error(&r, &["GLMM fitting (--family binomial) is not available yet"]);
+    assert_error(
+        &r,
+        &["GLMM fitting (--family binomial) is not available yet"],
+    );
     let r = run(&[
         "fit",
         "--dataset",
@@ -143,7 +159,14 @@ fn usage_errors_exit_with_status_2() {
     assert_eq!(r.code, Some(2), "{}", r.stderr);
     assert!(r.stderr.contains("--data"), "{}", r.stderr);
     // Unknown family value.
-    let r = run(&["fit", "--dataset", "sleepstudy", "--family", "cauchy", "y ~ x"]);
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--family",
+        "cauchy",
+        "y ~ x",
+    ]);
     assert_eq!(r.code, Some(2), "{}", r.stderr);
     assert!(r.stderr.contains("gaussian"), "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"));
@@ -164,20 +187,39 @@ fn unknown_factor_column() {
 
 #[test]
 fn unclosed_parenthesis_shows_caret() {
-    let r = run(&["fit", "--dataset", "sleepstudy", "Reaction ~ Days + (Days | Subject"]);
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "Reaction ~ Days + (Days | Subject",
+    ]);
     assert_error(&r, &["^"]);
-    assert!(r.stderr.to_lowercase().contains("parenthes"), "{}", r.stderr);
+    assert!(
+        r.stderr.to_lowercase().contains("parenthes"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn bar_outside_parentheses() {
-    let r = run(&["fit", "--dataset", "sleepstudy", "Reaction ~ Days | Subject"]);
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "Reaction ~ Days | Subject",
+    ]);
     assert_error(&r, &["|", "parenthes"]);
 }
 
 #[test]
 fn unknown_column_suggests_nearest() {
-    let r = run(&["fit", "--dataset", "sleepstudy", "Reactoin ~ Days + (1 | Subject)"]);
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "Reactoin ~ Days + (1 | Subject)",
+    ]);
     assert_error(&r, &["Reactoin", "Reaction"]);
 }
 
@@ -236,9 +278,19 @@ fn fit_sleepstudy_text() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.starts_with("Linear mixed model fit by REML ['lmerMod']\n"));
-    assert!(r.stdout.contains("Number of obs: 180, groups:  Subject, 18"));
-    assert!(r.stdout.contains("(Intercept)  251.405      6.825"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .starts_with("Linear mixed model fit by REML ['lmerMod']\n")
+    );
+    assert!(
+        r.stdout
+            .contains("Number of obs: 180, groups:  Subject, 18")
+    );
+    assert!(
+        r.stdout.contains("(Intercept)  251.405      6.825"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stderr.is_empty(), "{}", r.stderr);
 }
 
@@ -247,8 +299,16 @@ fn fit_sleepstudy_ml_text() {
     let r = run(&["fit", "--dataset", "sleepstudy", "--ml", SLEEP]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(r.stdout.contains("fit by maximum likelihood  ['lmerMod']"));
-    assert!(r.stdout.contains("     AIC      BIC   logLik deviance df.resid"));
-    assert!(r.stdout.contains("  1763.9   1783.1   -876.0   1751.9      174"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("     AIC      BIC   logLik deviance df.resid")
+    );
+    assert!(
+        r.stdout
+            .contains("  1763.9   1783.1   -876.0   1751.9      174"),
+        "{}",
+        r.stdout
+    );
 }
 
 const JSON_KEYS: [&str; 29] = [
@@ -327,7 +387,10 @@ fn fit_markdown_to_output_file() {
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     let md = std::fs::read_to_string(&out).unwrap();
-    assert!(md.starts_with("## Linear mixed model fit by REML\n"), "{md}");
+    assert!(
+        md.starts_with("## Linear mixed model fit by REML\n"),
+        "{md}"
+    );
     assert!(md.contains("| 1743.6 |") || md.contains("1743.6 |"), "{md}");
 }
 
@@ -335,7 +398,14 @@ fn fit_markdown_to_output_file() {
 fn output_to_missing_directory_fails_cleanly() {
     let dir = temp_dir("baddir");
     let out = dir.join("no/such/dir/fit.txt");
-    let r = run(&["fit", "--dataset", "sleepstudy", "--output", out.to_str().unwrap(), SLEEP]);
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--output",
+        out.to_str().unwrap(),
+        SLEEP,
+    ]);
     assert_error(&r, &["fit.txt", "cannot write"]);
 }
 
@@ -367,7 +437,10 @@ fn missing_rows_are_dropped_with_a_warning() {
 #[test]
 fn factor_option_turns_numeric_column_into_factor() {
     let dir = temp_dir("factor");
-    let csv = GOOD_CSV.replace(",a\n", ",1\n").replace(",b\n", ",2\n").replace(",c\n", ",3\n");
+    let csv = GOOD_CSV
+        .replace(",a\n", ",1\n")
+        .replace(",b\n", ",2\n")
+        .replace(",c\n", ",3\n");
     let p = write(&dir, "numgroups.csv", &csv);
     let r = run(&[
         "fit",
@@ -386,8 +459,19 @@ fn factor_option_turns_numeric_column_into_factor() {
 
 #[test]
 fn ddf_prints_a_note() {
-    let r = run(&["fit", "--dataset", "sleepstudy", "--ddf", "satterthwaite", SLEEP]);
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--ddf",
+        "satterthwaite",
+        SLEEP,
+    ]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert!(r.stderr.contains("note: --ddf satterthwaite"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("note: --ddf satterthwaite"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stdout.contains("REML criterion at convergence: 1743.6"));
 }

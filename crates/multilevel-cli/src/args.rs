@@ -106,7 +106,12 @@ pub struct FitArgs {
     pub formula: String,
 
     /// CSV file with a header row (missing values: empty or NA).
-    #[arg(long, value_name = "PATH", conflicts_with = "dataset", required_unless_present = "dataset")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with = "dataset",
+        required_unless_present = "dataset"
+    )]
     pub data: Option<PathBuf>,
 
     /// Embedded data set (see `multilevel datasets`).

@@ -7,7 +7,8 @@ use multilevel::datasets::{self, Dataset};
 /// Runs `multilevel datasets`.
 pub fn run(a: &DatasetsArgs) -> Result<()> {
     let Some(name) = &a.name else {
-        let mut out = String::from("Embedded data sets (use with `multilevel fit --dataset NAME`):\n");
+        let mut out =
+            String::from("Embedded data sets (use with `multilevel fit --dataset NAME`):\n");
         for d in datasets::all() {
             out.push('\n');
             out.push_str(&describe(d, false));

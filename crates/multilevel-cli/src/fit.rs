@@ -83,7 +83,9 @@ fn load_data(a: &FitArgs) -> Result<DataFrame> {
         return Ok(DataFrame::read_csv(path, &opts)?);
     }
     let Some(name) = &a.dataset else {
-        bail!("no data given; hint: use --data <PATH> for a CSV file or --dataset <NAME> for an embedded data set (see `multilevel datasets`)");
+        bail!(
+            "no data given; hint: use --data <PATH> for a CSV file or --dataset <NAME> for an embedded data set (see `multilevel datasets`)"
+        );
     };
     if multilevel::datasets::get(name).is_none() {
         bail!("{}", crate::datasets::unknown_dataset_message(name));

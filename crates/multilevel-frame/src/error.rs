@@ -376,7 +376,7 @@ impl std::fmt::Display for Location {
 fn not_numeric_hint(column: &str, from_text: bool) -> String {
     if from_text {
         format!(
-            "`{column}` was read as a factor because not every value is a number; if it should be numeric, fix the non-numeric entries (write missing values as NA or leave them empty); a factor can be a term on its own but cannot enter arithmetic or functions such as log()"
+            "`{column}` is a text column (a factor), so it cannot enter arithmetic or functions such as log(); if it should be numeric, fix the entries that are not numbers (write missing values as NA or leave them empty)"
         )
     } else {
         format!(

@@ -66,7 +66,20 @@ impl Evaluator<'_> {
     /// The error for a factor used where numbers are needed (`whole` is the expression that
     /// needed them).
     pub(crate) fn not_numeric(&self, factor: &Factor, source: &str, whole: &Expr) -> FrameError {
-        let first = factor.codes.iter().position(Option::is_some);
+        // Point at the first value that is not a number (the one that made the column text);
+        // failing that, at the first non-missing value.
+        let numeric_level: Vec<bool> = factor
+            .levels
+            .iter()
+            .map(|l| l.trim().parse::<f64>().is_ok())
+            .collect();
+        let first = factor
+            .codes
+            .iter()
+            .position(|c| {
+                c.is_some_and(|c| !numeric_level.get(c as usize).copied().unwrap_or(true))
+            })
+            .or_else(|| factor.codes.iter().position(Option::is_some));
         let (location, value) = match first {
             Some(r) => (
                 self.data.location(r),

@@ -157,18 +157,45 @@ fn subset_factor(f: &Factor, rows: &[usize]) -> (Vec<u32>, Vec<String>) {
 /// R's `interaction(a, b, drop = TRUE)` of two complete factors of equal length: levels are the
 /// observed combinations `"la:lb"`, ordered with the first factor varying fastest.
 pub fn interaction(a: (&[u32], &[String]), b: (&[u32], &[String])) -> (Vec<u32>, Vec<String>) {
+    interaction_ordered(a, b, false)
+}
+
+/// The grouping factor `a:b` of a random-effects term as lme4 builds it
+/// (`interaction(a, b, drop = TRUE, lex.order = TRUE)`): observed combinations `"la:lb"`,
+/// ordered with the first factor varying slowest (`A:1`, `A:2`, …, `B:1`, …).
+pub fn interaction_lex(a: (&[u32], &[String]), b: (&[u32], &[String])) -> (Vec<u32>, Vec<String>) {
+    interaction_ordered(a, b, true)
+}
+
+fn interaction_ordered(
+    a: (&[u32], &[String]),
+    b: (&[u32], &[String]),
+    lex: bool,
+) -> (Vec<u32>, Vec<String>) {
     let na = a.1.len() as u64;
+    let nb = b.1.len() as u64;
+    // Keys are always a-code + na·b-code (decodable); lexical order sorts by (a, b) instead.
     let keys: Vec<u64> =
         a.0.iter()
             .zip(b.0)
             .map(|(&ca, &cb)| u64::from(cb) * na + u64::from(ca))
             .collect();
+    let sort_key = |k: u64| -> u64 {
+        if lex {
+            (k % na.max(1)) * nb.max(1) + k / na.max(1)
+        } else {
+            k
+        }
+    };
     let mut uniq = keys.clone();
-    uniq.sort_unstable();
+    uniq.sort_unstable_by_key(|&k| sort_key(k));
     uniq.dedup();
     let codes = keys
         .iter()
-        .map(|k| uniq.binary_search(k).map_or(0, |p| p as u32))
+        .map(|&k| {
+            uniq.binary_search_by_key(&sort_key(k), |&u| sort_key(u))
+                .map_or(0, |p| p as u32)
+        })
         .collect();
     let levels = uniq
         .iter()
@@ -524,7 +551,7 @@ impl ModelFrame {
                 acc = Some(match acc {
                     None => (codes, levels, f.ordered),
                     Some((ac, al, _)) => {
-                        let (c, l) = interaction((&ac, &al), (&codes, &levels));
+                        let (c, l) = interaction_lex((&ac, &al), (&codes, &levels));
                         (c, l, false)
                     }
                 });

@@ -18,5 +18,6 @@ pub use error::{DataError, FrameError, Location};
 pub use eval::{orthopoly, scale};
 pub use frame::{
     FrameOptions, FrameVariable, ModelFrame, ResponseValues, VariableValue, interaction,
+    interaction_lex,
 };
 pub use rnum::format_r_number;

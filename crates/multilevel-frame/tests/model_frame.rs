@@ -374,10 +374,11 @@ fn error_text_column_used_as_number() {
         &e,
         &[
             "d.csv",
-            "line 2",
+            "line 4",
             "column `x`",
             "`log(x)`",
-            "read as a factor",
+            "`n/a`",
+            "text column",
         ],
     );
 }

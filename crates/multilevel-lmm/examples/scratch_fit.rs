@@ -13,7 +13,8 @@ fn main() {
     let col = |name: &str| header.iter().position(|h| h.trim_matches('"') == name).unwrap();
     let num = |name: &str| -> Vec<f64> { let c = col(name); rows.iter().map(|r| r[c].parse().unwrap()).collect() };
     let n = rows.len();
-    let y = num(&a[2]);
+    let mut y = num(&a[2]);
+    if std::env::var("CENTER").is_ok() { let m = y.iter().sum::<f64>() / y.len() as f64; for v in y.iter_mut() { *v -= m; } }
     let xcols: Vec<Vec<f64>> = a[3].split(',').filter(|s| !s.is_empty()).map(|c| num(c)).collect();
     let p = 1 + xcols.len();
     let x = faer::Mat::from_fn(n, p, |i, j| if j == 0 { 1.0 } else { xcols[j - 1][i] });

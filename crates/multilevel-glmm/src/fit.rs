@@ -1,0 +1,972 @@
+//! Fitting a GLMM the way `glmer` does, and everything lme4 reports after it.
+//!
+//! 1. Starting values: μ from the family's `initialize` (R's `mustart`), η = g(μ); one PIRLS
+//!    run for (β, u) at the starting θ gives the linear predictor every stage-1 evaluation
+//!    starts from (lme4's `lp0`).
+//! 2. Stage 1 (`nAGQ = 0`): BOBYQA over θ, β profiled by PIRLS, objective
+//!    `log|L|² + ‖û‖² + aic`.
+//! 3. Stage 2 (`nAGQ ≥ 1`): BOBYQA over (θ, β) on the Laplace or AGQ objective, PIRLS for u
+//!    only, starting from stage 1. β is optimised in units of its stage-1 standard errors
+//!    (lme4's Nelder–Mead uses the same scaling for its initial simplex).
+//! 4. Standard errors: from the finite-difference Hessian `H` of the stage-2 objective (step
+//!    1e-4, lme4's `deriv12`): `vcov(β̂) = 2 H⁻¹[β, β]`; when the Hessian is not available
+//!    (singular fit, `nAGQ = 0`, n ≥ 10⁴ or ≥ 100 parameters) or not positive definite, from
+//!    the PIRLS factor: `σ² (R_X'R_X)⁻¹`.
+//!
+//! lme4's definitions reproduced here: `logLik = −objective/2`; `deviance()` = the sum of
+//! squared deviance residuals at the conditional modes (no penalty, no log-determinant — not
+//! `−2 logLik`); `AIC = −2 logLik + 2 npar`, `npar = p + length(θ)` (+1 for families with a
+//! scale); `σ = 1` for binomial and Poisson, otherwise `√((Pearson χ² + ‖û‖²)/n)` (lme4's
+//! `sigmaML` from the penalized weighted residual sum of squares); variance components and
+//! conditional variances are scaled by σ².
+
+use std::cell::RefCell;
+
+use argmin::core::{CostFunction, Error as ArgminError, Executor, State};
+use multilevel_design::Design;
+use multilevel_lmm::optimizer::Bobyqa;
+use multilevel_lmm::results::*;
+use multilevel_lmm::{LmmOptions, lmer};
+
+use crate::family::{FamilySpec, GlmFamily};
+use crate::pirls::{Pirls, b_from_u, lambda_blocks};
+use crate::quadrature::gh_rule;
+
+/// Errors of the GLMM layer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GlmmError {
+    /// The formula has no `(… | g)` term.
+    #[error(
+        "the formula has no random-effects term; hint: add one such as `(1 | group)`, or fit a GLM"
+    )]
+    NoRandomEffects,
+    /// A response, weight or offset value the family cannot use.
+    #[error("{0}")]
+    BadInput(String),
+    /// `nAGQ` is not available for this model.
+    #[error("{0}")]
+    Quadrature(String),
+    /// PIRLS failed at the starting values or at the optimum.
+    #[error("{0}; hint: check for complete separation, extreme predictors, or simplify the model")]
+    Pirls(String),
+    /// The optimiser failed.
+    #[error("the optimiser failed: {0}")]
+    Optimizer(String),
+    /// The Gaussian/identity redirect to the LMM failed.
+    #[error("{0}")]
+    Lmm(#[from] multilevel_lmm::LmmError),
+}
+
+/// Options of a GLMM fit (lme4's `glmer` arguments and `glmerControl`).
+#[derive(Debug, Clone)]
+pub struct GlmmOptions {
+    /// Number of adaptive Gauss–Hermite quadrature points: 1 = Laplace (default), 0 = stage 1
+    /// only (β profiled by PIRLS), > 1 AGQ (one scalar random-effects term only), at most 100.
+    pub n_agq: usize,
+    /// PIRLS tolerance on the relative change of the penalized deviance (lme4's `tolPwrss`).
+    pub tol_pwrss: f64,
+    /// Maximal PIRLS iterations.
+    pub max_pirls: usize,
+    /// Compute the finite-difference Hessian (SEs, convergence check); `None` = lme4's rule
+    /// (n < 10⁴ and fewer than 100 parameters).
+    pub calc_derivs: Option<bool>,
+    /// Compute conditional variances of the random effects.
+    pub cond_var: bool,
+    /// Pearson χ²/df above which the overdispersion warning is added (binomial with more
+    /// than one trial, and Poisson).
+    pub overdispersion_threshold: f64,
+}
+
+impl Default for GlmmOptions {
+    fn default() -> Self {
+        GlmmOptions {
+            n_agq: 1,
+            tol_pwrss: 1e-7,
+            max_pirls: 100,
+            calc_derivs: None,
+            cond_var: true,
+            overdispersion_threshold: 1.5,
+        }
+    }
+}
+
+/// Pearson χ² overdispersion check.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Overdispersion {
+    /// Σ Pearson residuals².
+    pub chisq: f64,
+    /// Residual degrees of freedom, n − npar.
+    pub df: f64,
+    /// χ² / df.
+    pub ratio: f64,
+    /// Upper-tail p-value of χ² on df degrees of freedom.
+    pub p_value: f64,
+}
+
+/// Where vcov(β̂) came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum VcovSource {
+    /// 2·H⁻¹ of the finite-difference Hessian of the objective.
+    Hessian,
+    /// σ²(R_X'R_X)⁻¹ from the PIRLS factor.
+    Rx,
+}
+
+/// A GLMM fit: the shared [`FitResult`] plus GLMM-specific vectors.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GlmmFit {
+    /// The plain-data result (`fitted` = μ̂, `residuals` = response residuals y − μ̂).
+    pub result: FitResult,
+    /// Linear predictor η̂ (offset included).
+    pub eta: Vec<f64>,
+    /// Fitted means μ̂ (response scale).
+    pub mu: Vec<f64>,
+    /// Deviance residuals `sign(y − μ̂) √dᵢ` (lme4's default `residuals()`).
+    pub deviance_residuals: Vec<f64>,
+    /// Pearson residuals `(y − μ̂) √(pw / V(μ̂))`.
+    pub pearson_residuals: Vec<f64>,
+    /// Response residuals `y − μ̂`.
+    pub response_residuals: Vec<f64>,
+    /// Σ Pearson residuals².
+    pub pearson_chisq: f64,
+    /// ‖û‖².
+    pub u_sq: f64,
+    /// Overdispersion check (binomial with trials > 1 and Poisson only).
+    pub overdispersion: Option<Overdispersion>,
+    /// Source of vcov(β̂).
+    pub vcov_source: VcovSource,
+    /// Objective at the end of stage 1 (nAGQ = 0).
+    pub stage1_objective: f64,
+    /// Objective evaluations in stage 1 and stage 2.
+    pub stage_evaluations: [usize; 2],
+}
+
+/// Fit a GLMM (lme4's `glmer(formula, data, family, nAGQ)`), returning the shared result.
+///
+/// # Errors
+/// See [`GlmmError`].
+pub fn glmer(
+    design: Design,
+    family: &FamilySpec,
+    opts: &GlmmOptions,
+) -> Result<FitResult, GlmmError> {
+    Ok(glmer_full(design, &family.build(), opts)?.result)
+}
+
+struct Cost<'p, 'a> {
+    pirls: RefCell<&'p mut Pirls<'a>>,
+    kind: CostKind,
+}
+
+enum CostKind {
+    /// Stage 1: θ, β profiled, start from `eta0`.
+    Profiled { eta0: Vec<f64> },
+    /// Stage 2: (θ, x) with β = β₀ + s∘x.
+    Joint {
+        ntheta: usize,
+        beta0: Vec<f64>,
+        scale: Vec<f64>,
+        eta0: Vec<f64>,
+        rule: Option<crate::quadrature::GhRule>,
+    },
+}
+
+impl CostFunction for Cost<'_, '_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, par: &Self::Param) -> Result<f64, ArgminError> {
+        let mut p = self.pirls.borrow_mut();
+        p.evaluations += 1;
+        let v = match &self.kind {
+            CostKind::Profiled { eta0 } => match p.run(par, None, eta0) {
+                Ok(s) => p.laplace(&s),
+                Err(_) => f64::INFINITY,
+            },
+            CostKind::Joint {
+                ntheta,
+                beta0,
+                scale,
+                eta0,
+                rule,
+            } => {
+                let theta = &par[..*ntheta];
+                let beta: Vec<f64> = beta0
+                    .iter()
+                    .zip(scale)
+                    .zip(&par[*ntheta..])
+                    .map(|((b, s), x)| b + s * x)
+                    .collect();
+                joint_objective(&mut p, theta, &beta, eta0, rule.as_ref())
+            }
+        };
+        Ok(if v.is_finite() { v } else { f64::INFINITY })
+    }
+}
+
+fn joint_objective(
+    p: &mut Pirls<'_>,
+    theta: &[f64],
+    beta: &[f64],
+    eta0: &[f64],
+    rule: Option<&crate::quadrature::GhRule>,
+) -> f64 {
+    match p.run(theta, Some(beta), eta0) {
+        Ok(s) => match rule {
+            Some(r) => p.agq(theta, &s, r),
+            None => p.laplace(&s),
+        },
+        Err(_) => f64::INFINITY,
+    }
+}
+
+fn run_bobyqa<C>(
+    cost: C,
+    start: Vec<f64>,
+    lower: Vec<f64>,
+    rho_begin: f64,
+    rho_end: f64,
+) -> Result<(Vec<f64>, f64, String, bool), GlmmError>
+where
+    C: CostFunction<Param = Vec<f64>, Output = f64>,
+{
+    let upper = vec![f64::INFINITY; lower.len()];
+    let mut solver = Bobyqa::new(lower, upper);
+    solver.rho_begin = rho_begin;
+    solver.rho_end = rho_end;
+    let res = Executor::new(cost, solver)
+        .configure(|s| s.param(start).max_iters(1))
+        .run()
+        .map_err(|e| GlmmError::Optimizer(e.to_string()))?;
+    let state = res.state();
+    let par = state
+        .get_best_param()
+        .or_else(|| state.get_param())
+        .cloned()
+        .ok_or_else(|| GlmmError::Optimizer("no parameter returned".into()))?;
+    let fval = state.get_best_cost();
+    let message = state
+        .get_termination_reason()
+        .map_or_else(|| "unknown".to_string(), |r| r.text().to_string());
+    let ok = matches!(
+        state.get_termination_reason(),
+        Some(argmin::core::TerminationReason::SolverConverged)
+    );
+    Ok((par, fval, message, ok))
+}
+
+/// Central-difference gradient and Hessian (lme4's `deriv12`, step `delta`).
+fn deriv12(f: &mut dyn FnMut(&[f64]) -> f64, x: &[f64], fx: f64, delta: f64) -> (Vec<f64>, Vec<f64>) {
+    let m = x.len();
+    let mut g = vec![0.0; m];
+    let mut h = vec![0.0; m * m];
+    let mut xx = x.to_vec();
+    for j in 0..m {
+        xx[j] = x[j] + delta;
+        let fa = f(&xx);
+        xx[j] = x[j] - delta;
+        let fs = f(&xx);
+        xx[j] = x[j];
+        h[j * m + j] = (fa - 2.0 * fx + fs) / (delta * delta);
+        g[j] = (fa - fs) / (2.0 * delta);
+        for i in 0..j {
+            let mut val = 0.0;
+            for (si, sj, sign) in [
+                (1.0, 1.0, 1.0),
+                (1.0, -1.0, -1.0),
+                (-1.0, 1.0, -1.0),
+                (-1.0, -1.0, 1.0),
+            ] {
+                xx[i] = x[i] + si * delta;
+                xx[j] = x[j] + sj * delta;
+                val += sign * f(&xx);
+            }
+            xx[i] = x[i];
+            xx[j] = x[j];
+            let v = val / (4.0 * delta * delta);
+            h[i * m + j] = v;
+            h[j * m + i] = v;
+        }
+    }
+    (g, h)
+}
+
+/// In-place lower Cholesky of a row-major SPD matrix; `None` if not positive definite.
+fn cholesky(a: &mut [f64], k: usize) -> Option<()> {
+    for j in 0..k {
+        let mut d = a[j * k + j];
+        for m in 0..j {
+            d -= a[j * k + m] * a[j * k + m];
+        }
+        if d <= 0.0 || !d.is_finite() {
+            return None;
+        }
+        let d = d.sqrt();
+        a[j * k + j] = d;
+        for i in j + 1..k {
+            let mut acc = a[i * k + j];
+            for m in 0..j {
+                acc -= a[i * k + m] * a[j * k + m];
+            }
+            a[i * k + j] = acc / d;
+        }
+        for c in j + 1..k {
+            a[j * k + c] = 0.0;
+        }
+    }
+    Some(())
+}
+
+/// Inverse of an SPD row-major matrix through its Cholesky factor.
+fn spd_inverse(a: &[f64], k: usize) -> Option<Vec<f64>> {
+    let mut l = a.to_vec();
+    cholesky(&mut l, k)?;
+    let mut inv = vec![0.0; k * k];
+    for c in 0..k {
+        // Solve L L' x = e_c.
+        let mut x = vec![0.0; k];
+        x[c] = 1.0;
+        for i in 0..k {
+            let mut acc = x[i];
+            for m in 0..i {
+                acc -= l[i * k + m] * x[m];
+            }
+            x[i] = acc / l[i * k + i];
+        }
+        for i in (0..k).rev() {
+            let mut acc = x[i];
+            for m in i + 1..k {
+                acc -= l[m * k + i] * x[m];
+            }
+            x[i] = acc / l[i * k + i];
+        }
+        for i in 0..k {
+            inv[i * k + c] = x[i];
+        }
+    }
+    Some(inv)
+}
+
+/// Fit a GLMM with any [`GlmFamily`] (custom families and links included) and return the
+/// full GLMM result.
+///
+/// # Errors
+/// See [`GlmmError`].
+pub fn glmer_full(
+    design: Design,
+    family: &GlmFamily,
+    opts: &GlmmOptions,
+) -> Result<GlmmFit, GlmmError> {
+    if design.terms.is_empty() {
+        return Err(GlmmError::NoRandomEffects);
+    }
+    if family.is_gaussian_identity() {
+        // lme4's glmer hands gaussian(identity) to lmer (REML) with a deprecation warning.
+        let mut r = lmer(design, &LmmOptions::default())?;
+        r.warnings.push(
+            "family gaussian with the identity link is a linear mixed model: fitted by REML as lmer() does".into(),
+        );
+        let n = r.nobs;
+        return Ok(GlmmFit {
+            eta: r.fitted.clone(),
+            mu: r.fitted.clone(),
+            deviance_residuals: r.residuals.clone(),
+            pearson_residuals: r.residuals.clone(),
+            response_residuals: r.residuals.clone(),
+            pearson_chisq: r.residuals.iter().map(|v| v * v).sum(),
+            u_sq: f64::NAN,
+            overdispersion: None,
+            vcov_source: VcovSource::Rx,
+            stage1_objective: r.objective,
+            stage_evaluations: [r.optimizer.evaluations, 0],
+            result: FitResult { nobs: n, ..r },
+        });
+    }
+    if opts.n_agq > 100 {
+        return Err(GlmmError::Quadrature(format!(
+            "nAGQ = {} is too large; hint: use at most 100 quadrature points (25 is plenty)",
+            opts.n_agq
+        )));
+    }
+    if opts.n_agq > 1 && (design.terms.len() != 1 || design.terms[0].k != 1) {
+        return Err(GlmmError::Quadrature(
+            "nAGQ > 1 is only available for models with a single, scalar random-effects term; hint: use nAGQ = 1 (Laplace)".into(),
+        ));
+    }
+    let n = design.nobs();
+    let p = design.p();
+    let fam = &family.family;
+    let is_binomial = fam.name() == "binomial";
+    // Response, prior weights and binomial n as R's family$initialize sets them up.
+    let prior: Vec<f64> = design.weights.clone().unwrap_or_else(|| vec![1.0; n]);
+    if let Some(i) = prior.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err(GlmmError::BadInput(format!(
+            "prior weight in model row {} is {} but weights must be non-negative and finite; hint: fix or drop that row",
+            i + 1,
+            prior[i]
+        )));
+    }
+    let (pw, ntr): (Vec<f64>, Vec<f64>) = match (&design.trials, is_binomial) {
+        (Some(t), true) => (
+            prior.iter().zip(t).map(|(w, t)| w * t).collect(),
+            t.clone(),
+        ),
+        (Some(_), false) => {
+            return Err(GlmmError::BadInput(format!(
+                "a cbind(successes, failures) response needs the binomial family, not {}; hint: use family binomial",
+                fam.name()
+            )));
+        }
+        (None, _) => (prior.clone(), vec![1.0; n]),
+    };
+    let y = design.y.clone();
+    for (i, &v) in y.iter().enumerate() {
+        fam.check_y(v).map_err(|m| {
+            GlmmError::BadInput(format!(
+                "response `{}` in model row {}: {m}",
+                design.response_name,
+                i + 1
+            ))
+        })?;
+    }
+    if let Some(off) = &design.offset
+        && let Some(i) = off.iter().position(|v| !v.is_finite())
+    {
+        return Err(GlmmError::BadInput(format!(
+            "offset in model row {} is not finite; hint: fix or drop that row",
+            i + 1
+        )));
+    }
+    let mstart: Vec<f64> = match &design.trials {
+        Some(t) if is_binomial => t.clone(),
+        _ => prior.clone(),
+    };
+    let eta_start: Vec<f64> = (0..n)
+        .map(|i| family.link.link(fam.mu_start(y[i], mstart[i])))
+        .collect();
+    if let Some(i) = eta_start.iter().position(|e| !family.link.valid_eta(*e)) {
+        return Err(GlmmError::BadInput(format!(
+            "cannot find valid starting values: the {} link of the starting mean in model row {} is invalid; hint: check the response values for this link",
+            family.link.name(),
+            i + 1
+        )));
+    }
+    let bernoulli = is_binomial && ntr.iter().all(|&t| t == 1.0) && prior.iter().all(|&w| w == 1.0);
+
+    let mut pirls = Pirls::new(&design, family, y.clone(), pw.clone(), ntr.clone());
+    pirls.tol = opts.tol_pwrss;
+    pirls.maxit = opts.max_pirls;
+    let theta_start = design.theta_start();
+    let lower = design.theta_lower();
+    let init = pirls
+        .run(&theta_start, None, &eta_start)
+        .map_err(|e| GlmmError::Pirls(format!("PIRLS failed at the starting values: {e}")))?;
+
+    // ---- stage 1 ----
+    let (theta1, f1, msg1, ok1) = {
+        let cost = Cost {
+            pirls: RefCell::new(&mut pirls),
+            kind: CostKind::Profiled {
+                eta0: init.eta.clone(),
+            },
+        };
+        run_bobyqa(cost, theta_start.clone(), lower.clone(), 0.2, 2e-7)?
+    };
+    let evals1 = pirls.evaluations;
+    let s1 = pirls
+        .run(&theta1, None, &init.eta)
+        .map_err(|e| GlmmError::Pirls(format!("PIRLS failed at the stage-1 optimum: {e}")))?;
+    let ntheta = theta1.len();
+
+    let (theta, beta, fval, message, ok_opt, state, rule) = if opts.n_agq == 0 {
+        (theta1.clone(), s1.beta.clone(), f1, msg1, ok1, s1.clone(), None)
+    } else {
+        // ---- stage 2 ----
+        let (rx1, _) = pirls
+            .final_factor(&theta1, &s1)
+            .ok_or_else(|| GlmmError::Pirls("the PLS factor failed at the stage-1 optimum".into()))?;
+        let scale: Vec<f64> = (0..p)
+            .map(|a| {
+                let s = rx1[a * p + a].sqrt();
+                if s.is_finite() && s > 0.0 { s.min(10.0) } else { 1.0 }
+            })
+            .collect();
+        let rule = if opts.n_agq > 1 { Some(gh_rule(opts.n_agq)) } else { None };
+        let mut start = theta1.clone();
+        start.extend(std::iter::repeat_n(0.0, p));
+        let mut lower2 = lower.clone();
+        lower2.extend(std::iter::repeat_n(f64::NEG_INFINITY, p));
+        let eta0 = s1.eta.clone();
+        let (par, fval, message, ok) = {
+            let cost = Cost {
+                pirls: RefCell::new(&mut pirls),
+                kind: CostKind::Joint {
+                    ntheta,
+                    beta0: s1.beta.clone(),
+                    scale: scale.clone(),
+                    eta0: eta0.clone(),
+                    rule: rule.clone(),
+                },
+            };
+            run_bobyqa(cost, start, lower2, 0.05, 1e-7)?
+        };
+        let theta = par[..ntheta].to_vec();
+        let beta: Vec<f64> = s1
+            .beta
+            .iter()
+            .zip(&scale)
+            .zip(&par[ntheta..])
+            .map(|((b, s), x)| b + s * x)
+            .collect();
+        let state = pirls
+            .run(&theta, Some(&beta), &eta0)
+            .map_err(|e| GlmmError::Pirls(format!("PIRLS failed at the optimum: {e}")))?;
+        (theta, beta, fval, message, ok, state, rule.map(|r| (r, eta0)))
+    };
+    let evals2 = pirls.evaluations - evals1;
+
+    // ---- derivatives (stage 2 only, as lme4) ----
+    let singular_par = theta
+        .iter()
+        .zip(&lower)
+        .any(|(t, l)| (t - l) < 1e-4);
+    let npar_opt = ntheta + p;
+    let calc = opts
+        .calc_derivs
+        .unwrap_or(n < 10_000 && npar_opt < 100);
+    let mut warnings = Vec::new();
+    let mut converged = ok_opt;
+    if !ok_opt {
+        warnings.push(format!("the optimiser did not converge: {message}"));
+    }
+    let mut hess_vcov: Option<Vec<f64>> = None;
+    if opts.n_agq > 0 && calc && !singular_par {
+        let mut x0 = theta.clone();
+        x0.extend_from_slice(&beta);
+        let eta0 = rule
+            .as_ref()
+            .map(|(_, e)| e.clone())
+            .unwrap_or_else(|| s1.eta.clone());
+        let r = rule.as_ref().map(|(r, _)| r.clone());
+        let mut f = |x: &[f64]| -> f64 {
+            joint_objective(&mut pirls, &x[..ntheta], &x[ntheta..], &eta0, r.as_ref())
+        };
+        let (g, h) = deriv12(&mut f, &x0, fval, 1e-4);
+        if let Some(msg) = check_conv(&g, &h, npar_opt) {
+            converged = false;
+            warnings.push(msg);
+        }
+        if let Some(hi) = spd_inverse(&h, npar_opt).or_else(|| general_inverse(&h, npar_opt)) {
+            let mut v = vec![0.0; p * p];
+            for a in 0..p {
+                for b in 0..p {
+                    v[a * p + b] = hi[(ntheta + a) * npar_opt + ntheta + b]
+                        + hi[(ntheta + b) * npar_opt + ntheta + a];
+                }
+            }
+            let mut c = v.clone();
+            if v.iter().all(|x| x.is_finite()) && cholesky(&mut c, p).is_some() {
+                hess_vcov = Some(v);
+            }
+        }
+        if hess_vcov.is_none() {
+            warnings.push("variance-covariance matrix computed from finite-difference Hessian is not positive definite or contains NA values: falling back to var-cov estimated from RX".into());
+        }
+    }
+
+    // ---- final quantities ----
+    let has_scale = fam.has_scale();
+    let mu = state.mu.clone();
+    let eta = state.eta.clone();
+    let mut pearson = vec![0.0; n];
+    let mut devres = vec![0.0; n];
+    let mut resp = vec![0.0; n];
+    for i in 0..n {
+        let r = y[i] - mu[i];
+        resp[i] = r;
+        pearson[i] = r * (pw[i] / fam.variance(mu[i])).sqrt();
+        let d = fam.dev_resid(y[i], mu[i], pw[i]).max(0.0);
+        devres[i] = if r < 0.0 { -d.sqrt() } else { d.sqrt() };
+    }
+    let pearson_chisq: f64 = pearson.iter().map(|v| v * v).sum();
+    let sigma = if has_scale {
+        ((pearson_chisq + state.usq) / n as f64).sqrt()
+    } else {
+        1.0
+    };
+    let sigma2 = sigma * sigma;
+    let (rxinv, blocks) = pirls
+        .final_factor(&theta, &state)
+        .ok_or_else(|| GlmmError::Pirls("the PLS factor failed at the optimum".into()))?;
+    let (vcov, vcov_source) = match hess_vcov {
+        Some(v) => (v, VcovSource::Hessian),
+        None => (rxinv.iter().map(|v| v * sigma2).collect(), VcovSource::Rx),
+    };
+    let npar = p + ntheta + usize::from(has_scale);
+    let objective = fval;
+    let loglik = -objective / 2.0;
+    let deviance: f64 = devres.iter().map(|v| v * v).sum();
+    let df_resid = n as f64 - npar as f64;
+
+    let lambda = lambda_blocks(&design, &theta);
+    let b_terms = b_from_u(&design, &lambda, &state.u);
+    let fixed: Vec<FixedEffect> = beta
+        .iter()
+        .enumerate()
+        .map(|(a, &est)| {
+            let se = vcov[a * p + a].sqrt();
+            let z = est / se;
+            FixedEffect {
+                term: design.x_names.get(a).cloned().unwrap_or_default(),
+                estimate: est,
+                std_error: se,
+                statistic: z,
+                df: None,
+                p_value: Some(2.0 * normal_upper(z.abs())),
+            }
+        })
+        .collect();
+    let mut fixed_correlation = vec![0.0; p * p];
+    for a in 0..p {
+        for b in 0..p {
+            fixed_correlation[a * p + b] =
+                vcov[a * p + b] / (vcov[a * p + a] * vcov[b * p + b]).sqrt();
+        }
+    }
+    let (random, correlations) = var_comps(&design, &lambda, sigma2);
+    let ranef = ranef_tables(&design, &lambda, &b_terms, opts.cond_var.then_some(&blocks), sigma2);
+    let mut groups: Vec<GroupInfo> = Vec::new();
+    for t in &design.terms {
+        if !groups.iter().any(|g| g.name == t.group) {
+            groups.push(GroupInfo {
+                name: t.group.clone(),
+                levels: t.nlevels(),
+            });
+        }
+    }
+
+    // ---- warnings ----
+    if design.n_dropped_missing > 0 {
+        warnings.insert(
+            0,
+            format!(
+                "{} row{} with missing values dropped",
+                design.n_dropped_missing,
+                if design.n_dropped_missing == 1 { "" } else { "s" }
+            ),
+        );
+    }
+    if !design.dropped_columns.is_empty() {
+        let k = design.dropped_columns.len();
+        warnings.push(format!(
+            "fixed-effect model matrix is rank deficient so dropping {k} column{s} / coefficient{s}: {}",
+            design.dropped_columns.join(", "),
+            s = if k == 1 { "" } else { "s" }
+        ));
+    }
+    let mut singular_terms = Vec::new();
+    let mut idx = 0;
+    for t in &design.terms {
+        for c in 0..t.k {
+            for r in c..t.k {
+                if r == c && lower[idx] == 0.0 && theta[idx] < 1e-4 {
+                    singular_terms.push(format!(
+                        "{} | {}",
+                        t.col_names.get(c).map_or("?", |s| s.as_str()),
+                        t.group
+                    ));
+                }
+                idx += 1;
+            }
+        }
+    }
+    let singular = !singular_terms.is_empty();
+    if singular {
+        warnings.push(format!(
+            "boundary (singular) fit: the random-effects covariance is singular for {}; hint: simplify the random-effects structure",
+            singular_terms.join(", ")
+        ));
+    }
+    let overdispersion = if fam.fixed_dispersion() && !bernoulli && df_resid > 0.0 {
+        let ratio = pearson_chisq / df_resid;
+        let p_value = chisq_upper(pearson_chisq, df_resid);
+        if ratio > opts.overdispersion_threshold {
+            warnings.push(format!(
+                "overdispersion: Pearson chi-squared / residual df = {ratio:.3} ({pearson_chisq:.2} on {df_resid} df, p = {p_value:.3g}); hint: add an observation-level random effect such as `(1 | obs)` or use a family with a dispersion parameter"
+            ));
+        }
+        Some(Overdispersion {
+            chisq: pearson_chisq,
+            df: df_resid,
+            ratio,
+            p_value,
+        })
+    } else {
+        None
+    };
+    let scaled: Vec<f64> = pearson.iter().map(|v| v / sigma).collect();
+    let method = if opts.n_agq > 1 {
+        Method::Agq
+    } else {
+        Method::Laplace
+    };
+    let result = FitResult {
+        formula: design.formula.clone(),
+        data_name: design.data_name.clone(),
+        family: fam.name().to_string(),
+        link: family.link.name().to_string(),
+        method,
+        nobs: n,
+        n_dropped_missing: design.n_dropped_missing,
+        groups,
+        fixed,
+        vcov,
+        random,
+        correlations,
+        residual: if has_scale {
+            Some(Residual {
+                variance: sigma2,
+                std_dev: sigma,
+            })
+        } else {
+            None
+        },
+        theta: theta.clone(),
+        sigma,
+        loglik,
+        objective,
+        deviance: Some(deviance),
+        aic: objective + 2.0 * npar as f64,
+        bic: objective + (n as f64).ln() * npar as f64,
+        npar,
+        df_resid,
+        ranef,
+        fitted: mu.clone(),
+        residuals: resp.clone(),
+        scaled_residuals: five_numbers(&scaled),
+        fixed_correlation,
+        converged,
+        singular,
+        warnings,
+        optimizer: OptimizerInfo {
+            name: if opts.n_agq == 0 {
+                "bobyqa (nAGQ = 0)".into()
+            } else {
+                "bobyqa + bobyqa".into()
+            },
+            evaluations: evals1 + evals2,
+            message,
+        },
+    };
+    Ok(GlmmFit {
+        result,
+        eta,
+        mu,
+        deviance_residuals: devres,
+        pearson_residuals: pearson,
+        response_residuals: resp,
+        pearson_chisq,
+        u_sq: state.usq,
+        overdispersion,
+        vcov_source,
+        stage1_objective: f1,
+        stage_evaluations: [evals1, evals2],
+    })
+}
+
+/// lme4's `checkConv` gradient test: `max min(|chol(H)⁻¹ g|, |g|) > 2e-3`, or a Hessian
+/// that is not positive definite.
+fn check_conv(g: &[f64], h: &[f64], m: usize) -> Option<String> {
+    if g.iter().chain(h).any(|v| !v.is_finite()) {
+        return Some("convergence check: the gradient or Hessian at the optimum is not finite".into());
+    }
+    let mut l = h.to_vec();
+    if cholesky(&mut l, m).is_none() {
+        return Some("Model failed to converge: degenerate Hessian (not positive definite); hint: rescale predictors or simplify the model".into());
+    }
+    // chol(H) in R is U = L'; solve(U, g) is a back substitution.
+    let mut s = g.to_vec();
+    for i in (0..m).rev() {
+        let mut acc = s[i];
+        for j in i + 1..m {
+            acc -= l[j * m + i] * s[j];
+        }
+        s[i] = acc / l[i * m + i];
+    }
+    let max = s
+        .iter()
+        .zip(g)
+        .map(|(a, b)| a.abs().min(b.abs()))
+        .fold(0.0f64, f64::max);
+    (max > 2e-3).then(|| {
+        format!(
+            "Model failed to converge with max|grad| = {max:.6} (tol = 0.002); hint: rescale predictors or simplify the model"
+        )
+    })
+}
+
+/// Inverse of a general (symmetric, possibly indefinite) matrix by Gauss–Jordan with partial
+/// pivoting; `None` if singular.
+fn general_inverse(a: &[f64], k: usize) -> Option<Vec<f64>> {
+    let mut m = a.to_vec();
+    let mut inv = vec![0.0; k * k];
+    for i in 0..k {
+        inv[i * k + i] = 1.0;
+    }
+    for c in 0..k {
+        let piv = (c..k).max_by(|&i, &j| m[i * k + c].abs().total_cmp(&m[j * k + c].abs()))?;
+        if m[piv * k + c].abs() < 1e-300 {
+            return None;
+        }
+        for j in 0..k {
+            m.swap(c * k + j, piv * k + j);
+            inv.swap(c * k + j, piv * k + j);
+        }
+        let d = m[c * k + c];
+        for j in 0..k {
+            m[c * k + j] /= d;
+            inv[c * k + j] /= d;
+        }
+        for i in 0..k {
+            if i != c {
+                let f = m[i * k + c];
+                if f != 0.0 {
+                    for j in 0..k {
+                        m[i * k + j] -= f * m[c * k + j];
+                        inv[i * k + j] -= f * inv[c * k + j];
+                    }
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
+fn normal_upper(z: f64) -> f64 {
+    0.5 * statrs::function::erf::erfc(z / std::f64::consts::SQRT_2)
+}
+
+fn chisq_upper(x: f64, df: f64) -> f64 {
+    statrs::function::gamma::gamma_ur(df / 2.0, x / 2.0)
+}
+
+fn var_comps(design: &Design, lambda: &[Vec<f64>], sigma2: f64) -> (Vec<VarComp>, Vec<Correlation>) {
+    let mut random = Vec::new();
+    let mut correlations = Vec::new();
+    for (j, t) in design.terms.iter().enumerate() {
+        let k = t.k;
+        let lam = &lambda[j];
+        let cov = |r: usize, c: usize| -> f64 {
+            (0..k).map(|m| lam[r * k + m] * lam[c * k + m]).sum::<f64>() * sigma2
+        };
+        for r in 0..k {
+            let v = cov(r, r);
+            random.push(VarComp {
+                group: t.group.clone(),
+                term: t.col_names.get(r).cloned().unwrap_or_default(),
+                variance: v,
+                std_dev: v.sqrt(),
+            });
+        }
+        for c in 0..k {
+            for r in c + 1..k {
+                let d = (cov(r, r) * cov(c, c)).sqrt();
+                correlations.push(Correlation {
+                    group: t.group.clone(),
+                    term1: t.col_names.get(c).cloned().unwrap_or_default(),
+                    term2: t.col_names.get(r).cloned().unwrap_or_default(),
+                    corr: if d > 0.0 { cov(r, c) / d } else { f64::NAN },
+                });
+            }
+        }
+    }
+    (random, correlations)
+}
+
+fn ranef_tables(
+    design: &Design,
+    lambda: &[Vec<f64>],
+    b_terms: &[Vec<f64>],
+    blocks: Option<&Vec<Vec<f64>>>,
+    sigma2: f64,
+) -> Vec<RanefTable> {
+    let mut ranef: Vec<RanefTable> = Vec::new();
+    for (j, t) in design.terms.iter().enumerate() {
+        let k = t.k;
+        let lam = &lambda[j];
+        let cond: Vec<Vec<f64>> = (0..t.nlevels())
+            .map(|l| match blocks.and_then(|b| b.get(j)) {
+                Some(bj) => {
+                    let blk = &bj[l * k * k..(l + 1) * k * k];
+                    let mut out = vec![0.0; k * k];
+                    for a in 0..k {
+                        for b in 0..k {
+                            let mut acc = 0.0;
+                            for x in 0..k {
+                                for y in 0..k {
+                                    acc += lam[a * k + x] * blk[x * k + y] * lam[b * k + y];
+                                }
+                            }
+                            out[a * k + b] = acc * sigma2;
+                        }
+                    }
+                    out
+                }
+                None => Vec::new(),
+            })
+            .collect();
+        let values: Vec<Vec<f64>> = (0..t.nlevels())
+            .map(|l| b_terms[j][l * k..(l + 1) * k].to_vec())
+            .collect();
+        if let Some(existing) = ranef
+            .iter_mut()
+            .find(|r| r.group == t.group && r.levels == t.levels)
+        {
+            let k_old = existing.terms.len();
+            let k_new = k_old + k;
+            existing.terms.extend(t.col_names.iter().cloned());
+            for l in 0..t.nlevels() {
+                existing.values[l].extend_from_slice(&values[l]);
+                if blocks.is_some() {
+                    let old = std::mem::take(&mut existing.cond_var[l]);
+                    let mut merged = vec![0.0; k_new * k_new];
+                    for a in 0..k_old {
+                        for b in 0..k_old {
+                            merged[a * k_new + b] = old[a * k_old + b];
+                        }
+                    }
+                    for a in 0..k {
+                        for b in 0..k {
+                            merged[(k_old + a) * k_new + k_old + b] = cond[l][a * k + b];
+                        }
+                    }
+                    existing.cond_var[l] = merged;
+                }
+            }
+        } else {
+            ranef.push(RanefTable {
+                group: t.group.clone(),
+                terms: t.col_names.clone(),
+                levels: t.levels.clone(),
+                values,
+                cond_var: cond,
+            });
+        }
+    }
+    ranef
+}
+
+/// Min, quartiles and max (R's quantile type 7).
+fn five_numbers(v: &[f64]) -> [f64; 5] {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return [f64::NAN; 5];
+    }
+    let q = |p: f64| -> f64 {
+        let h = (s.len() - 1) as f64 * p;
+        let lo = h.floor() as usize;
+        let hi = (lo + 1).min(s.len() - 1);
+        s[lo] + (h - lo as f64) * (s[hi] - s[lo])
+    };
+    [q(0.0), q(0.25), q(0.5), q(0.75), q(1.0)]
+}

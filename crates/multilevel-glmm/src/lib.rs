@@ -1,0 +1,24 @@
+//! Generalized linear mixed models fitted as lme4's `glmer` does.
+//!
+//! The model: `g(E[y | b]) = η = offset + Xβ + Zb`, `b = Λ(θ)u`, `u ~ N(0, I)` (times σ² for
+//! families with a scale), `y | b` from a [`Family`] with link [`Link`].
+//!
+//! - [`family`]: families (binomial, Poisson, Gamma, inverse Gaussian, Gaussian) and links
+//!   (logit, probit, cloglog, cauchit, log, identity, inverse, sqrt, 1/μ²) as traits;
+//! - [`quadrature`]: Gauss–Hermite rules for the standard normal (lme4's `GHrule`);
+//! - `pirls` (internal): penalized iteratively reweighted least squares on top of the LMM
+//!   engine's blocked Cholesky factor, and the Laplace / AGQ objectives;
+//! - [`fit`]: lme4's two-stage optimisation, standard errors and everything reported after it.
+//!
+//! Entry points: [`glmer`] (shared [`multilevel_lmm::FitResult`]) and [`glmer_full`]
+//! (plus η, μ, residuals of every type, the overdispersion check).
+
+pub mod family;
+pub mod fit;
+mod pirls;
+pub mod quadrature;
+
+pub use family::{
+    BuiltinFamily, BuiltinLink, Family, FamilyKind, FamilySpec, GlmFamily, Link, LinkKind,
+};
+pub use fit::{GlmmError, GlmmFit, GlmmOptions, Overdispersion, VcovSource, glmer, glmer_full};

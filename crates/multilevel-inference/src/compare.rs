@@ -1,0 +1,165 @@
+//! Likelihood-ratio comparison of nested fits (lme4's `anova(m1, m2, ...)`).
+
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+use crate::InferenceError;
+use multilevel_lmm::{FitResult, LinearMixedModel, LmmOptions, Method};
+
+/// One row of the comparison table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LrtRow {
+    /// Index of the model in the input slice.
+    pub model: usize,
+    /// The model's formula.
+    pub formula: String,
+    /// Number of parameters, `p + length(θ) + 1`.
+    pub npar: usize,
+    /// `−2 logLik + 2 npar`.
+    pub aic: f64,
+    /// `−2 logLik + log(n) npar`.
+    pub bic: f64,
+    /// Log-likelihood (ML after refitting).
+    pub loglik: f64,
+    /// `−2 logLik`.
+    pub deviance: f64,
+    /// `2 max(0, logLik − logLik_prev)` (`None` for the first row).
+    pub chisq: Option<f64>,
+    /// `npar − npar_prev` (`None` for the first row).
+    pub df: Option<i64>,
+    /// `P(χ²_df > Chisq)` (`None` for the first row or when `df = 0`).
+    pub p_value: Option<f64>,
+}
+
+/// lme4's `anova()` table for several fits.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LrtTable {
+    /// Rows in increasing `npar` (ties in input order), as lme4 orders them.
+    pub rows: Vec<LrtRow>,
+    /// Whether REML fits were refitted by ML (lme4: "refitting model(s) with ML (instead of
+    /// REML)").
+    pub refitted: bool,
+    /// Notes in plain words (the refit, models with different numbers of observations).
+    pub notes: Vec<String>,
+}
+
+/// Options of [`compare`].
+#[derive(Debug, Clone, Copy)]
+pub struct CompareOptions {
+    /// Refit REML fits by ML before comparing (lme4's `refit = TRUE`, the default). Without
+    /// it, REML criteria of models with different fixed effects are not comparable and
+    /// [`compare`] refuses them.
+    pub refit: bool,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions { refit: true }
+    }
+}
+
+/// Compare fits by likelihood-ratio tests, as lme4's `anova(m1, m2, ...)`.
+///
+/// Each entry is a prepared model and its fit. When any fit is by REML and `opts.refit`, the
+/// REML fits are refitted by ML (lme4 does this whenever a REML fit is present, whether or not
+/// the fixed effects differ), and the table says so. Rows are sorted by the number of
+/// parameters; each row after the first is tested against the one before it:
+/// `χ² = 2 max(0, ℓ_k − ℓ_{k−1})` on `npar_k − npar_{k−1}` df.
+///
+/// # Errors
+/// Fewer than two models; models fitted to different numbers of observations; a REML
+/// comparison of different fixed effects without refitting; a failed refit.
+pub fn compare(
+    fits: &[(&LinearMixedModel, &FitResult)],
+    opts: &CompareOptions,
+) -> Result<LrtTable, InferenceError> {
+    if fits.len() < 2 {
+        return Err(InferenceError::Mismatch(
+            "a likelihood-ratio comparison needs at least two models".into(),
+        ));
+    }
+    let n0 = fits[0].1.nobs;
+    if let Some((i, _)) = fits.iter().enumerate().find(|(_, (_, f))| f.nobs != n0) {
+        return Err(InferenceError::Mismatch(format!(
+            "model 1 uses {n0} observations but model {} uses {}; hint: fit all models to the same rows (drop missing values first)",
+            i + 1,
+            fits[i].1.nobs
+        )));
+    }
+    let any_reml = fits.iter().any(|(_, f)| f.method == Method::Reml);
+    let mut notes = Vec::new();
+    let mut refitted = false;
+    let mut used: Vec<FitResult> = Vec::with_capacity(fits.len());
+    if any_reml && opts.refit {
+        refitted = true;
+        notes.push("refitting model(s) with ML (instead of REML)".to_string());
+        for (model, fit) in fits {
+            if fit.method == Method::Reml {
+                let ml = LmmOptions {
+                    reml: false,
+                    cond_var: false,
+                    ..LmmOptions::default()
+                };
+                let mut m = LinearMixedModel::new(model.design().clone(), ml)?;
+                used.push(m.fit()?);
+            } else {
+                used.push((*fit).clone());
+            }
+        }
+    } else {
+        if any_reml {
+            let names0: Vec<&str> = fits[0].1.fixed.iter().map(|f| f.term.as_str()).collect();
+            let differ = fits.iter().any(|(_, f)| {
+                f.method != Method::Reml
+                    || f.fixed.iter().map(|x| x.term.as_str()).collect::<Vec<_>>() != names0
+            });
+            if differ {
+                return Err(InferenceError::Mismatch(
+                    "REML criteria of models with different fixed effects (or mixed REML and ML fits) are not comparable; hint: compare with refitting by ML (the default)".into(),
+                ));
+            }
+            notes.push("comparing REML criteria (models not refitted)".to_string());
+        }
+        used.extend(fits.iter().map(|(_, f)| (*f).clone()));
+    }
+    let mut order: Vec<usize> = (0..used.len()).collect();
+    order.sort_by_key(|&i| used[i].npar);
+    let mut rows: Vec<LrtRow> = Vec::with_capacity(used.len());
+    for (k, &i) in order.iter().enumerate() {
+        let f = &used[i];
+        let n = f.nobs as f64;
+        let npar = f.npar;
+        let ll = f.loglik;
+        let (chisq, df, p_value) = if k == 0 {
+            (None, None, None)
+        } else {
+            let prev = &used[order[k - 1]];
+            let chisq = 2.0 * (ll - prev.loglik).max(0.0);
+            let df = npar as i64 - prev.npar as i64;
+            let p = if df == 0 {
+                None
+            } else {
+                ChiSquared::new(df.unsigned_abs() as f64)
+                    .ok()
+                    .map(|d| d.sf(chisq))
+            };
+            (Some(chisq), Some(df), p)
+        };
+        rows.push(LrtRow {
+            model: i,
+            formula: f.formula.clone(),
+            npar,
+            aic: -2.0 * ll + 2.0 * npar as f64,
+            bic: -2.0 * ll + n.ln() * npar as f64,
+            loglik: ll,
+            deviance: -2.0 * ll,
+            chisq,
+            df,
+            p_value,
+        });
+    }
+    Ok(LrtTable {
+        rows,
+        refitted,
+        notes,
+    })
+}

@@ -1,0 +1,293 @@
+//! A fitted linear mixed model with the derivatives small-sample inference needs.
+
+use multilevel_lmm::{FitResult, LinearMixedModel, LmmOptions, Method};
+
+use crate::InferenceError;
+use crate::linalg::sym_eigen;
+use crate::numderiv;
+
+/// Relative step of the Jacobian of `vcov(β̂)` (Richardson-extrapolated central differences).
+const JACOBIAN_STEP: f64 = 1e-3;
+/// Eigenvalues of the Hessian at or below this are treated as zero (lmerTest's `tol`).
+const HESSIAN_TOL: f64 = 1e-8;
+
+/// A linear mixed model, its fit, and (computed on first use, then cached) the asymptotic
+/// covariance of the variance parameters and the Jacobian of `vcov(β̂)`.
+///
+/// The variance parameters are lmerTest's `varpar = (θ, σ)`: the relative covariance factor
+/// θ in lme4's order followed by the residual standard deviation σ.
+#[derive(Debug)]
+pub struct FittedLmm {
+    model: LinearMixedModel,
+    fit: FitResult,
+    reml: bool,
+    varpar: Vec<f64>,
+    derivs: Option<Derivatives>,
+}
+
+/// Cached derivatives at the optimum.
+#[derive(Debug, Clone)]
+struct Derivatives {
+    /// Hessian `H` of the unprofiled deviance w.r.t. varpar, row-major `m × m`.
+    hessian: Vec<f64>,
+    /// `A = 2 H⁻¹` (pseudo-inverse over eigenvalues above 1e-8), row-major `m × m`.
+    vcov_varpar: Vec<f64>,
+    /// `∂ vcov(β̂) / ∂ varparᵢ`, one row-major `p × p` matrix per variance parameter.
+    jacobian: Vec<Vec<f64>>,
+    /// Eigenvalues of `H` at or below the tolerance (reported as a warning).
+    small_eigenvalues: Vec<f64>,
+}
+
+impl FittedLmm {
+    /// Wrap a prepared model and the fit it produced (`model.fit()`, or `model.refit(y)`).
+    ///
+    /// # Errors
+    /// [`InferenceError::Mismatch`] when the fit does not belong to the model (different
+    /// number of coefficients or θ, or a GLMM fit); [`InferenceError::NotFinite`] when σ̂ is
+    /// not positive and finite.
+    pub fn new(model: LinearMixedModel, fit: FitResult) -> Result<Self, InferenceError> {
+        let design = model.design();
+        if fit.fixed.len() != design.p() || fit.theta.len() != design.n_theta() {
+            return Err(InferenceError::Mismatch(format!(
+                "the fit has {} coefficients and {} θ but the model has {} and {}",
+                fit.fixed.len(),
+                fit.theta.len(),
+                design.p(),
+                design.n_theta()
+            )));
+        }
+        let reml = match fit.method {
+            Method::Reml => true,
+            Method::Ml => false,
+            other => {
+                return Err(InferenceError::Mismatch(format!(
+                    "small-sample inference needs a linear mixed model fitted by REML or ML, not {other:?}"
+                )));
+            }
+        };
+        if !(fit.sigma.is_finite() && fit.sigma > 0.0) {
+            return Err(InferenceError::NotFinite(format!(
+                "residual standard deviation σ̂ = {}",
+                fit.sigma
+            )));
+        }
+        let mut varpar = fit.theta.clone();
+        varpar.push(fit.sigma);
+        Ok(FittedLmm {
+            model,
+            fit,
+            reml,
+            varpar,
+            derivs: None,
+        })
+    }
+
+    /// Fit a prepared model and wrap it.
+    ///
+    /// # Errors
+    /// The fit's error, or as [`FittedLmm::new`].
+    pub fn fit(mut model: LinearMixedModel) -> Result<Self, InferenceError> {
+        let fit = model.fit()?;
+        Self::new(model, fit)
+    }
+
+    /// Build the model from a design with the given options and fit it.
+    ///
+    /// # Errors
+    /// The fit's error, or as [`FittedLmm::new`].
+    pub fn from_design(
+        design: multilevel_design::Design,
+        opts: &LmmOptions,
+    ) -> Result<Self, InferenceError> {
+        Self::fit(LinearMixedModel::new(design, opts.clone())?)
+    }
+
+    /// The fit.
+    pub fn fit_result(&self) -> &FitResult {
+        &self.fit
+    }
+
+    /// The fit, mutable (e.g. for [`crate::add_df`] on the owned copy).
+    pub fn fit_result_mut(&mut self) -> &mut FitResult {
+        &mut self.fit
+    }
+
+    /// The prepared model.
+    pub fn model(&self) -> &LinearMixedModel {
+        &self.model
+    }
+
+    /// Whether the fit is by REML.
+    pub fn reml(&self) -> bool {
+        self.reml
+    }
+
+    /// The variance parameters `(θ̂, σ̂)`.
+    pub fn varpar(&self) -> &[f64] {
+        &self.varpar
+    }
+
+    /// β̂.
+    pub fn beta(&self) -> Vec<f64> {
+        self.fit.fixed.iter().map(|f| f.estimate).collect()
+    }
+
+    /// `vcov(β̂) = σ̂² (R_X'R_X)⁻¹`, row-major `p × p`.
+    pub fn vcov_beta(&self) -> &[f64] {
+        &self.fit.vcov
+    }
+
+    /// Number of fixed-effect coefficients.
+    pub fn p(&self) -> usize {
+        self.fit.fixed.len()
+    }
+
+    /// The deviance as a function of `varpar = (θ, σ)`, not profiled over σ (lmerTest's
+    /// `devfun_vp`), from one factorization at θ:
+    ///
+    /// ```text
+    /// ML:   d(θ, σ) = log|L_θ|² + n log(2πσ²) + r²(θ)/σ²
+    /// REML: d(θ, σ) = log|L_θ|² + log|R_X|² + (n − p) log(2πσ²) + r²(θ)/σ²
+    /// ```
+    ///
+    /// (`− log|W|` is added with prior weights so that at σ = σ̂(θ) this equals the profiled
+    /// criterion). `None` when `M(θ)` cannot be factored or σ ≤ 0.
+    pub fn varpar_deviance(&mut self, varpar: &[f64]) -> Option<f64> {
+        let (theta, sigma) = split_varpar(varpar)?;
+        let reml = self.reml;
+        let dev = self.model.deviance_function();
+        let fs = dev.factor_summary(theta)?;
+        let n = dev.nobs() as f64;
+        let p = dev.p() as f64;
+        let s2 = sigma * sigma;
+        let two_pi_s2 = (2.0 * std::f64::consts::PI * s2).ln();
+        let base = fs.ld_l2 - dev.log_det_w() + fs.pwrss / s2;
+        Some(if reml {
+            base + fs.ld_rx2 + (n - p) * two_pi_s2
+        } else {
+            base + n * two_pi_s2
+        })
+    }
+
+    /// `vcov(β̂)(θ, σ) = σ² (R_X'R_X)⁻¹(θ)` as a row-major vector (lmerTest's `get_covbeta`).
+    pub fn vcov_beta_at(&mut self, varpar: &[f64]) -> Option<Vec<f64>> {
+        let (theta, sigma) = split_varpar(varpar)?;
+        let dev = self.model.deviance_function();
+        dev.factor_summary(theta)?;
+        let s2 = sigma * sigma;
+        Some(dev.rx_inverse().into_iter().map(|v| v * s2).collect())
+    }
+
+    /// Compute (once) the Hessian, `A = 2H⁻¹` and the Jacobian of `vcov(β̂)`.
+    fn derivatives(&mut self) -> Result<&Derivatives, InferenceError> {
+        if self.derivs.is_none() {
+            let d = self.compute_derivatives()?;
+            self.derivs = Some(d);
+        }
+        self.derivs
+            .as_ref()
+            .ok_or_else(|| InferenceError::Numerical("derivatives unavailable".into()))
+    }
+
+    fn compute_derivatives(&mut self) -> Result<Derivatives, InferenceError> {
+        let x = self.varpar.clone();
+        let m = x.len();
+        let hessian = numderiv::hessian(&mut |v: &[f64]| self.varpar_deviance(v), &x);
+        let jacobian = numderiv::jacobian(
+            &mut |v: &[f64]| self.vcov_beta_at(v),
+            &x,
+            JACOBIAN_STEP,
+        );
+        // Leave the factor at θ̂ for anyone reading the model afterwards.
+        let theta = self.fit.theta.clone();
+        let _ = self.model.deviance_function().factor_summary(&theta);
+        let hessian = hessian.ok_or_else(|| {
+            InferenceError::Numerical(
+                "the deviance could not be evaluated near the optimum to form its Hessian".into(),
+            )
+        })?;
+        let jacobian = jacobian.ok_or_else(|| {
+            InferenceError::Numerical(
+                "vcov(β) could not be evaluated near the optimum to form its Jacobian".into(),
+            )
+        })?;
+        let (vals, vecs) = sym_eigen(&hessian, m);
+        let mut vcov_varpar = vec![0.0; m * m];
+        let mut small = Vec::new();
+        for (c, &lam) in vals.iter().enumerate() {
+            if lam > HESSIAN_TOL {
+                for i in 0..m {
+                    for j in 0..m {
+                        vcov_varpar[i * m + j] += 2.0 * vecs[i * m + c] * vecs[j * m + c] / lam;
+                    }
+                }
+            } else {
+                small.push(lam);
+            }
+        }
+        Ok(Derivatives {
+            hessian,
+            vcov_varpar,
+            jacobian,
+            small_eigenvalues: small,
+        })
+    }
+
+    /// Hessian of [`FittedLmm::varpar_deviance`] at `(θ̂, σ̂)`, row-major.
+    ///
+    /// # Errors
+    /// [`InferenceError::Numerical`] when the deviance cannot be evaluated near the optimum.
+    pub fn hessian(&mut self) -> Result<Vec<f64>, InferenceError> {
+        Ok(self.derivatives()?.hessian.clone())
+    }
+
+    /// Asymptotic covariance of the variance parameters, `A = 2H⁻¹` (lmerTest's
+    /// `vcov_varpar`; a pseudo-inverse over the eigenvalues of `H` above 1e-8).
+    ///
+    /// # Errors
+    /// As [`FittedLmm::hessian`].
+    pub fn vcov_varpar(&mut self) -> Result<Vec<f64>, InferenceError> {
+        Ok(self.derivatives()?.vcov_varpar.clone())
+    }
+
+    /// `∂ vcov(β̂) / ∂ varparᵢ` for each variance parameter (lmerTest's `Jac_list`).
+    ///
+    /// # Errors
+    /// As [`FittedLmm::hessian`].
+    pub fn jacobian(&mut self) -> Result<Vec<Vec<f64>>, InferenceError> {
+        Ok(self.derivatives()?.jacobian.clone())
+    }
+
+    /// Warnings about the derivatives (eigenvalues of `H` that are zero or negative, as
+    /// lmerTest warns "Model may not have converged ...").
+    ///
+    /// # Errors
+    /// As [`FittedLmm::hessian`].
+    pub fn derivative_warnings(&mut self) -> Result<Vec<String>, InferenceError> {
+        let d = self.derivatives()?;
+        Ok(d.small_eigenvalues
+            .iter()
+            .map(|v| {
+                format!(
+                    "the Hessian of the deviance w.r.t. (θ, σ) has an eigenvalue {v:.1e} at or below 1e-8; the model may not have converged, and Satterthwaite df ignore that direction"
+                )
+            })
+            .collect())
+    }
+
+    /// `A`, the Jacobian and `vcov(β̂)` in one borrow, for the df methods.
+    pub(crate) fn satterthwaite_parts(
+        &mut self,
+    ) -> Result<(Vec<f64>, Vec<Vec<f64>>), InferenceError> {
+        let d = self.derivatives()?;
+        Ok((d.vcov_varpar.clone(), d.jacobian.clone()))
+    }
+}
+
+fn split_varpar(varpar: &[f64]) -> Option<(&[f64], f64)> {
+    let (sigma, theta) = varpar.split_last()?;
+    if *sigma <= 0.0 || !sigma.is_finite() {
+        return None;
+    }
+    Some((theta, *sigma))
+}

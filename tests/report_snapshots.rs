@@ -1,0 +1,111 @@
+//! Snapshots of every renderer on real fits of the embedded data sets (`multilevel::lmer`).
+//!
+//! Text and markdown already round as lme4 prints. JSON numbers are rounded here to 6 significant
+//! digits (and values below 1e-7 in magnitude set to 0) so tiny cross-platform differences in the
+//! last bits of the optimum do not break the snapshots; the optimiser's evaluation count and
+//! message are redacted for the same reason.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use multilevel::{FitOptions, FitResult};
+use multilevel_report::{JsonRenderer, MarkdownRenderer, Renderer, TextRenderer, to_json_value};
+use serde_json::Value;
+
+fn fit(dataset: &str, formula: &str, reml: bool) -> FitResult {
+    let data = multilevel::dataset(dataset).expect("embedded data set loads");
+    let opts = FitOptions {
+        reml,
+        ..FitOptions::default()
+    };
+    multilevel::lmer(formula, &data, &opts).expect("the model fits")
+}
+
+/// Rounds a number to 6 significant digits; magnitudes below 1e-7 become 0.
+fn round6(x: f64) -> f64 {
+    if x.abs() < 1e-7 {
+        return 0.0;
+    }
+    let s = format!("{x:.5e}");
+    s.parse().unwrap_or(x)
+}
+
+fn round_json(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(x) = n.as_f64().filter(|_| !n.is_i64() && !n.is_u64()) {
+                *v = serde_json::json!(round6(x));
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(round_json),
+        Value::Object(o) => o.values_mut().for_each(round_json),
+        _ => {}
+    }
+}
+
+fn stable_json(fit: &FitResult) -> Value {
+    let mut v = to_json_value(fit);
+    round_json(&mut v);
+    if let Some(o) = v.get_mut("optimizer").and_then(Value::as_object_mut) {
+        o.insert("evaluations".into(), "[evaluations]".into());
+        o.insert("message".into(), "[message]".into());
+    }
+    v
+}
+
+fn check_all(name: &str, fit: &FitResult) {
+    insta::assert_snapshot!(format!("{name}_text"), TextRenderer.render(fit));
+    insta::assert_snapshot!(format!("{name}_markdown"), MarkdownRenderer.render(fit));
+    insta::assert_json_snapshot!(format!("{name}_json"), stable_json(fit));
+    // The JSON renderer's string parses to the same value (up to the last bits of the floats,
+    // which serde_json's default parser does not round-trip exactly).
+    let mut parsed: Value = serde_json::from_str(&JsonRenderer.render(fit)).unwrap();
+    round_json(&mut parsed);
+    let mut direct = to_json_value(fit);
+    round_json(&mut direct);
+    assert_eq!(parsed, direct);
+}
+
+#[test]
+fn sleepstudy_slope_reml() {
+    let f = fit("sleepstudy", "Reaction ~ Days + (Days | Subject)", true);
+    let text = TextRenderer.render(&f);
+    assert!(text.contains("REML criterion at convergence: 1743.6"));
+    check_all("sleepstudy_slope_reml", &f);
+}
+
+#[test]
+fn sleepstudy_slope_ml() {
+    let f = fit("sleepstudy", "Reaction ~ Days + (Days | Subject)", false);
+    assert!(
+        TextRenderer
+            .render(&f)
+            .contains("  1763.9   1783.1   -876.0   1751.9      174")
+    );
+    check_all("sleepstudy_slope_ml", &f);
+}
+
+#[test]
+fn penicillin_crossed() {
+    let f = fit(
+        "Penicillin",
+        "diameter ~ 1 + (1 | plate) + (1 | sample)",
+        true,
+    );
+    check_all("penicillin_crossed", &f);
+}
+
+#[test]
+fn dyestuff2_singular() {
+    let f = fit("Dyestuff2", "Yield ~ 1 + (1 | Batch)", true);
+    assert!(f.singular);
+    let text = TextRenderer.render(&f);
+    assert!(text.contains("Warnings:"));
+    assert!(text.contains("Intraclass correlation (ICC, Batch): 0"));
+    check_all("dyestuff2_singular", &f);
+}
+
+#[test]
+fn pastes_nested() {
+    let f = fit("Pastes", "strength ~ 1 + (1 | batch/cask)", true);
+    check_all("pastes_nested", &f);
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env Rscript
+# Time lme4's lmer() on the models of `cargo xtask bench-lme4`, inside R.
+#
+#   Rscript xtask/r/bench_lme4.R <spec.json> <out.json>
+#
+# <spec.json> is written by xtask/src/bench.rs: an array of models, each with
+#   name      model name (echoed back)
+#   csv       absolute path of the CSV file (the same file the Rust side reads)
+#   factors   columns to turn into factors (besides text columns, which always are)
+#   formula   lme4 formula
+#   reml      TRUE for REML, FALSE for ML
+#   reps      maximum number of timed fits
+#   budget    seconds: stop repeating once the timed fits have used this much
+#   single    seconds: when the first fit takes at least this long it is the only timed fit;
+#             otherwise it is an untimed warm-up (loads lazily loaded code, warms caches)
+#   run       FALSE to skip the model (only its name is echoed back)
+#
+# For every model the script writes to <out.json> the elapsed seconds of each timed fit
+# (system.time(lmer(...))["elapsed"]: R start-up, package loading and reading the CSV are NOT
+# included), their median, lme4's evaluation count (fit@optinfo$feval), the objective
+# (REML criterion or ML deviance, i.e. -2 logLik under the fit's method), theta, and any warnings or messages
+# (such as lme4's "boundary (singular) fit").
+# lmer() runs with lme4's defaults (lmerControl(): BOBYQA, convergence checks on), exactly what a
+# user calling lmer() pays for; conditional variances are not computed (lme4 computes them only in
+# ranef(condVar = TRUE)).
+
+suppressPackageStartupMessages({
+  library(lme4)
+  library(jsonlite)
+})
+invisible(Sys.setlocale("LC_COLLATE", "C"))
+
+args <- commandArgs(trailingOnly = TRUE)
+if (length(args) != 2) {
+  stop("usage: Rscript bench_lme4.R <spec.json> <out.json>")
+}
+spec <- fromJSON(args[[1]], simplifyVector = FALSE)
+
+read_data <- function(m) {
+  d <- read.csv(m$csv, stringsAsFactors = TRUE)
+  for (f in unlist(m$factors)) {
+    if (!f %in% names(d)) stop(sprintf("%s: no column %s in %s", m$name, f, m$csv))
+    d[[f]] <- factor(d[[f]])
+  }
+  d
+}
+
+fit_once <- function(formula, data, reml) {
+  warns <- character()
+  t <- system.time(
+    fit <- withCallingHandlers(
+      lmer(formula, data = data, REML = reml),
+      warning = function(w) {
+        warns <<- c(warns, conditionMessage(w))
+        invokeRestart("muffleWarning")
+      },
+      message = function(w) {
+        warns <<- c(warns, trimws(conditionMessage(w)))
+        invokeRestart("muffleMessage")
+      }
+    )
+  )[["elapsed"]]
+  list(fit = fit, elapsed = t, warnings = warns)
+}
+
+results <- list()
+for (m in spec) {
+  if (!isTRUE(m$run)) {
+    results[[length(results) + 1]] <- list(name = m$name, run = FALSE)
+    next
+  }
+  cat(sprintf("lme4: %s ... ", m$name))
+  data <- read_data(m)
+  formula <- as.formula(m$formula)
+  reml <- isTRUE(m$reml)
+  # The first fit doubles as warm-up: when it takes at least `single` seconds it is the only
+  # (timed) fit, otherwise it is discarded and the fit is repeated.
+  last <- fit_once(formula, data, reml)
+  times <- last$elapsed
+  if (last$elapsed < m$single) {
+    times <- numeric()
+    repeat {
+      last <- fit_once(formula, data, reml)
+      times <- c(times, last$elapsed)
+      if (length(times) >= m$reps || sum(times) >= m$budget) break
+    }
+  }
+  fit <- last$fit
+  objective <- -2 * as.numeric(logLik(fit))
+  cat(sprintf("median %.4f s over %d fit(s), %d evaluations, objective %.6f\n",
+              median(times), length(times), fit@optinfo$feval, objective))
+  results[[length(results) + 1]] <- list(
+    name = m$name,
+    run = TRUE,
+    times = I(times),
+    median = median(times),
+    feval = fit@optinfo$feval,
+    objective = objective,
+    theta = I(unname(getME(fit, "theta"))),
+    warnings = I(unique(last$warnings))
+  )
+  rm(data, fit, last)
+  invisible(gc())
+}
+
+blas <- tryCatch(extSoftVersion()[["BLAS"]], error = function(e) "")
+if (!nzchar(blas)) blas <- tryCatch(La_library(), error = function(e) "")
+out <- list(
+  r_version = R.version.string,
+  lme4_version = as.character(packageVersion("lme4")),
+  matrix_version = as.character(packageVersion("Matrix")),
+  blas = blas,
+  models = results
+)
+writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null",
+                  pretty = TRUE), args[[2]])

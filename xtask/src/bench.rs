@@ -1,0 +1,1099 @@
+//! `cargo xtask bench-lme4`: time our fits and lme4's fits of the same models, side by side, in
+//! one run on one machine, and write `docs/benchmarks.md`.
+//!
+//! What is timed, on both sides, is one call of the fitting function on data already in memory:
+//!
+//! - ours: [`multilevel::lmer`] (formula parsing, model frame, design, cross products, optimiser,
+//!   results) with `cond_var: false`, because lme4's `lmer()` does not compute the conditional
+//!   variances either (it does so only in `ranef(condVar = TRUE)`). The figure is the median of
+//!   `N` fits in this process, `N` chosen from the duration of a first, untimed fit. For models
+//!   whose fit takes under a second we also time [`multilevel::LinearMixedModel::fit`] alone on a
+//!   prepared model ("fit only": no parsing or design build).
+//! - lme4: `xtask/r/bench_lme4.R` times `system.time(lmer(...))["elapsed"]` inside R, so R
+//!   start-up, package loading and reading the CSV are excluded; the median of repeated fits, or
+//!   one fit for the slow models.
+//!
+//! Both sides read the same CSV files. The peak memory of our process is the kernel's high-water
+//! mark (`VmHWM`), reset through `/proc/self/clear_refs` before each model's data are read, so it
+//! covers reading the data and all its fits (plus whatever the process held already, reported as
+//! the baseline).
+//!
+//! `--quick` (see [`BenchOptions::quick`]) skips lme4 on the models where it takes more than a
+//! minute and shows, where one exists, the figure recorded by `xtask/r/reference.R` instead.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use multilevel::{DataFrame, FitOptions, FitResult, ReadOptions};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Options of a benchmark run.
+#[derive(Debug, Clone, Default)]
+pub struct BenchOptions {
+    /// Folder holding `suite.tsv` and `data/` (default `../shared/bench` beside the repository);
+    /// the suite models are skipped with a note when it is absent.
+    pub suite: Option<PathBuf>,
+    /// Comma-separated parts of model names; only the models whose name contains one of them run.
+    pub models: Option<String>,
+    /// Skip lme4 on the models where it takes more than a minute (InstEval, kb07 maximal, d3,
+    /// ml1m) and show the recorded figure, if any, instead.
+    pub quick: bool,
+    /// Do not run R at all (our timings only).
+    pub no_lme4: bool,
+    /// Where to write the markdown report (default `docs/benchmarks.md` under the root).
+    pub output: Option<PathBuf>,
+}
+
+/// Where a model's data come from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// An embedded data set (its CSV in `crates/multilevel-datasets/data/<name>.csv`).
+    Dataset(&'static str),
+    /// A CSV file in the repository, with the columns to read as factors.
+    Repo(&'static str, &'static [&'static str]),
+    /// A model of the benchmark suite, by id (formula and data from `suite.tsv`).
+    Suite(&'static str),
+}
+
+/// A model of the benchmark.
+#[derive(Debug, Clone, Copy)]
+struct ModelSpec {
+    name: &'static str,
+    source: Source,
+    /// The formula (empty for suite models: taken from `suite.tsv`).
+    formula: &'static str,
+    reml: bool,
+    /// lme4 takes more than a minute: one repetition, skipped in quick mode.
+    lme4_slow: bool,
+    /// A reference JSON (`tests/reference/lmm/…`) holding a recorded lme4 time, used in quick mode.
+    recorded: Option<&'static str>,
+}
+
+const MODELS: &[ModelSpec] = &[
+    ModelSpec {
+        name: "sleepstudy_slope",
+        source: Source::Dataset("sleepstudy"),
+        formula: "Reaction ~ Days + (Days | Subject)",
+        reml: true,
+        lme4_slow: false,
+        recorded: None,
+    },
+    ModelSpec {
+        name: "sleepstudy_intercept",
+        source: Source::Dataset("sleepstudy"),
+        formula: "Reaction ~ Days + (1 | Subject)",
+        reml: true,
+        lme4_slow: false,
+        recorded: None,
+    },
+    ModelSpec {
+        name: "sleepstudy_uncorr",
+        source: Source::Dataset("sleepstudy"),
+        formula: "Reaction ~ Days + (Days || Subject)",
+        reml: true,
+        lme4_slow: false,
+        recorded: None,
+    },
+    ModelSpec {
+        name: "penicillin",
+        source: Source::Dataset("Penicillin"),
+        formula: "diameter ~ 1 + (1 | plate) + (1 | sample)",
+        reml: true,
+        lme4_slow: false,
+        recorded: None,
+    },
+    ModelSpec {
+        name: "pastes",
+        source: Source::Dataset("Pastes"),
+        formula: "strength ~ 1 + (1 | batch/cask)",
+        reml: true,
+        lme4_slow: false,
+        recorded: None,
+    },
+    ModelSpec {
+        name: "insteval_3term_ml",
+        source: Source::Repo(
+            "tests/data/InstEval.csv",
+            &["s", "d", "studage", "lectage", "service", "dept"],
+        ),
+        formula: "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)",
+        reml: false,
+        lme4_slow: true,
+        recorded: Some("tests/reference/lmm/insteval_ml.json"),
+    },
+    ModelSpec {
+        name: "kb07_1",
+        source: Source::Suite("kb07_1"),
+        formula: "",
+        reml: false,
+        lme4_slow: true,
+        recorded: None,
+    },
+    ModelSpec {
+        name: "kb07_2",
+        source: Source::Suite("kb07_2"),
+        formula: "",
+        reml: false,
+        lme4_slow: true,
+        recorded: None,
+    },
+    ModelSpec {
+        name: "d3_1",
+        source: Source::Suite("d3_1"),
+        formula: "",
+        reml: false,
+        lme4_slow: true,
+        recorded: None,
+    },
+    ModelSpec {
+        name: "ml1m_1",
+        source: Source::Suite("ml1m_1"),
+        formula: "",
+        reml: false,
+        lme4_slow: true,
+        recorded: None,
+    },
+    ModelSpec {
+        name: "gb12_1",
+        source: Source::Suite("gb12_1"),
+        formula: "",
+        reml: false,
+        lme4_slow: false,
+        recorded: None,
+    },
+    ModelSpec {
+        name: "bs10_1",
+        source: Source::Suite("bs10_1"),
+        formula: "",
+        reml: false,
+        lme4_slow: false,
+        recorded: None,
+    },
+    ModelSpec {
+        name: "chem97_2",
+        source: Source::Suite("chem97_2"),
+        formula: "",
+        reml: false,
+        lme4_slow: false,
+        recorded: None,
+    },
+];
+
+/// A model resolved to a CSV file and a formula.
+#[derive(Debug, Clone)]
+struct Resolved {
+    spec: ModelSpec,
+    csv: PathBuf,
+    factors: Vec<String>,
+    formula: String,
+}
+
+/// Our side of one model.
+#[derive(Debug, Clone, Serialize)]
+pub struct OurTiming {
+    /// Median seconds of a whole `lmer()` call.
+    pub median: f64,
+    /// Number of timed fits.
+    pub reps: usize,
+    /// Median seconds of `LinearMixedModel::fit` on a prepared model, when measured.
+    pub fit_only: Option<f64>,
+    /// Repetitions of the fit-only timing.
+    pub fit_only_reps: usize,
+    /// Objective evaluations of one fit.
+    pub evaluations: usize,
+    /// The objective at the optimum (REML criterion or ML deviance).
+    pub objective: f64,
+    /// Number of observations.
+    pub nobs: usize,
+    /// Number of θ.
+    pub n_theta: usize,
+    /// Peak resident memory (VmHWM) over reading the data and all fits, bytes.
+    pub peak_rss: Option<u64>,
+    /// Resident memory before reading the data, bytes.
+    pub baseline_rss: Option<u64>,
+}
+
+/// lme4's side of one model.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lme4Timing {
+    /// Median elapsed seconds of `lmer()` (or the recorded figure).
+    pub median: f64,
+    /// Number of timed fits (0 for a recorded figure).
+    pub reps: usize,
+    /// `fit@optinfo$feval`.
+    pub evaluations: Option<usize>,
+    /// `-2 logLik` under the fit's method.
+    pub objective: Option<f64>,
+    /// Where the figure comes from, when it was not measured in this run.
+    pub note: Option<String>,
+    /// lme4's warnings and messages.
+    pub warnings: Vec<String>,
+}
+
+/// One row of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    /// Model name.
+    pub name: String,
+    /// Formula.
+    pub formula: String,
+    /// REML or ML.
+    pub reml: bool,
+    /// Our figures (None when our fit failed).
+    pub ours: Option<OurTiming>,
+    /// Our error, if the fit failed.
+    pub error: Option<String>,
+    /// lme4's figures.
+    pub lme4: Option<Lme4Timing>,
+}
+
+impl BenchRow {
+    /// lme4 time / our time.
+    pub fn ratio(&self) -> Option<f64> {
+        match (&self.ours, &self.lme4) {
+            (Some(o), Some(l)) if o.median > 0.0 => Some(l.median / o.median),
+            _ => None,
+        }
+    }
+}
+
+/// Run the benchmark with default options (lme4 on every model, report in `docs/benchmarks.md`).
+/// Setting the environment variable `MULTILEVEL_BENCH_QUICK=1` selects quick mode.
+pub fn run(root: &Path, suite: Option<&Path>, models: Option<&str>) -> Result<()> {
+    let opts = BenchOptions {
+        suite: suite.map(Path::to_path_buf),
+        models: models.map(str::to_string),
+        quick: std::env::var("MULTILEVEL_BENCH_QUICK").is_ok_and(|v| v != "0" && !v.is_empty()),
+        ..BenchOptions::default()
+    };
+    run_with(root, &opts).map(|_| ())
+}
+
+/// Run the benchmark: our fits, then lme4's (one R process), then write the report.
+pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
+    let root_buf = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let root = root_buf.as_path();
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: xtask was built without optimisations; timings are meaningless (use `cargo xtask`, which builds with --release)"
+        );
+    }
+    let load_start = load_average();
+    let suite_dir = opts
+        .suite
+        .clone()
+        .unwrap_or_else(|| root.join("..").join("shared").join("bench"));
+    let suite_rows = if suite_dir.join("suite.tsv").is_file() {
+        Some(crate::read_suite(&suite_dir)?)
+    } else {
+        println!(
+            "note: no suite.tsv in {}; the benchmark-suite models are skipped (pass --suite DIR)",
+            suite_dir.display()
+        );
+        None
+    };
+    let wanted: Vec<String> = opts
+        .models
+        .as_deref()
+        .map(|m| {
+            m.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut resolved = Vec::new();
+    let mut skipped = Vec::new();
+    for spec in MODELS {
+        if !wanted.is_empty() && !wanted.iter().any(|w| spec.name.contains(w.as_str())) {
+            continue;
+        }
+        match resolve(root, &suite_dir, suite_rows.as_deref(), spec)? {
+            Some(r) => resolved.push(r),
+            None => skipped.push(spec.name),
+        }
+    }
+    if resolved.is_empty() {
+        bail!(
+            "no model selected; models are: {}",
+            MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
+        );
+    }
+
+    let mut rows = Vec::new();
+    for r in &resolved {
+        print!("ours: {} ... ", r.spec.name);
+        flush();
+        let row = match time_ours(r) {
+            Ok(t) => {
+                println!(
+                    "median {} over {} fit(s), {} evaluations, objective {:.6}",
+                    fmt_secs(t.median),
+                    t.reps,
+                    t.evaluations,
+                    t.objective
+                );
+                BenchRow {
+                    name: r.spec.name.to_string(),
+                    formula: r.formula.clone(),
+                    reml: r.spec.reml,
+                    ours: Some(t),
+                    error: None,
+                    lme4: None,
+                }
+            }
+            Err(e) => {
+                println!("FAILED: {e:#}");
+                BenchRow {
+                    name: r.spec.name.to_string(),
+                    formula: r.formula.clone(),
+                    reml: r.spec.reml,
+                    ours: None,
+                    error: Some(format!("{e:#}")),
+                    lme4: None,
+                }
+            }
+        };
+        rows.push(row);
+    }
+
+    let work = root.join("target").join("bench-lme4");
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let mut r_info = RInfo::default();
+    if opts.no_lme4 {
+        println!("note: lme4 not run (--no-lme4)");
+    } else {
+        match run_lme4(root, &work, &resolved, opts.quick) {
+            Ok((info, timings)) => {
+                r_info = info;
+                for (row, t) in rows.iter_mut().zip(timings) {
+                    row.lme4 = t;
+                }
+            }
+            Err(e) => {
+                println!("note: lme4 timings unavailable: {e:#}");
+                r_info.error = Some(format!("{e:#}"));
+            }
+        }
+    }
+    if opts.quick {
+        for (row, r) in rows.iter_mut().zip(&resolved) {
+            if row.lme4.is_none()
+                && r.spec.lme4_slow
+                && let Some(rec) = r.spec.recorded
+            {
+                row.lme4 = recorded_lme4(root, rec).ok();
+            }
+        }
+    }
+
+    let load_end = load_average();
+    let json = serde_json::to_string_pretty(&rows)?;
+    let json_path = work.join("results.json");
+    std::fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
+    let md = render_markdown(&rows, &skipped, opts, &r_info, load_start, load_end);
+    let out = opts
+        .output
+        .clone()
+        .unwrap_or_else(|| root.join("docs").join("benchmarks.md"));
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&out, md).with_context(|| format!("writing {}", out.display()))?;
+    println!("wrote {} and {}", out.display(), json_path.display());
+    Ok(rows)
+}
+
+fn flush() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+/// Resolve a model to its CSV file and formula; `None` when its suite data are absent.
+fn resolve(
+    root: &Path,
+    suite_dir: &Path,
+    suite_rows: Option<&[crate::SuiteRow]>,
+    spec: &ModelSpec,
+) -> Result<Option<Resolved>> {
+    Ok(match spec.source {
+        Source::Dataset(name) => {
+            let d = multilevel::datasets::get(name)
+                .ok_or_else(|| anyhow!("no embedded data set {name}"))?;
+            Some(Resolved {
+                spec: *spec,
+                csv: root
+                    .join("crates/multilevel-datasets/data")
+                    .join(format!("{}.csv", d.name)),
+                factors: d.factors.iter().map(|s| s.to_string()).collect(),
+                formula: spec.formula.to_string(),
+            })
+        }
+        Source::Repo(path, factors) => Some(Resolved {
+            spec: *spec,
+            csv: root.join(path),
+            factors: factors.iter().map(|s| s.to_string()).collect(),
+            formula: spec.formula.to_string(),
+        }),
+        Source::Suite(id) => {
+            let Some(rows) = suite_rows else {
+                return Ok(None);
+            };
+            let row = rows
+                .iter()
+                .find(|r| r.id == id)
+                .ok_or_else(|| anyhow!("suite.tsv in {} has no model {id}", suite_dir.display()))?;
+            let csv = suite_dir.join(&row.data);
+            if !csv.is_file() {
+                println!("note: {} is absent; {id} skipped", csv.display());
+                return Ok(None);
+            }
+            Some(Resolved {
+                spec: *spec,
+                csv,
+                factors: Vec::new(),
+                formula: row.formula.clone(),
+            })
+        }
+    })
+}
+
+fn read_data(r: &Resolved) -> Result<DataFrame> {
+    let opts = ReadOptions {
+        factor_columns: r.factors.clone(),
+        ordered_columns: Vec::new(),
+    };
+    Ok(DataFrame::read_csv(&r.csv, &opts)?)
+}
+
+fn fit_options(reml: bool) -> FitOptions {
+    FitOptions {
+        reml,
+        cond_var: false,
+        ..FitOptions::default()
+    }
+}
+
+/// How many timed repetitions after a first fit that took `first`: the median of a few when a
+/// fit takes seconds, about three seconds' worth otherwise (5 to 201 fits).
+fn repetitions(first: Duration) -> usize {
+    let s = first.as_secs_f64();
+    if s >= 5.0 {
+        0
+    } else if s >= 1.0 {
+        3
+    } else {
+        ((3.0 / s.max(1e-6)) as usize).clamp(5, 201)
+    }
+}
+
+fn time_ours(r: &Resolved) -> Result<OurTiming> {
+    let baseline_rss = reset_peak_rss();
+    let data = read_data(r)?;
+    let opts = fit_options(r.spec.reml);
+    let start = Instant::now();
+    let first: FitResult = multilevel::lmer(&r.formula, &data, &opts)?;
+    let first_time = start.elapsed();
+    let reps = repetitions(first_time);
+    let mut times = Vec::with_capacity(reps.max(1));
+    if reps == 0 {
+        times.push(first_time.as_secs_f64());
+    }
+    for _ in 0..reps {
+        let start = Instant::now();
+        let fit = multilevel::lmer(&r.formula, &data, &opts)?;
+        times.push(start.elapsed().as_secs_f64());
+        std::hint::black_box(fit);
+    }
+    let (fit_only, fit_only_reps) = if first_time.as_secs_f64() < 1.0 {
+        let mut model = multilevel::prepare_lmm(&r.formula, &data, &opts)?;
+        let start = Instant::now();
+        std::hint::black_box(model.fit()?);
+        let n = repetitions(start.elapsed());
+        let mut t = Vec::with_capacity(n);
+        for _ in 0..n {
+            let start = Instant::now();
+            std::hint::black_box(model.fit()?);
+            t.push(start.elapsed().as_secs_f64());
+        }
+        (median(&mut t), n)
+    } else {
+        (None, 0)
+    };
+    let peak_rss = proc_status_kib("VmHWM").map(|k| k * 1024);
+    Ok(OurTiming {
+        median: median(&mut times).unwrap_or(f64::NAN),
+        reps: times.len(),
+        fit_only,
+        fit_only_reps,
+        evaluations: first.optimizer.evaluations,
+        objective: first.objective,
+        nobs: first.nobs,
+        n_theta: first.theta.len(),
+        peak_rss,
+        baseline_rss,
+    })
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    })
+}
+
+/// A field of `/proc/self/status` in KiB.
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+/// Reset the high-water mark of resident memory to the current value (Linux: write `5` to
+/// `/proc/self/clear_refs`); returns the current resident memory in bytes.
+fn reset_peak_rss() -> Option<u64> {
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    proc_status_kib("VmRSS").map(|k| k * 1024)
+}
+
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// What R reported about itself.
+#[derive(Debug, Clone, Default)]
+struct RInfo {
+    r_version: Option<String>,
+    lme4_version: Option<String>,
+    matrix_version: Option<String>,
+    blas: Option<String>,
+    error: Option<String>,
+}
+
+/// Write the spec, run `xtask/r/bench_lme4.R` once for all models, read its results.
+fn run_lme4(
+    root: &Path,
+    work: &Path,
+    models: &[Resolved],
+    quick: bool,
+) -> Result<(RInfo, Vec<Option<Lme4Timing>>)> {
+    let spec: Vec<Value> = models
+        .iter()
+        .map(|r| {
+            let slow = r.spec.lme4_slow;
+            serde_json::json!({
+                "name": r.spec.name,
+                "csv": r.csv.canonicalize().unwrap_or_else(|_| r.csv.clone()).display().to_string(),
+                "factors": r.factors,
+                "formula": r.formula,
+                "reml": r.spec.reml,
+                "reps": 25,
+                "budget": 5.0,
+                "single": 2.0,
+                "run": !(quick && slow),
+            })
+        })
+        .collect();
+    let spec_path = work.join("lme4-spec.json");
+    let out_path = work.join("lme4-results.json");
+    std::fs::write(&spec_path, serde_json::to_string_pretty(&spec)?)?;
+    let _ = std::fs::remove_file(&out_path);
+    let rscript = std::env::var("RSCRIPT").unwrap_or_else(|_| "Rscript".to_string());
+    let status = Command::new(&rscript)
+        .arg(root.join("xtask/r/bench_lme4.R"))
+        .arg(&spec_path)
+        .arg(&out_path)
+        .status()
+        .with_context(|| {
+            format!("running {rscript} (install R with r-base-core r-cran-lme4 r-cran-jsonlite)")
+        })?;
+    if !status.success() {
+        bail!("xtask/r/bench_lme4.R failed ({status})");
+    }
+    let text = std::fs::read_to_string(&out_path)
+        .with_context(|| format!("reading {}", out_path.display()))?;
+    let v: Value = serde_json::from_str(&text)?;
+    let info = RInfo {
+        r_version: v["r_version"].as_str().map(str::to_string),
+        lme4_version: v["lme4_version"].as_str().map(str::to_string),
+        matrix_version: v["matrix_version"].as_str().map(str::to_string),
+        blas: v["blas"].as_str().map(str::to_string),
+        error: None,
+    };
+    let results = v["models"].as_array().cloned().unwrap_or_default();
+    let timings = models
+        .iter()
+        .map(|r| {
+            let m = results
+                .iter()
+                .find(|m| m["name"].as_str() == Some(r.spec.name))?;
+            if m["run"].as_bool() != Some(true) {
+                return None;
+            }
+            Some(Lme4Timing {
+                median: m["median"].as_f64()?,
+                reps: m["times"].as_array().map_or(0, Vec::len),
+                evaluations: m["feval"].as_u64().map(|n| n as usize),
+                objective: m["objective"].as_f64(),
+                note: None,
+                warnings: m["warnings"]
+                    .as_array()
+                    .map(|w| {
+                        w.iter()
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok((info, timings))
+}
+
+/// lme4's figure recorded in a reference JSON by `xtask/r/reference.R`.
+fn recorded_lme4(root: &Path, rel: &str) -> Result<Lme4Timing> {
+    let text = std::fs::read_to_string(root.join(rel)).with_context(|| rel.to_string())?;
+    let v: Value = serde_json::from_str(&text)?;
+    Ok(Lme4Timing {
+        median: v["time_s"]
+            .as_f64()
+            .ok_or_else(|| anyhow!("{rel} has no time_s"))?,
+        reps: 0,
+        evaluations: v["feval"].as_u64().map(|n| n as usize),
+        objective: v["objective"].as_f64(),
+        note: Some(format!(
+            "not run (--quick): one fit recorded by xtask/r/reference.R in {rel}"
+        )),
+        warnings: Vec::new(),
+    })
+}
+
+fn fmt_secs(s: f64) -> String {
+    if !s.is_finite() {
+        "—".to_string()
+    } else if s < 1e-3 {
+        format!("{:.1} µs", s * 1e6)
+    } else if s < 1.0 {
+        format!("{:.2} ms", s * 1e3)
+    } else {
+        format!("{s:.2} s")
+    }
+}
+
+fn fmt_mib(b: u64) -> String {
+    format!("{:.0} MiB", b as f64 / (1024.0 * 1024.0))
+}
+
+fn command_line(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Machine description lines for the report.
+fn machine_lines(r: &RInfo) -> Vec<String> {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == "model name").then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+        })
+        .map_or_else(
+            || "unknown".to_string(),
+            |k| format!("{:.1} GiB", k as f64 / (1024.0 * 1024.0)),
+        );
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        })
+        .unwrap_or_else(|| std::env::consts::OS.to_string());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let rustc = command_line("rustc", &["--version"]).unwrap_or_else(|| "unknown".to_string());
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .map(|t| format!("RAYON_NUM_THREADS={t}"))
+        .unwrap_or_else(|_| "RAYON_NUM_THREADS unset".to_string());
+    let unknown = || "unknown".to_string();
+    vec![
+        format!("- CPU: {model}; `nproc` = {cpus}"),
+        format!("- memory: {mem}"),
+        format!("- OS: {os}, Linux {kernel}"),
+        format!(
+            "- Rust: {rustc}, release profile (`cargo xtask` builds with `--release`); {threads}"
+        ),
+        format!(
+            "- R: {}; lme4 {}; Matrix {}; BLAS {}",
+            r.r_version.clone().unwrap_or_else(unknown),
+            r.lme4_version.clone().unwrap_or_else(unknown),
+            r.matrix_version.clone().unwrap_or_else(unknown),
+            r.blas.clone().unwrap_or_else(unknown),
+        ),
+    ]
+}
+
+/// A target of the issue and whether it is met.
+struct Target {
+    what: String,
+    measured: String,
+    status: &'static str,
+}
+
+fn status(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "not measured",
+    }
+}
+
+fn targets(rows: &[BenchRow]) -> Vec<Target> {
+    let find = |n: &str| rows.iter().find(|r| r.name == n);
+    let ours = |n: &str| find(n).and_then(|r| r.ours.as_ref());
+    let mut t = Vec::new();
+    let ie = find("insteval_3term_ml");
+    let ratio = ie.and_then(BenchRow::ratio);
+    t.push(Target {
+        what: "InstEval 3-term ML: ≥ 50× faster than lme4".into(),
+        measured: ratio.map_or("—".into(), |r| {
+            let note = ie
+                .and_then(|r| r.lme4.as_ref())
+                .and_then(|l| l.note.as_ref())
+                .map_or("", |_| " (lme4 figure recorded, not measured in this run)");
+            format!("{r:.1}×{note}")
+        }),
+        status: status(ratio.map(|r| r >= 50.0)),
+    });
+    let ss = ours("sleepstudy_slope");
+    let ss_fit = ss.and_then(|o| o.fit_only);
+    t.push(Target {
+        what: "sleepstudy `(Days | Subject)`: ≤ 0.15 ms per fit in the library".into(),
+        measured: match ss {
+            Some(o) => format!(
+                "{} fit only (`LinearMixedModel::fit`), {} whole `lmer()` call",
+                ss_fit.map_or("—".into(), fmt_secs),
+                fmt_secs(o.median)
+            ),
+            None => "—".into(),
+        },
+        status: status(ss_fit.map(|s| s <= 0.15e-3)),
+    });
+    for (name, label, limit) in [
+        ("kb07_1", "kb07 maximal (kb07_1): ≤ 0.5 s", 0.5),
+        ("d3_1", "d3 (d3_1): ≤ 2 s", 2.0),
+        ("ml1m_1", "ml1m (ml1m_1): ≤ 20 s", 20.0),
+    ] {
+        let o = ours(name);
+        t.push(Target {
+            what: label.into(),
+            measured: o.map_or("—".into(), |o| fmt_secs(o.median)),
+            status: status(o.map(|o| o.median <= limit)),
+        });
+    }
+    let ml_peak = ours("ml1m_1").and_then(|o| o.peak_rss);
+    t.push(Target {
+        what: "ml1m: peak memory ≤ 1 GiB".into(),
+        measured: ml_peak.map_or("—".into(), |b| {
+            format!("{} (VmHWM over reading the CSV and the fit)", fmt_mib(b))
+        }),
+        status: status(ml_peak.map(|b| b <= 1 << 30)),
+    });
+    for (name, label, limit) in [
+        (
+            "sleepstudy_slope",
+            "sleepstudy evaluations ≤ MixedModels.jl's 82 (derivative-free)",
+            82,
+        ),
+        (
+            "insteval_3term_ml",
+            "InstEval 3-term evaluations ≤ MixedModels.jl's 81",
+            81,
+        ),
+    ] {
+        let o = ours(name);
+        t.push(Target {
+            what: label.into(),
+            measured: o.map_or("—".into(), |o| o.evaluations.to_string()),
+            status: status(o.map(|o| o.evaluations <= limit)),
+        });
+    }
+    t
+}
+
+fn render_markdown(
+    rows: &[BenchRow],
+    skipped: &[&str],
+    opts: &BenchOptions,
+    r: &RInfo,
+    load_start: Option<f64>,
+    load_end: Option<f64>,
+) -> String {
+    let mut s = String::new();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let busy =
+        load_start.is_some_and(|l| l > 0.5 * cpus) || load_end.is_some_and(|l| l > 0.5 * cpus);
+    let _ = writeln!(s, "# Benchmarks: multilevel against lme4\n");
+    let _ = writeln!(
+        s,
+        "Generated by `cargo xtask bench-lme4{}{}`. Regenerate on a quiet machine with \
+         `cargo xtask bench-lme4 --suite ../shared/bench` (add `--quick` to skip lme4 where it \
+         takes more than a minute).\n",
+        if opts.quick { " --quick" } else { "" },
+        opts.models
+            .as_deref()
+            .map_or(String::new(), |m| format!(" --models {m}"))
+    );
+    if busy {
+        let _ = writeln!(
+            s,
+            "> **Preliminary.** The machine was busy during this run (1-minute load average {} \
+             at the start, {} at the end, on {} CPUs): other processes competed for the cores, \
+             so both columns of times are noisy and probably too high.\n",
+            load_start.map_or("?".into(), |l| format!("{l:.2}")),
+            load_end.map_or("?".into(), |l| format!("{l:.2}")),
+            cpus
+        );
+    }
+    let _ = writeln!(s, "## Machine\n");
+    for l in machine_lines(r) {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(
+        s,
+        "- load average (1 min) at start / end: {} / {}\n",
+        load_start.map_or("?".into(), |l| format!("{l:.2}")),
+        load_end.map_or("?".into(), |l| format!("{l:.2}"))
+    );
+    let _ = writeln!(s, "## What is measured\n");
+    let _ = writeln!(
+        s,
+        "- **ours**: median wall time of `multilevel::lmer(formula, &data, &opts)` on data already \
+         in memory — parsing, model frame, design, cross products, optimisation and results — \
+         over *N* fits in one process after one untimed fit (*N* from ~3 s of fitting, 5–201; \
+         3 for fits over 1 s; the single first fit for fits over 5 s). `cond_var: false`: lme4's \
+         `lmer()` does not compute conditional variances of the random effects (only \
+         `ranef(condVar = TRUE)` does), so neither do we here. Convergence checks stay on, as in lme4."
+    );
+    let _ = writeln!(
+        s,
+        "- **fit only**: median time of `LinearMixedModel::fit()` on a model prepared once with \
+         `prepare_lmm` (no parsing, no design build), for models whose whole fit takes under 1 s."
+    );
+    let _ = writeln!(
+        s,
+        "- **lme4**: `xtask/r/bench_lme4.R` times `system.time(lmer(formula, data, REML = …))` \
+         (elapsed) inside R with lme4's default `lmerControl()`. A first fit that takes 2 s or \
+         more is the only timed fit; a faster one is an untimed warm-up, followed by the median \
+         of up to 25 fits within ~5 s. R start-up, package loading and reading the CSV are not \
+         timed. With `--quick`, lme4 is not run on the models where it needs more than ~40 s \
+         (InstEval, kb07, d3, ml1m); a figure recorded earlier on this machine by \
+         `xtask/r/reference.R` is shown where one exists."
+    );
+    let _ = writeln!(
+        s,
+        "- Both read the same CSV files (embedded data sets from \
+         `crates/multilevel-datasets/data/`, InstEval from `tests/data/`, the others from the \
+         benchmark suite). Objectives are the REML criterion (REML fits) or the ML deviance, \
+         lme4's as `-2 logLik`. Evaluations: ours `fit.optimizer.evaluations`, lme4's \
+         `fit@optinfo$feval`."
+    );
+    let _ = writeln!(
+        s,
+        "- **peak RSS**: our process's `VmHWM`, reset (`/proc/self/clear_refs`) before reading \
+         each model's data, so it covers reading the CSV and all fits of that model plus what \
+         the process already held.\n"
+    );
+    let _ = writeln!(s, "## Results\n");
+    let _ = writeln!(
+        s,
+        "| model | method | n | θ | ours | fit only | lme4 | lme4 / ours | evals ours | evals lme4 | objective ours | objective lme4 | peak RSS |"
+    );
+    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let mut notes = Vec::new();
+    for row in rows {
+        let method = if row.reml { "REML" } else { "ML" };
+        let Some(o) = &row.ours else {
+            let _ = writeln!(
+                s,
+                "| {} | {method} | | | failed | | | | | | | | |",
+                row.name
+            );
+            notes.push(format!(
+                "{}: our fit failed: {}",
+                row.name,
+                row.error.clone().unwrap_or_default()
+            ));
+            continue;
+        };
+        let (lt, le, lo) = match &row.lme4 {
+            Some(l) => {
+                let star = if l.note.is_some() { " ¹" } else { "" };
+                if let Some(n) = &l.note {
+                    notes.push(format!("¹ {}: lme4 {n}", row.name));
+                }
+                if !l.warnings.is_empty() {
+                    notes.push(format!(
+                        "{}: lme4 said: {}",
+                        row.name,
+                        l.warnings.join("; ")
+                    ));
+                }
+                (
+                    format!(
+                        "{}{star}{}",
+                        fmt_secs(l.median),
+                        if l.reps > 0 {
+                            format!(" ({})", l.reps)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    l.evaluations.map_or("—".into(), |e| e.to_string()),
+                    l.objective.map_or("—".into(), |v| format!("{v:.6}")),
+                )
+            }
+            None => ("not run".into(), "—".into(), "—".into()),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {method} | {} | {} | {} ({}) | {} | {lt} | {} | {} | {le} | {:.6} | {lo} | {} |",
+            row.name,
+            o.nobs,
+            o.n_theta,
+            fmt_secs(o.median),
+            o.reps,
+            o.fit_only.map_or("—".into(), |f| format!(
+                "{} ({})",
+                fmt_secs(f),
+                o.fit_only_reps
+            )),
+            row.ratio().map_or("—".into(), |r| format!("{r:.1}×")),
+            o.evaluations,
+            o.objective,
+            o.peak_rss.map_or("—".into(), fmt_mib),
+        );
+        if let (Some(l), true) = (&row.lme4, o.objective.is_finite()) {
+            if let Some(lo) = l.objective {
+                let d = o.objective - lo;
+                if d > 1e-6 * lo.abs().max(1.0) {
+                    notes.push(format!(
+                        "{}: our objective is {d:.3e} above lme4's — not the same optimum",
+                        row.name
+                    ));
+                } else if d < -1e-6 * lo.abs().max(1.0) {
+                    notes.push(format!(
+                        "{}: our objective is {:.3e} below lme4's (lme4 stopped at a worse point)",
+                        row.name, -d
+                    ));
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nTimes: median (number of timed fits). The ratio is lme4's time over ours (whole \
+         `lmer()` calls on both sides)."
+    );
+    for n in skipped {
+        notes.push(format!(
+            "{n}: skipped — the benchmark-suite data were not found (pass `--suite DIR`)"
+        ));
+    }
+    if let Some(e) = &r.error {
+        notes.push(format!("lme4 was not run: {e}"));
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(s, "\nNotes:\n");
+        for n in notes {
+            let _ = writeln!(s, "- {n}");
+        }
+    }
+    let _ = writeln!(s, "\nFormulas:\n");
+    for row in rows {
+        let _ = writeln!(s, "- {}: `{}`", row.name, row.formula);
+    }
+    let _ = writeln!(s, "\n## Targets (from the issue)\n");
+    let _ = writeln!(s, "| target | measured | status |");
+    let _ = writeln!(s, "|---|---|---|");
+    for t in targets(rows) {
+        let _ = writeln!(s, "| {} | {} | {} |", t.what, t.measured, t.status);
+    }
+    let _ = writeln!(
+        s,
+        "\nThe criterion benchmarks (`cargo bench --bench lmm`) time the same sleepstudy, \
+         Penicillin, InstEval and kb07 models with statistical care (`target/criterion/`); \
+         they also time one evaluation of the profiled deviance."
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
+
+    #[test]
+    fn repetitions_shrink_with_duration() {
+        assert_eq!(repetitions(Duration::from_secs(10)), 0);
+        assert_eq!(repetitions(Duration::from_secs(2)), 3);
+        assert_eq!(repetitions(Duration::from_millis(1)), 201);
+        assert_eq!(repetitions(Duration::from_millis(300)), 10);
+    }
+
+    #[test]
+    fn peak_rss_is_read_from_proc() {
+        if Path::new("/proc/self/status").is_file() {
+            let hwm = proc_status_kib("VmHWM");
+            assert!(hwm.is_some_and(|k| k > 0), "VmHWM = {hwm:?}");
+        }
+    }
+
+    #[test]
+    fn model_names_are_unique() {
+        let mut names: Vec<_> = MODELS.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), MODELS.len());
+    }
+}

@@ -35,9 +35,13 @@ fn main() {
     terms.sort_by_key(|t| std::cmp::Reverse(t.levels.len()));
     let design = Design { formula: "scratch".into(), response_name: a[2].clone(), y, trials: None, x, x_names: (0..p).map(|j| format!("x{j}")).collect(), x_assign: (0..p).collect(), fixed_term_labels: vec![], dropped_columns: vec![], terms, weights: None, offset: None, n_dropped_missing: 0, data_name: a[1].clone() };
     let reml = a.get(5).map(|s| s == "reml").unwrap_or(false);
+    let reps: usize = std::env::var("REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let opts = LmmOptions { reml, cond_var: std::env::var("NOCV").is_err(), check_convergence: std::env::var("NOCHECK").is_err(), ..Default::default() };
+    let mut model = multilevel_lmm::LinearMixedModel::new(design, opts).unwrap();
     let t = std::time::Instant::now();
-    let fit = lmer(design, &LmmOptions { reml, ..Default::default() }).unwrap();
-    let el = t.elapsed();
+    let mut fit = model.fit().unwrap();
+    for _ in 1..reps { fit = model.fit().unwrap(); }
+    let el = t.elapsed() / reps as u32;
     println!("objective {:.6} theta {:?} sigma {:.6} evals {} time {:?}", fit.objective, fit.theta, fit.sigma, fit.optimizer.evaluations, el);
     println!("beta {:?}", fit.fixed.iter().map(|f| (f.estimate, f.std_error)).collect::<Vec<_>>());
     println!("warnings {:?}", fit.warnings);

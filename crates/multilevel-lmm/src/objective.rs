@@ -457,7 +457,7 @@ impl ProfiledDeviance {
         self.vval = vec![0.0; bval.len()];
         // Dense V when at least a fifth of it is structurally non-zero and it fits in ~400 MB.
         let dense_size = nt * l0 * k0;
-        self.vdense = if dense_size <= 50_000_000 && 5 * brow.len() * k0 >= dense_size {
+        self.vdense = if nt >= 32 && dense_size <= 50_000_000 && 5 * brow.len() * k0 >= dense_size {
             Some(Mat::zeros(nt, l0 * k0))
         } else {
             None
@@ -521,17 +521,26 @@ impl ProfiledDeviance {
         let k0 = self.k0;
         let mut ld_l2 = 0.0;
 
-        // L₀₀: per level, chol(Λ₀'A₀₀Λ₀ + I).
+        // L₀₀: per level, chol(Λ₀'A₀₀Λ₀ + I). For scalar terms the log-determinant is
+        // accumulated as a product (one logarithm per 32 levels; each factor is ≥ 1 and
+        // below 1e9 in any sane model, so 32 of them cannot overflow).
         let lam0 = &self.lambda[0];
         let mut tmp = std::mem::take(&mut self.small);
+        let mut prod = 1.0f64;
+        let mut nprod = 0;
         for l in 0..self.l0 {
             let a = &self.a00[l * k0 * k0..(l + 1) * k0 * k0];
             let out = &mut self.l00[l * k0 * k0..(l + 1) * k0 * k0];
             if k0 == 1 {
                 let v = lam0[0] * lam0[0] * a[0] + 1.0;
-                let d = v.sqrt();
-                out[0] = d;
-                ld_l2 += 2.0 * d.ln();
+                out[0] = v.sqrt();
+                prod *= v;
+                nprod += 1;
+                if nprod == 32 {
+                    ld_l2 += prod.ln();
+                    prod = 1.0;
+                    nprod = 0;
+                }
                 continue;
             }
             sandwich_into(a, lam0, k0, out, &mut tmp);
@@ -547,6 +556,8 @@ impl ProfiledDeviance {
             }
         }
 
+        ld_l2 += prod.ln();
+
         // S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] (lower triangle).
         self.scale_rest();
 
@@ -556,17 +567,24 @@ impl ProfiledDeviance {
 
         // Dense Cholesky of S.
         let nt = self.nt;
-        let stack = MemStack::new(&mut self.mem);
-        if cholesky_in_place(
-            self.s.as_mut(),
-            Default::default(),
-            self.par,
-            stack,
-            Default::default(),
-        )
-        .is_err()
-        {
-            return None;
+        if nt <= 24 {
+            // Tiny blocks: a plain column-major Cholesky beats the general kernel's setup.
+            if !tiny_cholesky(&mut self.s) {
+                return None;
+            }
+        } else {
+            let stack = MemStack::new(&mut self.mem);
+            if cholesky_in_place(
+                self.s.as_mut(),
+                Default::default(),
+                self.par,
+                stack,
+                Default::default(),
+            )
+            .is_err()
+            {
+                return None;
+            }
         }
         let mut ld_rx2 = 0.0;
         for r in 0..self.nr {
@@ -997,6 +1015,31 @@ impl TermShape {
     pub(crate) fn q_len(&self) -> usize {
         self.k * self.nlevels
     }
+}
+
+/// In-place lower Cholesky of a small column-major matrix (lower triangle read and written);
+/// `false` if a pivot is not positive.
+fn tiny_cholesky(s: &mut Mat<f64>) -> bool {
+    let n = s.nrows();
+    for j in 0..n {
+        let mut d = s[(j, j)];
+        for m in 0..j {
+            d -= s[(j, m)] * s[(j, m)];
+        }
+        if d <= 0.0 || d.is_nan() {
+            return false;
+        }
+        let d = d.sqrt();
+        s[(j, j)] = d;
+        for i in j + 1..n {
+            let mut acc = s[(i, j)];
+            for m in 0..j {
+                acc -= s[(i, m)] * s[(j, m)];
+            }
+            s[(i, j)] = acc / d;
+        }
+    }
+    true
 }
 
 /// The first column of `X` whose entries are all equal and non-zero, with that value.

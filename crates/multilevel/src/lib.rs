@@ -155,3 +155,8 @@ pub fn read_csv(path: &std::path::Path, factors: &[String]) -> Result<DataFrame,
     };
     Ok(DataFrame::read_csv(path, &opts)?)
 }
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -4,12 +4,17 @@
 //! cargo bench --bench lmm                    # everything (a few minutes)
 //! cargo bench --bench lmm -- sleepstudy      # one group
 //! MULTILEVEL_BENCH=/path/to/bench cargo bench --bench lmm -- kb07
+//! cargo bench --bench lmm -- '^(sleepstudy|penicillin|insteval|kb07/zerocorr)'  # not kb07_1
 //! ```
+//!
+//! The slow benches take 10 samples of one fit each, so they last about ten fits: skip
+//! `kb07/maximal_kb07_1` with the filter above while that fit takes more than a few seconds.
 //!
 //! - `sleepstudy/*`: `Reaction ~ Days + (Days | Subject)` by REML — the whole fit through the
 //!   facade (`multilevel::lmer`: formula parsing, model frame, design, fit), the design build
-//!   alone, `LinearMixedModel::fit` on a model prepared once, and one evaluation of the profiled
-//!   REML criterion at the optimum.
+//!   alone, `LinearMixedModel::fit` on a model prepared once (with and without the
+//!   finite-difference convergence check that lme4 also makes), and one evaluation of the
+//!   profiled REML criterion at the optimum.
 //! - `penicillin/lmer`: `diameter ~ 1 + (1 | plate) + (1 | sample)` by REML.
 //! - `insteval/lmer_ml_3term`: `y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)` by ML on
 //!   `tests/data/InstEval.csv` (73 421 rows).
@@ -94,6 +99,19 @@ fn sleepstudy(c: &mut Criterion) {
     let theta = model.fit().expect("sleepstudy fit").theta;
     g.bench_function("fit_prepared", |b| {
         b.iter(|| model.fit().expect("sleepstudy fit"))
+    });
+    // The same fit without lme4's finite-difference convergence check at the optimum, to show
+    // what the check costs.
+    let design = multilevel::build_design(formula, &data, &opts).expect("design");
+    let lmm_opts = multilevel::LmmOptions {
+        reml: true,
+        cond_var: false,
+        check_convergence: false,
+        ..multilevel::LmmOptions::default()
+    };
+    let mut unchecked = multilevel::LinearMixedModel::new(design, lmm_opts).expect("model");
+    g.bench_function("fit_prepared_nocheck", |b| {
+        b.iter(|| unchecked.fit().expect("sleepstudy fit"))
     });
     g.bench_function("objective", |b| {
         b.iter(|| model.objective(black_box(&theta)))

@@ -47,6 +47,11 @@ fn assert_error(r: &Run, needles: &[&str]) {
     assert!(!r.stderr.contains("panicked"), "panic:\n{}", r.stderr);
     assert!(!r.stderr.contains("internal error"), "bug:\n{}", r.stderr);
     assert!(r.stderr.starts_with("error: "), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr.matches("hint:").count() <= 1,
+        "message repeated:\n{}",
+        r.stderr
+    );
     let lower = r.stderr.to_lowercase();
     for n in needles {
         assert!(
@@ -232,7 +237,15 @@ fn text_in_numeric_response() {
         "y,x,g\nlow,1,a\nhigh,2,a\nlow,3,b\nhigh,4,b\nlow,5,c\nhigh,6,c\n",
     );
     let r = run(&["fit", "--data", &p, "y ~ x + (1 | g)"]);
-    assert_error(&r, &["`y`"]);
+    assert_error(&r, &["text.csv", "`y`", "numeric response"]);
+    // A numeric column with one stray word is read as text too.
+    let p = write(
+        &dir,
+        "stray.csv",
+        "y,x,g\n1.5,1,a\nn/a,2,a\n3.1,3,b\n4.2,4,b\n5.0,5,c\n6.1,6,c\n",
+    );
+    let r = run(&["fit", "--data", &p, "y ~ x + (1 | g)"]);
+    assert_error(&r, &["stray.csv", "`y`", "n/a"]);
 }
 
 // ----- help and data sets ------------------------------------------------------------------

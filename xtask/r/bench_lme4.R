@@ -95,6 +95,7 @@ for (m in spec) {
     times = I(times),
     median = median(times),
     feval = fit@optinfo$feval,
+    optimizer = fit@optinfo$optimizer,
     objective = objective,
     theta = I(unname(getME(fit, "theta"))),
     warnings = I(unique(last$warnings))

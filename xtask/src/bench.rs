@@ -226,6 +226,8 @@ pub struct Lme4Timing {
     pub reps: usize,
     /// `fit@optinfo$feval`.
     pub evaluations: Option<usize>,
+    /// `fit@optinfo$optimizer` (lme4's default for `lmer` is `nloptwrap`, NLopt's BOBYQA).
+    pub optimizer: Option<String>,
     /// `-2 logLik` under the fit's method.
     pub objective: Option<f64>,
     /// Where the figure comes from, when it was not measured in this run.
@@ -650,6 +652,7 @@ fn run_lme4(
                 median: m["median"].as_f64()?,
                 reps: m["times"].as_array().map_or(0, Vec::len),
                 evaluations: m["feval"].as_u64().map(|n| n as usize),
+                optimizer: m["optimizer"].as_str().map(str::to_string),
                 objective: m["objective"].as_f64(),
                 note: None,
                 warnings: m["warnings"]
@@ -676,6 +679,7 @@ fn recorded_lme4(root: &Path, rel: &str) -> Result<Lme4Timing> {
             .ok_or_else(|| anyhow!("{rel} has no time_s"))?,
         reps: 0,
         evaluations: v["feval"].as_u64().map(|n| n as usize),
+        optimizer: None,
         objective: v["objective"].as_f64(),
         note: Some(format!(
             "not run (--quick): one fit recorded by xtask/r/reference.R in {rel}"
@@ -909,6 +913,22 @@ fn render_markdown(
          `lmer()` does not compute conditional variances of the random effects (only \
          `ranef(condVar = TRUE)` does), so neither do we here. Convergence checks stay on, as in lme4."
     );
+    let mut optimizers: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.lme4.as_ref()?.optimizer.as_deref())
+        .collect();
+    optimizers.sort_unstable();
+    optimizers.dedup();
+    if !optimizers.is_empty() {
+        let _ = writeln!(
+            s,
+            "- lme4's optimizer (`fit@optinfo$optimizer`, its `lmerControl()` default) in this \
+             run: {}. Ours is the engine's default (`LmmOptions::optimizer`, see \
+             `crates/multilevel-lmm`); evaluation counts also depend on each optimiser's \
+             stopping rule.",
+            optimizers.join(", ")
+        );
+    }
     let _ = writeln!(
         s,
         "- **fit only**: median time of `LinearMixedModel::fit()` on a model prepared once with \
@@ -1007,20 +1027,20 @@ fn render_markdown(
             o.objective,
             o.peak_rss.map_or("—".into(), fmt_mib),
         );
-        if let (Some(l), true) = (&row.lme4, o.objective.is_finite()) {
-            if let Some(lo) = l.objective {
-                let d = o.objective - lo;
-                if d > 1e-6 * lo.abs().max(1.0) {
-                    notes.push(format!(
-                        "{}: our objective is {d:.3e} above lme4's — not the same optimum",
-                        row.name
-                    ));
-                } else if d < -1e-6 * lo.abs().max(1.0) {
-                    notes.push(format!(
-                        "{}: our objective is {:.3e} below lme4's (lme4 stopped at a worse point)",
-                        row.name, -d
-                    ));
-                }
+        if let Some(lo) = row.lme4.as_ref().and_then(|l| l.objective)
+            && o.objective.is_finite()
+        {
+            let d = o.objective - lo;
+            if d > 1e-6 * lo.abs().max(1.0) {
+                notes.push(format!(
+                    "{}: our objective is {d:.3e} above lme4's — not the same optimum",
+                    row.name
+                ));
+            } else if d < -1e-6 * lo.abs().max(1.0) {
+                notes.push(format!(
+                    "{}: our objective is {:.3e} below lme4's (lme4 stopped at a worse point)",
+                    row.name, -d
+                ));
             }
         }
     }

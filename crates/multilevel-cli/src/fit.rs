@@ -1,7 +1,7 @@
 //! `multilevel fit`: read the data, fit the model, render the report.
 
 use crate::args::{Ddf, Family, FitArgs, OutputFormat};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, anyhow, bail};
 use multilevel::{DataFrame, FitOptions, ReadOptions};
 use multilevel_report::{Format, render};
 
@@ -19,6 +19,7 @@ pub fn run(a: &FitArgs) -> Result<()> {
         );
     }
     let data = load_data(a)?;
+    check_response(&a.formula, &data)?;
     let opts = FitOptions {
         reml: !a.ml,
         weights: a.weights.clone(),
@@ -39,9 +40,9 @@ pub fn run(a: &FitArgs) -> Result<()> {
         }
     }
     match &a.output {
-        Some(path) => std::fs::write(path, report).with_context(|| {
-            format!(
-                "{}: cannot write the report; hint: check that the directory exists and is writable",
+        Some(path) => std::fs::write(path, report).map_err(|e| {
+            anyhow!(
+                "{}: cannot write the report: {e}; hint: check that the directory exists and is writable",
                 path.display()
             )
         })?,
@@ -69,6 +70,38 @@ fn check_model_options(a: &FitArgs) -> Result<()> {
         bail!(
             "--nagq {n} applies only to GLMMs (a --family other than gaussian), which are not available yet in this version; hint: omit --nagq for a linear mixed model"
         );
+    }
+    Ok(())
+}
+
+/// A linear mixed model needs a numeric response: rejects a response that is a text (factor)
+/// column, which the model frame would otherwise hand on as a two-level binary outcome. Formula
+/// syntax errors are left to the fit, which reports them with a caret.
+fn check_response(formula: &str, data: &DataFrame) -> Result<()> {
+    use multilevel::formula::{Expr, Response};
+    use multilevel::frame::Column;
+    let Ok(parsed) = multilevel::formula::parse(formula) else {
+        return Ok(());
+    };
+    match &parsed.response {
+        Some(Response::Expr(Expr::Var(name))) => {
+            if let Some(Column::Factor(f)) = data.column(name) {
+                let mut shown: Vec<&str> = f.levels.iter().take(4).map(String::as_str).collect();
+                if f.levels.len() > 4 {
+                    shown.push("…");
+                }
+                bail!(
+                    "{}: the response `{name}` is a text (factor) column with {} levels ({}), but a linear mixed model needs a numeric response; hint: recode `{name}` as numbers (check for stray text such as `n/a` or `-`; write missing values as NA or an empty field)",
+                    data.name(),
+                    f.levels.len(),
+                    shown.join(", ")
+                );
+            }
+        }
+        Some(Response::Cbind { .. }) => bail!(
+            "the response `cbind(…)` asks for a binomial GLMM, which is not available yet in this version; hint: only linear mixed models with a numeric response can be fitted for now"
+        ),
+        _ => {}
     }
     Ok(())
 }

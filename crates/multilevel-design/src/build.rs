@@ -22,8 +22,8 @@ pub struct DesignOptions {
 /// - `X = model.matrix(fixed terms)`, then aliased columns dropped with R's limited-pivoting QR
 ///   at tolerance 1e-7 ([`crate::rank::kept_columns`]), names recorded in `dropped_columns`.
 /// - One [`ReTerm`] per random term: its grouping factor from the frame, its `z` from the
-///   model matrix of the term's left-hand side; terms sorted by number of levels, decreasing,
-///   ties in formula order.
+///   model matrix of the term's left-hand side; terms ordered as lme4 orders them (by number of
+///   levels, decreasing; see `lme4_term_order` for ties).
 ///
 /// # Errors
 /// No response; a bad factor/cbind response; a random term with no columns; a grouping factor
@@ -57,8 +57,7 @@ pub fn build_design_with(
     for (order, rt) in formula.random.iter().enumerate() {
         terms.push(random_term(rt, order, frame)?);
     }
-    // lme4 orders the terms by number of levels, decreasing; the sort is stable.
-    terms.sort_by_key(|t| std::cmp::Reverse(t.nlevels()));
+    lme4_term_order(&mut terms);
     check_dims(&terms, &formula.random, n, opts)?;
 
     Ok(Design {
@@ -77,6 +76,21 @@ pub fn build_design_with(
         n_dropped_missing: frame.n_dropped(),
         data_name: frame.data_name.clone(),
     })
+}
+
+/// Reorders the random-effects terms exactly as lme4's `mkReTrms` does: when the numbers of
+/// levels are not already non-increasing (`any(diff(nl) > 0)`), the terms are put in the order
+/// `rev(order(nl))`. `order` is stable, so after `rev` the levels decrease and terms with the
+/// SAME number of levels end up in reverse formula order (`(1 | b) + (1 | g) + (1 | a:b)` with
+/// 2, 4, 4 levels becomes `a:b`, `g`, `b`). When no reordering is needed, formula order is kept
+/// (ties included). This fixes the θ layout, so it must match lme4 exactly.
+fn lme4_term_order(terms: &mut Vec<ReTerm>) {
+    let needs_reorder = terms.windows(2).any(|w| w[1].nlevels() > w[0].nlevels());
+    if needs_reorder {
+        // stable ascending sort by levels, then reverse = rev(order(nl))
+        terms.sort_by_key(ReTerm::nlevels);
+        terms.reverse();
+    }
 }
 
 type FullRankX = (faer::Mat<f64>, Vec<String>, Vec<usize>, Vec<String>);

@@ -144,4 +144,18 @@ pub enum DesignError {
         /// ` and the residual variance` for the LMM rule, empty otherwise.
         extra: String,
     },
+    /// The dense model matrix would be too large to allocate.
+    #[error(
+        "the model matrix would have {n} rows × {columns} columns (term `{term}` alone has {term_columns} columns), more than the 2^31 cells this program allocates; hint: a factor with very many levels belongs in a random term, e.g. `(1 | g)`, not in the fixed effects"
+    )]
+    TooLarge {
+        /// Rows of the model frame.
+        n: usize,
+        /// Columns the matrix would have.
+        columns: usize,
+        /// The term with the most columns.
+        term: String,
+        /// Its number of columns.
+        term_columns: usize,
+    },
 }

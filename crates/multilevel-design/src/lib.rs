@@ -87,7 +87,9 @@ pub struct Design {
     pub fixed_term_labels: Vec<String>,
     /// Names of columns dropped because they were aliased with earlier columns.
     pub dropped_columns: Vec<String>,
-    /// Random-effects terms, sorted by number of levels, largest first (stable).
+    /// Random-effects terms in lme4's order: by number of levels, largest first; when lme4
+    /// reorders (`rev(order(nl))`), terms with equal numbers of levels are in reverse formula
+    /// order, otherwise formula order is kept.
     pub terms: Vec<ReTerm>,
     /// Prior weights, if any (length `n`, positive).
     pub weights: Option<Vec<f64>>,

@@ -178,6 +178,7 @@ pub fn model_matrix(terms: &ModelTerms, frame: &ModelFrame) -> Result<ModelMatri
         })
         .collect();
     let full = factor_codings(&var_labels, &is_factor, terms.intercept);
+    check_size(&resolved, &full, &term_labels_only, terms.intercept, n)?;
 
     let mut out = ModelMatrix {
         columns: Vec::new(),
@@ -229,6 +230,46 @@ pub fn model_matrix(terms: &ModelTerms, frame: &ModelFrame) -> Result<ModelMatri
         }
     }
     Ok(out)
+}
+
+/// Largest number of cells (`n × columns`) of a dense model matrix: 2³¹ doubles = 16 GiB.
+pub const MAX_CELLS: usize = 1 << 31;
+
+/// Refuses, before allocating, a model matrix with more than [`MAX_CELLS`] cells (e.g. a
+/// factor with 100 000 levels on a million rows), which would otherwise abort the process.
+fn check_size(
+    resolved: &[Vec<Resolved<'_>>],
+    full: &[Vec<bool>],
+    labels: &[String],
+    intercept: bool,
+    n: usize,
+) -> Result<(), DesignError> {
+    let mut total = usize::from(intercept);
+    let mut largest = (0usize, "(Intercept)");
+    for ((vars, codes), label) in resolved.iter().zip(full).zip(labels) {
+        let mut cols = 1usize;
+        for (var, &indicators) in vars.iter().zip(codes) {
+            let m = match var {
+                Resolved::Numeric(_) => 1,
+                Resolved::Matrix(columns, _) => columns.len(),
+                Resolved::Factor(_, levels, _) => levels.len() - usize::from(!indicators),
+            };
+            cols = cols.saturating_mul(m);
+        }
+        if cols > largest.0 {
+            largest = (cols, label.as_str());
+        }
+        total = total.saturating_add(cols);
+    }
+    if total.saturating_mul(n) > MAX_CELLS {
+        return Err(DesignError::TooLarge {
+            n,
+            columns: total,
+            term: largest.1.to_string(),
+            term_columns: largest.0,
+        });
+    }
+    Ok(())
 }
 
 /// The columns (and names) one variable contributes to a term.

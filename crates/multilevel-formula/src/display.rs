@@ -51,15 +51,6 @@ pub(crate) fn quote_name(name: &str) -> String {
     }
 }
 
-/// lme4's label for a grouping factor: the names joined by `:`.
-pub(crate) fn group_label(group: &[String]) -> String {
-    group
-        .iter()
-        .map(|g| quote_name(g))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 /// Precedence levels for printing (higher binds tighter).
 fn precedence(e: &Expr) -> u8 {
     match e {
@@ -248,7 +239,7 @@ impl fmt::Display for RandomTerm {
             f,
             "({} {bar} {})",
             render_model_terms(&self.lhs, &[]),
-            group_label(&self.group)
+            self.group_label
         )
     }
 }

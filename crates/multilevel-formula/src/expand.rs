@@ -23,6 +23,12 @@ use crate::{BinOp, Expr, Formula, ModelTerms, RandomTerm, Response, Term};
 /// Sorted variable indices.
 type Bits = Vec<usize>;
 
+/// Largest number of term combinations one `*`, `:` or `^` may produce.
+const MAX_TERMS: usize = 10_000;
+
+/// A grouping factor of a random term: the interacting column names and lme4's label.
+type Group = (Vec<String>, String);
+
 /// Builds the [`Formula`] from the syntax tree.
 pub(crate) fn build(text: &str, tree: &Node) -> Result<Formula, FormulaError> {
     let (lhs, rhs) = match tree {
@@ -211,10 +217,13 @@ struct Encoder<'t> {
     offsets: Vec<Expr>,
 }
 
+/// Drops empty terms and repeats (first occurrence kept). Linear time, so that long sums such
+/// as `a1 + a2 + ... + a1000` do not cost a cubic number of comparisons.
 fn trim(list: Vec<Bits>) -> Vec<Bits> {
+    let mut seen: std::collections::HashSet<Bits> = std::collections::HashSet::new();
     let mut out: Vec<Bits> = Vec::with_capacity(list.len());
     for b in list {
-        if !b.is_empty() && !out.contains(&b) {
+        if !b.is_empty() && seen.insert(b.clone()) {
             out.push(b);
         }
     }
@@ -414,6 +423,7 @@ impl<'t> Encoder<'t> {
                 Op::Star => {
                     let l = self.encode(lhs, Pos::Factor(*op))?;
                     let r = self.encode(rhs, Pos::Factor(*op))?;
+                    self.check_size(l.len(), r.len(), *col)?;
                     let c = cross(&l, &r);
                     let mut all = l;
                     all.extend(r);
@@ -423,6 +433,7 @@ impl<'t> Encoder<'t> {
                 Op::Colon => {
                     let l = self.encode(lhs, Pos::Factor(*op))?;
                     let r = self.encode(rhs, Pos::Factor(*op))?;
+                    self.check_size(l.len(), r.len(), *col)?;
                     Ok(trim(cross(&l, &r)))
                 }
                 Op::Slash => {
@@ -438,6 +449,7 @@ impl<'t> Encoder<'t> {
                     let n = self.exponent(rhs)?;
                     let mut acc = base.clone();
                     for _ in 1..n {
+                        self.check_size(base.len(), acc.len(), *col)?;
                         let next = trim(cross(&base, &acc));
                         if next == acc {
                             break;
@@ -448,6 +460,22 @@ impl<'t> Encoder<'t> {
                 }
             },
         }
+    }
+
+    /// Refuses an expansion that would produce more than [`MAX_TERMS`] terms (e.g.
+    /// `(a + b + ... + z)^26`, 2^26 terms), which would otherwise exhaust time and memory.
+    fn check_size(&self, left: usize, right: usize, col: usize) -> Result<(), FormulaError> {
+        if left.saturating_mul(right) > MAX_TERMS {
+            return Err(self.err(
+                col,
+                format!(
+                    "this operator expands to more than {MAX_TERMS} terms ({left} × {right} \
+                     combinations)"
+                ),
+                "limit the order of the interactions, e.g. `(a + b + c)^2` instead of `^3`",
+            ));
+        }
+        Ok(())
     }
 
     fn exponent(&self, node: &Node) -> Result<u64, FormulaError> {
@@ -493,7 +521,7 @@ impl<'t> Encoder<'t> {
         }
         let groups = self.groups(rhs)?;
         // lme4 lists nested groups innermost first: `a/b` gives `b:a`, then `a`.
-        let groups: Vec<Vec<String>> = groups.into_iter().rev().collect();
+        let groups: Vec<Group> = groups.into_iter().rev().collect();
         let pieces: Vec<(ModelTerms, bool)> = if double {
             let mut p = Vec::new();
             if effects.intercept {
@@ -519,11 +547,11 @@ impl<'t> Encoder<'t> {
             vec![(effects, true)]
         };
         for (lhs, correlated) in pieces {
-            for g in &groups {
+            for (g, label) in &groups {
                 self.random.push(RandomTerm {
                     lhs: lhs.clone(),
                     group: g.clone(),
-                    group_label: crate::display::group_label(g),
+                    group_label: label.clone(),
                     correlated,
                 });
             }
@@ -531,11 +559,25 @@ impl<'t> Encoder<'t> {
         Ok(())
     }
 
-    /// The grouping factors of a random term, outermost first (`a/b` gives `[a]`, `[b, a]`).
-    fn groups(&self, node: &Node) -> Result<Vec<Vec<String>>, FormulaError> {
+    /// The grouping factors of a random term, outermost first (`a/b` gives `[a]`, `[b, a]`),
+    /// each with lme4's label: the grouping expression as R deparses it, so that a nesting
+    /// keeps the parentheses lme4's `expandSlash` creates (`a/b/c` gives `a`, `b:a` and
+    /// `c:(b:a)`; values from R 4.2.2, lme4 1.1.31 `names(lFormula(...)$reTrms$cnms)`).
+    fn groups(&self, node: &Node) -> Result<Vec<Group>, FormulaError> {
         match node {
-            Node::Name { name, .. } => Ok(vec![vec![name.clone()]]),
-            Node::Paren { inner, .. } => self.groups(inner),
+            Node::Name { name, .. } => {
+                Ok(vec![(vec![name.clone()], crate::display::quote_name(name))])
+            }
+            Node::Paren { inner, .. } => {
+                let mut out = self.groups(inner)?;
+                // R keeps written parentheses around an interaction: `c:(b:a)`.
+                if let [(names, label)] = out.as_mut_slice()
+                    && names.len() > 1
+                {
+                    *label = format!("({label})");
+                }
+                Ok(out)
+            }
             Node::Binary {
                 op: Op::Colon,
                 lhs,
@@ -545,14 +587,14 @@ impl<'t> Encoder<'t> {
                 let l = self.groups(lhs)?;
                 let r = self.groups(rhs)?;
                 match (l.as_slice(), r.as_slice()) {
-                    ([a], [b]) => {
+                    ([(a, la)], [(b, lb)]) => {
                         let mut g = a.clone();
                         for n in b {
                             if !g.contains(n) {
                                 g.push(n.clone());
                             }
                         }
-                        Ok(vec![g])
+                        Ok(vec![(g, format!("{la}:{lb}"))])
                     }
                     _ => Err(self.err(
                         *col,
@@ -568,15 +610,22 @@ impl<'t> Encoder<'t> {
                 ..
             } => {
                 let mut out = self.groups(lhs)?;
-                let inner = out.last().cloned().unwrap_or_default();
-                for r in self.groups(rhs)? {
+                let (inner, inner_label) = out.last().cloned().unwrap_or_default();
+                // lme4's `expandSlash` builds the call `r:(inner)`; deparsing it brackets an
+                // inner interaction.
+                let inner_label = if inner.len() > 1 && !inner_label.starts_with('(') {
+                    format!("({inner_label})")
+                } else {
+                    inner_label
+                };
+                for (r, r_label) in self.groups(rhs)? {
                     let mut g = r;
                     for n in &inner {
                         if !g.contains(n) {
                             g.push(n.clone());
                         }
                     }
-                    out.push(g);
+                    out.push((g, format!("{r_label}:{inner_label}")));
                 }
                 Ok(out)
             }

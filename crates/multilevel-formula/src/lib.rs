@@ -57,7 +57,7 @@
 //! model formula with an implicit intercept (`(x | g)` is `(1 + x | g)`; `0 +` or `- 1`
 //! removes it). The group is a name, an interaction `a:b` (group `["a","b"]`, label `a:b`) or
 //! a nesting `a/b`, which, as in lme4, gives the terms for `b:a` and `a` (in that order,
-//! innermost first; `a/b/c` gives `c:b:a`, `b:a`, `a`). `(1 + x + z || g)` becomes
+//! innermost first; `a/b/c` gives `c:(b:a)`, `b:a`, `a`, labelled as lme4 labels them). `(1 + x + z || g)` becomes
 //! `(1 | g) + (0 + x | g) + (0 + z | g)`, each marked `correlated: false`; with a nested
 //! group, each of those is expanded over the groups.
 //!
@@ -222,8 +222,9 @@ pub struct RandomTerm {
     pub lhs: ModelTerms,
     /// The grouping variables whose interaction defines the groups, e.g. `["cask", "batch"]`.
     pub group: Vec<String>,
-    /// lme4's name for the grouping factor: the group variables joined by `:`
-    /// (`Subject`, `cask:batch`), backquoted where R would backquote them.
+    /// lme4's name for the grouping factor: the grouping expression as R deparses it, i.e.
+    /// the group variables joined by `:` (`Subject`, `cask:batch`), backquoted where R would
+    /// backquote them, with the parentheses of a nesting (`(1 | a/b/c)` gives `c:(b:a)`).
     pub group_label: String,
     /// `false` only for the terms produced from `||` (independent effects).
     pub correlated: bool,

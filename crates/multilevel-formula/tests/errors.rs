@@ -269,3 +269,46 @@ fn hostile_nesting_is_an_error_not_a_crash() {
     let nested = format!("y ~ {}x{}", "(".repeat(900), ")".repeat(900));
     assert_eq!(parse(&nested).unwrap().fixed.labels(), ["x"]);
 }
+
+#[test]
+fn combinatorial_expansion_is_an_error_not_a_hang() {
+    // 2^24 − 1 terms: must be refused quickly, pointing at the `^`.
+    let vars: Vec<String> = (0..24).map(|i| format!("x{i}")).collect();
+    let text = format!("y ~ ({})^24", vars.join(" + "));
+    let caret = text.find('^').unwrap() + 1;
+    let e = check(&text, caret, "more than 10000 terms");
+    assert!(e.hint.unwrap().contains("order"));
+    // `:` of two big sums
+    let a: Vec<String> = (0..120).map(|i| format!("a{i}")).collect();
+    let b: Vec<String> = (0..120).map(|i| format!("b{i}")).collect();
+    let text = format!("y ~ ({}):({})", a.join(" + "), b.join(" + "));
+    let colon = text.find("):(").unwrap() + 2;
+    check(&text, colon, "more than 10000 terms");
+    // a legitimate two-way expansion still works: 10 + 45 terms
+    let ten: Vec<String> = (0..10).map(|i| format!("z{i}")).collect();
+    let f = parse(&format!("y ~ ({})^2", ten.join(" + "))).unwrap();
+    assert_eq!(f.fixed.terms.len(), 55);
+}
+
+#[test]
+fn nested_group_labels_match_lme4() {
+    // names(lFormula(y ~ (1 | a/b/cc), d)$reTrms$cnms) in R 4.2.2 / lme4 1.1.31:
+    // "cc:(b:a)" "b:a" "a"
+    let f = parse("y ~ (1 | a/b/cc)").unwrap();
+    let labels: Vec<&str> = f.random.iter().map(|r| r.group_label.as_str()).collect();
+    assert_eq!(labels, ["cc:(b:a)", "b:a", "a"]);
+    assert_eq!(f.random[0].group, ["cc", "b", "a"]);
+    // explicit interactions deparse without extra parentheses; written ones are kept
+    assert_eq!(
+        parse("y ~ (1 | a:b:c)").unwrap().random[0].group_label,
+        "a:b:c"
+    );
+    let f = parse("y ~ (1 | c:(b:a))").unwrap();
+    assert_eq!(f.random[0].group_label, "c:(b:a)");
+    assert_eq!(f.random[0].group, ["c", "b", "a"]);
+    // canonical text round-trips the label
+    let f = parse("y ~ (1 | a/b/cc/d)").unwrap();
+    assert_eq!(f.random[0].group_label, "d:(cc:(b:a))");
+    let again = parse(&f.to_string()).unwrap();
+    assert_eq!(again.random, f.random);
+}

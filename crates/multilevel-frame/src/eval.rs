@@ -203,7 +203,20 @@ impl Evaluator<'_> {
                     Num::Scalar(_) => {
                         Err(self.bad_call(e, "scale() of a constant", "scale a column"))
                     }
-                    Num::Vec(v) => Ok(Value::Num(scale(&v))),
+                    Num::Vec(v) => {
+                        // R gives NaN for every row here; say why instead of reporting NaN.
+                        let mut present = v.iter().flatten();
+                        let first = present.next();
+                        if !first.is_some_and(|a| present.any(|b| b != a)) {
+                            return Err(self.bad_call(
+                                e,
+                                "scale() of a column with fewer than 2 distinct non-missing values \
+                                 (its standard deviation is 0, so every value would be NaN)",
+                                "use the column unscaled, or centre it with I(x - mean)",
+                            ));
+                        }
+                        Ok(Value::Num(scale(&v)))
+                    }
                 }
             }
             "poly" => self.poly(e, args),

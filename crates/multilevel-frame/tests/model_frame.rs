@@ -138,10 +138,12 @@ fn interaction_group_levels_in_r_order() {
         .unwrap();
     let mf = frame("y ~ 1 + (1 | a:b)", &df).unwrap();
     let (codes, levels) = factor(mf.group("a:b").unwrap());
-    assert_eq!(levels, vec!["x:p", "y:p", "x:q", "y:q"]);
-    assert_eq!(codes, vec![0, 1, 2, 3]);
+    // lme4 builds `a:b` with the FIRST factor varying slowest (lex order); values from
+    // R 4.2.2 / lme4 1.1.31 `levels(lFormula(y ~ 1 + (1 | a:b), d)$reTrms$flist[[1]])`.
+    assert_eq!(levels, vec!["x:p", "x:q", "y:p", "y:q"]);
+    assert_eq!(codes, vec![0, 2, 1, 3]);
 
-    // unobserved combinations are dropped; order still by (b, a)
+    // unobserved combinations are dropped; order still by (a, b) (values from R 4.2.2)
     let df = DataFrame::new("mem")
         .with_numeric("y", vec![1.0, 2.0, 3.0, 5.0, 4.0])
         .unwrap()
@@ -151,13 +153,13 @@ fn interaction_group_levels_in_r_order() {
         .unwrap();
     let mf = frame("y ~ 1 + (1 | a:b)", &df).unwrap();
     let (codes, levels) = factor(mf.group("a:b").unwrap());
-    assert_eq!(levels, vec!["y:p", "x:q", "y:q"]);
-    assert_eq!(codes, vec![2, 1, 0, 2, 1]);
-    // lme4 expands a/b to (1 | b:a) + (1 | a): R's interaction(b, a), b varying fastest
+    assert_eq!(levels, vec!["x:q", "y:p", "y:q"]);
+    assert_eq!(codes, vec![2, 0, 1, 2, 0]);
+    // lme4 expands a/b to (1 | b:a) + (1 | a): `b:a`, b varying slowest (values from R 4.2.2)
     let mf = frame("y ~ 1 + (1 | a/b)", &df).unwrap();
     let (codes, levels) = factor(mf.group("b:a").unwrap());
-    assert_eq!(levels, vec!["q:x", "p:y", "q:y"]);
-    assert_eq!(codes, vec![2, 0, 1, 2, 0]);
+    assert_eq!(levels, vec!["p:y", "q:x", "q:y"]);
+    assert_eq!(codes, vec![2, 1, 0, 2, 1]);
     let (_, levels) = factor(mf.group("a").unwrap());
     assert_eq!(levels, vec!["x", "y"]);
 }
@@ -496,4 +498,40 @@ fn error_unknown_function() {
     let e = err("y ~ frobnicate(x) + (1 | g)", &sleep_like());
     assert!(matches!(e, FrameError::BadCall { .. }), "{e:?}");
     assert_names(&e, &["mem", "`frobnicate(x)`", "unknown function"]);
+}
+
+#[test]
+fn scale_of_a_constant_column_is_a_clear_error() {
+    // R: scale(c(5, 5, 5)) is NaN everywhere; we refuse with a message naming the call.
+    let df = DataFrame::new("mem")
+        .with_numeric("y", vec![1.0, 2.0, 3.0])
+        .unwrap()
+        .with_numeric("x", vec![5.0, 5.0, 5.0])
+        .unwrap()
+        .with_numeric_opt("z", vec![Some(1.0), None, None])
+        .unwrap();
+    for f in ["y ~ scale(x)", "y ~ scale(z)"] {
+        let e = frame(f, &df).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("mem") && m.contains("scale(") && m.contains("hint"),
+            "{m}"
+        );
+        assert!(m.contains("standard deviation is 0"), "{m}");
+    }
+    // NA values are ignored as in R: scale(c(1, NA, 2, 3, 4)) = -1.161895 NA -0.3872983 ...
+    let df = DataFrame::new("mem")
+        .with_numeric("y", vec![1.0, 2.0, 3.0, 4.0, 5.0])
+        .unwrap()
+        .with_numeric_opt("x", vec![Some(1.0), None, Some(2.0), Some(3.0), Some(4.0)])
+        .unwrap();
+    let mf = frame("y ~ scale(x)", &df).unwrap();
+    assert_eq!(mf.dropped_rows, vec![1]);
+    let VariableValue::Numeric(v) = &mf.variable("scale(x)").unwrap().value else {
+        panic!()
+    };
+    let want = [-1.1618950, -0.3872983, 0.3872983, 1.1618950];
+    for (a, b) in v.iter().zip(want) {
+        assert!((a - b).abs() < 1e-7, "{v:?}");
+    }
 }

@@ -691,7 +691,7 @@ pub fn glmer_full(
         let p_value = chisq_upper(pearson_chisq, df_resid);
         if ratio > opts.overdispersion_threshold {
             warnings.push(format!(
-                "overdispersion: Pearson chi-squared / residual df = {ratio:.3} ({pearson_chisq:.2} on {df_resid} df, p = {p_value:.3g}); hint: add an observation-level random effect such as `(1 | obs)` or use a family with a dispersion parameter"
+                "overdispersion: Pearson chi-squared / residual df = {ratio:.3} ({pearson_chisq:.2} on {df_resid} df, p = {p_value:.3e}); hint: add an observation-level random effect such as `(1 | obs)` or use a family with a dispersion parameter"
             ));
         }
         Some(Overdispersion {

@@ -36,33 +36,50 @@ fn hermite(n: usize, x: f64) -> (f64, f64, f64) {
 pub fn gh_rule(n: usize) -> GhRule {
     let n = n.max(1);
     let mut roots = vec![0.0f64; n];
-    // Starting values for the roots of the physicists' H_n (largest first), scaled by √2.
+    // The positive zeros of p_n lie in (0, √(4n+2)); the smallest spacing is about π/√n.
+    // Bracket them on a fine grid, bisect, and polish with one Newton step.
     let nf = n as f64;
-    let m = n.div_ceil(2);
-    let mut xs: Vec<f64> = Vec::with_capacity(m);
-    for i in 0..m {
-        let x = match i {
-            0 => (2.0 * nf + 1.0).sqrt() - 1.85575 * (2.0 * nf + 1.0).powf(-1.0 / 6.0),
-            1 => xs[0] - 1.14 * nf.powf(0.426) / xs[0],
-            2 => 1.86 * xs[1] - 0.86 * xs[0],
-            3 => 1.91 * xs[2] - 0.91 * xs[1],
-            _ => 2.0 * xs[i - 1] - xs[i - 2],
-        };
-        xs.push(x);
-    }
-    for (i, x0) in xs.iter().enumerate() {
-        let mut x = x0 * std::f64::consts::SQRT_2;
-        for _ in 0..100 {
+    let hi = (4.0 * nf + 2.0).sqrt() + 1.0;
+    let step = 0.05 / nf.sqrt();
+    let mut pos: Vec<f64> = Vec::with_capacity(n / 2);
+    let mut a = if n % 2 == 1 { step / 2.0 } else { 0.0 };
+    let mut fa = hermite(n, a).0;
+    while a < hi && pos.len() < n / 2 {
+        let b = a + step;
+        let fb = hermite(n, b).0;
+        if fa == 0.0 || fa.signum() != fb.signum() {
+            let (mut lo, mut up, mut flo) = (a, b, fa);
+            for _ in 0..200 {
+                let mid = 0.5 * (lo + up);
+                if mid <= lo || mid >= up {
+                    break;
+                }
+                let fm = hermite(n, mid).0;
+                if fm.signum() == flo.signum() {
+                    lo = mid;
+                    flo = fm;
+                } else {
+                    up = mid;
+                }
+            }
+            let mut x = 0.5 * (lo + up);
             let (p, pm1, _) = hermite(n, x);
             let dp = nf.sqrt() * pm1;
-            let dx = p / dp;
-            x -= dx;
-            if dx.abs() <= 1e-15 * x.abs().max(1.0) {
-                break;
+            if dp != 0.0 {
+                let nx = x - p / dp;
+                if nx > lo - step && nx < up + step {
+                    x = nx;
+                }
             }
+            pos.push(x);
         }
-        roots[n - 1 - i] = x;
-        roots[i] = -x;
+        a = b;
+        fa = fb;
+    }
+    let half = n / 2;
+    for (i, x) in pos.iter().enumerate().take(half) {
+        roots[n - half + i] = *x;
+        roots[half - 1 - i] = -*x;
     }
     if n % 2 == 1 {
         roots[n / 2] = 0.0;

@@ -271,6 +271,6 @@ mod tests {
     fn zapsmall_like_r() {
         let mut v = [1.0, 1e-9, -0.333333333333];
         zapsmall(&mut v);
-        assert_eq!(v, [1.0, 0.0, -0.333333]);
+        assert_eq!(v, [1.0, 0.0, -0.3333333]);
     }
 }

@@ -102,6 +102,98 @@ impl FittedLmm {
         Self::fit(LinearMixedModel::new(design, opts.clone())?)
     }
 
+    /// Evaluate the model at a given θ instead of optimising it: β̂(θ), σ̂(θ) and
+    /// `vcov(β̂)` are read off the factorization at θ, exactly as a fit ending at θ would
+    /// report them. The [`FitResult`] holds only what inference needs (coefficients, vcov, θ,
+    /// σ, criterion, log-likelihood); random effects, fitted values and residuals are empty.
+    ///
+    /// Use it to separate the accuracy of the df computations from optimiser differences,
+    /// e.g. to compare with lmerTest at lme4's θ̂.
+    ///
+    /// # Errors
+    /// [`InferenceError::Mismatch`] for a θ of the wrong length; [`InferenceError::Numerical`]
+    /// when `M(θ)` cannot be factored.
+    pub fn at_theta(mut model: LinearMixedModel, theta: &[f64]) -> Result<Self, InferenceError> {
+        let design = model.design();
+        if theta.len() != design.n_theta() {
+            return Err(InferenceError::Mismatch(format!(
+                "θ has {} values but the model has {}",
+                theta.len(),
+                design.n_theta()
+            )));
+        }
+        let names = design.x_names.clone();
+        let (formula, data_name, n) = (design.formula.clone(), design.data_name.clone(), design.nobs());
+        let dev = model.deviance_function();
+        let reml = dev.reml();
+        let p = dev.p();
+        let fs = dev.factor_summary(theta).ok_or_else(|| {
+            InferenceError::Numerical(format!("the model cannot be factored at θ = {theta:?}"))
+        })?;
+        let (reml_crit, ml_dev) = dev.criteria(&fs);
+        let sigma2 = fs.pwrss / if reml { (n - p) as f64 } else { n as f64 };
+        let (beta, _) = dev.solve();
+        let vcov: Vec<f64> = dev.rx_inverse().into_iter().map(|v| v * sigma2).collect();
+        let objective = if reml { reml_crit } else { ml_dev };
+        let npar = p + theta.len() + 1;
+        let fixed = beta
+            .iter()
+            .enumerate()
+            .map(|(a, &est)| {
+                let se = vcov[a * p + a].sqrt();
+                multilevel_lmm::FixedEffect {
+                    term: names.get(a).cloned().unwrap_or_default(),
+                    estimate: est,
+                    std_error: se,
+                    statistic: est / se,
+                    df: None,
+                    p_value: None,
+                }
+            })
+            .collect();
+        let fit = FitResult {
+            formula,
+            data_name,
+            family: "gaussian".into(),
+            link: "identity".into(),
+            method: if reml { Method::Reml } else { Method::Ml },
+            nobs: n,
+            n_dropped_missing: 0,
+            groups: Vec::new(),
+            fixed,
+            vcov,
+            random: Vec::new(),
+            correlations: Vec::new(),
+            residual: Some(multilevel_lmm::Residual {
+                variance: sigma2,
+                std_dev: sigma2.sqrt(),
+            }),
+            theta: theta.to_vec(),
+            sigma: sigma2.sqrt(),
+            loglik: -objective / 2.0,
+            objective,
+            deviance: Some(ml_dev),
+            aic: objective + 2.0 * npar as f64,
+            bic: objective + (n as f64).ln() * npar as f64,
+            npar,
+            df_resid: n.saturating_sub(npar) as f64,
+            ranef: Vec::new(),
+            fitted: Vec::new(),
+            residuals: Vec::new(),
+            scaled_residuals: [f64::NAN; 5],
+            fixed_correlation: Vec::new(),
+            converged: true,
+            singular: false,
+            warnings: vec!["evaluated at a given θ, not optimised".into()],
+            optimizer: multilevel_lmm::OptimizerInfo {
+                name: "none".into(),
+                evaluations: 0,
+                message: "evaluated at a given θ".into(),
+            },
+        };
+        Self::new(model, fit)
+    }
+
     /// The fit.
     pub fn fit_result(&self) -> &FitResult {
         &self.fit

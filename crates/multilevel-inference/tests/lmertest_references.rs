@@ -137,6 +137,7 @@ fn check_lmm(name: &str, r: &Value, fails: &mut Failures) {
     );
     let (rdf, rp, rse, rt) = (nums(&s["df"]), nums(&s["p"]), nums(&s["se"]), nums(&s["t"]));
     for (i, fe) in fit.fixed.iter().enumerate() {
+        eprintln!("{name} {} df {} vs {} (rel {:.2e}) t {} vs {} (rel {:.2e})", fe.term, fe.df.unwrap(), rdf[i], rel(fe.df.unwrap(), rdf[i]), fe.statistic, rt[i], rel(fe.statistic, rt[i]));
         fails.check(format!("{name} df[{}]", fe.term), fe.df.unwrap(), rdf[i], DF_TOL);
         fails.check(format!("{name} p[{}]", fe.term), fe.p_value.unwrap(), rp[i], P_TOL);
         fails.check(format!("{name} se[{}]", fe.term), fe.std_error, rse[i], STAT_TOL);

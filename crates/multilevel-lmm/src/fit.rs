@@ -596,3 +596,104 @@ pub(crate) fn five_numbers(v: &[f64]) -> [f64; 5] {
     };
     [q(0.0), q(0.25), q(0.5), q(0.75), q(1.0)]
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use multilevel_design::ReTerm;
+
+    #[test]
+    fn five_numbers_follow_r_quantile_type_7() {
+        // R: quantile(1:10) = 1, 3.25, 5.5, 7.75, 10
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(five_numbers(&v), [1.0, 3.25, 5.5, 7.75, 10.0]);
+        assert!(five_numbers(&[]).iter().all(|x| x.is_nan()));
+    }
+
+    /// Random-intercept data with a known structure: 12 groups of 6.
+    fn design() -> Design {
+        let n = 72;
+        let g: Vec<u32> = (0..n).map(|i| (i / 6) as u32).collect();
+        let x: Vec<f64> = (0..n).map(|i| (i % 6) as f64).collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| 10.0 + 2.0 * x[i] + ((g[i] * 7 % 5) as f64 - 2.0) + ((i * 13 % 7) as f64 - 3.0) * 0.4)
+            .collect();
+        Design {
+            formula: "y ~ x + (1 | g)".into(),
+            response_name: "y".into(),
+            y,
+            trials: None,
+            x: faer::Mat::from_fn(n, 2, |i, j| if j == 0 { 1.0 } else { x[i] }),
+            x_names: vec!["(Intercept)".into(), "x".into()],
+            x_assign: vec![0, 1],
+            fixed_term_labels: vec!["(Intercept)".into(), "x".into()],
+            dropped_columns: vec![],
+            terms: vec![ReTerm {
+                group: "g".into(),
+                levels: (0..12).map(|l| format!("g{l}")).collect(),
+                refs: g,
+                k: 1,
+                z: vec![1.0; n],
+                col_names: vec!["(Intercept)".into()],
+                formula_order: 0,
+            }],
+            weights: None,
+            offset: None,
+            n_dropped_missing: 3,
+            data_name: "test".into(),
+        }
+    }
+
+    #[test]
+    fn refit_with_the_same_response_reproduces_the_fit() {
+        let d = design();
+        let y = d.y.clone();
+        let mut m = LinearMixedModel::new(d, LmmOptions::default()).unwrap();
+        let a = m.fit().unwrap();
+        let b = m.refit(&y).unwrap();
+        assert_eq!(a.theta, b.theta);
+        assert_eq!(a.objective, b.objective);
+        // A shifted response moves only the intercept.
+        let shifted: Vec<f64> = y.iter().map(|v| v + 100.0).collect();
+        let c = m.refit(&shifted).unwrap();
+        assert!((c.fixed[0].estimate - a.fixed[0].estimate - 100.0).abs() < 1e-6);
+        assert!((c.fixed[1].estimate - a.fixed[1].estimate).abs() < 1e-8);
+        assert!((c.objective - a.objective).abs() < 1e-8);
+        assert!(m.refit(&y[..10]).is_err());
+    }
+
+    #[test]
+    fn fit_reports_lme4_quantities_consistently() {
+        let fit = lmer(design(), &LmmOptions::default()).unwrap();
+        assert_eq!(fit.npar, 4);
+        assert!((fit.loglik + fit.objective / 2.0).abs() < 1e-12);
+        assert!((fit.aic - (fit.objective + 8.0)).abs() < 1e-9);
+        assert!((fit.residual.as_ref().unwrap().std_dev - fit.sigma).abs() < 1e-12);
+        // Fitted + residual = response.
+        let d = design();
+        for i in 0..d.nobs() {
+            assert!((fit.fitted[i] + fit.residuals[i] - d.y[i]).abs() < 1e-9);
+        }
+        assert_eq!(fit.warnings[0], "3 rows with missing values dropped");
+        assert_eq!(fit.groups[0].levels, 12);
+        assert_eq!(fit.ranef[0].values.len(), 12);
+        assert!(fit.converged);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let mut d = design();
+        d.terms.clear();
+        assert_eq!(
+            LinearMixedModel::new(d, LmmOptions::default()).unwrap_err(),
+            LmmError::NoRandomEffects
+        );
+        let mut d = design();
+        d.weights = Some(vec![0.0; 72]);
+        assert!(matches!(
+            LinearMixedModel::new(d, LmmOptions::default()),
+            Err(LmmError::BadInput(_))
+        ));
+    }
+}

@@ -132,6 +132,8 @@ pub struct ProfiledDeviance {
     /// `V` stored densely (`nt × k₀ℓ₀`) when `[Z_r X y]'Z₀` is dense enough that one
     /// matrix product beats the level-by-level sparse downdate.
     vdense: Option<Mat<f64>>,
+    /// Width of the column blocks of the sparse downdate (`nt` when `S` is small).
+    tile_width: usize,
     /// Scratch for small per-level blocks (`k_max²`).
     small: Vec<f64>,
     mem: MemBuffer,
@@ -228,6 +230,7 @@ impl ProfiledDeviance {
                 Mat::zeros(nt, nt)
             },
             vdense: None,
+            tile_width: if nt > 512 { 64 } else { nt },
             small: vec![0.0; kmax * kmax],
             mem,
             par,
@@ -776,9 +779,8 @@ impl ProfiledDeviance {
     fn sparse_downdate(&mut self) {
         let k0 = self.k0;
         let nt = self.nt;
-        const BLOCK: usize = 64;
-        let blocks = if nt > 512 { nt.div_ceil(BLOCK) } else { 1 };
-        let width = if blocks == 1 { nt } else { BLOCK };
+        let width = self.tile_width.clamp(1, nt.max(1));
+        let blocks = nt.div_ceil(width);
         for blk in 0..blocks {
             let (c0, c1) = (blk * width, ((blk + 1) * width).min(nt));
             for l in 0..self.l0 {
@@ -1118,4 +1120,222 @@ pub(crate) fn small_lower_inverse(l: &[f64], k: usize) -> Vec<f64> {
         }
     }
     inv
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use multilevel_design::ReTerm;
+
+    /// Deterministic pseudo-random numbers in [0, 1).
+    fn lcg(seed: &mut u64) -> f64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*seed >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A small crossed design: a vector term (k = 2) with 7 levels, a vector term (k = 2)
+    /// with 4 levels and a scalar term with 3 levels; X = [1, x].
+    fn design(weights: bool) -> Design {
+        design_with(weights, 60, &[(7, 2), (4, 2), (3, 1)])
+    }
+
+    fn design_with(weights: bool, n: usize, spec: &[(usize, usize)]) -> Design {
+        let mut seed = 7u64;
+        let x: Vec<f64> = (0..n).map(|_| lcg(&mut seed) * 4.0).collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| 3.0 + 0.5 * x[i] + (i % 7) as f64 * 0.3 + lcg(&mut seed))
+            .collect();
+        let term = |levels: usize, k: usize, order: usize, seed: &mut u64| ReTerm {
+            group: format!("g{levels}"),
+            levels: (0..levels).map(|l| format!("L{l}")).collect(),
+            refs: (0..n).map(|i| ((i * (order + 3) + i / 5) % levels) as u32).collect(),
+            k,
+            z: (0..n)
+                .flat_map(|i| {
+                    let mut row = vec![1.0];
+                    if k == 2 {
+                        row.push(x[i] + lcg(seed) * 0.1);
+                    }
+                    row
+                })
+                .collect(),
+            col_names: (0..k).map(|c| format!("c{c}")).collect(),
+            formula_order: order,
+        };
+        let terms = spec
+            .iter()
+            .enumerate()
+            .map(|(o, &(levels, k))| term(levels, k, o, &mut seed))
+            .collect();
+        Design {
+            formula: "test".into(),
+            response_name: "y".into(),
+            y,
+            trials: None,
+            x: Mat::from_fn(n, 2, |i, j| if j == 0 { 1.0 } else { x[i] }),
+            x_names: vec!["(Intercept)".into(), "x".into()],
+            x_assign: vec![0, 1],
+            fixed_term_labels: vec!["(Intercept)".into(), "x".into()],
+            dropped_columns: vec![],
+            terms,
+            weights: weights.then(|| (0..n).map(|i| 0.5 + (i % 3) as f64).collect()),
+            offset: None,
+            n_dropped_missing: 0,
+            data_name: "test".into(),
+        }
+    }
+
+    /// The criteria computed the slow way: dense Z, dense Λ, dense Cholesky of M(θ).
+    fn brute_force(d: &Design, theta: &[f64]) -> (f64, f64) {
+        let n = d.nobs();
+        let p = d.p();
+        let q = d.q();
+        let w: Vec<f64> = d.weights.clone().unwrap_or_else(|| vec![1.0; n]);
+        // Z Λ, column by column.
+        let mut zl = Mat::<f64>::zeros(n, q);
+        let mut off = 0;
+        let mut toff = 0;
+        for t in &d.terms {
+            let k = t.k;
+            let mut lam = vec![0.0; k * k];
+            let mut idx = toff;
+            for c in 0..k {
+                for r in c..k {
+                    lam[r * k + c] = theta[idx];
+                    idx += 1;
+                }
+            }
+            for i in 0..n {
+                let l = t.refs[i] as usize;
+                for c in 0..k {
+                    let mut acc = 0.0;
+                    for r in 0..k {
+                        acc += t.z[i * k + r] * lam[r * k + c];
+                    }
+                    zl[(i, off + l * k + c)] = acc;
+                }
+            }
+            off += t.q();
+            toff += t.n_theta();
+        }
+        let m = q + p + 1;
+        let row = |i: usize, c: usize| -> f64 {
+            let sw = w[i].sqrt();
+            sw * if c < q {
+                zl[(i, c)]
+            } else if c < q + p {
+                d.x[(i, c - q)]
+            } else {
+                d.y[i]
+            }
+        };
+        let mut big = Mat::<f64>::zeros(m, m);
+        for a in 0..m {
+            for b in 0..m {
+                big[(a, b)] = (0..n).map(|i| row(i, a) * row(i, b)).sum::<f64>()
+                    + if a == b && a < q { 1.0 } else { 0.0 };
+            }
+        }
+        let l = big.llt(faer::Side::Lower).unwrap();
+        let lm = l.L();
+        let ld_l2: f64 = (0..q).map(|i| 2.0 * lm[(i, i)].ln()).sum();
+        let ld_rx2: f64 = (q..q + p).map(|i| 2.0 * lm[(i, i)].ln()).sum();
+        let pwrss = lm[(m - 1, m - 1)].powi(2);
+        let ldw: f64 = w.iter().map(|v| v.ln()).sum();
+        let (nf, npf) = (n as f64, (n - p) as f64);
+        let two_pi = 2.0 * std::f64::consts::PI;
+        let ml = ld_l2 - ldw + nf * (1.0 + (two_pi * pwrss / nf).ln());
+        let reml = ld_l2 + ld_rx2 - ldw + npf * (1.0 + (two_pi * pwrss / npf).ln());
+        (reml, ml)
+    }
+
+    #[test]
+    fn blocked_objective_equals_dense_computation() {
+        for weights in [false, true] {
+            let d = design(weights);
+            let mut dev = ProfiledDeviance::new(&d, true);
+            for theta in [
+                vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0],
+                vec![0.7, -0.3, 0.4, 1.3, 0.2, 0.5, 0.9],
+                vec![0.0, 0.5, 0.2, 0.3, -0.4, 0.0, 2.0],
+            ] {
+                let (reml, ml) = brute_force(&d, &theta);
+                dev.set_reml(true);
+                let ours_reml = dev.objective(&theta);
+                dev.set_reml(false);
+                let ours_ml = dev.objective(&theta);
+                assert!((ours_reml - reml).abs() < 1e-9 * reml.abs(), "{ours_reml} vs {reml}");
+                assert!((ours_ml - ml).abs() < 1e-9 * ml.abs(), "{ours_ml} vs {ml}");
+            }
+        }
+    }
+
+    #[test]
+    fn dense_off_diagonal_path_and_large_blocks_agree_with_dense_computation() {
+        // 40 levels first (scalar), then 16 levels of a vector term: a 35 × 35 dense block,
+        // the dense V path and faer's Cholesky.
+        let d = design_with(true, 120, &[(40, 1), (16, 2)]);
+        let mut dev = ProfiledDeviance::new(&d, false);
+        assert!(dev.vdense.is_some());
+        let theta = [0.8, 1.1, -0.2, 0.6];
+        let (_, ml) = brute_force(&d, &theta);
+        let ours = dev.objective(&theta);
+        assert!((ours - ml).abs() < 1e-9 * ml.abs(), "{ours} vs {ml}");
+    }
+
+    #[test]
+    fn tiled_sparse_downdate_equals_untiled() {
+        let d = design_with(false, 400, &[(90, 1), (60, 2), (30, 1)]);
+        let mut dev = ProfiledDeviance::new(&d, true);
+        assert!(dev.vdense.is_none());
+        let theta = [0.8, 1.1, -0.2, 0.6, 0.3];
+        dev.tile_width = dev.nt;
+        let whole = dev.objective(&theta);
+        dev.tile_width = 7;
+        let tiled = dev.objective(&theta);
+        assert!((whole - tiled).abs() < 1e-10 * whole.abs(), "{whole} vs {tiled}");
+        let (reml, _) = brute_force(&d, &theta);
+        assert!((whole - reml).abs() < 1e-9 * reml.abs(), "{whole} vs {reml}");
+    }
+
+    #[test]
+    fn objective_is_invariant_to_the_sign_of_lambda_columns() {
+        let d = design(false);
+        let mut dev = ProfiledDeviance::new(&d, false);
+        let a = dev.objective(&[0.7, -0.3, 0.4, 1.3, 0.2, 0.5, 0.9]);
+        // Flip the sign of the first column of the first term's Λ (elements 0 and 1).
+        let b = dev.objective(&[-0.7, 0.3, 0.4, 1.3, 0.2, 0.5, 0.9]);
+        assert!((a - b).abs() < 1e-9 * a.abs());
+    }
+
+    #[test]
+    fn set_response_matches_a_fresh_structure() {
+        let d = design(true);
+        let mut dev = ProfiledDeviance::new(&d, true);
+        let y2: Vec<f64> = d.y.iter().map(|v| v * 1.5 - 2.0).collect();
+        dev.set_response(&d, &y2);
+        let mut d2 = d.clone();
+        d2.y = y2;
+        let mut fresh = ProfiledDeviance::new(&d2, true);
+        let theta = [0.7, -0.3, 0.4, 1.3, 0.2, 0.5, 0.9];
+        assert_eq!(dev.objective(&theta), fresh.objective(&theta));
+    }
+
+    #[test]
+    fn small_cholesky_factors_and_rejects() {
+        let mut a = vec![4.0, 2.0, 2.0, 3.0];
+        let ld = small_cholesky(&mut a, 2).unwrap();
+        assert!((a[0] - 2.0).abs() < 1e-15 && (a[2] - 1.0).abs() < 1e-15);
+        assert!((a[3] - 2f64.sqrt()).abs() < 1e-15 && a[1] == 0.0);
+        assert!((ld - 8f64.ln()).abs() < 1e-14);
+        let mut bad = vec![1.0, 2.0, 2.0, 1.0];
+        assert!(small_cholesky(&mut bad, 2).is_none());
+        let inv = small_lower_inverse(&a, 2);
+        // L · L⁻¹ = I
+        assert!((a[0] * inv[0] - 1.0).abs() < 1e-15);
+        assert!((a[2] * inv[0] + a[3] * inv[2]).abs() < 1e-15);
+    }
 }

@@ -8,7 +8,11 @@ use std::path::Path;
 fn lmm_references_match_lme4() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let files = xtask::reference_files(&root.join("tests/reference/lmm")).unwrap_or_default();
-    assert!(files.len() >= 15, "expected the committed references, found {}", files.len());
+    assert!(
+        files.len() >= 15,
+        "expected the committed references, found {}",
+        files.len()
+    );
     let mut failures = Vec::new();
     let mut checked = 0;
     for f in &files {

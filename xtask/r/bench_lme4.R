@@ -63,6 +63,22 @@ fit_once <- function(formula, data, reml) {
   list(fit = fit, elapsed = t, warnings = warns)
 }
 
+blas <- tryCatch(extSoftVersion()[["BLAS"]], error = function(e) "")
+if (!nzchar(blas)) blas <- tryCatch(La_library(), error = function(e) "")
+
+# Written after every model, so that the models done so far survive an interruption.
+write_out <- function(results) {
+  out <- list(
+    r_version = R.version.string,
+    lme4_version = as.character(packageVersion("lme4")),
+    matrix_version = as.character(packageVersion("Matrix")),
+    blas = blas,
+    models = results
+  )
+  writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null",
+                    pretty = TRUE), args[[2]])
+}
+
 results <- list()
 for (m in spec) {
   if (!isTRUE(m$run)) {
@@ -102,16 +118,7 @@ for (m in spec) {
   )
   rm(data, fit, last)
   invisible(gc())
+  write_out(results)
 }
 
-blas <- tryCatch(extSoftVersion()[["BLAS"]], error = function(e) "")
-if (!nzchar(blas)) blas <- tryCatch(La_library(), error = function(e) "")
-out <- list(
-  r_version = R.version.string,
-  lme4_version = as.character(packageVersion("lme4")),
-  matrix_version = as.character(packageVersion("Matrix")),
-  blas = blas,
-  models = results
-)
-writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null",
-                  pretty = TRUE), args[[2]])
+write_out(results)

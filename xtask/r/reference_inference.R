@@ -131,8 +131,10 @@ write_lmm <- function(spec) {
 # lme4's anova(m1, m2): the REML fits are refitted by ML (lme4 does this by default).
 write_compare <- function(spec) {
   df <- read_source(spec$data)
-  fits <- lapply(spec$formulas, function(f) clean_lmer(f, df, spec$REML))
-  a <- suppressMessages(do.call(anova, c(fits, list(refit = TRUE))))
+  if (length(spec$formulas) != 2) stop("comparisons of two models only")
+  m1 <- clean_lmer(spec$formulas[[1]], df, spec$REML)
+  m2 <- clean_lmer(spec$formulas[[2]], df, spec$REML)
+  a <- suppressMessages(anova(m1, m2, refit = TRUE))
   dev_col <- intersect(c("deviance", "-2*log(L)"), names(a))[1]
   out <- c(header(spec), list(
     formulas = arr(spec$formulas), REML = spec$REML, refit = TRUE,

@@ -251,6 +251,8 @@ pub struct BenchRow {
     pub error: Option<String>,
     /// lme4's figures.
     pub lme4: Option<Lme4Timing>,
+    /// Why there are no lme4 figures, when there are none.
+    pub lme4_missing: Option<String>,
 }
 
 impl BenchRow {
@@ -346,6 +348,7 @@ pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
                     ours: Some(t),
                     error: None,
                     lme4: None,
+                    lme4_missing: None,
                 }
             }
             Err(e) => {
@@ -357,6 +360,7 @@ pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
                     ours: None,
                     error: Some(format!("{e:#}")),
                     lme4: None,
+                    lme4_missing: None,
                 }
             }
         };
@@ -382,14 +386,20 @@ pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
             }
         }
     }
-    if opts.quick {
-        for (row, r) in rows.iter_mut().zip(&resolved) {
-            if row.lme4.is_none()
-                && r.spec.lme4_slow
-                && let Some(rec) = r.spec.recorded
-            {
-                row.lme4 = recorded_lme4(root, rec).ok();
-            }
+    for (row, r) in rows.iter_mut().zip(&resolved) {
+        if row.lme4.is_some() {
+            continue;
+        }
+        if opts.no_lme4 {
+            row.lme4_missing = Some("not run".into());
+        } else if opts.quick && r.spec.lme4_slow {
+            row.lme4 = r
+                .spec
+                .recorded
+                .and_then(|rec| recorded_lme4(root, rec).ok());
+            row.lme4_missing = Some("skipped (`--quick`)".into());
+        } else {
+            row.lme4_missing = Some("failed".into());
         }
     }
 
@@ -616,9 +626,14 @@ fn run_lme4(
     let out_path = work.join("lme4-results.json");
     std::fs::write(&spec_path, serde_json::to_string_pretty(&spec)?)?;
     let _ = std::fs::remove_file(&out_path);
+    // Rscript reads its file as it runs: run a copy, so that editing the script meanwhile
+    // cannot break a long run.
+    let script = work.join("bench_lme4.R");
+    std::fs::copy(root.join("xtask/r/bench_lme4.R"), &script)
+        .with_context(|| format!("copying xtask/r/bench_lme4.R to {}", script.display()))?;
     let rscript = std::env::var("RSCRIPT").unwrap_or_else(|_| "Rscript".to_string());
     let status = Command::new(&rscript)
-        .arg(root.join("xtask/r/bench_lme4.R"))
+        .arg(&script)
         .arg(&spec_path)
         .arg(&out_path)
         .status()
@@ -1007,7 +1022,11 @@ fn render_markdown(
                     l.objective.map_or("—".into(), |v| format!("{v:.6}")),
                 )
             }
-            None => ("not run".into(), "—".into(), "—".into()),
+            None => (
+                row.lme4_missing.clone().unwrap_or_else(|| "—".into()),
+                "—".into(),
+                "—".into(),
+            ),
         };
         let _ = writeln!(
             s,

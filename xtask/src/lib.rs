@@ -9,6 +9,8 @@
 //! not fail the check (we found a better optimum).
 
 pub mod bench;
+pub mod glmm_refs;
+pub mod inference_refs;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -248,7 +250,9 @@ pub fn compare_fit(fit: &FitResult, r: &Value) -> Vec<Check> {
             let my_sd: Vec<f64> = ours
                 .cond_var
                 .iter()
-                .flat_map(|m| (0..k).map(move |a| m.get(a * k + a).copied().unwrap_or(f64::NAN).sqrt()))
+                .flat_map(|m| {
+                    (0..k).map(move |a| m.get(a * k + a).copied().unwrap_or(f64::NAN).sqrt())
+                })
                 .collect();
             if !ref_sd.is_empty() {
                 param(&mut checks, &format!("condsd {group}"), my_sd, ref_sd);

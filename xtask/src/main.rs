@@ -77,7 +77,9 @@ fn main() -> Result<()> {
                 .arg(root.join("xtask/r/reference.R"))
                 .arg(&root)
                 .status()
-                .context("running Rscript (install R with r-base-core r-cran-lme4 r-cran-jsonlite)")?;
+                .context(
+                    "running Rscript (install R with r-base-core r-cran-lme4 r-cran-jsonlite)",
+                )?;
             if !status.success() {
                 bail!("Rscript failed");
             }
@@ -164,7 +166,11 @@ fn validate_suite(root: &Path, dir: &Path, skip_slow: bool, only: Option<&str>) 
         {
             continue;
         }
-        if skip_slow && ["ml1m", "dialectnl", "poems", "d3", "kb07_1"].iter().any(|s| row.id.starts_with(s)) {
+        if skip_slow
+            && ["ml1m", "dialectnl", "poems", "d3", "kb07_1"]
+                .iter()
+                .any(|s| row.id.starts_with(s))
+        {
             continue;
         }
         let o = fit_suite_row(dir, &row);
@@ -194,7 +200,9 @@ fn validate_suite(root: &Path, dir: &Path, skip_slow: bool, only: Option<&str>) 
     let n = outcomes.len();
     let at_or_below = outcomes.iter().filter(|o| o.at_or_below()).count();
     let within = outcomes.iter().filter(|o| o.within_rel()).count();
-    println!("suite: {at_or_below}/{n} at or below the published best; {within}/{n} within 1e-6 relative");
+    println!(
+        "suite: {at_or_below}/{n} at or below the published best; {within}/{n} within 1e-6 relative"
+    );
     if only.is_none() && !skip_slow {
         write_validation_md(root, &outcomes)?;
     }
@@ -206,7 +214,9 @@ fn write_validation_md(root: &Path, outcomes: &[SuiteOutcome]) -> Result<()> {
     s.push_str("# Validation against the benchmark suite\n\n");
     s.push_str("Written by `cargo xtask validate --suite ../shared/bench`: every model of the published suite\n");
     s.push_str("(52 LMMs on 43 datasets) fitted by maximum likelihood, its deviance compared with the best\n");
-    s.push_str("known value over lme4 and MixedModels.jl fits with many optimizers (`ml_objective`).\n");
+    s.push_str(
+        "known value over lme4 and MixedModels.jl fits with many optimizers (`ml_objective`).\n",
+    );
     s.push_str("`excess` = ours − best (negative is better). Times include reading the CSV and building the\n");
     s.push_str("design; release build on the 2-core development machine.\n\n");
     let n = outcomes.len();
@@ -228,7 +238,12 @@ fn write_validation_md(root: &Path, outcomes: &[SuiteOutcome]) -> Result<()> {
                 o.evaluations,
                 o.seconds
             )),
-            Some(e) => s.push_str(&format!("| {} | | error: {} | {:.6} | | | |\n", o.row.id, e.replace('|', "/").replace('\n', " "), o.row.best)),
+            Some(e) => s.push_str(&format!(
+                "| {} | | error: {} | {:.6} | | | |\n",
+                o.row.id,
+                e.replace('|', "/").replace('\n', " "),
+                o.row.best
+            )),
         }
     }
     std::fs::write(root.join("docs/validation.md"), s)?;

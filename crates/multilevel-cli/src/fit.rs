@@ -59,12 +59,14 @@ fn check_model_options(a: &FitArgs) -> Result<()> {
             a.family.name()
         );
     }
-    if let Some(link) = &a.link {
-        if !link.eq_ignore_ascii_case("identity") {
-            bail!(
-                "--link {link} with --family gaussian is not available yet in this version; hint: linear mixed models use the identity link (omit --link)"
-            );
-        }
+    if let Some(link) = a
+        .link
+        .as_ref()
+        .filter(|l| !l.eq_ignore_ascii_case("identity"))
+    {
+        bail!(
+            "--link {link} with --family gaussian is not available yet in this version; hint: linear mixed models use the identity link (omit --link)"
+        );
     }
     if let Some(n) = a.nagq {
         bail!(

@@ -84,7 +84,7 @@ pub fn build_design_with(
 /// SAME number of levels end up in reverse formula order (`(1 | b) + (1 | g) + (1 | a:b)` with
 /// 2, 4, 4 levels becomes `a:b`, `g`, `b`). When no reordering is needed, formula order is kept
 /// (ties included). This fixes the θ layout, so it must match lme4 exactly.
-fn lme4_term_order(terms: &mut Vec<ReTerm>) {
+fn lme4_term_order(terms: &mut [ReTerm]) {
     let needs_reorder = terms.windows(2).any(|w| w[1].nlevels() > w[0].nlevels());
     if needs_reorder {
         // stable ascending sort by levels, then reverse = rev(order(nl))

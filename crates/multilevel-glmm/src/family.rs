@@ -155,7 +155,11 @@ fn ldbinom(x: f64, m: f64, p: f64) -> f64 {
     }
     let lchoose = ln_gamma(m + 1.0) - ln_gamma(x + 1.0) - ln_gamma(m - x + 1.0);
     let a = if x == 0.0 { 0.0 } else { x * p.ln() };
-    let b = if m - x == 0.0 { 0.0 } else { (m - x) * (1.0 - p).ln() };
+    let b = if m - x == 0.0 {
+        0.0
+    } else {
+        (m - x) * (1.0 - p).ln()
+    };
     lchoose + a + b
 }
 
@@ -428,7 +432,9 @@ impl Family for BuiltinFamily {
                 -2.0 * ans
             }
             FamilyKind::Poisson => {
-                -2.0 * (0..mu.len()).map(|i| ldpois(y[i], mu[i]) * wt[i]).sum::<f64>()
+                -2.0 * (0..mu.len())
+                    .map(|i| ldpois(y[i], mu[i]) * wt[i])
+                    .sum::<f64>()
             }
             FamilyKind::Gamma => {
                 let nn: f64 = wt.iter().sum();

@@ -255,7 +255,12 @@ where
 }
 
 /// Central-difference gradient and Hessian (lme4's `deriv12`, step `delta`).
-fn deriv12(f: &mut dyn FnMut(&[f64]) -> f64, x: &[f64], fx: f64, delta: f64) -> (Vec<f64>, Vec<f64>) {
+fn deriv12(
+    f: &mut dyn FnMut(&[f64]) -> f64,
+    x: &[f64],
+    fx: f64,
+    delta: f64,
+) -> (Vec<f64>, Vec<f64>) {
     let m = x.len();
     let mut g = vec![0.0; m];
     let mut h = vec![0.0; m * m];
@@ -406,10 +411,7 @@ pub fn glmer_full(
         )));
     }
     let (pw, ntr): (Vec<f64>, Vec<f64>) = match (&design.trials, is_binomial) {
-        (Some(t), true) => (
-            prior.iter().zip(t).map(|(w, t)| w * t).collect(),
-            t.clone(),
-        ),
+        (Some(t), true) => (prior.iter().zip(t).map(|(w, t)| w * t).collect(), t.clone()),
         (Some(_), false) => {
             return Err(GlmmError::BadInput(format!(
                 "a cbind(successes, failures) response needs the binomial family, not {}; hint: use family binomial",
@@ -478,19 +480,35 @@ pub fn glmer_full(
     let ntheta = theta1.len();
 
     let (theta, beta, fval, message, ok_opt, state, rule) = if opts.n_agq == 0 {
-        (theta1.clone(), s1.beta.clone(), f1, msg1, ok1, s1.clone(), None)
+        (
+            theta1.clone(),
+            s1.beta.clone(),
+            f1,
+            msg1,
+            ok1,
+            s1.clone(),
+            None,
+        )
     } else {
         // ---- stage 2 ----
-        let (rx1, _) = pirls
-            .final_factor(&theta1, &s1)
-            .ok_or_else(|| GlmmError::Pirls("the PLS factor failed at the stage-1 optimum".into()))?;
+        let (rx1, _) = pirls.final_factor(&theta1, &s1).ok_or_else(|| {
+            GlmmError::Pirls("the PLS factor failed at the stage-1 optimum".into())
+        })?;
         let scale: Vec<f64> = (0..p)
             .map(|a| {
                 let s = rx1[a * p + a].sqrt();
-                if s.is_finite() && s > 0.0 { s.min(10.0) } else { 1.0 }
+                if s.is_finite() && s > 0.0 {
+                    s.min(10.0)
+                } else {
+                    1.0
+                }
             })
             .collect();
-        let rule = if opts.n_agq > 1 { Some(gh_rule(opts.n_agq)) } else { None };
+        let rule = if opts.n_agq > 1 {
+            Some(gh_rule(opts.n_agq))
+        } else {
+            None
+        };
         let mut start = theta1.clone();
         start.extend(std::iter::repeat_n(0.0, p));
         let mut lower2 = lower.clone();
@@ -520,19 +538,22 @@ pub fn glmer_full(
         let state = pirls
             .run(&theta, Some(&beta), &eta0)
             .map_err(|e| GlmmError::Pirls(format!("PIRLS failed at the optimum: {e}")))?;
-        (theta, beta, fval, message, ok, state, rule.map(|r| (r, eta0)))
+        (
+            theta,
+            beta,
+            fval,
+            message,
+            ok,
+            state,
+            rule.map(|r| (r, eta0)),
+        )
     };
     let evals2 = pirls.evaluations - evals1;
 
     // ---- derivatives (stage 2 only, as lme4) ----
-    let singular_par = theta
-        .iter()
-        .zip(&lower)
-        .any(|(t, l)| (t - l) < 1e-4);
+    let singular_par = theta.iter().zip(&lower).any(|(t, l)| (t - l) < 1e-4);
     let npar_opt = ntheta + p;
-    let calc = opts
-        .calc_derivs
-        .unwrap_or(n < 10_000 && npar_opt < 100);
+    let calc = opts.calc_derivs.unwrap_or(n < 10_000 && npar_opt < 100);
     let mut warnings = Vec::new();
     let mut converged = ok_opt;
     if !ok_opt {
@@ -633,7 +654,13 @@ pub fn glmer_full(
         }
     }
     let (random, correlations) = var_comps(&design, &lambda, sigma2);
-    let ranef = ranef_tables(&design, &lambda, &b_terms, opts.cond_var.then_some(&blocks), sigma2);
+    let ranef = ranef_tables(
+        &design,
+        &lambda,
+        &b_terms,
+        opts.cond_var.then_some(&blocks),
+        sigma2,
+    );
     let mut groups: Vec<GroupInfo> = Vec::new();
     for t in &design.terms {
         if !groups.iter().any(|g| g.name == t.group) {
@@ -651,7 +678,11 @@ pub fn glmer_full(
             format!(
                 "{} row{} with missing values dropped",
                 design.n_dropped_missing,
-                if design.n_dropped_missing == 1 { "" } else { "s" }
+                if design.n_dropped_missing == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ),
         );
     }
@@ -777,7 +808,9 @@ pub fn glmer_full(
 /// that is not positive definite.
 fn check_conv(g: &[f64], h: &[f64], m: usize) -> Option<String> {
     if g.iter().chain(h).any(|v| !v.is_finite()) {
-        return Some("convergence check: the gradient or Hessian at the optimum is not finite".into());
+        return Some(
+            "convergence check: the gradient or Hessian at the optimum is not finite".into(),
+        );
     }
     let mut l = h.to_vec();
     if cholesky(&mut l, m).is_none() {
@@ -849,7 +882,11 @@ fn chisq_upper(x: f64, df: f64) -> f64 {
     statrs::function::gamma::gamma_ur(df / 2.0, x / 2.0)
 }
 
-fn var_comps(design: &Design, lambda: &[Vec<f64>], sigma2: f64) -> (Vec<VarComp>, Vec<Correlation>) {
+fn var_comps(
+    design: &Design,
+    lambda: &[Vec<f64>],
+    sigma2: f64,
+) -> (Vec<VarComp>, Vec<Correlation>) {
     let mut random = Vec::new();
     let mut correlations = Vec::new();
     for (j, t) in design.terms.iter().enumerate() {

@@ -244,16 +244,22 @@ impl<'a> Pirls<'a> {
             if self.w.iter().chain(self.z.iter()).any(|v| !v.is_finite()) {
                 return Err("non-finite working weights or response in PIRLS".into());
             }
-            let (dev, dsgn) = match fixed_beta {
-                Some(_) => (&mut self.dev_u, &self.design0),
-                None => (&mut self.dev_full, self.design),
+            let (b, u) = if fixed_beta.is_some() && self.single_scalar() {
+                let (u, ld) = self.scalar_pls(theta);
+                ld_l2 = ld;
+                (Vec::new(), vec![u])
+            } else {
+                let (dev, dsgn) = match fixed_beta {
+                    Some(_) => (&mut self.dev_u, &self.design0),
+                    None => (&mut self.dev_full, self.design),
+                };
+                dev.update(dsgn, Some(&self.w), &self.z, None);
+                let summary = dev.factor_summary(theta).ok_or_else(|| {
+                    "the penalized least-squares factorization failed".to_string()
+                })?;
+                ld_l2 = summary.ld_l2;
+                dev.solve()
             };
-            dev.update(dsgn, Some(&self.w), &self.z, None);
-            let summary = dev
-                .factor_summary(theta)
-                .ok_or_else(|| "the penalized least-squares factorization failed".to_string())?;
-            ld_l2 = summary.ld_l2;
-            let (b, u) = dev.solve();
             let mut beta = match fixed_beta {
                 Some(fb) => fb.to_vec(),
                 None => b,
@@ -329,9 +335,48 @@ impl<'a> Pirls<'a> {
         })
     }
 
+    /// Whether the model has exactly one scalar random-effects term (then the u-only PLS
+    /// problem is diagonal and is solved level by level).
+    fn single_scalar(&self) -> bool {
+        self.design.terms.len() == 1 && self.design.terms[0].k == 1
+    }
+
+    /// The u-only PLS solution for one scalar term from the current working weights and
+    /// response: per level `L² = θ² Σ wᵢzᵢ² + 1`, `u = θ Σ wᵢzᵢ·workᵢ / L²`; returns
+    /// `(u, log|L|²)`. Same numbers as the general blocked factor, without forming it.
+    fn scalar_pls(&self, theta: &[f64]) -> (Vec<f64>, f64) {
+        let t = &self.design.terms[0];
+        let th = theta.first().copied().unwrap_or(0.0);
+        let nl = t.nlevels();
+        let mut a = vec![0.0; nl];
+        let mut r = vec![0.0; nl];
+        for i in 0..self.design.nobs() {
+            let l = t.refs[i] as usize;
+            let wz = self.w[i] * t.z[i];
+            a[l] += wz * t.z[i];
+            r[l] += wz * self.z[i];
+        }
+        let mut ld = 0.0;
+        let u = a
+            .iter()
+            .zip(&r)
+            .map(|(a, r)| {
+                let l2 = th * th * a + 1.0;
+                ld += l2.ln();
+                th * r / l2
+            })
+            .collect();
+        (u, ld)
+    }
+
     /// lme4's Laplace objective at a PIRLS state.
     pub fn laplace(&self, s: &PirlsState) -> f64 {
-        s.ld_l2 + s.usq + self.fam.family.aic(&self.y, &self.ntr, &s.mu, &self.pw, s.dev)
+        s.ld_l2
+            + s.usq
+            + self
+                .fam
+                .family
+                .aic(&self.y, &self.ntr, &s.mu, &self.pw, s.dev)
     }
 
     /// lme4's AGQ objective at a u-only PIRLS state (one scalar random-effects term).

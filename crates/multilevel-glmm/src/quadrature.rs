@@ -98,7 +98,11 @@ pub fn gh_rule(n: usize) -> GhRule {
         .iter()
         .map(|z| -0.5 * z * z - 0.5 * (2.0 * std::f64::consts::PI).ln())
         .collect();
-    GhRule { z: roots, w, ldnorm }
+    GhRule {
+        z: roots,
+        w,
+        ldnorm,
+    }
 }
 
 #[cfg(test)]
@@ -113,6 +117,11 @@ mod tests {
         assert!((r.z[3] - 1.355_626_179_974_266).abs() < 1e-14);
         assert!((r.w[0] - 0.011_257_411_327_720_7).abs() < 1e-15);
         assert!((r.w[2] - 0.533_333_333_333_333_3).abs() < 1e-15);
+        // lme4:::GHrule(25), the outermost node and weight.
+        let r = gh_rule(25);
+        assert!((r.z[24] - 8.717_597_678_399_588).abs() < 1e-12);
+        assert!((r.w[24] / 1.530_038_997_998_694_5e-17 - 1.0).abs() < 1e-9);
+        assert!((r.z[19] - 4.508_929_922_967_285).abs() < 1e-12);
     }
 
     #[test]

@@ -12,7 +12,11 @@ use multilevel_glmm::glmer_full;
 #[test]
 fn every_glmm_reference_matches_lme4() {
     let files = reference_files();
-    assert!(files.len() >= 6, "expected the GLMM references, found {}", files.len());
+    assert!(
+        files.len() >= 6,
+        "expected the GLMM references, found {}",
+        files.len()
+    );
     let mut failures = Vec::new();
     for path in files {
         let (r, design, fam, opts) = load(&path);
@@ -29,7 +33,11 @@ fn every_glmm_reference_matches_lme4() {
         let d_beta = max_rel(&beta, &f64s(&r["beta"]), 1e-2);
         let d_se = max_rel(&se, &f64s(&r["se"]), 1e-8);
         let d_theta = max_rel(&res.theta, &f64s(&r["theta"]), 1e-2);
-        let d_dev = max_rel(&[res.deviance.unwrap()], &[r["deviance"].as_f64().unwrap()], 1.0);
+        let d_dev = max_rel(
+            &[res.deviance.unwrap()],
+            &[r["deviance"].as_f64().unwrap()],
+            1.0,
+        );
         let d_sigma = max_rel(&[res.sigma], &[r["sigma"].as_f64().unwrap()], 1e-8);
         let d_aic = (res.aic - r["aic"].as_f64().unwrap()).abs();
         let d_bic = (res.bic - r["bic"].as_f64().unwrap()).abs();
@@ -39,10 +47,20 @@ fn every_glmm_reference_matches_lme4() {
             let g = e["group"].as_str().unwrap();
             let ours = res.ranef.iter().find(|t| t.group == g).unwrap();
             assert_eq!(strings(&e["levels"]), ours.levels, "{name}: levels of {g}");
-            let reference: Vec<f64> = e["values"].as_array().unwrap().iter().flat_map(f64s).collect();
+            let reference: Vec<f64> = e["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(f64s)
+                .collect();
             let mine: Vec<f64> = ours.values.iter().flatten().copied().collect();
             d_re = d_re.max(max_rel(&mine, &reference, 0.05));
-            let ref_sd: Vec<f64> = e["condsd"].as_array().unwrap().iter().flat_map(f64s).collect();
+            let ref_sd: Vec<f64> = e["condsd"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(f64s)
+                .collect();
             let k = ours.terms.len();
             let my_sd: Vec<f64> = ours
                 .cond_var

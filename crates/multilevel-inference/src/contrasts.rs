@@ -115,7 +115,8 @@ pub fn type3_contrasts(
     let vars = term_variables(terms, frame);
     let mut order: Vec<usize> = (0..terms.len()).collect();
     order.sort_by(|&a, &b| terms[b].order().cmp(&terms[a].order()));
-    let cols_of = |t: usize| -> Vec<usize> { (0..pt).filter(|&j| xt_assign[j] == Some(t)).collect() };
+    let cols_of =
+        |t: usize| -> Vec<usize> { (0..pt).filter(|&j| xt_assign[j] == Some(t)).collect() };
     for &t in &order {
         let containing: Vec<usize> = (0..terms.len())
             .filter(|&u| contains(&vars[t], &vars[u]))
@@ -197,10 +198,11 @@ pub fn type3_contrasts(
     Ok(out)
 }
 
-/// Type I (sequential) contrasts: the rows of `U'`, where `X'X = L U` is the Doolittle
-/// factorization with unit lower-triangular `L` (so `U' = D L'` up to row scaling is replaced
-/// by the unit upper-triangular `L'`), for each term's columns. An intercept-only model has no
-/// term rows.
+/// Type I (sequential) contrasts as lmerTest forms them: with the Doolittle factorization
+/// `X'X = L U` (`L` unit lower triangular, entries below 1e-6 set to zero), the rows of the
+/// unit upper-triangular `L'` that belong to each term's columns. `xcols` are the columns of
+/// `X`, `assign[j]` the index in `labels` of column `j`'s term (`None` for the intercept).
+/// An intercept-only model gives no term rows.
 pub fn type1_contrasts(
     xcols: &[Vec<f64>],
     assign: &[Option<usize>],
@@ -213,7 +215,11 @@ pub fn type1_contrasts(
             xtx[i * p + j] = xcols[i].iter().zip(&xcols[j]).map(|(a, b)| a * b).sum();
         }
     }
-    let lt = if p == 1 { vec![1.0] } else { doolittle_lt(&xtx, p) };
+    let lt = if p == 1 {
+        vec![1.0]
+    } else {
+        doolittle_lt(&xtx, p)
+    };
     labels
         .iter()
         .enumerate()
@@ -281,11 +287,15 @@ fn term_assign(
             let name = term_labels.get(a).ok_or_else(|| {
                 InferenceError::Mismatch(format!("column assigned to unknown term {a}"))
             })?;
-            labels.iter().position(|l| l == name).map(Some).ok_or_else(|| {
-                InferenceError::Mismatch(format!(
-                    "the design's term `{name}` is not a fixed term of the formula"
-                ))
-            })
+            labels
+                .iter()
+                .position(|l| l == name)
+                .map(Some)
+                .ok_or_else(|| {
+                    InferenceError::Mismatch(format!(
+                        "the design's term `{name}` is not a fixed term of the formula"
+                    ))
+                })
         })
         .collect()
 }
@@ -299,7 +309,8 @@ struct TermVars {
 }
 
 fn term_variables(terms: &[Term], frame: &ModelFrame) -> Vec<TermVars> {
-    let labels_of = |t: &Term| -> Vec<String> { t.variables.iter().map(|e| e.to_string()).collect() };
+    let labels_of =
+        |t: &Term| -> Vec<String> { t.variables.iter().map(|e| e.to_string()).collect() };
     let all: Vec<Vec<String>> = terms.iter().map(labels_of).collect();
     all.iter()
         .map(|vs| {
@@ -315,15 +326,15 @@ fn term_variables(terms: &[Term], frame: &ModelFrame) -> Vec<TermVars> {
                 })
                 .cloned()
                 .collect();
-            let numerics = kept
-                .iter()
-                .filter(|v| {
-                    frame.variables.iter().any(|fv| {
-                        &fv.label == *v && matches!(fv.value, VariableValue::Numeric(_))
+            let numerics =
+                kept.iter()
+                    .filter(|v| {
+                        frame.variables.iter().any(|fv| {
+                            &fv.label == *v && matches!(fv.value, VariableValue::Numeric(_))
+                        })
                     })
-                })
-                .cloned()
-                .collect();
+                    .cloned()
+                    .collect();
             TermVars {
                 vars: kept,
                 numerics,

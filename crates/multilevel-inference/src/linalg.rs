@@ -254,7 +254,11 @@ mod tests {
     #[test]
     fn least_squares_and_residuals() {
         // y = 2 + 3x exactly, plus a second column with noise-free residual structure.
-        let x = vec![vec![1.0; 4], vec![0.0, 1.0, 2.0, 3.0], vec![0.0, 2.0, 4.0, 6.0]];
+        let x = vec![
+            vec![1.0; 4],
+            vec![0.0, 1.0, 2.0, 3.0],
+            vec![0.0, 2.0, 4.0, 6.0],
+        ];
         let y = vec![vec![2.0, 5.0, 8.0, 11.0], vec![1.0, 0.0, 0.0, 1.0]];
         let b = lstsq_columns(&x, &y, 1e-7);
         assert!((b[0][0] - 2.0).abs() < 1e-12 && (b[0][1] - 3.0).abs() < 1e-12);

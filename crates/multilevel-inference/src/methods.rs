@@ -114,7 +114,7 @@ impl DfMethod for Satterthwaite {
     ) -> Result<(f64, f64, f64), InferenceError> {
         check_len(model, l)?;
         let (est, var) = estimate_var(model, l);
-        if !(var > 0.0) {
+        if var.is_nan() || var <= 0.0 {
             return Err(InferenceError::BadContrast(
                 "the contrast has zero variance (is it all zeros?)".into(),
             ));
@@ -159,7 +159,7 @@ impl DfMethod for Wald {
     ) -> Result<(f64, f64, f64), InferenceError> {
         check_len(model, l)?;
         let (est, var) = estimate_var(model, l);
-        if !(var > 0.0) {
+        if var.is_nan() || var <= 0.0 {
             return Err(InferenceError::BadContrast(
                 "the contrast has zero variance (is it all zeros?)".into(),
             ));

@@ -123,7 +123,11 @@ impl FittedLmm {
             )));
         }
         let names = design.x_names.clone();
-        let (formula, data_name, n) = (design.formula.clone(), design.data_name.clone(), design.nobs());
+        let (formula, data_name, n) = (
+            design.formula.clone(),
+            design.data_name.clone(),
+            design.nobs(),
+        );
         let dev = model.deviance_function();
         let reml = dev.reml();
         let p = dev.p();
@@ -285,11 +289,7 @@ impl FittedLmm {
         let x = self.varpar.clone();
         let m = x.len();
         let hessian = numderiv::hessian(&mut |v: &[f64]| self.varpar_deviance(v), &x);
-        let jacobian = numderiv::jacobian(
-            &mut |v: &[f64]| self.vcov_beta_at(v),
-            &x,
-            JACOBIAN_STEP,
-        );
+        let jacobian = numderiv::jacobian(&mut |v: &[f64]| self.vcov_beta_at(v), &x, JACOBIAN_STEP);
         // Leave the factor at θ̂ for anyone reading the model afterwards.
         let theta = self.fit.theta.clone();
         let _ = self.model.deviance_function().factor_summary(&theta);

@@ -20,9 +20,7 @@ fn step(x: f64, rel: f64) -> f64 {
 
 /// Richardson extrapolation of difference quotients evaluated at steps `h₀ / 2ᵏ`.
 /// `quotient(k)` returns the (vector of) quotients at halving level `k`.
-fn extrapolate(
-    mut quotient: impl FnMut(usize) -> Option<Vec<f64>>,
-) -> Option<Vec<f64>> {
+fn extrapolate(mut quotient: impl FnMut(usize) -> Option<Vec<f64>>) -> Option<Vec<f64>> {
     let mut table: Vec<Vec<f64>> = Vec::with_capacity(R);
     for k in 0..R {
         table.push(quotient(k)?);
@@ -43,10 +41,7 @@ fn extrapolate(
 /// `(f(x+hᵢ) − 2f(x) + f(x−hᵢ)) / hᵢ²`, off-diagonal ones the four-point mixed difference
 /// `(f(++) − f(+−) − f(−+) + f(−−)) / (4 hᵢ hⱼ)`; both are extrapolated. Returns `None` if `f`
 /// fails (returns `None` or a non-finite value) anywhere.
-pub(crate) fn hessian(
-    f: &mut dyn FnMut(&[f64]) -> Option<f64>,
-    x: &[f64],
-) -> Option<Vec<f64>> {
+pub(crate) fn hessian(f: &mut dyn FnMut(&[f64]) -> Option<f64>, x: &[f64]) -> Option<Vec<f64>> {
     let m = x.len();
     let f0 = finite(f(x))?;
     let h0: Vec<f64> = x.iter().map(|&v| step(v, D_REL)).collect();
@@ -112,7 +107,12 @@ pub(crate) fn jacobian(
             if fp.len() != fm.len() || fp.iter().chain(&fm).any(|v| !v.is_finite()) {
                 return None;
             }
-            Some(fp.iter().zip(&fm).map(|(a, b)| (a - b) / (2.0 * h)).collect())
+            Some(
+                fp.iter()
+                    .zip(&fm)
+                    .map(|(a, b)| (a - b) / (2.0 * h))
+                    .collect(),
+            )
         })?;
         out.push(d);
     }
@@ -124,6 +124,7 @@ fn finite(v: Option<f64>) -> Option<f64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -133,7 +134,12 @@ mod tests {
         let mut f = |v: &[f64]| Some(v[0] * v[0] * v[1] + v[1].exp() + v[0] * v[1].powi(3));
         let (x, y) = (1.3f64, 0.7f64);
         let h = hessian(&mut f, &[x, y]).expect("finite");
-        let want = [2.0 * y, 2.0 * x + 3.0 * y * y, 2.0 * x + 3.0 * y * y, y.exp() + 6.0 * x * y];
+        let want = [
+            2.0 * y,
+            2.0 * x + 3.0 * y * y,
+            2.0 * x + 3.0 * y * y,
+            y.exp() + 6.0 * x * y,
+        ];
         for (a, b) in h.iter().zip(want) {
             assert!((a - b).abs() < 1e-9 * b.abs().max(1.0), "{a} vs {b}");
         }

@@ -66,6 +66,9 @@ pub struct LmmOptions {
     pub check_convergence: bool,
     /// Optimiser.
     pub optimizer: OptimizerChoice,
+    /// Initial trust-region radius of BOBYQA (θ is on the scale of σ-relative standard
+    /// deviations, started at 1).
+    pub rho_begin: f64,
 }
 
 impl Default for LmmOptions {
@@ -75,6 +78,7 @@ impl Default for LmmOptions {
             cond_var: true,
             check_convergence: true,
             optimizer: OptimizerChoice::Auto,
+            rho_begin: 0.2,
         }
     }
 }
@@ -171,7 +175,8 @@ impl LinearMixedModel {
         let upper = vec![f64::INFINITY; lower.len()];
         let start = self.design.theta_start();
         let evals_before = self.dev.evaluations();
-        let solver = Bobyqa::new(lower.clone(), upper);
+        let mut solver = Bobyqa::new(lower.clone(), upper);
+        solver.rho_begin = self.opts.rho_begin;
         let cost = ThetaCost {
             dev: RefCell::new(&mut self.dev),
         };
@@ -185,10 +190,9 @@ impl LinearMixedModel {
             .or_else(|| state.get_param())
             .cloned()
             .ok_or_else(|| LmmError::Optimizer("no parameter returned".into()))?;
-        let message = state.get_termination_reason().map_or_else(
-            || "unknown".to_string(),
-            |r| r.text().to_string(),
-        );
+        let message = state
+            .get_termination_reason()
+            .map_or_else(|| "unknown".to_string(), |r| r.text().to_string());
         let converged_opt = matches!(
             state.get_termination_reason(),
             Some(argmin::core::TerminationReason::SolverConverged)
@@ -551,7 +555,9 @@ impl LinearMixedModel {
             }
         }
         if grad.iter().chain(hess.iter()).any(|v| !v.is_finite()) {
-            return Some("convergence check: the gradient or Hessian at the optimum is not finite".into());
+            return Some(
+                "convergence check: the gradient or Hessian at the optimum is not finite".into(),
+            );
         }
         let mut l = hess.clone();
         match crate::objective::small_cholesky(&mut l, m) {
@@ -617,7 +623,11 @@ mod tests {
         let g: Vec<u32> = (0..n).map(|i| (i / 6) as u32).collect();
         let x: Vec<f64> = (0..n).map(|i| (i % 6) as f64).collect();
         let y: Vec<f64> = (0..n)
-            .map(|i| 10.0 + 2.0 * x[i] + ((g[i] * 7 % 5) as f64 - 2.0) + ((i * 13 % 7) as f64 - 3.0) * 0.4)
+            .map(|i| {
+                10.0 + 2.0 * x[i]
+                    + ((g[i] * 7 % 5) as f64 - 2.0)
+                    + ((i * 13 % 7) as f64 - 3.0) * 0.4
+            })
             .collect();
         Design {
             formula: "y ~ x + (1 | g)".into(),

@@ -46,8 +46,8 @@
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
-use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{Accum, Mat, Par};
 use multilevel_design::Design;
 
@@ -191,11 +191,7 @@ impl ProfiledDeviance {
         let kmax = terms.iter().map(|t| t.k).max().unwrap_or(1);
 
         let lambda = terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
-        let par = if nt >= 256 {
-            Par::rayon(0)
-        } else {
-            Par::Seq
-        };
+        let par = if nt >= 256 { Par::rayon(0) } else { Par::Seq };
         let mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
             nt,
             par,
@@ -250,7 +246,12 @@ impl ProfiledDeviance {
     ///
     /// `y` must have one value per observation of the design.
     pub fn set_response(&mut self, design: &Design, y: &[f64]) {
-        self.accumulate(design, design.weights.as_deref(), y, design.offset.as_deref());
+        self.accumulate(
+            design,
+            design.weights.as_deref(),
+            y,
+            design.offset.as_deref(),
+        );
     }
 
     /// Recompute the cross products with other weights, response and offset (same `X` and
@@ -507,8 +508,7 @@ impl ProfiledDeviance {
         let np = (self.n - self.p) as f64;
         let two_pi = 2.0 * std::f64::consts::PI;
         let ml = f.ld_l2 - self.log_det_w + n * (1.0 + (two_pi * f.pwrss / n).ln());
-        let reml =
-            f.ld_l2 + f.ld_rx2 - self.log_det_w + np * (1.0 + (two_pi * f.pwrss / np).ln());
+        let reml = f.ld_l2 + f.ld_rx2 - self.log_det_w + np * (1.0 + (two_pi * f.pwrss / np).ln());
         (reml, ml)
     }
 
@@ -979,7 +979,11 @@ impl ProfiledDeviance {
         let l: Vec<f64> = (0..p * p)
             .map(|idx| {
                 let (i, j) = (idx / p, idx % p);
-                if j <= i { self.s[(nr + i, nr + j)] } else { 0.0 }
+                if j <= i {
+                    self.s[(nr + i, nr + j)]
+                } else {
+                    0.0
+                }
             })
             .collect();
         if p > 0 {
@@ -1151,7 +1155,9 @@ mod tests {
         let term = |levels: usize, k: usize, order: usize, seed: &mut u64| ReTerm {
             group: format!("g{levels}"),
             levels: (0..levels).map(|l| format!("L{l}")).collect(),
-            refs: (0..n).map(|i| ((i * (order + 3) + i / 5) % levels) as u32).collect(),
+            refs: (0..n)
+                .map(|i| ((i * (order + 3) + i / 5) % levels) as u32)
+                .collect(),
             k,
             z: (0..n)
                 .flat_map(|i| {
@@ -1267,7 +1273,10 @@ mod tests {
                 let ours_reml = dev.objective(&theta);
                 dev.set_reml(false);
                 let ours_ml = dev.objective(&theta);
-                assert!((ours_reml - reml).abs() < 1e-9 * reml.abs(), "{ours_reml} vs {reml}");
+                assert!(
+                    (ours_reml - reml).abs() < 1e-9 * reml.abs(),
+                    "{ours_reml} vs {reml}"
+                );
                 assert!((ours_ml - ml).abs() < 1e-9 * ml.abs(), "{ours_ml} vs {ml}");
             }
         }
@@ -1296,9 +1305,15 @@ mod tests {
         let whole = dev.objective(&theta);
         dev.tile_width = 7;
         let tiled = dev.objective(&theta);
-        assert!((whole - tiled).abs() < 1e-10 * whole.abs(), "{whole} vs {tiled}");
+        assert!(
+            (whole - tiled).abs() < 1e-10 * whole.abs(),
+            "{whole} vs {tiled}"
+        );
         let (reml, _) = brute_force(&d, &theta);
-        assert!((whole - reml).abs() < 1e-9 * reml.abs(), "{whole} vs {reml}");
+        assert!(
+            (whole - reml).abs() < 1e-9 * reml.abs(),
+            "{whole} vs {reml}"
+        );
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl Bobyqa {
             ftol_abs: None,
             max_restarts: if n >= 8 { 4 } else { 0 },
             restart_rho_begin: 0.05,
-            restart_tol: 1e-10,
+            restart_tol: 1e-8,
             status: None,
             restarts_done: 0,
         }
@@ -132,7 +132,8 @@ where
             if round > 0 {
                 self.restarts_done += 1;
             }
-            if !(improvement > self.restart_tol * best.abs().max(1.0)) || n == 1 {
+            let worth_another = improvement > self.restart_tol * best.abs().max(1.0);
+            if !worth_another || n == 1 {
                 break;
             }
             rho_begin = self.restart_rho_begin;

@@ -1128,6 +1128,83 @@ mod tests {
         }
     }
 
+    fn row(
+        name: &str,
+        ours: f64,
+        fit_only: Option<f64>,
+        evals: usize,
+        lme4: Option<f64>,
+    ) -> BenchRow {
+        BenchRow {
+            name: name.into(),
+            formula: "y ~ 1 + (1 | g)".into(),
+            reml: false,
+            ours: Some(OurTiming {
+                median: ours,
+                reps: 1,
+                fit_only,
+                fit_only_reps: 1,
+                evaluations: evals,
+                objective: 10.0,
+                nobs: 100,
+                n_theta: 1,
+                peak_rss: Some(2 << 30),
+                baseline_rss: None,
+            }),
+            error: None,
+            lme4: lme4.map(|t| Lme4Timing {
+                median: t,
+                reps: 1,
+                evaluations: Some(50),
+                optimizer: Some("nloptwrap".into()),
+                objective: Some(10.0),
+                note: None,
+                warnings: Vec::new(),
+            }),
+            lme4_missing: None,
+        }
+    }
+
+    #[test]
+    fn targets_are_judged_from_the_measurements() {
+        let rows = vec![
+            row("insteval_3term_ml", 1.0, None, 90, Some(60.0)),
+            row("sleepstudy_slope", 0.5e-3, Some(0.1e-3), 50, Some(0.03)),
+            row("kb07_1", 0.6, None, 100, None),
+            row("ml1m_1", 10.0, None, 30, None),
+        ];
+        let t = targets(&rows);
+        let get = |prefix: &str| {
+            t.iter()
+                .find(|t| t.what.starts_with(prefix))
+                .map(|t| t.status)
+                .unwrap_or("absent")
+        };
+        assert_eq!(get("InstEval 3-term ML"), "met"); // 60×
+        assert_eq!(get("sleepstudy `(Days"), "met"); // 0.1 ms fit only
+        assert_eq!(get("kb07 maximal"), "**missed**"); // 0.6 s > 0.5 s
+        assert_eq!(get("d3"), "not measured");
+        assert_eq!(get("ml1m (ml1m_1)"), "met");
+        assert_eq!(get("ml1m: peak memory"), "**missed**"); // 2 GiB
+        assert_eq!(get("sleepstudy evaluations"), "met"); // 50 ≤ 82
+        assert_eq!(get("InstEval 3-term evaluations"), "**missed**"); // 90 > 81
+        let md = render_markdown(
+            &rows,
+            &["d3_1"],
+            &BenchOptions::default(),
+            &RInfo::default(),
+            Some(0.0),
+            Some(0.0),
+        );
+        assert!(
+            md.contains("| insteval_3term_ml | ML | 100 | 1 | 1.00 s (1) |"),
+            "{md}"
+        );
+        assert!(md.contains("60.0×"), "{md}");
+        assert!(md.contains("d3_1: skipped"), "{md}");
+        assert!(!md.contains("Preliminary"), "{md}");
+    }
+
     #[test]
     fn model_names_are_unique() {
         let mut names: Vec<_> = MODELS.iter().map(|m| m.name).collect();

@@ -36,8 +36,18 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
-    /// Regenerate the reference JSON and datasets with R (needs Rscript and lme4).
+    /// Regenerate the reference JSON and datasets with R (needs Rscript, lme4, lmerTest,
+    /// pbkrtest, jsonlite): runs every `xtask/r/reference*.R`.
     Reference,
+    /// Time our fits and lme4's side by side in one run; writes docs/benchmarks.md.
+    BenchLme4 {
+        /// Folder with suite.tsv and data/ (for the suite models).
+        #[arg(long, default_value = "../shared/bench")]
+        suite: PathBuf,
+        /// Only models whose name contains this text.
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Build the design of every benchmark-suite model and count successes.
     SuiteDesigns {
         /// Folder with suite.tsv and data/.
@@ -63,6 +73,12 @@ fn main() -> Result<()> {
             only,
         } => {
             let refs_ok = validate_references(&root, skip_slow)?;
+            println!();
+            let (glmm_pass, glmm_total) = xtask::glmm_refs::validate(&root)?;
+            println!("glmer references: {glmm_pass}/{glmm_total} pass\n");
+            let (inf_pass, inf_total) = xtask::inference_refs::validate(&root)?;
+            println!("lmerTest/lme4 inference checks: {inf_pass}/{inf_total} pass\n");
+            let refs_ok = refs_ok && glmm_pass == glmm_total && inf_pass == inf_total;
             let suite_ok = match suite {
                 Some(dir) => validate_suite(&root, &dir, skip_slow, only.as_deref())?,
                 None => true,
@@ -73,17 +89,33 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Reference => {
-            let status = std::process::Command::new("Rscript")
-                .arg(root.join("xtask/r/reference.R"))
-                .arg(&root)
-                .status()
-                .context(
-                    "running Rscript (install R with r-base-core r-cran-lme4 r-cran-jsonlite)",
-                )?;
-            if !status.success() {
-                bail!("Rscript failed");
+            let mut scripts: Vec<PathBuf> = std::fs::read_dir(root.join("xtask/r"))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("reference") && n.ends_with(".R"))
+                })
+                .collect();
+            scripts.sort();
+            for script in scripts {
+                println!("Rscript {}", script.display());
+                let status = std::process::Command::new("Rscript")
+                    .arg(&script)
+                    .arg(&root)
+                    .status()
+                    .context(
+                        "running Rscript (apt-get install r-base-core r-cran-lme4 r-cran-lmertest r-cran-pbkrtest r-cran-mlmrev r-cran-jsonlite)",
+                    )?;
+                if !status.success() {
+                    bail!("{} failed", script.display());
+                }
             }
             Ok(())
+        }
+        Command::BenchLme4 { suite, only } => {
+            let suite = suite.join("suite.tsv").exists().then_some(suite);
+            xtask::bench::run(&root, suite.as_deref(), only.as_deref())
         }
         Command::SuiteDesigns { suite } => {
             if !suite.join("suite.tsv").exists() {

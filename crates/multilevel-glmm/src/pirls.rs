@@ -89,6 +89,9 @@ pub(crate) fn b_from_u(design: &Design, lambda: &[Vec<f64>], u: &[Vec<f64>]) -> 
         .collect()
 }
 
+/// `(β, u, Σ dᵢ, ‖u‖²)` of an accepted PIRLS iterate.
+type Converged = (Vec<f64>, Vec<Vec<f64>>, f64, f64);
+
 /// A GLMM prepared for PIRLS: data, family and the two PLS engines.
 pub(crate) struct Pirls<'a> {
     pub design: &'a Design,
@@ -228,7 +231,7 @@ impl<'a> Pirls<'a> {
         let mut oldpdev = f64::MAX;
         let mut prev: Option<(Vec<f64>, Vec<Vec<f64>>)> = None;
         let mut ld_l2 = f64::NAN;
-        let mut state: Option<(Vec<f64>, Vec<Vec<f64>>, f64, f64)> = None;
+        let mut state: Option<Converged> = None;
         let mut converged = false;
         for _ in 0..self.maxit {
             {

@@ -123,29 +123,85 @@ fn unknown_dataset_lists_available() {
     assert_error(&r, &["nosuchdata", "sleepstudy"]);
 }
 
+/// The glmer reference values committed by `xtask/r/reference_glmm.R`.
+fn glmm_reference(name: &str) -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/reference/glmm")
+        .join(format!("{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 #[test]
-fn glmm_family_is_reported_as_not_available() {
+fn glmm_fits_match_glmer_laplace_and_agq() {
+    let formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)";
+    let text = run(&["fit", "--dataset", "cbpp", "--family", "binomial", formula]);
+    assert_eq!(text.code, Some(0), "{}", text.stderr);
+    assert!(text.stdout.contains(
+        "Generalized linear mixed model fit by maximum likelihood (Laplace Approximation)"
+    ));
+    assert!(text.stdout.contains("z value"));
+    for (name, extra) in [("cbpp_laplace", None), ("cbpp_agq25", Some("25"))] {
+        let mut args = vec![
+            "fit",
+            "--dataset",
+            "cbpp",
+            "--family",
+            "binomial",
+            "--format",
+            "json",
+        ];
+        if let Some(n) = extra {
+            args.extend(["--nagq", n]);
+        }
+        args.push(formula);
+        let r = run(&args);
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        let ours: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let reference = glmm_reference(name);
+        let (a, b) = (
+            ours["loglik"].as_f64().unwrap(),
+            reference["loglik"].as_f64().unwrap(),
+        );
+        assert!(a >= b - 1e-4, "{name}: logLik {a} vs glmer {b}");
+        assert_eq!(
+            ours["method"],
+            if extra.is_some() { "AGQ" } else { "Laplace" }
+        );
+        assert!(ours["residual"].is_null());
+    }
+}
+
+#[test]
+fn glmm_bad_responses_are_clear_errors() {
+    let dir = temp_dir("glmm_bad");
+    let mut csv = String::from("y,n,g\n");
+    for i in 0..20 {
+        csv.push_str(&format!(
+            "{},{},g{}\n",
+            if i == 3 { -2 } else { i % 3 },
+            4,
+            i % 4
+        ));
+    }
+    let path = write(&dir, "counts.csv", &csv);
     let r = run(&[
         "fit",
-        "--dataset",
-        "sleepstudy",
+        "--data",
+        &path,
+        "--family",
+        "poisson",
+        "y ~ 1 + (1 | g)",
+    ]);
+    assert_error(&r, &["negative"]);
+    let r = run(&[
+        "fit",
+        "--data",
+        &path,
         "--family",
         "binomial",
-        "Reaction ~ Days + (1 | Subject)",
+        "y ~ 1 + (1 | g)",
     ]);
-    assert_error(
-        &r,
-        &["GLMM fitting (--family binomial) is not available yet"],
-    );
-    let r = run(&[
-        "fit",
-        "--dataset",
-        "sleepstudy",
-        "--link",
-        "log",
-        "Reaction ~ Days + (1 | Subject)",
-    ]);
-    assert_error(&r, &["--link log", "not available"]);
+    assert_error(&r, &["binomial"]);
     let r = run(&[
         "fit",
         "--dataset",
@@ -292,12 +348,23 @@ fn fit_sleepstudy_text() {
         r.stdout
     );
     assert!(
+        r.stdout.starts_with(
+            "Linear mixed model fit by REML. t-tests use Satterthwaite's method ['lmerModLmerTest']\n"
+        ),
+        "{}",
         r.stdout
-            .starts_with("Linear mixed model fit by REML ['lmerMod']\n")
     );
     assert!(
         r.stdout
             .contains("Number of obs: 180, groups:  Subject, 18")
+    );
+    // lmerTest's coefficient table: df (17.000 for both, lmerTest prints 17.000) and p-values.
+    assert!(
+        r.stdout.contains(
+            "            Estimate Std. Error      df t value Pr(>|t|)\n(Intercept)  251.405      6.825  17.000  36.838  < 2e-16 ***\nDays          10.467      1.546  17.000   6.771 3.26e-06 ***\n"
+        ),
+        "{}",
+        r.stdout
     );
     assert!(
         r.stdout.contains("(Intercept)  251.405      6.825"),
@@ -309,7 +376,15 @@ fn fit_sleepstudy_text() {
 
 #[test]
 fn fit_sleepstudy_ml_text() {
-    let r = run(&["fit", "--dataset", "sleepstudy", "--ml", SLEEP]);
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--ml",
+        "--ddf",
+        "none",
+        SLEEP,
+    ]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(r.stdout.contains("fit by maximum likelihood  ['lmerMod']"));
     assert!(
@@ -374,7 +449,9 @@ fn fit_sleepstudy_json() {
     assert_eq!(fixed.len(), 2);
     assert_eq!(fixed[1]["term"], "Days");
     assert!((fixed[1]["estimate"].as_f64().unwrap() - 10.467286).abs() < 1e-4);
-    assert!(fixed[1]["df"].is_null() && fixed[1]["p_value"].is_null());
+    // Satterthwaite df by default (compared with lmerTest in `fit_df_match_lmertest`).
+    assert!(fixed[1]["df"].is_f64() && fixed[1]["p_value"].is_f64());
+    assert_eq!(v["df_method"], "Satterthwaite");
     for k in ["name", "evaluations"] {
         assert!(v["optimizer"].get(k).is_some(), "optimizer.{k}");
     }
@@ -401,7 +478,7 @@ fn fit_markdown_to_output_file() {
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     let md = std::fs::read_to_string(&out).unwrap();
     assert!(
-        md.starts_with("## Linear mixed model fit by REML\n"),
+        md.starts_with("## Linear mixed model fit by REML. t-tests use Satterthwaite's method\n"),
         "{md}"
     );
     assert!(md.contains("| 1743.6 |") || md.contains("1743.6 |"), "{md}");
@@ -470,21 +547,264 @@ fn factor_option_turns_numeric_column_into_factor() {
     assert_eq!(v["groups"][0]["levels"], 3);
 }
 
+// ----- inference: df, type III ANOVA, model comparison ---------------------------------------
+
+/// A reference file written by lmerTest / lme4 (`xtask/r/reference_inference.R`).
+fn reference(name: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/reference/inference")
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap_or(f64::NAN))
+        .collect()
+}
+
+fn assert_rel(what: &str, got: f64, want: f64, tol: f64) {
+    let rel = (got - want).abs() / want.abs().max(f64::MIN_POSITIVE);
+    assert!(
+        rel <= tol,
+        "{what}: got {got}, lmerTest/lme4 {want} (relative difference {rel:e} > {tol:e})"
+    );
+}
+
 #[test]
-fn ddf_prints_a_note() {
+fn fit_df_match_lmertest() {
+    for (name, ml) in [
+        ("sleepstudy_slope_reml", false),
+        ("sleepstudy_slope_ml", true),
+    ] {
+        let reference = reference(name);
+        let formula = reference["formula"].as_str().unwrap();
+        let mut args = vec!["fit", "--dataset", "sleepstudy", "--format", "json"];
+        if ml {
+            args.push("--ml");
+        }
+        args.push(formula);
+        let r = run(&args);
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let sat = &reference["satterthwaite"];
+        let names = sat["names"].as_array().unwrap();
+        let (df, p) = (floats(&sat["df"]), floats(&sat["p"]));
+        let fixed = v["fixed"].as_array().unwrap();
+        assert_eq!(fixed.len(), names.len());
+        for (i, f) in fixed.iter().enumerate() {
+            assert_eq!(f["term"], names[i]);
+            let label = format!("{name} {}", names[i]);
+            assert_rel(
+                &format!("{label} df"),
+                f["df"].as_f64().unwrap(),
+                df[i],
+                5e-3,
+            );
+            assert_rel(
+                &format!("{label} p"),
+                f["p_value"].as_f64().unwrap(),
+                p[i],
+                1e-2,
+            );
+        }
+    }
+}
+
+#[test]
+fn ddf_none_gives_lme4_table() {
+    let r = run(&["fit", "--dataset", "sleepstudy", "--ddf", "none", SLEEP]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("Linear mixed model fit by REML ['lmerMod']\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "            Estimate Std. Error t value\n(Intercept)  251.405      6.825   36.84\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("Pr(>|t|)"));
     let r = run(&[
         "fit",
         "--dataset",
         "sleepstudy",
         "--ddf",
-        "satterthwaite",
+        "none",
+        "--format",
+        "json",
         SLEEP,
     ]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["fixed"][1]["df"].is_null() && v["fixed"][1]["p_value"].is_null());
+    assert!(v.get("df_method").is_none());
+}
+
+#[test]
+fn kenward_roger_is_reported_as_not_available() {
+    for cmd in ["fit", "anova"] {
+        let r = run(&[
+            cmd,
+            "--dataset",
+            "sleepstudy",
+            "--ddf",
+            "kenward-roger",
+            SLEEP,
+        ]);
+        assert_error(
+            &r,
+            &[
+                "Kenward–Roger df are not available yet",
+                "--ddf satterthwaite",
+            ],
+        );
+    }
+    let r = run(&["anova", "--dataset", "sleepstudy", "--ddf", "none", SLEEP]);
+    assert_error(&r, &["--ddf none", "--ddf satterthwaite"]);
+}
+
+const CAKE: &str = "angle ~ recipe * temperature + (1 | recipe:replicate)";
+
+#[test]
+fn anova_cake_matches_lmertest_type3() {
+    let reference = reference("cake_interaction_reml");
+    assert_eq!(reference["formula"], CAKE);
+    let a3 = &reference["anova3"];
+    let r = run(&["anova", "--dataset", "cake", "--format", "json", CAKE]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["kind"], "anova");
+    assert_eq!(v["df_method"], "Satterthwaite");
+    let terms = v["terms"].as_array().unwrap();
+    let names = a3["terms"].as_array().unwrap();
+    assert_eq!(terms.len(), names.len());
+    for (key, ref_key, tol) in [
+        ("sum_sq", "sum_sq", 1e-4),
+        ("mean_sq", "mean_sq", 1e-4),
+        ("num_df", "num_df", 1e-12),
+        ("den_df", "den_df", 5e-3),
+        ("f_value", "f", 1e-4),
+        ("p_value", "p", 1e-3),
+    ] {
+        let want = floats(&a3[ref_key]);
+        for (i, t) in terms.iter().enumerate() {
+            assert_eq!(t["term"], names[i]);
+            let got = t[key].as_f64().unwrap();
+            assert_rel(&format!("{} {key}", names[i]), got, want[i], tol);
+        }
+    }
+    // The text table, as lmerTest prints it.
+    let r = run(&["anova", "--dataset", "cake", CAKE]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(
-        r.stderr.contains("note: --ddf satterthwaite"),
+        r.stdout.starts_with(
+            "Type III Analysis of Variance Table with Satterthwaite's method\n                   Sum Sq Mean Sq NumDF DenDF F value Pr(>F)\nrecipe               10.2    5.09     2    42  0.2488 0.7809\n"
+        ),
         "{}",
-        r.stderr
+        r.stdout
     );
-    assert!(r.stdout.contains("REML criterion at convergence: 1743.6"));
+    let r = run(&["anova", "--dataset", "cake", "--format", "markdown", CAKE]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains("| `temperature`"), "{}", r.stdout);
+}
+
+#[test]
+fn compare_sleepstudy_matches_lme4_anova() {
+    let reference = reference("compare_sleepstudy");
+    let formulas: Vec<&str> = reference["formulas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    let mut args = vec!["compare", "--dataset", "sleepstudy", "--format", "json"];
+    args.extend(&formulas);
+    let r = run(&args);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["refitted_with_ml"], true);
+    let models = v["models"].as_array().unwrap();
+    let t = &reference["table"];
+    let names = t["models"].as_array().unwrap();
+    assert_eq!(models.len(), names.len());
+    for (i, m) in models.iter().enumerate() {
+        assert_eq!(m["model"], names[i]);
+        assert_eq!(m["npar"], t["npar"][i]);
+        for (key, ref_key, tol) in [
+            ("aic", "aic", 1e-6),
+            ("bic", "bic", 1e-6),
+            ("loglik", "loglik", 1e-6),
+            ("deviance", "deviance", 1e-6),
+            ("chisq", "chisq", 1e-4),
+            ("p_value", "p", 1e-3),
+        ] {
+            match t[ref_key][i].as_f64() {
+                Some(want) => assert_rel(
+                    &format!("{} {key}", names[i]),
+                    m[key].as_f64().unwrap(),
+                    want,
+                    tol,
+                ),
+                None => assert!(m[key].is_null(), "{} {key}: {}", names[i], m[key]),
+            }
+        }
+        assert_eq!(m["df"], t["df"][i]);
+    }
+    let notes = v["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("refitting model(s) with ML"))
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("conservative"))
+    );
+    // The text report says so too, and lays the table out as lme4 prints it.
+    let mut args = vec!["compare", "--dataset", "sleepstudy"];
+    args.extend(&formulas);
+    let r = run(&args);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("note: refitting model(s) with ML (instead of REML)\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("boundary"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(
+            "   npar    AIC    BIC  logLik deviance  Chisq Df Pr(>Chisq)\nm1    4 1802.1 1814.9 -897.04   1794.1\nm2    6 1763.9 1783.1 -875.97   1751.9 42.139  2  7.072e-10 ***\n"
+        ),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn compare_needs_two_models_and_same_rows() {
+    let r = run(&["compare", "--dataset", "sleepstudy", SLEEP]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    let dir = temp_dir("compare_rows");
+    let csv = format!("{GOOD_CSV}2.0,,b\n");
+    let p = write(&dir, "na.csv", &csv);
+    // `y ~ 1` keeps the row with a missing x, `y ~ x` drops it.
+    let r = run(&[
+        "compare",
+        "--data",
+        &p,
+        "y ~ 1 + (1 | g)",
+        "y ~ x + (1 | g)",
+    ]);
+    assert_error(&r, &["observations", "hint"]);
 }

@@ -109,3 +109,49 @@ fn pastes_nested() {
     let f = fit("Pastes", "strength ~ 1 + (1 | batch/cask)", true);
     check_all("pastes_nested", &f);
 }
+
+/// lmerTest's `summary()`: the fit with Satterthwaite df and p-values, the method named in the
+/// title. (JSON is left out: its p-values would carry the last digits of the numerical
+/// derivatives; `tests/cli.rs` compares them with lmerTest instead.)
+#[test]
+fn sleepstudy_slope_reml_satterthwaite() {
+    let data = multilevel::dataset("sleepstudy").expect("embedded data set loads");
+    let f = multilevel::lmer_with_df(
+        "Reaction ~ Days + (Days | Subject)",
+        &data,
+        &FitOptions::default(),
+        multilevel::Ddf::Satterthwaite,
+    )
+    .expect("the model fits");
+    let opts = multilevel_report::RenderOptions {
+        df_method: Some("Satterthwaite".into()),
+    };
+    let text = TextRenderer.render_with(&f, &opts);
+    assert!(text.starts_with(
+        "Linear mixed model fit by REML. t-tests use Satterthwaite's method ['lmerModLmerTest']\n"
+    ));
+    insta::assert_snapshot!("sleepstudy_slope_reml_satterthwaite_text", text);
+    insta::assert_snapshot!(
+        "sleepstudy_slope_reml_satterthwaite_markdown",
+        MarkdownRenderer.render_with(&f, &opts)
+    );
+}
+
+/// glmer's `summary()` layout: Laplace fit of the cbpp binomial model.
+#[test]
+fn cbpp_binomial_laplace() {
+    let data = multilevel::dataset("cbpp").expect("embedded data set loads");
+    let f = multilevel::glmer(
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        &data,
+        "binomial",
+        None,
+        1,
+        &FitOptions::default(),
+    )
+    .expect("the model fits");
+    let text = TextRenderer.render(&f);
+    assert!(text.contains("(Laplace Approximation)"));
+    assert!(text.contains("   194.1    204.2    -92.0     73.5       51"));
+    check_all("cbpp_binomial_laplace", &f);
+}

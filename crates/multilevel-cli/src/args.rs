@@ -13,6 +13,23 @@ Formula syntax is lme4's: fixed effects `y ~ x1 + x2*x3`, random effects in pare
 `(1 | g)`, `(x | g)`, `(x || g)`, `(1 | g1/g2)`. Rows with missing values in the variables used
 are dropped (and reported).";
 
+const ANOVA_EXAMPLES: &str = "\
+Examples:
+  multilevel anova --dataset cake \"angle ~ recipe * temperature + (1 | recipe:replicate)\"
+  multilevel anova --data trial.csv --format json \"y ~ dose * sex + (1 | clinic)\"
+
+Each term is tested by an F test of all its coefficients (type III hypotheses, which do not
+depend on the contrasts used), with Satterthwaite's denominator df, as lmerTest's anova().";
+
+const COMPARE_EXAMPLES: &str = "\
+Examples:
+  multilevel compare --dataset sleepstudy \"Reaction ~ Days + (1 | Subject)\" \"Reaction ~ Days + (Days | Subject)\"
+  multilevel compare --data trial.csv --format json \"y ~ 1 + (1 | clinic)\" \"y ~ dose + (1 | clinic)\"
+
+Models are sorted by their number of parameters and each is tested against the one before it
+(χ² = 2 Δ logLik on Δ npar df). REML fits are refitted by ML first, as lme4 does. Tests of a
+variance at 0 are conservative (the null value lies on the boundary).";
+
 const DATASETS_EXAMPLES: &str = "\
 Examples:
   multilevel datasets
@@ -23,7 +40,9 @@ const MAIN_EXAMPLES: &str = "\
 Examples:
   multilevel datasets
   multilevel fit --dataset sleepstudy \"Reaction ~ Days + (Days | Subject)\"
-  multilevel fit --data my.csv --format json \"y ~ x + (1 | group)\"";
+  multilevel fit --data my.csv --format json \"y ~ x + (1 | group)\"
+  multilevel anova --dataset cake \"angle ~ recipe * temperature + (1 | recipe:replicate)\"
+  multilevel compare --dataset sleepstudy \"Reaction ~ Days + (1 | Subject)\" \"Reaction ~ Days + (Days | Subject)\"";
 
 /// Fit linear mixed-effects models (lme4's `lmer`) from the command line.
 #[derive(Debug, Parser)]
@@ -40,6 +59,12 @@ pub enum Command {
     /// Fit a mixed model and print its summary.
     #[command(after_help = FIT_EXAMPLES)]
     Fit(FitArgs),
+    /// Type III ANOVA table of the fixed-effects terms (lmerTest's `anova(fit)`).
+    #[command(after_help = ANOVA_EXAMPLES)]
+    Anova(AnovaArgs),
+    /// Compare nested models by likelihood-ratio tests (lme4's `anova(m1, m2, ...)`).
+    #[command(after_help = COMPARE_EXAMPLES)]
+    Compare(CompareArgs),
     /// List the embedded example data sets (or show one of them).
     #[command(after_help = DATASETS_EXAMPLES)]
     Datasets(DatasetsArgs),
@@ -74,7 +99,7 @@ impl Family {
     }
 }
 
-/// Denominator degrees-of-freedom method for t-tests (`--ddf`).
+/// Denominator degrees-of-freedom method for t and F tests (`--ddf`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Ddf {
     /// Satterthwaite's approximation (lmerTest's default).
@@ -84,6 +109,17 @@ pub enum Ddf {
     KenwardRoger,
     /// No df and no p-values (lme4's default).
     None,
+}
+
+impl Ddf {
+    /// The library's method.
+    pub fn to_lib(self) -> multilevel::Ddf {
+        match self {
+            Ddf::Satterthwaite => multilevel::Ddf::Satterthwaite,
+            Ddf::KenwardRoger => multilevel::Ddf::KenwardRoger,
+            Ddf::None => multilevel::Ddf::None,
+        }
+    }
 }
 
 /// Report format (`--format`).
@@ -142,9 +178,96 @@ pub struct FitArgs {
     #[arg(long = "factor", value_name = "COL")]
     pub factors: Vec<String>,
 
-    /// Denominator df for the fixed-effect t-tests.
-    #[arg(long, value_enum, default_value_t = Ddf::None, value_name = "METHOD")]
+    /// Denominator df for the fixed-effect t-tests [default: satterthwaite for gaussian fits,
+    /// as lmerTest; `none` gives lme4's table without df and p-values].
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub ddf: Option<Ddf>,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
+    pub format: OutputFormat,
+
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `multilevel anova`.
+#[derive(Debug, Args)]
+pub struct AnovaArgs {
+    /// Model formula in lme4 syntax, e.g. "angle ~ recipe * temperature + (1 | recipe:replicate)".
+    #[arg(value_name = "FORMULA")]
+    pub formula: String,
+
+    /// CSV file with a header row (missing values: empty or NA).
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with = "dataset",
+        required_unless_present = "dataset"
+    )]
+    pub data: Option<PathBuf>,
+
+    /// Embedded data set (see `multilevel datasets`).
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+
+    /// Fit by maximum likelihood instead of REML.
+    #[arg(long)]
+    pub ml: bool,
+
+    /// Column of prior weights.
+    #[arg(long, value_name = "COL")]
+    pub weights: Option<String>,
+
+    /// Treat a (numeric) column as a factor; repeat for several columns.
+    #[arg(long = "factor", value_name = "COL")]
+    pub factors: Vec<String>,
+
+    /// Denominator df of the F tests.
+    #[arg(long, value_enum, default_value_t = Ddf::Satterthwaite, value_name = "METHOD")]
     pub ddf: Ddf,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
+    pub format: OutputFormat,
+
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `multilevel compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Two or more model formulas fitted to the same data, e.g. "y ~ x + (1 | g)" "y ~ x + (x | g)".
+    #[arg(value_name = "FORMULA", num_args = 2.., required = true)]
+    pub formulas: Vec<String>,
+
+    /// CSV file with a header row (missing values: empty or NA).
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with = "dataset",
+        required_unless_present = "dataset"
+    )]
+    pub data: Option<PathBuf>,
+
+    /// Embedded data set (see `multilevel datasets`).
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+
+    /// Fit by maximum likelihood (REML fits are refitted by ML for the comparison anyway).
+    #[arg(long)]
+    pub ml: bool,
+
+    /// Column of prior weights.
+    #[arg(long, value_name = "COL")]
+    pub weights: Option<String>,
+
+    /// Treat a (numeric) column as a factor; repeat for several columns.
+    #[arg(long = "factor", value_name = "COL")]
+    pub factors: Vec<String>,
 
     /// Report format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]

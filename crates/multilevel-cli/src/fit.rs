@@ -3,35 +3,66 @@
 use crate::args::{Ddf, Family, FitArgs, OutputFormat};
 use anyhow::{Result, anyhow, bail};
 use multilevel::{DataFrame, FitOptions, ReadOptions};
-use multilevel_report::{Format, render};
+use multilevel_report::{Format, RenderOptions, render_with};
+use std::path::Path;
 
 /// Runs `multilevel fit`.
 pub fn run(a: &FitArgs) -> Result<()> {
     check_model_options(a)?;
-    if a.ddf != Ddf::None {
-        let name = match a.ddf {
-            Ddf::Satterthwaite => "satterthwaite",
-            Ddf::KenwardRoger => "kenward-roger",
-            Ddf::None => "none",
-        };
-        eprintln!(
-            "note: --ddf {name}: denominator degrees of freedom and p-values are not available yet in this version; df and p-values are left empty (null in JSON)"
-        );
-    }
-    let data = load_data(a)?;
-    check_response(&a.formula, &data)?;
+    // lmerTest's default for linear mixed models: Satterthwaite t-tests.
+    let ddf = a.ddf.unwrap_or(match a.family {
+        Family::Gaussian => Ddf::Satterthwaite,
+        _ => Ddf::None,
+    });
+    check_ddf(ddf)?;
+    let data = load_data(a.data.as_deref(), a.dataset.as_deref(), &a.factors)?;
     let opts = FitOptions {
         reml: !a.ml,
         weights: a.weights.clone(),
         ..FitOptions::default()
     };
-    let fit = multilevel::lmer(&a.formula, &data, &opts)?;
-    let format = match a.format {
-        OutputFormat::Text => Format::Text,
-        OutputFormat::Json => Format::Json,
-        OutputFormat::Markdown => Format::Markdown,
+    if is_glmm(a) {
+        if a.ml {
+            eprintln!("note: GLMMs are always fitted by maximum likelihood; --ml changes nothing");
+        }
+        if a.ddf.is_some_and(|d| d != Ddf::None) {
+            eprintln!(
+                "note: GLMM coefficients get z tests (as glmer's summary); --ddf applies to linear mixed models"
+            );
+        }
+        let fit = multilevel::glmer(
+            &a.formula,
+            &data,
+            a.family.name(),
+            a.link.as_deref(),
+            a.nagq.unwrap_or(1) as usize,
+            &opts,
+        )?;
+        let report = render_with(&fit, report_format(a.format), &RenderOptions::default());
+        if a.format != OutputFormat::Text || a.output.is_some() {
+            for w in &fit.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+        return write_report(&report, a.output.as_deref());
+    }
+    check_response(&a.formula, &data)?;
+    let (fit, df_method) = match multilevel::lmer_with_df(&a.formula, &data, &opts, ddf.to_lib()) {
+        Ok(fit) => (fit, ddf.to_lib().display_name()),
+        // The fit itself worked but the df could not be computed: report the fit without them.
+        Err(multilevel::Error::Inference(e)) => {
+            eprintln!(
+                "warning: the {} df could not be computed ({e}); showing the fit without df and p-values",
+                ddf.to_lib().display_name().unwrap_or("requested")
+            );
+            (multilevel::lmer(&a.formula, &data, &opts)?, None)
+        }
+        Err(e) => return Err(e.into()),
     };
-    let report = render(&fit, format);
+    let render_opts = RenderOptions {
+        df_method: df_method.map(str::to_string),
+    };
+    let report = render_with(&fit, report_format(a.format), &render_opts);
     // The report lists the warnings; repeat them on stderr when the report is not text on the
     // terminal, so they are not missed.
     if a.format != OutputFormat::Text || a.output.is_some() {
@@ -39,7 +70,31 @@ pub fn run(a: &FitArgs) -> Result<()> {
             eprintln!("warning: {w}");
         }
     }
-    match &a.output {
+    write_report(&report, a.output.as_deref())
+}
+
+/// Rejects df methods this version cannot compute, before reading any data.
+pub fn check_ddf(ddf: Ddf) -> Result<()> {
+    if ddf == Ddf::KenwardRoger {
+        bail!(
+            "Kenward–Roger df are not available yet; hint: use --ddf satterthwaite (the default)"
+        );
+    }
+    Ok(())
+}
+
+/// The renderer's format for `--format`.
+pub fn report_format(f: OutputFormat) -> Format {
+    match f {
+        OutputFormat::Text => Format::Text,
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Markdown => Format::Markdown,
+    }
+}
+
+/// Writes the report to `--output`, or to standard output.
+pub fn write_report(report: &str, output: Option<&Path>) -> Result<()> {
+    match output {
         Some(path) => std::fs::write(path, report).map_err(|e| {
             anyhow!(
                 "{}: cannot write the report: {e}; hint: check that the directory exists and is writable",
@@ -51,26 +106,29 @@ pub fn run(a: &FitArgs) -> Result<()> {
     Ok(())
 }
 
-/// Rejects the family/link/nAGQ combinations this version cannot fit, before reading any data.
+/// Whether the options ask for a GLMM: a non-Gaussian family, or a Gaussian family with a
+/// non-identity link (lme4 hands `glmer(family = gaussian)` with the identity link to `lmer`).
+fn is_glmm(a: &FitArgs) -> bool {
+    a.family != Family::Gaussian
+        || a.link
+            .as_ref()
+            .is_some_and(|l| !l.eq_ignore_ascii_case("identity"))
+}
+
+/// Rejects option combinations that cannot be fitted, before reading any data.
 fn check_model_options(a: &FitArgs) -> Result<()> {
-    if a.family != Family::Gaussian {
-        bail!(
-            "GLMM fitting (--family {}) is not available yet in this version; hint: only linear mixed models (--family gaussian, the default) can be fitted for now",
-            a.family.name()
-        );
-    }
-    if let Some(link) = a
-        .link
-        .as_ref()
-        .filter(|l| !l.eq_ignore_ascii_case("identity"))
+    if let Some(n) = a.nagq
+        && !is_glmm(a)
     {
         bail!(
-            "--link {link} with --family gaussian is not available yet in this version; hint: linear mixed models use the identity link (omit --link)"
+            "--nagq {n} applies only to GLMMs; hint: add --family binomial|poisson|gamma|inverse_gaussian, or omit --nagq for a linear mixed model"
         );
     }
-    if let Some(n) = a.nagq {
+    if let Some(n) = a.nagq
+        && n > 100
+    {
         bail!(
-            "--nagq {n} applies only to GLMMs (a --family other than gaussian), which are not available yet in this version; hint: omit --nagq for a linear mixed model"
+            "--nagq {n} is too large; hint: lme4 allows at most 100 quadrature points (25 is plenty)"
         );
     }
     Ok(())
@@ -79,7 +137,7 @@ fn check_model_options(a: &FitArgs) -> Result<()> {
 /// A linear mixed model needs a numeric response: rejects a response that is a text (factor)
 /// column, which the model frame would otherwise hand on as a two-level binary outcome. Formula
 /// syntax errors are left to the fit, which reports them with a caret.
-fn check_response(formula: &str, data: &DataFrame) -> Result<()> {
+pub fn check_response(formula: &str, data: &DataFrame) -> Result<()> {
     use multilevel::formula::{Expr, Response};
     use multilevel::frame::Column;
     let Ok(parsed) = multilevel::formula::parse(formula) else {
@@ -109,15 +167,19 @@ fn check_response(formula: &str, data: &DataFrame) -> Result<()> {
 }
 
 /// Reads `--data` or loads `--dataset`, applying `--factor`.
-fn load_data(a: &FitArgs) -> Result<DataFrame> {
-    if let Some(path) = &a.data {
+pub fn load_data(
+    data: Option<&Path>,
+    dataset: Option<&str>,
+    factors: &[String],
+) -> Result<DataFrame> {
+    if let Some(path) = data {
         let opts = ReadOptions {
-            factor_columns: a.factors.clone(),
+            factor_columns: factors.to_vec(),
             ..ReadOptions::default()
         };
         return Ok(DataFrame::read_csv(path, &opts)?);
     }
-    let Some(name) = &a.dataset else {
+    let Some(name) = dataset else {
         bail!(
             "no data given; hint: use --data <PATH> for a CSV file or --dataset <NAME> for an embedded data set (see `multilevel datasets`)"
         );
@@ -126,7 +188,7 @@ fn load_data(a: &FitArgs) -> Result<DataFrame> {
         bail!("{}", crate::datasets::unknown_dataset_message(name));
     }
     let mut df = multilevel::dataset(name)?;
-    for col in &a.factors {
+    for col in factors {
         df = df.to_factor(col, false)?;
     }
     Ok(df)

@@ -3,6 +3,8 @@
 //! ```text
 //! multilevel fit --dataset sleepstudy "Reaction ~ Days + (Days | Subject)"
 //! multilevel fit --data my.csv --factor plot --ml --format json "y ~ x + (1 | plot)"
+//! multilevel anova --dataset cake "angle ~ recipe * temperature + (1 | recipe:replicate)"
+//! multilevel compare --dataset sleepstudy "Reaction ~ Days + (1 | Subject)" "Reaction ~ Days + (Days | Subject)"
 //! multilevel datasets
 //! ```
 //!
@@ -12,6 +14,7 @@
 mod args;
 mod datasets;
 mod fit;
+mod tests_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -38,6 +41,8 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     let result = match cli.command {
         args::Command::Fit(a) => fit::run(&a),
+        args::Command::Anova(a) => tests_cmd::run_anova(&a),
+        args::Command::Compare(a) => tests_cmd::run_compare(&a),
         args::Command::Datasets(a) => datasets::run(&a),
     };
     match result {

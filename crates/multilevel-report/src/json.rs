@@ -15,21 +15,38 @@ pub struct JsonRenderer;
 
 impl Renderer for JsonRenderer {
     fn render(&self, fit: &FitResult) -> String {
-        let mut s = serde_json::to_string_pretty(&to_json_value(fit)).unwrap_or_else(|e| {
-            // Serialising a `Value` cannot fail; keep the output valid JSON regardless.
-            json!({ "error": e.to_string() }).to_string()
-        });
-        s.push('\n');
-        s
+        self.render_with(fit, &crate::RenderOptions::default())
     }
 }
 
+impl JsonRenderer {
+    /// Renders the fit with options: with a df method, the object gets a `df_method` key
+    /// (e.g. `"Satterthwaite"`) naming how `fixed[].df` were computed.
+    pub fn render_with(&self, fit: &FitResult, opts: &crate::RenderOptions) -> String {
+        let mut v = to_json_value(fit);
+        if let (Some(m), Some(o)) = (&opts.df_method, v.as_object_mut()) {
+            o.insert("df_method".into(), json!(m));
+        }
+        pretty(&v)
+    }
+}
+
+/// Pretty-printed JSON followed by a newline.
+pub(crate) fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|e| {
+        // Serialising a `Value` cannot fail; keep the output valid JSON regardless.
+        json!({ "error": e.to_string() }).to_string()
+    });
+    s.push('\n');
+    s
+}
+
 /// A number, or `null` when it is NaN or infinite (JSON has no such values).
-fn num(x: f64) -> Value {
+pub(crate) fn num(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
 }
 
-fn opt(x: Option<f64>) -> Value {
+pub(crate) fn opt(x: Option<f64>) -> Value {
     x.map_or(Value::Null, num)
 }
 
@@ -45,7 +62,7 @@ fn square(xs: &[f64], p: usize) -> Value {
     Value::Array(xs.chunks(p).map(nums).collect())
 }
 
-fn method_name(m: Method) -> &'static str {
+pub(crate) fn method_name(m: Method) -> &'static str {
     match m {
         Method::Reml => "REML",
         Method::Ml => "ML",

@@ -8,6 +8,10 @@
 //! * [`JsonRenderer`]: the stable JSON schema of [`to_json_value`], documented in `docs/json.md`.
 //! * [`MarkdownRenderer`]: the text report's content as markdown tables.
 //!
+//! [`render_with`] names the df method in the title (lmerTest's "t-tests use Satterthwaite's
+//! method"); [`render_anova`] and [`render_compare`] render lmerTest's type III ANOVA table and
+//! lme4's likelihood-ratio comparison of models.
+//!
 //! Numbers are formatted as R formats them (see [`num`]): a column shares its decimals, chosen so
 //! every entry shows 4 significant digits.
 
@@ -17,13 +21,25 @@ pub mod table;
 mod json;
 mod markdown;
 mod summary;
+mod tests_tables;
 mod text;
 
 pub use json::{JsonRenderer, SCHEMA_VERSION, to_json_value};
 pub use markdown::MarkdownRenderer;
 pub use multilevel_lmm::FitResult;
 pub use summary::icc;
+pub use tests_tables::{anova_heading, render_anova, render_compare};
 pub use text::TextRenderer;
+
+/// Options of [`render_with`] beyond the fit itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Name of the method that gave the coefficients' denominator df (e.g. `Satterthwaite`):
+    /// the text title then reads lmerTest's "t-tests use Satterthwaite's method", and the JSON
+    /// gets a `df_method` key. `None` keeps the generic "approximate denominator df" wording
+    /// (when the fit has df at all) and leaves the key out.
+    pub df_method: Option<String>,
+}
 
 /// Something that turns a fit into a report string.
 pub trait Renderer {
@@ -56,6 +72,15 @@ impl Format {
 /// Renders `fit` in the given format.
 pub fn render(fit: &FitResult, format: Format) -> String {
     format.renderer().render(fit)
+}
+
+/// Renders `fit` in the given format with options (see [`RenderOptions`]).
+pub fn render_with(fit: &FitResult, format: Format, opts: &RenderOptions) -> String {
+    match format {
+        Format::Text => TextRenderer.render_with(fit, opts),
+        Format::Json => JsonRenderer.render_with(fit, opts),
+        Format::Markdown => MarkdownRenderer.render_with(fit, opts),
+    }
 }
 
 #[cfg(test)]
@@ -201,6 +226,31 @@ Days          10.467      1.546  17.000   6.771 3.26e-06 ***
 Signif. codes:"
         ));
         assert!(text.contains("['lmerModLmerTest']"));
+    }
+
+    #[test]
+    fn df_method_is_named_in_title_and_json() {
+        let mut fit = sleepstudy(Method::Reml);
+        fit.fixed[1].df = Some(17.0);
+        fit.fixed[1].p_value = Some(3.264e-06);
+        let opts = RenderOptions {
+            df_method: Some("Satterthwaite".into()),
+        };
+        let text = render_with(&fit, Format::Text, &opts);
+        assert!(text.starts_with(
+            "Linear mixed model fit by REML. t-tests use Satterthwaite's method ['lmerModLmerTest']\n"
+        ));
+        let md = render_with(&fit, Format::Markdown, &opts);
+        assert!(md.starts_with(
+            "## Linear mixed model fit by REML. t-tests use Satterthwaite's method\n"
+        ));
+        let v: serde_json::Value =
+            serde_json::from_str(&render_with(&fit, Format::Json, &opts)).unwrap();
+        assert_eq!(v["df_method"], "Satterthwaite");
+        // Without options: the generic wording and no key.
+        assert!(render(&fit, Format::Text).contains("t-tests use approximate denominator df"));
+        let v: serde_json::Value = serde_json::from_str(&render(&fit, Format::Json)).unwrap();
+        assert!(v.get("df_method").is_none());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Markdown summary: the text summary's content as headings, a bullet list and tables.
 
 use crate::Renderer;
-use crate::summary::{Criterion, FixedCorr, SIGNIF_LEGEND, Table, summarize};
+use crate::summary::{Criterion, FixedCorr, SIGNIF_LEGEND, Table, summarize_with};
 use crate::table::{Align, pad};
 use multilevel_lmm::FitResult;
 
@@ -17,7 +17,7 @@ fn cell(s: &str) -> String {
 }
 
 /// A markdown table with padded columns; `aligns[j]` sets column `j`'s alignment marker.
-fn md_table(headers: &[String], rows: &[Vec<String>], aligns: &[Align]) -> Vec<String> {
+pub(crate) fn md_table(headers: &[String], rows: &[Vec<String>], aligns: &[Align]) -> Vec<String> {
     let headers: Vec<String> = headers.iter().map(|h| cell(h)).collect();
     let rows: Vec<Vec<String>> = rows
         .iter()
@@ -80,7 +80,14 @@ fn md_named_table(t: &Table, first: &str, value_align: Align) -> Vec<String> {
 
 impl Renderer for MarkdownRenderer {
     fn render(&self, fit: &FitResult) -> String {
-        let s = summarize(fit);
+        self.render_with(fit, &crate::RenderOptions::default())
+    }
+}
+
+impl MarkdownRenderer {
+    /// Renders the fit with options (e.g. the df method named in the heading).
+    pub fn render_with(&self, fit: &FitResult, opts: &crate::RenderOptions) -> String {
+        let s = summarize_with(fit, opts);
         let mut out: Vec<String> = Vec::new();
         out.push(format!("## {}", s.title));
         out.push(String::new());

@@ -113,8 +113,12 @@ pub fn icc(fit: &FitResult) -> Option<(String, f64)> {
     (total > 0.0 && total.is_finite()).then(|| (re.group.clone(), re.variance / total))
 }
 
-fn title(fit: &FitResult) -> (String, String, bool) {
+fn title(fit: &FitResult, df_method: Option<&str>) -> (String, String, bool) {
     let has_df = fit.fixed.iter().any(|f| f.df.is_some());
+    let df_text = match df_method {
+        Some(m) => format!("{m}'s method"),
+        None => "approximate denominator df".to_string(),
+    };
     match fit.method {
         Method::Reml | Method::Ml => {
             let crit = if fit.method == Method::Reml {
@@ -124,9 +128,7 @@ fn title(fit: &FitResult) -> (String, String, bool) {
             };
             if has_df {
                 (
-                    format!(
-                        "Linear mixed model fit by {crit}. t-tests use approximate denominator df"
-                    ),
+                    format!("Linear mixed model fit by {crit}. t-tests use {df_text}"),
                     "lmerModLmerTest".into(),
                     false,
                 )
@@ -446,9 +448,10 @@ fn fixed_corr(fit: &FitResult) -> FixedCorr {
     })
 }
 
-/// Computes the formatted summary of a fit.
-pub fn summarize(fit: &FitResult) -> Summary {
-    let (title, class, wide_gap) = title(fit);
+/// Computes the formatted summary of a fit with rendering options (the df method named in the
+/// title).
+pub fn summarize_with(fit: &FitResult, opts: &crate::RenderOptions) -> Summary {
+    let (title, class, wide_gap) = title(fit, opts.df_method.as_deref());
     let family = (!is_lmm(fit)).then(|| format!("Family: {}  ( {} )", fit.family, fit.link));
     let groups_text = fit
         .groups

@@ -1,7 +1,7 @@
 //! Plain-text summary laid out like lme4's `print(summary(fit))`.
 
 use crate::Renderer;
-use crate::summary::{Criterion, FixedCorr, SIGNIF_LEGEND, Summary, summarize};
+use crate::summary::{Criterion, FixedCorr, SIGNIF_LEGEND, Summary, summarize_with};
 use crate::table::{Align, layout_matrix, layout_named};
 use multilevel_lmm::FitResult;
 
@@ -13,7 +13,14 @@ pub struct TextRenderer;
 
 impl Renderer for TextRenderer {
     fn render(&self, fit: &FitResult) -> String {
-        render_summary(&summarize(fit))
+        self.render_with(fit, &crate::RenderOptions::default())
+    }
+}
+
+impl TextRenderer {
+    /// Renders the fit with options (e.g. the df method named in lmerTest's title line).
+    pub fn render_with(&self, fit: &FitResult, opts: &crate::RenderOptions) -> String {
+        render_summary(&summarize_with(fit, opts))
     }
 }
 

@@ -10,6 +10,7 @@
 //! | data → model frame | [`frame`] | `model.frame`, `na.omit` |
 //! | model frame → `X`, `Z` terms, θ layout | [`design`] | `lFormula`, `mkReTrms` |
 //! | profiled deviance, optimiser, results | [`lmm`] | `mkLmerDevfun`, `optimizeLmer`, `mkMerMod` |
+//! | t and F tests with df, type III ANOVA, LRT | [`inference`] | lmerTest, `anova.merMod` |
 //! | text / JSON / markdown reports | [`report`] | `summary.merMod` |
 //!
 //! ```
@@ -19,9 +20,41 @@
 //! let fit = lmer("Reaction ~ Days + (Days | Subject)", &data, &FitOptions::default())?;
 //! assert!((fit.objective - 1743.628).abs() < 1e-3); // REML criterion, as lme4
 //! assert_eq!(fit.fixed[1].term, "Days");
-//! println!("{}", multilevel::report::render_text(&fit));
+//! println!("{}", multilevel::report::render(&fit, multilevel::report::Format::Text));
 //! # Ok::<(), multilevel::Error>(())
 //! ```
+//!
+//! [`lmer`] reports t values without df, as lme4. lmerTest's tests are opt-in:
+//! [`lmer_with_df`] adds Satterthwaite df and p-values to the coefficients, [`anova_type3`]
+//! gives the type III F tests of the terms, [`compare_models`] the likelihood-ratio tests of
+//! nested models (lme4's `anova(m1, m2)`):
+//!
+//! ```
+//! use multilevel::{Ddf, FitOptions, anova_type3, compare_models, dataset};
+//!
+//! let cake = dataset("cake")?;
+//! let (_fit, table) = anova_type3(
+//!     "angle ~ recipe * temperature + (1 | recipe:replicate)",
+//!     &cake,
+//!     &FitOptions::default(),
+//!     Ddf::Satterthwaite,
+//! )?;
+//! assert_eq!(table[1].term, "temperature");
+//! assert!((table[1].den_df - 210.0).abs() < 0.1); // lmerTest: 210
+//!
+//! let sleep = dataset("sleepstudy")?;
+//! let lrt = compare_models(
+//!     &["Reaction ~ Days + (1 | Subject)", "Reaction ~ Days + (Days | Subject)"],
+//!     &sleep,
+//!     &FitOptions::default(),
+//! )?;
+//! assert!(lrt.refitted); // REML fits are refitted by ML first
+//! assert!((lrt.rows[1].chisq.unwrap_or(0.0) - 42.139).abs() < 1e-2); // lme4: 42.139
+//! # Ok::<(), multilevel::Error>(())
+//! ```
+
+mod glmm;
+pub use glmm::glmer;
 
 use std::collections::BTreeMap;
 
@@ -29,6 +62,8 @@ pub use multilevel_datasets as datasets;
 pub use multilevel_design as design;
 pub use multilevel_formula as formula;
 pub use multilevel_frame as frame;
+pub use multilevel_glmm as glmm_core;
+pub use multilevel_inference as inference;
 pub use multilevel_lmm as lmm;
 pub use multilevel_report as report;
 
@@ -42,6 +77,12 @@ pub use multilevel_lmm::{
 /// Any error of the pipeline, with a message that names what went wrong, where, and a hint.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The family or link is unknown or not allowed.
+    #[error("{0}")]
+    Family(String),
+    /// The GLMM fit failed.
+    #[error("{0}")]
+    Glmm(#[from] multilevel_glmm::GlmmError),
     /// The formula does not parse.
     #[error("{0}")]
     Formula(#[from] multilevel_formula::FormulaError),
@@ -57,6 +98,22 @@ pub enum Error {
     /// The fit failed.
     #[error("{0}")]
     Fit(#[from] multilevel_lmm::LmmError),
+    /// Degrees of freedom, F tests or model comparisons could not be computed.
+    #[error("{0}")]
+    Inference(#[from] multilevel_inference::InferenceError),
+    /// A denominator-df method this version does not implement.
+    #[error(
+        "{method} df are not available yet; hint: use --ddf satterthwaite (Ddf::Satterthwaite)"
+    )]
+    DdfNotAvailable {
+        /// The method asked for, e.g. `Kenward–Roger`.
+        method: String,
+    },
+    /// An ANOVA table was asked for without a df method.
+    #[error(
+        "the type III ANOVA table needs denominator df; hint: use --ddf satterthwaite (Ddf::Satterthwaite), the default"
+    )]
+    AnovaNeedsDdf,
     /// No embedded data set of that name.
     #[error("no embedded data set named `{name}`; hint: available data sets are {available}")]
     UnknownDataset {
@@ -103,6 +160,165 @@ pub fn build_design(formula: &str, data: &DataFrame, opts: &FitOptions) -> Resul
     design.formula = formula.to_string();
     Ok(design)
 }
+
+/// The stages of a prepared (not yet fitted) linear mixed model, kept for inference: the
+/// parsed formula and model frame are what [`inference::type3_contrasts`] needs beside the
+/// design held by the model.
+#[derive(Debug)]
+pub struct PreparedLmm {
+    /// The parsed formula.
+    pub formula: multilevel_formula::Formula,
+    /// The model frame (evaluated variables, complete cases).
+    pub frame: multilevel_frame::ModelFrame,
+    /// The model, ready to fit.
+    pub model: LinearMixedModel,
+}
+
+/// Parse, build the model frame and the design, and set up the model without fitting it;
+/// unlike [`prepare_lmm`] the formula and the frame are returned too.
+pub fn prepare_lmm_parts(
+    formula: &str,
+    data: &DataFrame,
+    opts: &FitOptions,
+) -> Result<PreparedLmm, Error> {
+    let parsed = multilevel_formula::parse(formula)?;
+    let frame_opts = multilevel_frame::FrameOptions {
+        weights: opts.weights.clone(),
+        contrasts: opts.contrasts.clone(),
+    };
+    let frame = multilevel_frame::ModelFrame::new(&parsed, data, &frame_opts)?;
+    let mut design = multilevel_design::build_design(&parsed, &frame)?;
+    design.formula = formula.to_string();
+    let model = LinearMixedModel::new(design, lmm_options(opts))?;
+    Ok(PreparedLmm {
+        formula: parsed,
+        frame,
+        model,
+    })
+}
+
+/// Method for the denominator degrees of freedom of the fixed-effect t and F tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ddf {
+    /// Satterthwaite's approximation, lmerTest's default: for a contrast `l`,
+    /// `ν = 2 (l'Cl)² / (g'Ag)` with `C = vcov(β̂)`, `gᵢ = l' ∂C/∂varparᵢ l` and `A` the
+    /// asymptotic covariance of the variance parameters (see [`inference`]).
+    Satterthwaite,
+    /// Kenward–Roger's approximation (pbkrtest): not implemented yet, asking for it is an
+    /// [`Error::DdfNotAvailable`].
+    KenwardRoger,
+    /// No df and no p-values (lme4's `summary`).
+    None,
+}
+
+impl Ddf {
+    /// The name of the method as lmerTest prints it (`Satterthwaite`), `None` for [`Ddf::None`].
+    pub fn display_name(self) -> Option<&'static str> {
+        match self {
+            Ddf::Satterthwaite => Some("Satterthwaite"),
+            Ddf::KenwardRoger => Some("Kenward-Roger"),
+            Ddf::None => None,
+        }
+    }
+
+    /// The inference method, or the reason there is none.
+    fn method(self) -> Result<Option<&'static dyn inference::DfMethod>, Error> {
+        match self {
+            Ddf::Satterthwaite => Ok(Some(&inference::Satterthwaite)),
+            Ddf::KenwardRoger => Err(Error::DdfNotAvailable {
+                method: "Kenward–Roger".into(),
+            }),
+            Ddf::None => Ok(None),
+        }
+    }
+}
+
+/// Fit a linear mixed model and add denominator df and p-values to its coefficients
+/// (lmerTest's `summary(lmer(...))`): `fixed[i].df` and `fixed[i].p_value` are filled from the
+/// two-sided t test of `β̂ᵢ = 0` on the method's df. With [`Ddf::None`] this is [`lmer`].
+///
+/// ```
+/// use multilevel::{Ddf, FitOptions, dataset, lmer_with_df};
+///
+/// let data = dataset("sleepstudy")?;
+/// let fit = lmer_with_df("Reaction ~ Days + (Days | Subject)", &data, &FitOptions::default(),
+///     Ddf::Satterthwaite)?;
+/// let df = fit.fixed[1].df.unwrap_or(f64::NAN);
+/// assert!((df - 17.0).abs() < 0.01); // lmerTest: 17.00
+/// # Ok::<(), multilevel::Error>(())
+/// ```
+pub fn lmer_with_df(
+    formula: &str,
+    data: &DataFrame,
+    opts: &FitOptions,
+    ddf: Ddf,
+) -> Result<FitResult, Error> {
+    let Some(method) = ddf.method()? else {
+        return lmer(formula, data, opts);
+    };
+    let prepared = prepare_lmm_parts(formula, data, opts)?;
+    let mut fitted = inference::FittedLmm::fit(prepared.model)?;
+    let mut fit = fitted.fit_result().clone();
+    inference::add_df(&mut fitted, &mut fit, method)?;
+    Ok(fit)
+}
+
+/// Fit a linear mixed model and test each fixed-effects term (lmerTest's `anova(fit)`, type
+/// III): one F test per term with the method's denominator df. Returns the fit (with df and
+/// p-values of the coefficients) and the table.
+///
+/// # Errors
+/// [`Error::AnovaNeedsDdf`] for [`Ddf::None`]; the pipeline's errors otherwise.
+pub fn anova_type3(
+    formula: &str,
+    data: &DataFrame,
+    opts: &FitOptions,
+    ddf: Ddf,
+) -> Result<(FitResult, Vec<inference::AnovaRow>), Error> {
+    let Some(method) = ddf.method()? else {
+        return Err(Error::AnovaNeedsDdf);
+    };
+    let prepared = prepare_lmm_parts(formula, data, opts)?;
+    let contrasts =
+        inference::type3_contrasts(&prepared.formula, &prepared.frame, prepared.model.design())?;
+    let mut fitted = inference::FittedLmm::fit(prepared.model)?;
+    let mut fit = fitted.fit_result().clone();
+    inference::add_df(&mut fitted, &mut fit, method)?;
+    let rows = inference::anova_type3(&mut fitted, &contrasts, method)?;
+    Ok((fit, rows))
+}
+
+/// Fit several models to the same data and compare them by likelihood-ratio tests (lme4's
+/// `anova(m1, m2, ...)`); REML fits are refitted by ML first, and the table says so. When the
+/// models differ in their number of variance parameters θ, the notes get [`BOUNDARY_NOTE`].
+///
+/// # Errors
+/// Fewer than two formulas, models on different rows, and the pipeline's errors.
+pub fn compare_models(
+    formulas: &[&str],
+    data: &DataFrame,
+    opts: &FitOptions,
+) -> Result<inference::LrtTable, Error> {
+    let mut fitted = Vec::with_capacity(formulas.len());
+    for f in formulas {
+        let mut model = prepare_lmm(f, data, opts)?;
+        let fit = model.fit()?;
+        fitted.push((model, fit));
+    }
+    let pairs: Vec<(&LinearMixedModel, &FitResult)> = fitted.iter().map(|(m, f)| (m, f)).collect();
+    let mut table = inference::compare(&pairs, &inference::CompareOptions::default())?;
+    let n_theta = |f: &FitResult| f.theta.len();
+    if fitted
+        .iter()
+        .any(|(_, f)| n_theta(f) != n_theta(&fitted[0].1))
+    {
+        table.notes.push(BOUNDARY_NOTE.to_string());
+    }
+    Ok(table)
+}
+
+/// Added by [`compare_models`] when the models differ in their random effects.
+pub const BOUNDARY_NOTE: &str = "the models differ in their random effects: a variance tested at 0 lies on the boundary of its range, where the χ² reference does not hold, so these p-values are conservative (too large; for one variance, halving the p-value is the usual correction)";
 
 /// Prepare a linear mixed model without fitting it (for refits and bootstrap).
 pub fn prepare_lmm(

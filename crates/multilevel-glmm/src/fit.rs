@@ -26,6 +26,7 @@ use argmin::core::{CostFunction, Error as ArgminError, Executor, State};
 use multilevel_design::Design;
 use multilevel_lmm::optimizer::Bobyqa;
 use multilevel_lmm::results::*;
+use multilevel_lmm::summaries::{five_numbers, ranef_tables, variance_components};
 use multilevel_lmm::{LmmOptions, lmer};
 
 use crate::family::{FamilySpec, GlmFamily};
@@ -653,12 +654,12 @@ pub fn glmer_full(
                 vcov[a * p + b] / (vcov[a * p + a] * vcov[b * p + b]).sqrt();
         }
     }
-    let (random, correlations) = var_comps(&design, &lambda, sigma2);
+    let (random, correlations) = variance_components(&design, &lambda, sigma2);
     let ranef = ranef_tables(
         &design,
         &lambda,
         &b_terms,
-        opts.cond_var.then_some(&blocks),
+        opts.cond_var.then_some(blocks.as_slice()),
         sigma2,
     );
     let mut groups: Vec<GroupInfo> = Vec::new();
@@ -880,130 +881,4 @@ fn normal_upper(z: f64) -> f64 {
 
 fn chisq_upper(x: f64, df: f64) -> f64 {
     statrs::function::gamma::gamma_ur(df / 2.0, x / 2.0)
-}
-
-fn var_comps(
-    design: &Design,
-    lambda: &[Vec<f64>],
-    sigma2: f64,
-) -> (Vec<VarComp>, Vec<Correlation>) {
-    let mut random = Vec::new();
-    let mut correlations = Vec::new();
-    for (j, t) in design.terms.iter().enumerate() {
-        let k = t.k;
-        let lam = &lambda[j];
-        let cov = |r: usize, c: usize| -> f64 {
-            (0..k).map(|m| lam[r * k + m] * lam[c * k + m]).sum::<f64>() * sigma2
-        };
-        for r in 0..k {
-            let v = cov(r, r);
-            random.push(VarComp {
-                group: t.group.clone(),
-                term: t.col_names.get(r).cloned().unwrap_or_default(),
-                variance: v,
-                std_dev: v.sqrt(),
-            });
-        }
-        for c in 0..k {
-            for r in c + 1..k {
-                let d = (cov(r, r) * cov(c, c)).sqrt();
-                correlations.push(Correlation {
-                    group: t.group.clone(),
-                    term1: t.col_names.get(c).cloned().unwrap_or_default(),
-                    term2: t.col_names.get(r).cloned().unwrap_or_default(),
-                    corr: if d > 0.0 { cov(r, c) / d } else { f64::NAN },
-                });
-            }
-        }
-    }
-    (random, correlations)
-}
-
-fn ranef_tables(
-    design: &Design,
-    lambda: &[Vec<f64>],
-    b_terms: &[Vec<f64>],
-    blocks: Option<&Vec<Vec<f64>>>,
-    sigma2: f64,
-) -> Vec<RanefTable> {
-    let mut ranef: Vec<RanefTable> = Vec::new();
-    for (j, t) in design.terms.iter().enumerate() {
-        let k = t.k;
-        let lam = &lambda[j];
-        let cond: Vec<Vec<f64>> = (0..t.nlevels())
-            .map(|l| match blocks.and_then(|b| b.get(j)) {
-                Some(bj) => {
-                    let blk = &bj[l * k * k..(l + 1) * k * k];
-                    let mut out = vec![0.0; k * k];
-                    for a in 0..k {
-                        for b in 0..k {
-                            let mut acc = 0.0;
-                            for x in 0..k {
-                                for y in 0..k {
-                                    acc += lam[a * k + x] * blk[x * k + y] * lam[b * k + y];
-                                }
-                            }
-                            out[a * k + b] = acc * sigma2;
-                        }
-                    }
-                    out
-                }
-                None => Vec::new(),
-            })
-            .collect();
-        let values: Vec<Vec<f64>> = (0..t.nlevels())
-            .map(|l| b_terms[j][l * k..(l + 1) * k].to_vec())
-            .collect();
-        if let Some(existing) = ranef
-            .iter_mut()
-            .find(|r| r.group == t.group && r.levels == t.levels)
-        {
-            let k_old = existing.terms.len();
-            let k_new = k_old + k;
-            existing.terms.extend(t.col_names.iter().cloned());
-            for l in 0..t.nlevels() {
-                existing.values[l].extend_from_slice(&values[l]);
-                if blocks.is_some() {
-                    let old = std::mem::take(&mut existing.cond_var[l]);
-                    let mut merged = vec![0.0; k_new * k_new];
-                    for a in 0..k_old {
-                        for b in 0..k_old {
-                            merged[a * k_new + b] = old[a * k_old + b];
-                        }
-                    }
-                    for a in 0..k {
-                        for b in 0..k {
-                            merged[(k_old + a) * k_new + k_old + b] = cond[l][a * k + b];
-                        }
-                    }
-                    existing.cond_var[l] = merged;
-                }
-            }
-        } else {
-            ranef.push(RanefTable {
-                group: t.group.clone(),
-                terms: t.col_names.clone(),
-                levels: t.levels.clone(),
-                values,
-                cond_var: cond,
-            });
-        }
-    }
-    ranef
-}
-
-/// Min, quartiles and max (R's quantile type 7).
-fn five_numbers(v: &[f64]) -> [f64; 5] {
-    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-    s.sort_by(|a, b| a.total_cmp(b));
-    if s.is_empty() {
-        return [f64::NAN; 5];
-    }
-    let q = |p: f64| -> f64 {
-        let h = (s.len() - 1) as f64 * p;
-        let lo = h.floor() as usize;
-        let hi = (lo + 1).min(s.len() - 1);
-        s[lo] + (h - lo as f64) * (s[hi] - s[lo])
-    };
-    [q(0.0), q(0.25), q(0.5), q(0.75), q(1.0)]
 }

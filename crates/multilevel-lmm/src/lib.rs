@@ -10,6 +10,7 @@ pub mod fit;
 pub mod objective;
 pub mod optimizer;
 pub mod results;
+pub mod summaries;
 
 pub use fit::{LinearMixedModel, LmmError, LmmOptions, OptimizerChoice, lmer};
 pub use objective::ProfiledDeviance;

@@ -1,0 +1,152 @@
+//! Summaries computed the same way for every mixed model at its optimum (LMM and GLMM):
+//! variance components, conditional modes merged per grouping factor, five-number summaries.
+
+use multilevel_design::Design;
+
+use crate::results::{Correlation, GroupInfo, RanefTable, VarComp};
+
+/// Variance components `σ² ΛⱼΛⱼ'` of every term (variances and standard deviations, then the
+/// correlations within each vector term), in the design's term order.
+pub fn variance_components(
+    design: &Design,
+    lambda: &[Vec<f64>],
+    sigma2: f64,
+) -> (Vec<VarComp>, Vec<Correlation>) {
+    let mut random = Vec::new();
+    let mut correlations = Vec::new();
+    for (j, t) in design.terms.iter().enumerate() {
+        let k = t.k;
+        let lam = &lambda[j];
+        let cov = |r: usize, c: usize| -> f64 {
+            (0..k).map(|m| lam[r * k + m] * lam[c * k + m]).sum::<f64>() * sigma2
+        };
+        for r in 0..k {
+            let v = cov(r, r);
+            random.push(VarComp {
+                group: t.group.clone(),
+                term: t.col_names.get(r).cloned().unwrap_or_default(),
+                variance: v,
+                std_dev: v.sqrt(),
+            });
+        }
+        for c in 0..k {
+            for r in c + 1..k {
+                let d = (cov(r, r) * cov(c, c)).sqrt();
+                correlations.push(Correlation {
+                    group: t.group.clone(),
+                    term1: t.col_names.get(c).cloned().unwrap_or_default(),
+                    term2: t.col_names.get(r).cloned().unwrap_or_default(),
+                    corr: if d > 0.0 { cov(r, c) / d } else { f64::NAN },
+                });
+            }
+        }
+    }
+    (random, correlations)
+}
+
+/// Conditional modes `b = Λu` and conditional covariances `σ² Λⱼ · block · Λⱼ'` (blocks of
+/// `(Λ'Z'WZΛ + I)⁻¹`, see `ProfiledDeviance::inverse_diag_blocks`), merged per grouping factor
+/// as lme4's `ranef()` returns them (terms of the same factor, e.g. from `||`, side by side).
+pub fn ranef_tables(
+    design: &Design,
+    lambda: &[Vec<f64>],
+    b_terms: &[Vec<f64>],
+    blocks: Option<&[Vec<f64>]>,
+    sigma2: f64,
+) -> Vec<RanefTable> {
+    let mut ranef: Vec<RanefTable> = Vec::new();
+    for (j, t) in design.terms.iter().enumerate() {
+        let k = t.k;
+        let lam = &lambda[j];
+        let cond: Vec<Vec<f64>> = (0..t.nlevels())
+            .map(|l| match blocks.and_then(|b| b.get(j)) {
+                Some(bj) => {
+                    let blk = &bj[l * k * k..(l + 1) * k * k];
+                    let mut out = vec![0.0; k * k];
+                    for a in 0..k {
+                        for b in 0..k {
+                            let mut acc = 0.0;
+                            for x in 0..k {
+                                for y in 0..k {
+                                    acc += lam[a * k + x] * blk[x * k + y] * lam[b * k + y];
+                                }
+                            }
+                            out[a * k + b] = acc * sigma2;
+                        }
+                    }
+                    out
+                }
+                None => Vec::new(),
+            })
+            .collect();
+        let values: Vec<Vec<f64>> = (0..t.nlevels())
+            .map(|l| b_terms[j][l * k..(l + 1) * k].to_vec())
+            .collect();
+        if let Some(existing) = ranef
+            .iter_mut()
+            .find(|r| r.group == t.group && r.levels == t.levels)
+        {
+            let k_old = existing.terms.len();
+            let k_new = k_old + k;
+            existing.terms.extend(t.col_names.iter().cloned());
+            for l in 0..t.nlevels() {
+                existing.values[l].extend_from_slice(&values[l]);
+                if blocks.is_some() {
+                    let old = std::mem::take(&mut existing.cond_var[l]);
+                    let mut merged = vec![0.0; k_new * k_new];
+                    for a in 0..k_old {
+                        for b in 0..k_old {
+                            merged[a * k_new + b] = old[a * k_old + b];
+                        }
+                    }
+                    for a in 0..k {
+                        for b in 0..k {
+                            merged[(k_old + a) * k_new + k_old + b] = cond[l][a * k + b];
+                        }
+                    }
+                    existing.cond_var[l] = merged;
+                }
+            }
+        } else {
+            ranef.push(RanefTable {
+                group: t.group.clone(),
+                terms: t.col_names.clone(),
+                levels: t.levels.clone(),
+                values,
+                cond_var: cond,
+            });
+        }
+    }
+    ranef
+}
+
+/// Min, 1st quartile, median, 3rd quartile and max (R's quantile type 7); NaNs are ignored.
+pub fn five_numbers(v: &[f64]) -> [f64; 5] {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return [f64::NAN; 5];
+    }
+    let q = |p: f64| -> f64 {
+        let h = (s.len() - 1) as f64 * p;
+        let lo = h.floor() as usize;
+        let hi = (lo + 1).min(s.len() - 1);
+        s[lo] + (h - lo as f64) * (s[hi] - s[lo])
+    };
+    [q(0.0), q(0.25), q(0.5), q(0.75), q(1.0)]
+}
+
+/// Grouping factors and their numbers of levels as lme4's `ngrps`: distinct factors in term
+/// order.
+pub fn groups(design: &Design) -> Vec<GroupInfo> {
+    let mut groups: Vec<GroupInfo> = Vec::new();
+    for t in &design.terms {
+        if !groups.iter().any(|g| g.name == t.group) {
+            groups.push(GroupInfo {
+                name: t.group.clone(),
+                levels: t.nlevels(),
+            });
+        }
+    }
+    groups
+}

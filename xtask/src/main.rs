@@ -41,12 +41,22 @@ enum Command {
     Reference,
     /// Time our fits and lme4's side by side in one run; writes docs/benchmarks.md.
     BenchLme4 {
-        /// Folder with suite.tsv and data/ (for the suite models).
-        #[arg(long, default_value = "../shared/bench")]
-        suite: PathBuf,
-        /// Only models whose name contains this text.
+        /// Folder with suite.tsv and data/ (default ../shared/bench; suite models are skipped
+        /// when it is absent).
         #[arg(long)]
-        only: Option<String>,
+        suite: Option<PathBuf>,
+        /// Comma-separated parts of model names to run.
+        #[arg(long)]
+        models: Option<String>,
+        /// Skip lme4 where it needs more than a minute (shows the recorded figure if any).
+        #[arg(long)]
+        quick: bool,
+        /// Our timings only (no R).
+        #[arg(long)]
+        no_lme4: bool,
+        /// Where to write the report (default docs/benchmarks.md).
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Build the design of every benchmark-suite model and count successes.
     SuiteDesigns {
@@ -113,10 +123,23 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::BenchLme4 { suite, only } => {
-            let suite = suite.join("suite.tsv").exists().then_some(suite);
-            xtask::bench::run(&root, suite.as_deref(), only.as_deref())
-        }
+        Command::BenchLme4 {
+            suite,
+            models,
+            quick,
+            no_lme4,
+            output,
+        } => xtask::bench::run_with(
+            &root,
+            &xtask::bench::BenchOptions {
+                suite,
+                models,
+                quick,
+                no_lme4,
+                output,
+            },
+        )
+        .map(|_| ()),
         Command::SuiteDesigns { suite } => {
             if !suite.join("suite.tsv").exists() {
                 println!("no suite at {} — skipped", suite.display());

@@ -68,6 +68,10 @@ pub enum Command {
     /// List the embedded example data sets (or show one of them).
     #[command(after_help = DATASETS_EXAMPLES)]
     Datasets(DatasetsArgs),
+    /// Explore clustering (ICC, design effect) and compare OLS, between, within, random and
+    /// hybrid estimates with a Hausman test.
+    #[command(after_help = crate::explore::EXAMPLES)]
+    Explore(crate::explore::ExploreArgs),
 }
 
 /// Response distribution (`--family`).

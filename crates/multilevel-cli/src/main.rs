@@ -5,6 +5,7 @@
 //! multilevel fit --data my.csv --factor plot --ml --format json "y ~ x + (1 | plot)"
 //! multilevel anova --dataset cake "angle ~ recipe * temperature + (1 | recipe:replicate)"
 //! multilevel compare --dataset sleepstudy "Reaction ~ Days + (1 | Subject)" "Reaction ~ Days + (Days | Subject)"
+//! multilevel explore --data hsb82.csv --group school "mAch ~ ses"
 //! multilevel datasets
 //! ```
 //!
@@ -13,6 +14,7 @@
 
 mod args;
 mod datasets;
+mod explore;
 mod fit;
 mod tests_cmd;
 
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         args::Command::Anova(a) => tests_cmd::run_anova(&a),
         args::Command::Compare(a) => tests_cmd::run_compare(&a),
         args::Command::Datasets(a) => datasets::run(&a),
+        args::Command::Explore(a) => explore::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -69,6 +69,7 @@
 //! ```
 
 mod anova;
+mod bootstrap;
 mod compare;
 mod confint;
 mod contrasts;
@@ -76,13 +77,17 @@ mod linalg;
 mod methods;
 mod model;
 mod numderiv;
+mod profile;
+mod varpar;
 
 pub use anova::{AnovaRow, anova_type3};
+pub use bootstrap::{BootstrapResult, bootstrap, percentile_intervals};
 pub use compare::{CompareOptions, LrtRow, LrtTable, compare};
 pub use confint::{Interval, wald_confint};
 pub use contrasts::{TermContrast, type1_contrasts, type3_contrasts};
 pub use methods::{DfMethod, FTest, Satterthwaite, Wald, add_df, f_ddf, two_sided_t};
 pub use model::FittedLmm;
+pub use profile::profile_confint;
 
 /// Errors of the inference layer.
 #[derive(Debug, thiserror::Error)]

@@ -136,6 +136,7 @@ pub(crate) fn sv_to_theta(design: &Design, sv: &[f64]) -> Option<(Vec<f64>, f64)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -165,7 +166,7 @@ mod tests {
             n_dropped_missing: 0,
             data_name: String::new(),
         };
-        let theta = [0.9, 0.3, -0.2];
+        let theta = [0.9, 0.3, 0.2];
         let sv = theta_to_sv(&design, &theta, 2.0);
         // sd₁ = 2·0.9, sd₂ = 2·√(0.09+0.04), cor = 0.3·0.9 / (0.9·√0.13).
         assert!((sv[0] - 1.8).abs() < 1e-12);

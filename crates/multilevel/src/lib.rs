@@ -66,6 +66,7 @@ pub use multilevel_glmm as glmm_core;
 pub use multilevel_inference as inference;
 pub use multilevel_lmm as lmm;
 pub use multilevel_report as report;
+pub use multilevel_workflow as workflow;
 
 pub use multilevel_design::Design;
 pub use multilevel_frame::{Contrasts, DataFrame, ReadOptions};

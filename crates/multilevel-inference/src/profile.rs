@@ -1,0 +1,427 @@
+//! Profile-likelihood confidence intervals (lme4's `confint(fit, method = "profile")`).
+//!
+//! lme4 profiles the **ML deviance** whatever the criterion of the fit (its `profile()` starts
+//! with `refitML`), so a REML fit gets the limits of its ML refit; this module does the same.
+//! With `d̂` the ML deviance at the ML optimum, the signed square-root profile of a parameter
+//! `φ` is
+//!
+//! ```text
+//! ζ(φ) = sign(φ − φ̂) · √(min_{other parameters} d(φ, …) − d̂)
+//! ```
+//!
+//! and the limits at level `1 − α` are the `φ` where `ζ = ∓ z_{1−α/2}`. They are found by
+//! stepping away from `φ̂` until `ζ` crosses the target, then by safeguarded regula falsi (the
+//! Illinois variant) on `ζ(φ) − target`. lme4 instead evaluates `ζ` on a grid and
+//! interpolates with splines, so its limits carry a small interpolation error (well below
+//! 1e-3 relative on the references).
+//!
+//! The parameters are lme4's: the Sv-scale variance parameters (standard deviations and
+//! correlations of each random-effects term, see [`crate::varpar`], then σ; labels
+//! `sd_(Intercept)|Subject`, `cor_Days.(Intercept)|Subject`, `sigma`) and the fixed effects.
+//!
+//! - **Variance parameters.** The unprofiled ML deviance
+//!   `d(θ, σ) = log|L_θ|² − Σ log wᵢ + r²(θ)/σ² + n log(2πσ²)` (β at its conditional optimum)
+//!   is written in the Sv parameters; one is fixed and the others are minimised by
+//!   Nelder–Mead (warm-started from the previous profile point, restarted until it stalls).
+//!   A standard deviation whose profile does not reach the lower target before 0 gets the
+//!   lower limit 0; a correlation that does not reach it before ±1 gets ±1.
+//! - **Fixed effects.** `β_j` is fixed by moving `x_j β_j` into the response (an offset) and
+//!   dropping column `j` of `X`; the profiled ML deviance of that model is minimised over θ.
+
+use multilevel_design::Design;
+use multilevel_lmm::{FitResult, LmmOptions, Method, ProfiledDeviance};
+use statrs::distribution::{ContinuousCDF, Normal};
+
+use crate::InferenceError;
+use crate::confint::Interval;
+use crate::varpar::{sv_is_sd, sv_names, sv_to_theta, theta_to_sv};
+
+/// Standard-normal quantile.
+pub(crate) fn qnorm(p: f64) -> f64 {
+    Normal::new(0.0, 1.0).map_or(f64::NAN, |n| n.inverse_cdf(p))
+}
+
+/// Minimise `f` from `x0` by Nelder–Mead with initial steps `step`, restarting from the best
+/// point until a restart no longer improves by more than `ftol`. Returns the minimiser and the
+/// minimum.
+pub(crate) fn nelder_mead<F: FnMut(&[f64]) -> f64>(
+    mut f: F,
+    x0: &[f64],
+    step: &[f64],
+    ftol: f64,
+    max_evals: usize,
+) -> (Vec<f64>, f64) {
+    let m = x0.len();
+    let mut best = x0.to_vec();
+    let mut fbest = f(&best);
+    if m == 0 {
+        return (best, fbest);
+    }
+    let mut evals = 1;
+    for restart in 0..8 {
+        let scale = if restart == 0 { 1.0 } else { 0.1 };
+        let mut pts: Vec<Vec<f64>> = vec![best.clone()];
+        for i in 0..m {
+            let mut p = best.clone();
+            let h = step.get(i).copied().unwrap_or(0.1) * scale;
+            p[i] += if h == 0.0 { 1e-3 } else { h };
+            pts.push(p);
+        }
+        let mut fv: Vec<f64> = pts.iter().map(|p| f(p)).collect();
+        evals += m;
+        fv[0] = fbest;
+        loop {
+            let mut order: Vec<usize> = (0..=m).collect();
+            order.sort_by(|&a, &b| fv[a].total_cmp(&fv[b]));
+            pts = order.iter().map(|&i| pts[i].clone()).collect();
+            fv = order.iter().map(|&i| fv[i]).collect();
+            let spread = fv[m] - fv[0];
+            if (spread.is_finite() && spread <= ftol * (1.0 + fv[0].abs()) * 1e-3)
+                || evals >= max_evals
+            {
+                break;
+            }
+            let centroid: Vec<f64> = (0..m)
+                .map(|j| pts[..m].iter().map(|p| p[j]).sum::<f64>() / m as f64)
+                .collect();
+            let along = |t: f64| -> Vec<f64> {
+                (0..m)
+                    .map(|j| centroid[j] + t * (pts[m][j] - centroid[j]))
+                    .collect()
+            };
+            let xr = along(-1.0);
+            let fr = f(&xr);
+            evals += 1;
+            if fr < fv[0] {
+                let xe = along(-2.0);
+                let fe = f(&xe);
+                evals += 1;
+                if fe < fr {
+                    pts[m] = xe;
+                    fv[m] = fe;
+                } else {
+                    pts[m] = xr;
+                    fv[m] = fr;
+                }
+            } else if fr < fv[m - 1] {
+                pts[m] = xr;
+                fv[m] = fr;
+            } else {
+                let (xc, fc) = if fr < fv[m] {
+                    let x = along(-0.5);
+                    let v = f(&x);
+                    (x, v)
+                } else {
+                    let x = along(0.5);
+                    let v = f(&x);
+                    (x, v)
+                };
+                evals += 1;
+                if fc < fv[m].min(fr) {
+                    pts[m] = xc;
+                    fv[m] = fc;
+                } else {
+                    for i in 1..=m {
+                        let p: Vec<f64> = (0..m)
+                            .map(|j| pts[0][j] + 0.5 * (pts[i][j] - pts[0][j]))
+                            .collect();
+                        fv[i] = f(&p);
+                        pts[i] = p;
+                    }
+                    evals += m;
+                }
+            }
+        }
+        let improved = fbest - fv[0];
+        if fv[0] < fbest {
+            best = pts[0].clone();
+            fbest = fv[0];
+        }
+        if improved.is_nan() || improved <= ftol || evals >= max_evals {
+            break;
+        }
+    }
+    (best, fbest)
+}
+
+/// Root of `g` in `[a, b]` with `g(a)`, `g(b)` of opposite signs (Illinois regula falsi,
+/// with bisection when it stalls).
+fn find_root<G: FnMut(f64) -> f64>(
+    mut g: G,
+    mut a: f64,
+    mut ga: f64,
+    mut b: f64,
+    mut gb: f64,
+) -> f64 {
+    let mut side = 0i32;
+    for it in 0..200 {
+        let mut c = if it % 8 == 7 {
+            0.5 * (a + b)
+        } else {
+            (a * gb - b * ga) / (gb - ga)
+        };
+        if !c.is_finite() || c <= a.min(b) || c >= a.max(b) {
+            c = 0.5 * (a + b);
+        }
+        let gc = g(c);
+        if gc == 0.0 || (b - a).abs() <= 1e-11 * (1.0 + c.abs()) {
+            return c;
+        }
+        if (gc > 0.0) == (gb > 0.0) {
+            b = c;
+            gb = gc;
+            if side == -1 {
+                ga *= 0.5;
+            }
+            side = -1;
+        } else {
+            a = c;
+            ga = gc;
+            if side == 1 {
+                gb *= 0.5;
+            }
+            side = 1;
+        }
+    }
+    0.5 * (a + b)
+}
+
+/// θ with its diagonal elements made non-negative (the deviance is searched over `|θ_diag|`).
+fn fold_theta(design: &Design, x: &[f64]) -> Vec<f64> {
+    let lower = design.theta_lower();
+    x.iter()
+        .zip(&lower)
+        .map(|(v, l)| if *l == 0.0 { v.abs() } else { *v })
+        .collect()
+}
+
+/// Unprofiled ML deviance `d(θ, σ)` of a prepared structure.
+fn ml_deviance(dev: &mut ProfiledDeviance, theta: &[f64], sigma: f64) -> f64 {
+    let Some(f) = dev.factor_summary(theta) else {
+        return f64::INFINITY;
+    };
+    let n = dev.nobs() as f64;
+    let s2 = sigma * sigma;
+    f.ld_l2 - dev.log_det_w() + f.pwrss / s2 + n * (2.0 * std::f64::consts::PI * s2).ln()
+}
+
+/// One-dimensional profile: `zeta(v)` and the search for both limits.
+struct Limits {
+    lower: f64,
+    upper: f64,
+}
+
+/// Search the crossings of `zeta` with `∓z` starting from `est` with initial step `h`;
+/// `lo_bound`/`hi_bound` are the ends of the parameter range (the limit is the bound when
+/// `ζ` does not reach the target before it).
+fn limits<Z: FnMut(f64) -> f64>(
+    mut zeta: Z,
+    est: f64,
+    h: f64,
+    z: f64,
+    lo_bound: f64,
+    hi_bound: f64,
+) -> Limits {
+    let mut out = [f64::NAN; 2];
+    for (slot, dir) in [(0usize, -1.0f64), (1, 1.0)] {
+        let target = dir * z;
+        let bound = if dir < 0.0 { lo_bound } else { hi_bound };
+        let mut prev = est;
+        let mut gprev = -target; // ζ(est) = 0
+        let mut step = h;
+        let mut found = None;
+        for _ in 0..60 {
+            let mut next = est + dir * step;
+            let at_bound = if dir < 0.0 {
+                next <= bound
+            } else {
+                next >= bound
+            };
+            if at_bound {
+                next = bound;
+            }
+            let g = zeta(next) - target;
+            if !g.is_finite() {
+                // Outside the region where the model can be evaluated: treat as the bound.
+                found = Some(next);
+                break;
+            }
+            if (g > 0.0) != (gprev > 0.0) {
+                found = Some(find_root(|v| zeta(v) - target, prev, gprev, next, g));
+                break;
+            }
+            if at_bound {
+                found = Some(bound);
+                break;
+            }
+            prev = next;
+            gprev = g;
+            step *= 1.6;
+        }
+        out[slot] = found.unwrap_or(f64::NAN);
+    }
+    Limits {
+        lower: out[0],
+        upper: out[1],
+    }
+}
+
+/// Profile-likelihood confidence intervals (lme4's `confint(fit, method = "profile",
+/// level)`) for the Sv-scale variance parameters and the fixed effects, in lme4's order
+/// (`sd_…`/`cor_…` per term, `sigma`, then β).
+///
+/// `design` is the design the fit came from; `fit` may be a REML or an ML fit (the profile is
+/// of the ML deviance either way, as in lme4).
+///
+/// # Errors
+/// [`InferenceError::BadLevel`] unless `0 < level < 1`; [`InferenceError::Mismatch`] when the
+/// fit does not belong to the design or is not an LMM fit; the ML refit's error.
+pub fn profile_confint(
+    design: &Design,
+    fit: &FitResult,
+    level: f64,
+) -> Result<Vec<Interval>, InferenceError> {
+    if !(level > 0.0 && level < 1.0) {
+        return Err(InferenceError::BadLevel(level));
+    }
+    if !matches!(fit.method, Method::Reml | Method::Ml) {
+        return Err(InferenceError::Mismatch(format!(
+            "profile intervals need a linear mixed model fitted by REML or ML, not {:?}",
+            fit.method
+        )));
+    }
+    if fit.fixed.len() != design.p() || fit.theta.len() != design.n_theta() {
+        return Err(InferenceError::Mismatch(format!(
+            "the fit has {} coefficients and {} θ but the model has {} and {}",
+            fit.fixed.len(),
+            fit.theta.len(),
+            design.p(),
+            design.n_theta()
+        )));
+    }
+    let z = qnorm(0.5 + level / 2.0);
+
+    // ML optimum: refit by ML (lme4's refitML), then polish with Nelder–Mead on θ.
+    let opts = LmmOptions {
+        reml: false,
+        cond_var: false,
+        check_convergence: false,
+        ..LmmOptions::default()
+    };
+    let mut ml = multilevel_lmm::LinearMixedModel::new(design.clone(), opts)?;
+    let mlfit = ml.fit()?;
+    let mut dev = ProfiledDeviance::new(design, false);
+    let nth = design.n_theta();
+    let (theta_hat, base) = nelder_mead(
+        |x| dev.objective(&fold_theta(design, x)),
+        &mlfit.theta,
+        &vec![0.05; nth],
+        1e-12,
+        20_000,
+    );
+    let theta_hat = fold_theta(design, &theta_hat);
+    let base = base.min(mlfit.objective);
+    let Some(fs) = dev.factor_summary(&theta_hat) else {
+        return Err(InferenceError::Numerical(
+            "the ML optimum could not be factored".into(),
+        ));
+    };
+    let sigma_hat = (fs.pwrss / design.nobs() as f64).sqrt();
+    let (beta_hat, _) = dev.solve();
+    let sv_hat = theta_to_sv(design, &theta_hat, sigma_hat);
+    let is_sd = sv_is_sd(design);
+    let names = sv_names(design);
+    let nsv = sv_hat.len();
+
+    let mut out = Vec::with_capacity(nsv + design.p());
+
+    // Variance parameters.
+    for i in 0..nsv {
+        let mut rest: Vec<f64> = (0..nsv).filter(|&j| j != i).map(|j| sv_hat[j]).collect();
+        let steps: Vec<f64> = (0..nsv)
+            .filter(|&j| j != i)
+            .map(|j| {
+                if is_sd[j] {
+                    0.05 * sv_hat[j].max(1e-3)
+                } else {
+                    0.05
+                }
+            })
+            .collect();
+        let mut zeta = |v: f64| -> f64 {
+            let mut eval = |r: &[f64]| -> f64 {
+                let mut sv = Vec::with_capacity(nsv);
+                let mut it = r.iter();
+                for (j, &sd) in is_sd.iter().enumerate() {
+                    let x = if j == i {
+                        v
+                    } else {
+                        *it.next().unwrap_or(&0.0)
+                    };
+                    sv.push(if sd { x.abs() } else { x });
+                }
+                match sv_to_theta(design, &sv) {
+                    Some((theta, sigma)) => ml_deviance(&mut dev, &theta, sigma),
+                    None => f64::INFINITY,
+                }
+            };
+            let (r, d) = nelder_mead(&mut eval, &rest, &steps, 1e-11, 20_000);
+            if d.is_finite() {
+                rest = r;
+            }
+            (v - sv_hat[i]).signum() * (d - base).max(0.0).sqrt()
+        };
+        let est = sv_hat[i];
+        let (h, lo, hi) = if i + 1 == nsv {
+            (0.1 * est, 1e-6 * est, f64::INFINITY)
+        } else if is_sd[i] {
+            (0.1 * est.max(1e-3), 0.0, f64::INFINITY)
+        } else {
+            (0.1, -1.0, 1.0)
+        };
+        let lim = limits(&mut zeta, est, h, z, lo, hi);
+        out.push(Interval {
+            term: names[i].clone(),
+            lower: lim.lower,
+            upper: lim.upper,
+        });
+    }
+
+    // Fixed effects.
+    let p = design.p();
+    for (j, &bj) in beta_hat.iter().enumerate().take(p) {
+        let mut reduced = design.clone();
+        let keep: Vec<usize> = (0..p).filter(|&a| a != j).collect();
+        reduced.x = faer::Mat::from_fn(design.nobs(), p - 1, |r, c| design.x[(r, keep[c])]);
+        reduced.x_names = keep.iter().map(|&a| design.x_names[a].clone()).collect();
+        let xj: Vec<f64> = (0..design.nobs()).map(|r| design.x[(r, j)]).collect();
+        let mut rdev = ProfiledDeviance::new(&reduced, false);
+        let mut th = theta_hat.clone();
+        let mut y = vec![0.0; design.nobs()];
+        let mut zeta = |b: f64| -> f64 {
+            for (r, yr) in y.iter_mut().enumerate() {
+                *yr = design.y[r] - xj[r] * b;
+            }
+            rdev.set_response(&reduced, &y);
+            let (t, d) = nelder_mead(
+                |x| rdev.objective(&fold_theta(design, x)),
+                &th,
+                &vec![0.05; nth],
+                1e-11,
+                20_000,
+            );
+            if d.is_finite() {
+                th = t;
+            }
+            (b - bj).signum() * (d - base).max(0.0).sqrt()
+        };
+        let se = fit.fixed[j].std_error;
+        let lim = limits(&mut zeta, bj, 0.5 * se, z, f64::NEG_INFINITY, f64::INFINITY);
+        out.push(Interval {
+            term: fit.fixed[j].term.clone(),
+            lower: lim.lower,
+            upper: lim.upper,
+        });
+    }
+    Ok(out)
+}

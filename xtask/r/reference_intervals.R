@@ -48,6 +48,10 @@ specs <- list(
        formula = "Reaction ~ Days + (1 | Subject)"),
   list(name = "dyestuff", dataset = "Dyestuff", factors = "Batch",
        file = "crates/multilevel-datasets/data/Dyestuff.csv",
+       formula = "Yield ~ 1 + (1 | Batch)"),
+  # Singular fit (θ̂ = 0): the lower limit of the standard deviation is the boundary 0.
+  list(name = "dyestuff2", dataset = "Dyestuff2", factors = "Batch",
+       file = "crates/multilevel-datasets/data/Dyestuff2.csv",
        formula = "Yield ~ 1 + (1 | Batch)")
 )
 

@@ -10,7 +10,10 @@ use multilevel_inference::{bootstrap, percentile_intervals, profile_confint, wal
 use multilevel_lmm::{LinearMixedModel, LmmOptions};
 use serde_json::Value;
 
-/// Relative tolerance of the profile limits (lme4 interpolates its profile with splines).
+/// Relative tolerance of the profile limits. lme4 interpolates its profile with splines, so
+/// its limits are slightly off: for the singular Dyestuff2 fit its intercept limit 4.31210
+/// has ζ = 1.96091 (checked in R by refitting with the offset), ours 4.31284 has ζ = 1.95996.
+/// Observed differences are ≤ 1.7e-4.
 const PROFILE_TOL: f64 = 1e-3;
 
 fn design(dataset: &str, factors: &[&str], formula: &str) -> Design {
@@ -54,7 +57,7 @@ fn profile_limits_match_lme4() {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 6, "expected six references in {dir:?}");
+    assert_eq!(files.len(), 8, "expected eight references in {dir:?}");
     let mut failures = Vec::new();
     let mut worst = 0.0f64;
     for path in files {
@@ -86,7 +89,12 @@ fn profile_limits_match_lme4() {
         for (side, theirs) in [("lower", nums(&r["lower"])), ("upper", nums(&r["upper"]))] {
             for (iv, t) in ci.iter().zip(theirs) {
                 let ours = if side == "lower" { iv.lower } else { iv.upper };
-                let rel = (ours - t).abs() / t.abs();
+                // A limit at the boundary 0 (singular fit) is compared absolutely.
+                let rel = if t == 0.0 {
+                    ours.abs()
+                } else {
+                    (ours - t).abs() / t.abs()
+                };
                 worst = worst.max(rel);
                 println!(
                     "{} {} {side}: ours {ours:.8} lme4 {t:.8} rel {rel:.1e}",

@@ -998,3 +998,128 @@ mod tests {
         assert!((quantile(&v, 1.0) - 4.0).abs() < 1e-12);
     }
 }
+
+#[cfg(test)]
+mod synthetic_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// 30 schools × 8 pupils, classes nested in schools (2 per school), a pupil-level `x` and a
+    /// school-level `z`; one missing response.
+    fn data() -> DataFrame {
+        let mut rng = Rng(7);
+        let (mut y, mut x, mut z, mut school, mut class) = (vec![], vec![], vec![], vec![], vec![]);
+        for s in 0..30 {
+            let u = rng.normal();
+            let zs = (s % 5) as f64;
+            for i in 0..8 {
+                let xi = rng.normal() + 0.3 * u;
+                y.push(Some(1.0 + 0.5 * xi + 0.2 * zs + u + rng.normal()));
+                x.push(xi);
+                z.push(zs);
+                school.push(format!("s{s:02}"));
+                class.push(format!("s{s:02}c{}", i % 2));
+            }
+        }
+        y[3] = None;
+        let school: Vec<&str> = school.iter().map(String::as_str).collect();
+        let class: Vec<&str> = class.iter().map(String::as_str).collect();
+        DataFrame::new("synthetic")
+            .with_numeric_opt("y", y)
+            .unwrap()
+            .with_numeric("x", x)
+            .unwrap()
+            .with_numeric("z", z)
+            .unwrap()
+            .with_strings("school", &school)
+            .unwrap()
+            .with_strings("class", &class)
+            .unwrap()
+    }
+
+    #[test]
+    fn group_level_predictor_and_two_groupings() {
+        let r = explore(
+            &data(),
+            "y",
+            &["x".into(), "z".into()],
+            &["school".into(), "class".into()],
+            &ExploreOptions {
+                bootstrap: 20,
+                ..ExploreOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(r.nobs, 239);
+        assert_eq!(r.n_dropped, 1);
+        assert_eq!(r.groups.len(), 2);
+        assert_eq!(r.groups[0].levels, 30);
+        assert_eq!(r.groups[1].levels, 60);
+        assert_eq!((r.groups[0].min_size, r.groups[0].max_size), (7, 8));
+        for g in &r.groups {
+            assert!((g.effective_n * g.design_effect - 239.0).abs() < 1e-9);
+            assert!(g.icc > 0.0 && g.icc < 1.0);
+        }
+        // z is constant within schools: no within row, no hybrid z_within, Hausman on x alone.
+        let within: Vec<&str> = r
+            .estimators
+            .iter()
+            .filter(|e| e.method == Estimator::Within)
+            .map(|e| e.term.as_str())
+            .collect();
+        assert_eq!(within, vec!["x"]);
+        let hybrid: Vec<&str> = r
+            .estimators
+            .iter()
+            .filter(|e| e.method == Estimator::Hybrid)
+            .map(|e| e.term.as_str())
+            .collect();
+        assert_eq!(hybrid, vec!["(Intercept)", "x_within", "x_mean", "z_mean"]);
+        let h = r.hausman.as_ref().unwrap();
+        assert_eq!(h.terms, vec!["x".to_string()]);
+        assert_eq!(h.df, 1);
+        assert!(r.notes.iter().any(|n| n.contains("`z` does not vary")));
+        assert!(r.notes.iter().any(|n| n.contains("first grouping factor")));
+        assert!(r.notes.iter().any(|n| n.contains("1 of 240 rows dropped")));
+        // Within slope from the hybrid model equals the fixed-effects slope (Mundlak).
+        let w = r
+            .estimators
+            .iter()
+            .find(|e| e.method == Estimator::Within)
+            .unwrap();
+        let hw = r.estimators.iter().find(|e| e.term == "x_within").unwrap();
+        assert!((w.estimate - hw.estimate).abs() < 1e-6 * w.estimate.abs().max(1.0));
+    }
+
+    #[test]
+    fn no_predictors_gives_clustering_and_intercepts_only() {
+        let r = explore(
+            &data(),
+            "y",
+            &[],
+            &["school".into()],
+            &ExploreOptions {
+                bootstrap: 0,
+                ..ExploreOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(r.hausman.is_none());
+        assert!(r.groups[0].icc_ci.is_none());
+        assert!(r.estimators.iter().all(|e| e.term == "(Intercept)"));
+        // Pooled OLS intercept is the mean; between intercept the mean of group means.
+        let ys: Vec<f64> = match data().column("y") {
+            Some(Column::Numeric(v)) => v.iter().flatten().copied().collect(),
+            _ => unreachable!(),
+        };
+        let mean = ys.iter().sum::<f64>() / ys.len() as f64;
+        let ols = &r.estimators[0];
+        assert_eq!(ols.method, Estimator::Ols);
+        assert!((ols.estimate - mean).abs() < 1e-10);
+        let sd =
+            (ys.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (ys.len() - 1) as f64).sqrt();
+        assert!((ols.std_error - sd / (ys.len() as f64).sqrt()).abs() < 1e-10);
+        let text = render_text(&r);
+        assert!(text.contains("not computed"));
+    }
+}

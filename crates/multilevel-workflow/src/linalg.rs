@@ -17,7 +17,7 @@ pub(crate) fn spd_inverse(a: &[f64], p: usize) -> Option<Vec<f64>> {
         for k in 0..j {
             d -= l[j * p + k] * l[j * p + k];
         }
-        if !(d > tol) {
+        if d.is_nan() || d <= tol {
             return None;
         }
         let djj = d.sqrt();

@@ -32,7 +32,7 @@ fn ci(c: Option<[f64; 2]>) -> String {
 }
 
 /// Header row and body rows of the report's two tables.
-type Table = (Vec<&'static str>, Vec<Vec<String>>);
+type Table = (Vec<&'static str>, Vec<Vec<String>>, usize);
 
 fn tables(r: &ExploreReport) -> (Table, Table) {
     let groups = (
@@ -69,6 +69,7 @@ fn tables(r: &ExploreReport) -> (Table, Table) {
                 ]
             })
             .collect(),
+        1,
     );
     let est = (
         vec![
@@ -90,11 +91,12 @@ fn tables(r: &ExploreReport) -> (Table, Table) {
                 ]
             })
             .collect(),
+        2,
     );
     (groups, est)
 }
 
-fn aligned(out: &mut String, (head, rows): &Table) {
+fn aligned(out: &mut String, (head, rows, left): &Table) {
     let mut w: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -110,8 +112,8 @@ fn aligned(out: &mut String, (head, rows): &Table) {
             .map(|(i, c)| {
                 let pad = w.get(i).copied().unwrap_or(0)
                     - c.chars().count().min(w.get(i).copied().unwrap_or(0));
-                // Text columns (first two) left-aligned, numbers right-aligned.
-                if i < 2 {
+                // Text columns (the first `left`) left-aligned, numbers right-aligned.
+                if i < *left {
                     format!("{c}{}", " ".repeat(pad))
                 } else {
                     format!("{}{c}", " ".repeat(pad))
@@ -130,13 +132,13 @@ fn aligned(out: &mut String, (head, rows): &Table) {
     }
 }
 
-fn markdown_table(out: &mut String, (head, rows): &Table) {
+fn markdown_table(out: &mut String, (head, rows, left): &Table) {
     out.push_str(&format!("| {} |\n", head.join(" | ")));
     out.push_str(&format!(
         "|{}|\n",
         head.iter()
             .enumerate()
-            .map(|(i, _)| if i < 2 { "---" } else { "---:" })
+            .map(|(i, _)| if i < *left { "---" } else { "---:" })
             .collect::<Vec<_>>()
             .join("|")
     ));

@@ -8,6 +8,7 @@ Examples:
   multilevel fit --dataset sleepstudy \"Reaction ~ Days + (Days | Subject)\"
   multilevel fit --dataset sleepstudy --ml --format json \"Reaction ~ Days + (1 | Subject)\"
   multilevel fit --data trial.csv --factor clinic --output fit.md --format markdown \"y ~ dose + (1 | clinic)\"
+  multilevel fit --dataset cbpp --family binomial --nagq 25 \"cbind(incidence, size - incidence) ~ period + (1 | herd)\"
 
 Formula syntax is lme4's: fixed effects `y ~ x1 + x2*x3`, random effects in parentheses
 `(1 | g)`, `(x | g)`, `(x || g)`, `(1 | g1/g2)`. Rows with missing values in the variables used
@@ -41,10 +42,13 @@ Examples:
   multilevel datasets
   multilevel fit --dataset sleepstudy \"Reaction ~ Days + (Days | Subject)\"
   multilevel fit --data my.csv --format json \"y ~ x + (1 | group)\"
+  multilevel fit --dataset cbpp --family binomial \"cbind(incidence, size - incidence) ~ period + (1 | herd)\"
+  multilevel explore --data hsb.csv --group school \"mAch ~ ses\"
   multilevel anova --dataset cake \"angle ~ recipe * temperature + (1 | recipe:replicate)\"
   multilevel compare --dataset sleepstudy \"Reaction ~ Days + (1 | Subject)\" \"Reaction ~ Days + (Days | Subject)\"";
 
-/// Fit linear mixed-effects models (lme4's `lmer`) from the command line.
+/// Fit linear and generalized linear mixed-effects models (lme4's `lmer` and `glmer`) from the
+/// command line.
 #[derive(Debug, Parser)]
 #[command(name = "multilevel", version, about, after_help = MAIN_EXAMPLES)]
 pub struct Cli {

@@ -546,6 +546,37 @@ impl ProfiledDeviance {
                 }
                 continue;
             }
+            if k0 == 2 {
+                // Closed form of chol(Λ'AΛ + I) for 2 × 2 blocks (random intercept and slope).
+                let (la, lb, lc) = (lam0[0], lam0[2], lam0[3]);
+                let (p, q, r) = (a[0], a[1], a[3]);
+                let m00 = la * (p * la + q * lb) + lb * (q * la + r * lb) + 1.0;
+                let m01 = lc * (la * q + lb * r);
+                let m11 = r * lc * lc + 1.0;
+                if m00.is_nan() || m00 <= 0.0 {
+                    self.small = tmp;
+                    return None;
+                }
+                let l00 = m00.sqrt();
+                let l10 = m01 / l00;
+                let d11 = m11 - l10 * l10;
+                if d11.is_nan() || d11 <= 0.0 {
+                    self.small = tmp;
+                    return None;
+                }
+                out[0] = l00;
+                out[1] = 0.0;
+                out[2] = l10;
+                out[3] = d11.sqrt();
+                prod *= m00 * d11;
+                nprod += 1;
+                if nprod == 32 {
+                    ld_l2 += prod.ln();
+                    prod = 1.0;
+                    nprod = 0;
+                }
+                continue;
+            }
             sandwich_into(a, lam0, k0, out, &mut tmp);
             for d in 0..k0 {
                 out[d * k0 + d] += 1.0;

@@ -193,7 +193,7 @@ pub fn validate(root: &Path) -> Result<(usize, usize)> {
                     }
                 );
             }
-            Err(e) => println!("{:<26} ERROR: {e:#}", f.display()),
+            Err(e) => println!("{:<26} ERROR: {e}", f.display()),
         }
     }
     println!("GLMM references: {passed}/{} pass", files.len());

@@ -244,7 +244,7 @@ pub fn validate(root: &Path) -> Result<(usize, usize)> {
         if let Err(e) = outcome {
             total += 1;
             println!(
-                "{name:<28} {:<22} {:>10} {:>8}  FAIL: {e:#}",
+                "{name:<28} {:<22} {:>10} {:>8}  FAIL: {e}",
                 "(run)", "-", "-"
             );
             continue;

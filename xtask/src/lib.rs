@@ -414,7 +414,7 @@ pub fn fit_suite_row(dir: &Path, row: &SuiteRow) -> SuiteOutcome {
             seconds,
             evaluations: 0,
             n_theta: 0,
-            error: Some(format!("{e:#}")),
+            error: Some(e.to_string()),
         },
     }
 }
@@ -434,7 +434,7 @@ pub fn suite_designs(dir: &Path) -> Result<Vec<(String, Option<String>)>> {
                 multilevel::build_design(&row.formula, &data, &opts)?;
                 Ok(())
             })();
-            (row.id.clone(), res.err().map(|e| format!("{e:#}")))
+            (row.id.clone(), res.err().map(|e| e.to_string()))
         })
         .collect())
 }

@@ -197,7 +197,7 @@ fn validate_references(root: &Path, skip_slow: bool) -> Result<bool> {
                     println!("    {}: {:.3e}", c.what, c.diff);
                 }
             }
-            Err(e) => println!("{stem:<28} ERROR {e:#}"),
+            Err(e) => println!("{stem:<28} ERROR {e}"),
         }
     }
     println!("lme4 references: {pass}/{total} pass");

@@ -70,6 +70,8 @@ pub struct LmmOptions {
     /// Initial trust-region radius of BOBYQA (θ is on the scale of σ-relative standard
     /// deviations, started at 1).
     pub rho_begin: f64,
+    /// Final trust-region radius of BOBYQA (the accuracy asked of θ).
+    pub rho_end: f64,
 }
 
 impl Default for LmmOptions {
@@ -80,6 +82,7 @@ impl Default for LmmOptions {
             check_convergence: true,
             optimizer: OptimizerChoice::Auto,
             rho_begin: 0.2,
+            rho_end: 2e-7,
         }
     }
 }
@@ -178,6 +181,7 @@ impl LinearMixedModel {
         let evals_before = self.dev.evaluations();
         let mut solver = Bobyqa::new(lower.clone(), upper);
         solver.rho_begin = self.opts.rho_begin;
+        solver.rho_end = self.opts.rho_end.min(self.opts.rho_begin);
         let cost = ThetaCost {
             dev: RefCell::new(&mut self.dev),
         };

@@ -26,7 +26,7 @@ use argmin::core::{CostFunction, Error as ArgminError, Executor, State};
 use multilevel_design::Design;
 use multilevel_lmm::optimizer::Bobyqa;
 use multilevel_lmm::results::*;
-use multilevel_lmm::summaries::{five_numbers, ranef_tables, variance_components};
+use multilevel_lmm::summaries::{self, five_numbers, ranef_tables, variance_components};
 use multilevel_lmm::{LmmOptions, lmer};
 
 use crate::family::{FamilySpec, GlmFamily};
@@ -662,61 +662,16 @@ pub fn glmer_full(
         opts.cond_var.then_some(blocks.as_slice()),
         sigma2,
     );
-    let mut groups: Vec<GroupInfo> = Vec::new();
-    for t in &design.terms {
-        if !groups.iter().any(|g| g.name == t.group) {
-            groups.push(GroupInfo {
-                name: t.group.clone(),
-                levels: t.nlevels(),
-            });
-        }
-    }
+    let groups = summaries::groups(&design);
 
     // ---- warnings ----
-    if design.n_dropped_missing > 0 {
-        warnings.insert(
-            0,
-            format!(
-                "{} row{} with missing values dropped",
-                design.n_dropped_missing,
-                if design.n_dropped_missing == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            ),
-        );
-    }
-    if !design.dropped_columns.is_empty() {
-        let k = design.dropped_columns.len();
-        warnings.push(format!(
-            "fixed-effect model matrix is rank deficient so dropping {k} column{s} / coefficient{s}: {}",
-            design.dropped_columns.join(", "),
-            s = if k == 1 { "" } else { "s" }
-        ));
-    }
-    let mut singular_terms = Vec::new();
-    let mut idx = 0;
-    for t in &design.terms {
-        for c in 0..t.k {
-            for r in c..t.k {
-                if r == c && lower[idx] == 0.0 && theta[idx] < 1e-4 {
-                    singular_terms.push(format!(
-                        "{} | {}",
-                        t.col_names.get(c).map_or("?", |s| s.as_str()),
-                        t.group
-                    ));
-                }
-                idx += 1;
-            }
-        }
-    }
+    let mut all = summaries::design_warnings(&design);
+    all.append(&mut warnings);
+    warnings = all;
+    let singular_terms = summaries::singular_terms(&design, &theta);
     let singular = !singular_terms.is_empty();
     if singular {
-        warnings.push(format!(
-            "boundary (singular) fit: the random-effects covariance is singular for {}; hint: simplify the random-effects structure",
-            singular_terms.join(", ")
-        ));
+        warnings.push(summaries::singular_warning(&singular_terms));
     }
     let overdispersion = if fam.fixed_dispersion() && !bernoulli && df_resid > 0.0 {
         let ratio = pearson_chisq / df_resid;

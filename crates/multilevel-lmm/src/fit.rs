@@ -203,7 +203,7 @@ impl LinearMixedModel {
             Some(argmin::core::TerminationReason::SolverConverged)
         );
         let evaluations = self.dev.evaluations() - evals_before;
-        self.assemble(theta, evaluations, message, converged_opt, &lower)
+        self.assemble(theta, evaluations, message, converged_opt)
     }
 
     fn assemble(
@@ -212,7 +212,6 @@ impl LinearMixedModel {
         evaluations: usize,
         message: String,
         converged_opt: bool,
-        lower: &[f64],
     ) -> Result<FitResult, LmmError> {
         let reml = self.opts.reml;
         let d = &self.design;
@@ -311,47 +310,12 @@ impl LinearMixedModel {
         let ranef = summaries::ranef_tables(d, &lambda, &b_terms, inv_blocks.as_deref(), sigma2);
         let groups = summaries::groups(d);
 
-        // Singularity (lme4's isSingular: a bounded θ below 1e-4).
-        let mut warnings = Vec::new();
-        if d.n_dropped_missing > 0 {
-            warnings.push(format!(
-                "{} row{} with missing values dropped",
-                d.n_dropped_missing,
-                if d.n_dropped_missing == 1 { "" } else { "s" }
-            ));
-        }
-        if !d.dropped_columns.is_empty() {
-            let k = d.dropped_columns.len();
-            warnings.push(format!(
-                "fixed-effect model matrix is rank deficient so dropping {k} column{} / coefficient{}: {}",
-                if k == 1 { "" } else { "s" },
-                if k == 1 { "" } else { "s" },
-                d.dropped_columns.join(", ")
-            ));
-        }
-        let mut singular_terms = Vec::new();
-        for (j, t) in d.terms.iter().enumerate() {
-            let off = self.dev.terms[j].theta_offset;
-            let mut idx = off;
-            for c in 0..t.k {
-                for r in c..t.k {
-                    if r == c && lower[idx] == 0.0 && theta[idx] < 1e-4 {
-                        singular_terms.push(format!(
-                            "{} | {}",
-                            t.col_names.get(c).map_or("?", |s| s.as_str()),
-                            t.group
-                        ));
-                    }
-                    idx += 1;
-                }
-            }
-        }
+        // Warnings about the data, then singularity (lme4's isSingular: θ on its bound).
+        let mut warnings = summaries::design_warnings(d);
+        let singular_terms = summaries::singular_terms(d, &theta);
         let singular = !singular_terms.is_empty();
         if singular {
-            warnings.push(format!(
-                "boundary (singular) fit: the random-effects covariance is singular for {}; hint: simplify the random-effects structure (drop the term or its correlation)",
-                singular_terms.join(", ")
-            ));
+            warnings.push(summaries::singular_warning(&singular_terms));
         }
 
         // Convergence check by finite differences (skipped for singular fits, as lme4 does).

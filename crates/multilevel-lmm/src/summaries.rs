@@ -150,3 +150,53 @@ pub fn groups(design: &Design) -> Vec<GroupInfo> {
     }
     groups
 }
+
+/// Warnings about the data a design was built from, in lme4's words: rows dropped for missing
+/// values, and aliased fixed-effect columns dropped.
+pub fn design_warnings(design: &Design) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let n = design.n_dropped_missing;
+    if n > 0 {
+        let s = if n == 1 { "" } else { "s" };
+        warnings.push(format!("{n} row{s} with missing values dropped"));
+    }
+    let k = design.dropped_columns.len();
+    if k > 0 {
+        let s = if k == 1 { "" } else { "s" };
+        warnings.push(format!(
+            "fixed-effect model matrix is rank deficient so dropping {k} column{s} / coefficient{s}: {}",
+            design.dropped_columns.join(", ")
+        ));
+    }
+    warnings
+}
+
+/// The random effects whose θ is on its lower bound 0 to within lme4's `isSingular`
+/// tolerance 1e-4, as `column | group`; θ is laid out as the design lays it out.
+pub fn singular_terms(design: &Design, theta: &[f64]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut idx = 0;
+    for t in &design.terms {
+        for c in 0..t.k {
+            for r in c..t.k {
+                if r == c && theta.get(idx).is_some_and(|v| *v < 1e-4) {
+                    out.push(format!(
+                        "{} | {}",
+                        t.col_names.get(c).map_or("?", |s| s.as_str()),
+                        t.group
+                    ));
+                }
+                idx += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The singular-fit warning naming the affected random effects.
+pub fn singular_warning(terms: &[String]) -> String {
+    format!(
+        "boundary (singular) fit: the random-effects covariance is singular for {}; hint: simplify the random-effects structure (drop the term or its correlation)",
+        terms.join(", ")
+    )
+}

@@ -159,7 +159,7 @@ pub fn check_response(formula: &str, data: &DataFrame) -> Result<()> {
             }
         }
         Some(Response::Cbind { .. }) => bail!(
-            "the response `cbind(…)` asks for a binomial GLMM, which is not available yet in this version; hint: only linear mixed models with a numeric response can be fitted for now"
+            "the response `cbind(successes, failures)` is binomial, but a linear mixed model was asked for; hint: add --family binomial"
         ),
         _ => {}
     }

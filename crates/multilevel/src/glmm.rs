@@ -37,12 +37,7 @@ pub fn glmer(
     opts: &FitOptions,
 ) -> Result<FitResult, Error> {
     let spec = FamilySpec::parse(family, link).map_err(Error::Family)?;
-    let parsed = multilevel_formula::parse(formula)?;
-    let frame_opts = multilevel_frame::FrameOptions {
-        weights: opts.weights.clone(),
-        contrasts: opts.contrasts.clone(),
-    };
-    let mf = multilevel_frame::ModelFrame::new(&parsed, data, &frame_opts)?;
+    let (parsed, mf) = crate::parse_and_frame(formula, data, opts)?;
     let mut design =
         multilevel_design::build_design_with(&parsed, &mf, &DesignOptions { allow_n: true })?;
     design.formula = formula.to_string();

@@ -78,6 +78,16 @@ pub use multilevel_lmm::{
 /// Any error of the pipeline, with a message that names what went wrong, where, and a hint.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A linear mixed model was asked for with a factor (text) response.
+    #[error(
+        "the response `{response}` is a factor with {levels} levels, but a linear mixed model needs a numeric response; hint: for a two-level outcome use --family binomial (glmer), otherwise check the column"
+    )]
+    FactorResponse {
+        /// Response label.
+        response: String,
+        /// Number of levels.
+        levels: usize,
+    },
     /// The family or link is unknown or not allowed.
     #[error("{0}")]
     Family(String),
@@ -149,15 +159,40 @@ impl Default for FitOptions {
     }
 }
 
-/// Parse a formula and build the design on `data` (lme4's `lFormula`).
-pub fn build_design(formula: &str, data: &DataFrame, opts: &FitOptions) -> Result<Design, Error> {
+/// Parse a formula and evaluate its model frame on `data` (the first half of lme4's
+/// `lFormula`).
+pub(crate) fn parse_and_frame(
+    formula: &str,
+    data: &DataFrame,
+    opts: &FitOptions,
+) -> Result<(multilevel_formula::Formula, multilevel_frame::ModelFrame), Error> {
     let parsed = multilevel_formula::parse(formula)?;
     let frame_opts = multilevel_frame::FrameOptions {
         weights: opts.weights.clone(),
         contrasts: opts.contrasts.clone(),
     };
-    let mf = multilevel_frame::ModelFrame::new(&parsed, data, &frame_opts)?;
-    let mut design = multilevel_design::build_design(&parsed, &mf)?;
+    let frame = multilevel_frame::ModelFrame::new(&parsed, data, &frame_opts)?;
+    Ok((parsed, frame))
+}
+
+/// A linear mixed model needs a numeric response; a factor (text) response is refused rather
+/// than silently coded 0/1.
+fn check_lmm_response(frame: &multilevel_frame::ModelFrame) -> Result<(), Error> {
+    if let Some(multilevel_frame::ResponseValues::Factor { levels, .. }) = &frame.response {
+        return Err(Error::FactorResponse {
+            response: frame.response_label.clone().unwrap_or_default(),
+            levels: levels.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Parse a formula and build the design of a linear mixed model on `data` (lme4's
+/// `lFormula`).
+pub fn build_design(formula: &str, data: &DataFrame, opts: &FitOptions) -> Result<Design, Error> {
+    let (parsed, frame) = parse_and_frame(formula, data, opts)?;
+    check_lmm_response(&frame)?;
+    let mut design = multilevel_design::build_design(&parsed, &frame)?;
     design.formula = formula.to_string();
     Ok(design)
 }
@@ -182,12 +217,8 @@ pub fn prepare_lmm_parts(
     data: &DataFrame,
     opts: &FitOptions,
 ) -> Result<PreparedLmm, Error> {
-    let parsed = multilevel_formula::parse(formula)?;
-    let frame_opts = multilevel_frame::FrameOptions {
-        weights: opts.weights.clone(),
-        contrasts: opts.contrasts.clone(),
-    };
-    let frame = multilevel_frame::ModelFrame::new(&parsed, data, &frame_opts)?;
+    let (parsed, frame) = parse_and_frame(formula, data, opts)?;
+    check_lmm_response(&frame)?;
     let mut design = multilevel_design::build_design(&parsed, &frame)?;
     design.formula = formula.to_string();
     let model = LinearMixedModel::new(design, lmm_options(opts))?;
@@ -377,3 +408,21 @@ pub fn read_csv(path: &std::path::Path, factors: &[String]) -> Result<DataFrame,
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_factor_response_is_refused_for_a_linear_mixed_model() {
+        let data = DataFrame::new("t")
+            .with_strings("y", &["a", "b", "a", "b", "a", "b", "b", "a"])
+            .unwrap()
+            .with_strings("g", &["g1", "g1", "g2", "g2", "g3", "g3", "g4", "g4"])
+            .unwrap();
+        let err = lmer("y ~ 1 + (1 | g)", &data, &FitOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::FactorResponse { levels: 2, .. }));
+        assert!(err.to_string().contains("--family binomial"));
+    }
+}

@@ -76,6 +76,9 @@ pub enum Command {
     /// hybrid estimates with a Hausman test.
     #[command(after_help = crate::explore::EXAMPLES)]
     Explore(crate::explore::ExploreArgs),
+    /// Confidence intervals: profile likelihood, parametric bootstrap or Wald (lme4's `confint`).
+    #[command(after_help = crate::confint::EXAMPLES)]
+    Confint(crate::confint::ConfintArgs),
 }
 
 /// Response distribution (`--family`).

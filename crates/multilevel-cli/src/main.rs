@@ -13,6 +13,7 @@
 //! command-line usage errors exit with status 2.
 
 mod args;
+mod confint;
 mod datasets;
 mod explore;
 mod fit;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         args::Command::Compare(a) => tests_cmd::run_compare(&a),
         args::Command::Datasets(a) => datasets::run(&a),
         args::Command::Explore(a) => explore::run(&a),
+        args::Command::Confint(a) => confint::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -376,6 +376,49 @@ pub fn lmer(formula: &str, data: &DataFrame, opts: &FitOptions) -> Result<FitRes
     Ok(multilevel_lmm::lmer(design, &lmm_options(opts))?)
 }
 
+/// How [`confint`] computes confidence intervals (lme4's `confint(fit, method = ...)`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum IntervalMethod {
+    /// β̂ ± z·se for the fixed effects.
+    Wald,
+    /// Profile likelihood for the standard deviations, correlations, σ and the fixed effects.
+    Profile,
+    /// Parametric bootstrap percentile intervals (`nsim` refits, reproducible from `seed`).
+    Bootstrap {
+        /// Number of simulated responses.
+        nsim: usize,
+        /// Seed of the random number streams (results do not depend on the thread count).
+        seed: u64,
+    },
+}
+
+/// Fit a linear mixed model and compute confidence intervals at `level` (e.g. 0.95).
+pub fn confint(
+    formula: &str,
+    data: &DataFrame,
+    opts: &FitOptions,
+    method: IntervalMethod,
+    level: f64,
+) -> Result<(FitResult, Vec<multilevel_inference::Interval>), Error> {
+    let fit_opts = FitOptions {
+        cond_var: false,
+        ..opts.clone()
+    };
+    let mut model = prepare_lmm(formula, data, &fit_opts)?;
+    let fit = model.fit()?;
+    let intervals = match method {
+        IntervalMethod::Wald => multilevel_inference::wald_confint(&fit, level)?,
+        IntervalMethod::Profile => {
+            multilevel_inference::profile_confint(model.design(), &fit, level)?
+        }
+        IntervalMethod::Bootstrap { nsim, seed } => {
+            let boot = multilevel_inference::bootstrap(&model, &fit, nsim, seed, None)?;
+            multilevel_inference::percentile_intervals(&boot, level)?
+        }
+    };
+    Ok((fit, intervals))
+}
+
 /// Load an embedded data set by name (case-insensitive), with its factor columns set up.
 pub fn dataset(name: &str) -> Result<DataFrame, Error> {
     let Some(d) = multilevel_datasets::get(name) else {

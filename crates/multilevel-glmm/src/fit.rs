@@ -422,6 +422,22 @@ pub fn glmer_full(
         (None, _) => (prior.clone(), vec![1.0; n]),
     };
     let y = design.y.clone();
+    // cbind(successes, failures): both must be whole numbers (glmer only warns; a fractional
+    // count is almost always a data error, so it is refused here with the row named).
+    if let (Some(t), true) = (&design.trials, is_binomial)
+        && let Some(i) = (0..n).find(|&i| {
+            let s = y[i] * t[i];
+            (s - s.round()).abs() > 1e-8 * t[i].max(1.0) || (t[i] - t[i].round()).abs() > 1e-8
+        })
+    {
+        return Err(GlmmError::BadInput(format!(
+            "response `{}` in model row {}: cbind() needs whole numbers of successes and failures, got {} successes of {} trials; hint: check those columns (for proportions use the proportion as the response and --weights for the trials)",
+            design.response_name,
+            i + 1,
+            y[i] * t[i],
+            t[i]
+        )));
+    }
     for (i, &v) in y.iter().enumerate() {
         fam.check_y(v).map_err(|m| {
             GlmmError::BadInput(format!(

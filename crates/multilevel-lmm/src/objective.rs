@@ -100,6 +100,9 @@ pub struct ProfiledDeviance {
     nt: usize,
     /// `Z₀'Z₀` per level, `k₀ × k₀` row-major blocks.
     a00: Vec<f64>,
+    /// Observations sorted by level of the first term, and where each level starts.
+    level_order: Vec<usize>,
+    level_start: Vec<usize>,
     /// Per level of the first term, the rows of `[Z_r X y]'Z₀` that are structurally non-zero.
     bptr: Vec<usize>,
     brow: Vec<u32>,
@@ -207,6 +210,8 @@ impl ProfiledDeviance {
             nr,
             nt,
             a00: vec![0.0; l0 * k0 * k0],
+            level_order: Vec::new(),
+            level_start: Vec::new(),
             bptr: Vec::new(),
             brow: Vec::new(),
             bval: Vec::new(),
@@ -376,7 +381,14 @@ impl ProfiledDeviance {
 
         // A_rest = [Z_r X y]'[Z_r X y], lower triangle.
         let nt = self.nt;
-        let mut a_rest = Mat::<f64>::zeros(nt, nt);
+        let mut a_rest = std::mem::replace(&mut self.a_rest, Mat::zeros(0, 0));
+        if a_rest.nrows() == nt && a_rest.ncols() == nt {
+            for b in 0..nt {
+                a_rest.col_as_slice_mut(b).fill(0.0);
+            }
+        } else {
+            a_rest = Mat::zeros(nt, nt);
+        }
         for i in 0..n {
             fill_entries(i, &mut entries);
             for (bi, &(cb, vb)) in entries.iter().enumerate() {
@@ -395,51 +407,74 @@ impl ProfiledDeviance {
         }
         self.a_rest = a_rest;
 
-        // First term: Z₀'Z₀ blocks and the sparse [Z_r X y]'Z₀, level by level.
+        // First term: Z₀'Z₀ blocks and the sparse [Z_r X y]'Z₀, level by level. The pattern
+        // (which rows of [Z_r X y]'Z₀ are non-zero for each level) depends only on Z, so it is
+        // found once; later calls (new response or weights: refits, PIRLS steps) refill values.
         let Some(t0) = design.terms.first() else {
             return;
         };
         let l0 = self.l0;
-        let mut a00 = vec![0.0; l0 * k0 * k0];
-        let mut count = vec![0usize; l0 + 1];
-        for &r in &t0.refs {
-            count[r as usize + 1] += 1;
-        }
-        for l in 0..l0 {
-            count[l + 1] += count[l];
-        }
-        let mut order = vec![0usize; n];
-        let mut next = count.clone();
-        for (i, &r) in t0.refs.iter().enumerate() {
-            order[next[r as usize]] = i;
-            next[r as usize] += 1;
-        }
-        let mut mark = vec![u32::MAX; nt];
-        let mut position = vec![0u32; nt];
-        let mut bptr = Vec::with_capacity(l0 + 1);
-        let mut brow: Vec<u32> = Vec::new();
-        let mut bval: Vec<f64> = Vec::new();
-        bptr.push(0);
-        let mut z0 = vec![0.0; k0];
-        for l in 0..l0 {
-            let obs = &order[count[l]..count[l + 1]];
-            let start = brow.len();
-            for &i in obs {
-                fill_entries(i, &mut entries);
-                for &(c, _) in &entries {
-                    if mark[c as usize] != l as u32 {
-                        mark[c as usize] = l as u32;
-                        brow.push(c);
+        if self.level_start.len() != l0 + 1 {
+            let mut count = vec![0usize; l0 + 1];
+            for &r in &t0.refs {
+                count[r as usize + 1] += 1;
+            }
+            for l in 0..l0 {
+                count[l + 1] += count[l];
+            }
+            let mut order = vec![0usize; n];
+            let mut next = count.clone();
+            for (i, &r) in t0.refs.iter().enumerate() {
+                order[next[r as usize]] = i;
+                next[r as usize] += 1;
+            }
+            let mut mark = vec![u32::MAX; nt];
+            let mut bptr = Vec::with_capacity(l0 + 1);
+            let mut brow: Vec<u32> = Vec::new();
+            bptr.push(0);
+            for l in 0..l0 {
+                let start = brow.len();
+                for &i in &order[count[l]..count[l + 1]] {
+                    fill_entries(i, &mut entries);
+                    for &(c, _) in &entries {
+                        if mark[c as usize] != l as u32 {
+                            mark[c as usize] = l as u32;
+                            brow.push(c);
+                        }
                     }
                 }
+                brow[start..].sort_unstable();
+                bptr.push(brow.len());
             }
-            brow[start..].sort_unstable();
-            for (pos, &c) in brow[start..].iter().enumerate() {
+            self.vval = vec![0.0; brow.len() * k0];
+            // Dense V when at least a fifth of it is structurally non-zero and it fits in ~400 MB.
+            let dense_size = nt * l0 * k0;
+            self.vdense =
+                if nt >= 32 && dense_size <= 50_000_000 && 5 * brow.len() * k0 >= dense_size {
+                    Some(Mat::zeros(nt, l0 * k0))
+                } else {
+                    None
+                };
+            self.level_order = order;
+            self.level_start = count;
+            self.bptr = bptr;
+            self.brow = brow;
+        }
+        let mut a00 = std::mem::take(&mut self.a00);
+        a00.clear();
+        a00.resize(l0 * k0 * k0, 0.0);
+        let mut bval = std::mem::take(&mut self.bval);
+        bval.clear();
+        bval.resize(self.brow.len() * k0, 0.0);
+        let mut position = vec![0u32; nt];
+        let mut z0 = vec![0.0; k0];
+        for l in 0..l0 {
+            let start = self.bptr[l];
+            for (pos, &c) in self.brow[start..self.bptr[l + 1]].iter().enumerate() {
                 position[c as usize] = pos as u32;
             }
-            bval.resize(brow.len() * k0, 0.0);
             let block = &mut a00[l * k0 * k0..(l + 1) * k0 * k0];
-            for &i in obs {
+            for &i in &self.level_order[self.level_start[l]..self.level_start[l + 1]] {
                 for (c, z) in z0.iter_mut().enumerate() {
                     *z = t0.z[i * k0 + c] * sw[i];
                 }
@@ -456,19 +491,8 @@ impl ProfiledDeviance {
                     }
                 }
             }
-            bptr.push(brow.len());
         }
-        self.vval = vec![0.0; bval.len()];
-        // Dense V when at least a fifth of it is structurally non-zero and it fits in ~400 MB.
-        let dense_size = nt * l0 * k0;
-        self.vdense = if nt >= 32 && dense_size <= 50_000_000 && 5 * brow.len() * k0 >= dense_size {
-            Some(Mat::zeros(nt, l0 * k0))
-        } else {
-            None
-        };
         self.a00 = a00;
-        self.bptr = bptr;
-        self.brow = brow;
         self.bval = bval;
     }
 

@@ -19,6 +19,9 @@ Examples:
 
 For every --group: the empty model y ~ 1 + (1 | group) by REML, its ICC with a parametric-bootstrap
 interval, the design effect 1 + (mean cluster size - 1) * ICC and the effective sample size.
+Several --group columns are nested in the order given, outer first (class 1 of school A and class
+1 of school B are different classes), and the joint empty model y ~ 1 + (1 | school) +
+(1 | class) partitions the variance across all levels (each level's share is its ICC).
 With the first --group as the cluster: pooled OLS (naive and CR1 cluster-robust SEs), between
 (OLS on group means), within (fixed effects), random effects (REML) and the hybrid (Mundlak)
 model, and the Hausman test of within against random-effects slopes. Predictors must be
@@ -45,8 +48,8 @@ pub struct ExploreArgs {
     #[arg(long, value_name = "NAME")]
     pub dataset: Option<String>,
 
-    /// Grouping factor (column of cluster labels); repeat for several. The first is the cluster
-    /// of the estimators.
+    /// Grouping factor (column of cluster labels); repeat for nested levels, outer first. The
+    /// first is the cluster of the estimators.
     #[arg(long = "group", value_name = "COL", required = true)]
     pub groups: Vec<String>,
 

@@ -215,6 +215,17 @@ pub struct Hausman {
     pub conclusion: String,
 }
 
+/// One level of a multilevel variance partition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartitionRow {
+    /// Level: a grouping factor (outer to inner) or `Residual`.
+    pub level: String,
+    /// Variance component.
+    pub variance: f64,
+    /// Share of the total variance (for a grouping level, that level's ICC).
+    pub share: f64,
+}
+
 /// Everything [`explore`] computes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExploreReport {
@@ -238,6 +249,10 @@ pub struct ExploreReport {
     pub estimators: Vec<EstimatorRow>,
     /// Hausman test (null without slopes that vary within groups).
     pub hausman: Option<Hausman>,
+    /// With several grouping factors: the variance partition of the joint empty model
+    /// `y ~ 1 + (1 | g₁) + (1 | g₂) + …`, groups taken as nested in the order given (outer first;
+    /// an inner group is identified within its outer groups), residual last.
+    pub partition: Option<Vec<PartitionRow>>,
     /// Remarks (dropped rows, predictors without within-group variation, ...).
     pub notes: Vec<String>,
 }
@@ -351,6 +366,16 @@ fn fit_mixed(
     group: &Grouping,
     formula: &str,
 ) -> Result<MixedFit, WorkflowError> {
+    fit_mixed_groups(display, columns, &[("g", group)], formula)
+}
+
+/// [`fit_mixed`] with several grouping factors under the given internal names.
+fn fit_mixed_groups(
+    display: &str,
+    columns: &[(String, Vec<f64>)],
+    groups: &[(&str, &Grouping)],
+    formula: &str,
+) -> Result<MixedFit, WorkflowError> {
     let model_err = |message: String| WorkflowError::Model {
         model: display.to_string(),
         message,
@@ -361,10 +386,12 @@ fn fit_mixed(
             .with_numeric(name, v.clone())
             .map_err(|e| model_err(e.to_string()))?;
     }
-    let codes: Vec<u32> = group.codes.iter().map(|&c| c as u32).collect();
-    df = df
-        .with_factor("g", codes, group.labels.clone())
-        .map_err(|e| model_err(e.to_string()))?;
+    for (name, group) in groups {
+        let codes: Vec<u32> = group.codes.iter().map(|&c| c as u32).collect();
+        df = df
+            .with_factor(name, codes, group.labels.clone())
+            .map_err(|e| model_err(e.to_string()))?;
+    }
     let parsed = multilevel_formula::parse(formula).map_err(|e| model_err(e.to_string()))?;
     let mf = ModelFrame::new(&parsed, &df, &FrameOptions::default())
         .map_err(|e| model_err(e.to_string()))?;
@@ -574,7 +601,9 @@ pub fn explore(
                 .collect()
         })
         .collect();
-    let groupings: Vec<Grouping> = gcols.iter().map(|c| grouping(c, &rows)).collect();
+    // Several grouping factors are nested in the order given: an inner group is identified
+    // within its outer groups (classes `1`, `2` of different schools are different classes).
+    let groupings = nest(&gcols.iter().map(|c| grouping(c, &rows)).collect::<Vec<_>>());
     let k = predictors.len();
     for (name, g) in groups.iter().zip(&groupings) {
         if g.labels.len() < 3 {
@@ -624,6 +653,11 @@ pub fn explore(
     } else {
         "not computed".to_string()
     };
+    let partition = if groupings.len() > 1 {
+        Some(variance_partition(response, groups, &groupings, &y)?)
+    } else {
+        None
+    };
     Ok(ExploreReport {
         data_name: data.name().to_string(),
         response: response.to_string(),
@@ -635,8 +669,103 @@ pub fn explore(
         icc_ci_method,
         estimators,
         hausman,
+        partition,
         notes,
     })
+}
+
+/// Each grouping identified within all the ones before it (outer first): its labels become
+/// `outer:…:own`, so repeated inner labels in different outer groups are different groups.
+fn nest(groupings: &[Grouping]) -> Vec<Grouping> {
+    let n = groupings.first().map_or(0, |g| g.codes.len());
+    (0..groupings.len())
+        .map(|j| {
+            if j == 0 {
+                return Grouping {
+                    codes: groupings[0].codes.clone(),
+                    labels: groupings[0].labels.clone(),
+                };
+            }
+            let raw: Vec<String> = (0..n)
+                .map(|i| {
+                    groupings[..=j]
+                        .iter()
+                        .map(|h| h.labels[h.codes[i]].as_str())
+                        .collect::<Vec<_>>()
+                        .join(":")
+                })
+                .collect();
+            let mut labels = raw.clone();
+            labels.sort();
+            labels.dedup();
+            let codes = raw
+                .iter()
+                .map(|s| labels.binary_search(s).unwrap_or(0))
+                .collect();
+            Grouping { codes, labels }
+        })
+        .collect()
+}
+
+/// The joint empty model of nested groupings (outer first) and each level's share.
+fn variance_partition(
+    response: &str,
+    names: &[String],
+    nested: &[Grouping],
+    y: &[f64],
+) -> Result<Vec<PartitionRow>, WorkflowError> {
+    let internal: Vec<String> = (0..nested.len()).map(|j| format!("g{j}")).collect();
+    let formula = format!(
+        "y ~ 1 + {}",
+        internal
+            .iter()
+            .map(|g| format!("(1 | {g})"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    );
+    let display = format!(
+        "{response} ~ 1 + {}",
+        names
+            .iter()
+            .map(|g| format!("(1 | {g})"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    );
+    let groups: Vec<(&str, &Grouping)> = internal
+        .iter()
+        .map(String::as_str)
+        .zip(nested.iter())
+        .collect();
+    let MixedFit { fit, .. } = fit_mixed_groups(
+        &display,
+        &[("y".to_string(), y.to_vec())],
+        &groups,
+        &formula,
+    )?;
+    let mut rows: Vec<PartitionRow> = Vec::new();
+    for (j, name) in names.iter().enumerate() {
+        let variance = fit
+            .random
+            .iter()
+            .find(|v| v.group == internal[j])
+            .map_or(0.0, |v| v.variance);
+        rows.push(PartitionRow {
+            level: name.clone(),
+            variance,
+            share: 0.0,
+        });
+    }
+    let sigma2 = fit.residual.as_ref().map_or(0.0, |r| r.variance);
+    rows.push(PartitionRow {
+        level: "Residual".into(),
+        variance: sigma2,
+        share: 0.0,
+    });
+    let total: f64 = rows.iter().map(|r| r.variance).sum();
+    for r in &mut rows {
+        r.share = if total > 0.0 { r.variance / total } else { 0.0 };
+    }
+    Ok(rows)
 }
 
 fn row(

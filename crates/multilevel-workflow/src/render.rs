@@ -148,6 +148,18 @@ fn markdown_table(out: &mut String, (head, rows, left): &Table) {
     }
 }
 
+/// The variance partition of nested groupings as a table, if there is one.
+fn partition_table(r: &ExploreReport) -> Option<Table> {
+    let rows = r.partition.as_ref()?;
+    Some((
+        vec!["level", "variance", "share (ICC)"],
+        rows.iter()
+            .map(|p| vec![p.level.clone(), num(p.variance), num(p.share)])
+            .collect(),
+        1,
+    ))
+}
+
 /// Plain-text report: clustering table, estimator table, Hausman test, notes.
 pub fn render_text(r: &ExploreReport) -> String {
     let (g, e) = tables(r);
@@ -157,6 +169,12 @@ pub fn render_text(r: &ExploreReport) -> String {
     );
     aligned(&mut out, &g);
     out.push_str(&format!("ICC CI: {}\n", r.icc_ci_method));
+    if let Some(p) = partition_table(r) {
+        out.push_str(
+            "\nVariance partition (joint empty model, groups nested in the order given)\n",
+        );
+        aligned(&mut out, &p);
+    }
     out.push_str(&format!("\nEstimators (cluster: {})\n", r.cluster));
     aligned(&mut out, &e);
     if let Some(h) = &r.hausman {
@@ -190,6 +208,12 @@ pub fn render_markdown(r: &ExploreReport) -> String {
     );
     markdown_table(&mut out, &g);
     out.push_str(&format!("\nICC CI: {}\n", r.icc_ci_method));
+    if let Some(p) = partition_table(r) {
+        out.push_str(
+            "\n### Variance partition (joint empty model, groups nested in the order given)\n\n",
+        );
+        markdown_table(&mut out, &p);
+    }
     out.push_str(&format!("\n### Estimators (cluster: `{}`)\n\n", r.cluster));
     markdown_table(&mut out, &e);
     if let Some(h) = &r.hausman {

@@ -1,0 +1,519 @@
+//! Kenward–Roger small-sample inference for REML fits (pbkrtest's `vcovAdj`, `Lb_ddf` and
+//! `KRmodcomp`; Kenward & Roger 1997, Halekoh & Højsgaard 2014).
+//!
+//! The marginal covariance of `y` is written as a *linear* function of the variance
+//! parameters γ, as pbkrtest does:
+//!
+//! ```text
+//! Σ = Σ_r γ_r G_r,
+//! ```
+//!
+//! where γ holds, for each random-effects term `j`, the elements `c_ab` (`a ≤ b`) of the
+//! `k_j × k_j` covariance matrix `C_j = σ² Λ_j Λ_j'` of one level's random effects
+//! (variances and covariances), followed by the residual variance σ². For a term element
+//! `(a, b)`, `G_r = Z_a Z_b' + Z_b Z_a'` (`Z_a Z_a'` when `a = b`) with `Z_a` the `n × ℓ_j`
+//! matrix of the term's column `a` over its levels; the residual has `G = I`. Because Σ is
+//! linear in γ the second-derivative terms `R_ij` of Kenward & Roger vanish.
+//!
+//! With `Φ = (X'Σ⁻¹X)⁻¹`:
+//!
+//! ```text
+//! P_r  = X'Σ⁻¹G_rΣ⁻¹X
+//! Q_rs = X'Σ⁻¹G_rΣ⁻¹G_sΣ⁻¹X
+//! I_rs = tr(Σ⁻¹G_rΣ⁻¹G_s) − 2 tr(Φ Q_rs) + tr(Φ P_r Φ P_s)     (twice the REML information)
+//! W    = 2 I⁻¹                                                  (asymptotic covariance of γ̂)
+//! Φ_A  = Φ + 2 Φ [Σ_rs W_rs (Q_rs − P_r Φ P_s)] Φ
+//! ```
+//!
+//! (`I` is pseudo-inverted when its smallest absolute eigenvalue is ≤ 1e-10, as pbkrtest).
+//! For a hypothesis `Lβ = 0` of rank `q`, with `Θ = L'(LΦL')⁻¹L`:
+//!
+//! ```text
+//! A₁ = Σ_rs W_rs tr(ΘΦP_rΦ) tr(ΘΦP_sΦ),   A₂ = Σ_rs W_rs tr(ΘΦP_rΦ ΘΦP_sΦ)
+//! B  = (A₁ + 6A₂) / (2q),   g = ((q+1)A₁ − (q+4)A₂) / ((q+2)A₂)
+//! c₁ = g / (3q + 2(1−g)),  c₂ = (q−g) / (3q + 2(1−g)),  c₃ = (q+2−g) / (3q + 2(1−g))
+//! ρ  = (1/q) ((1 − A₂/q) / (1 − c₂B))² (1 + c₁B) / (1 − c₃B)
+//! m  = 4 + (q+2) / (qρ − 1)                 (denominator df)
+//! λ  = m (1 − A₂/q) / (m − 2)               (F scaling)
+//! F  = (Lβ̂)'(LΦ_AL')⁻¹(Lβ̂) / q,   λF ~ F(q, m)
+//! ```
+//!
+//! For a single coefficient (`q = 1`) the test is `t = l'β̂ / √(l'Φ_A l)` on `m` df.
+//!
+//! **Cost.** This is the straightforward dense form: Σ is built as an `n × n` matrix,
+//! inverted by a Cholesky factorization, and `Σ⁻¹G_r` is formed for each variance parameter,
+//! so time is `O((m_γ + 1) n³)` and memory `O(m_γ n²)`. It is meant for `n` up to a few
+//! thousand rows; a sparse (Woodbury) version for large data is future work. Every call
+//! recomputes these quantities; use [`kenward_roger_parts`] once and
+//! [`KrParts::contrast`] / [`KrParts::f_test`] for many contrasts.
+
+use faer::Mat;
+use faer::linalg::solvers::DenseSolveCore;
+use statrs::distribution::{ContinuousCDF, FisherSnedecor};
+
+use crate::InferenceError;
+use crate::linalg::sym_eigen;
+use crate::methods::{DfMethod, FTest};
+use crate::model::FittedLmm;
+
+/// Smallest absolute eigenvalue of the information below which pbkrtest pseudo-inverts it.
+const INFO_COND_TOL: f64 = 1e-10;
+
+/// The Kenward–Roger quantities of a fit that do not depend on the contrast.
+#[derive(Debug, Clone)]
+pub struct KrParts {
+    /// Number of fixed-effect coefficients `p`.
+    pub p: usize,
+    /// `Φ = (X'Σ⁻¹X)⁻¹`, row-major `p × p` (equals `vcov(β̂)`).
+    pub phi: Vec<f64>,
+    /// The adjusted covariance `Φ_A`, row-major `p × p`.
+    pub phi_adj: Vec<f64>,
+    /// `P_r = X'Σ⁻¹G_rΣ⁻¹X` for each variance parameter, row-major `p × p`.
+    pub p_mats: Vec<Vec<f64>>,
+    /// `W`, the asymptotic covariance of the variance parameters γ, row-major.
+    pub w: Vec<f64>,
+    /// β̂.
+    pub beta: Vec<f64>,
+    /// σ̂² (for lmerTest-style sums of squares).
+    pub sigma2: f64,
+}
+
+/// A Kenward–Roger F test of `Lβ = 0`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KrTest {
+    /// Rank `q` of `L`.
+    pub num_df: f64,
+    /// Denominator df `m`.
+    pub den_df: f64,
+    /// Scaling `λ`.
+    pub scaling: f64,
+    /// Unscaled `F = (Lβ̂)'(LΦ_AL')⁻¹(Lβ̂) / q`.
+    pub f_unscaled: f64,
+    /// `λF`, compared with `F(q, m)`.
+    pub f_scaled: f64,
+    /// `P(F(q, m) > λF)`.
+    pub p_value: f64,
+}
+
+fn mat_to_vec(m: &Mat<f64>) -> Vec<f64> {
+    let (r, c) = (m.nrows(), m.ncols());
+    let mut v = Vec::with_capacity(r * c);
+    for i in 0..r {
+        for j in 0..c {
+            v.push(m[(i, j)]);
+        }
+    }
+    v
+}
+
+fn vec_to_mat(v: &[f64], r: usize, c: usize) -> Mat<f64> {
+    Mat::from_fn(r, c, |i, j| v[i * c + j])
+}
+
+/// `tr(A B)` for square matrices.
+fn trace_prod(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
+    let n = a.nrows();
+    let mut s = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            s += a[(i, j)] * b[(j, i)];
+        }
+    }
+    s
+}
+
+fn trace(a: &Mat<f64>) -> f64 {
+    (0..a.nrows()).map(|i| a[(i, i)]).sum()
+}
+
+/// Symmetric (pseudo-)inverse by eigen-decomposition; eigenvalues with absolute value at or
+/// below `tol · max|λ|` are dropped. Returns the inverse and the rank.
+fn sym_pinv(a: &[f64], k: usize, rel_tol: f64) -> (Vec<f64>, usize) {
+    let (vals, vecs) = sym_eigen(a, k);
+    let maxabs = vals.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let mut inv = vec![0.0; k * k];
+    let mut rank = 0;
+    for (c, &lam) in vals.iter().enumerate() {
+        if lam.abs() > rel_tol * maxabs && lam.abs() > 0.0 {
+            rank += 1;
+            for i in 0..k {
+                for j in 0..k {
+                    inv[i * k + j] += vecs[i * k + c] * vecs[j * k + c] / lam;
+                }
+            }
+        }
+    }
+    (inv, rank)
+}
+
+/// Compute `Φ`, `Φ_A`, the `P_r` and `W` of a REML fit (see the module documentation).
+///
+/// # Errors
+/// [`InferenceError::Mismatch`] for an ML fit or a fit with prior weights;
+/// [`InferenceError::Numerical`] when Σ or `X'Σ⁻¹X` is not positive definite.
+pub fn kenward_roger_parts(model: &FittedLmm) -> Result<KrParts, InferenceError> {
+    if !model.reml() {
+        return Err(InferenceError::Mismatch(
+            "Kenward–Roger needs a REML fit; hint: refit with REML or use Satterthwaite".into(),
+        ));
+    }
+    let design = model.model().design();
+    if design.weights.is_some() {
+        return Err(InferenceError::Mismatch(
+            "Kenward–Roger is not implemented for fits with prior weights; hint: use Satterthwaite"
+                .into(),
+        ));
+    }
+    let fit = model.fit_result();
+    let n = design.nobs();
+    let p = design.p();
+    let sigma2 = fit.sigma * fit.sigma;
+    let theta = &fit.theta;
+    if theta.len() != design.n_theta() {
+        return Err(InferenceError::Mismatch(format!(
+            "the fit has {} θ but the model has {}",
+            theta.len(),
+            design.n_theta()
+        )));
+    }
+
+    // Rows of each level of each term, and the G_r matrices.
+    let mut sigma = Mat::<f64>::zeros(n, n);
+    let mut gs: Vec<Mat<f64>> = Vec::new();
+    let mut off = 0;
+    for term in &design.terms {
+        let k = term.k;
+        if term.refs.len() != n || term.z.len() != n * k {
+            return Err(InferenceError::Mismatch(format!(
+                "random-effects term for {} does not have {n} rows",
+                term.group
+            )));
+        }
+        // Λ_j, lower triangular, column-major θ layout.
+        let mut lam = vec![0.0; k * k];
+        for col in 0..k {
+            for row in col..k {
+                lam[row * k + col] = theta[off];
+                off += 1;
+            }
+        }
+        let mut cov = vec![0.0; k * k];
+        for a in 0..k {
+            for b in 0..k {
+                cov[a * k + b] = sigma2 * (0..k).map(|c| lam[a * k + c] * lam[b * k + c]).sum::<f64>();
+            }
+        }
+        let mut by_level: Vec<Vec<usize>> = vec![Vec::new(); term.nlevels()];
+        for (i, &r) in term.refs.iter().enumerate() {
+            let slot = by_level.get_mut(r as usize).ok_or_else(|| {
+                InferenceError::Mismatch(format!(
+                    "level code {r} out of range for grouping factor {}",
+                    term.group
+                ))
+            })?;
+            slot.push(i);
+        }
+        let z = |i: usize, a: usize| term.z[i * k + a];
+        for rows in &by_level {
+            for &i in rows {
+                for &i2 in rows {
+                    let mut s = 0.0;
+                    for a in 0..k {
+                        for b in 0..k {
+                            s += z(i, a) * cov[a * k + b] * z(i2, b);
+                        }
+                    }
+                    sigma[(i, i2)] += s;
+                }
+            }
+        }
+        for a in 0..k {
+            for b in a..k {
+                let mut g = Mat::<f64>::zeros(n, n);
+                for rows in &by_level {
+                    for &i in rows {
+                        for &i2 in rows {
+                            g[(i, i2)] += if a == b {
+                                z(i, a) * z(i2, a)
+                            } else {
+                                z(i, a) * z(i2, b) + z(i, b) * z(i2, a)
+                            };
+                        }
+                    }
+                }
+                gs.push(g);
+            }
+        }
+    }
+    for i in 0..n {
+        sigma[(i, i)] += sigma2;
+    }
+    gs.push(Mat::<f64>::identity(n, n));
+    let ng = gs.len();
+
+    let sigma_inv = sigma
+        .llt(faer::Side::Lower)
+        .map_err(|_| {
+            InferenceError::Numerical(
+                "the marginal covariance Σ is not positive definite".into(),
+            )
+        })?
+        .inverse();
+    let x = &design.x;
+    let t = &sigma_inv * x; // Σ⁻¹X, n × p
+    let xtsx = x.transpose() * &t;
+    let phi = xtsx
+        .llt(faer::Side::Lower)
+        .map_err(|_| {
+            InferenceError::Numerical("X'Σ⁻¹X is not positive definite".into())
+        })?
+        .inverse();
+
+    // H_r = G_r Σ⁻¹, O_r = G_r Σ⁻¹ X, P_r = X'Σ⁻¹ G_r Σ⁻¹ X.
+    let hs: Vec<Mat<f64>> = gs.iter().map(|g| g * &sigma_inv).collect();
+    let os: Vec<Mat<f64>> = gs.iter().map(|g| g * &t).collect();
+    let ps: Vec<Mat<f64>> = os.iter().map(|o| t.transpose() * o).collect();
+    // Q_rs for r ≤ s, stored at index r * ng + s.
+    let mut qs: Vec<Option<Mat<f64>>> = vec![None; ng * ng];
+    for r in 0..ng {
+        let left = os[r].transpose() * &sigma_inv;
+        for s in r..ng {
+            qs[r * ng + s] = Some(&left * &os[s]);
+        }
+    }
+    let q_at = |r: usize, s: usize| -> Result<&Mat<f64>, InferenceError> {
+        qs.get(r * ng + s)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| InferenceError::Numerical("internal: missing Q matrix".into()))
+    };
+
+    let mut info = vec![0.0; ng * ng];
+    for r in 0..ng {
+        let phi_pr = &phi * &ps[r];
+        for s in r..ng {
+            let ktrace = trace_prod(&hs[r], &hs[s]);
+            let phi_q = trace_prod(&phi, q_at(r, s)?);
+            let phi_ps = &phi * &ps[s];
+            let v = ktrace - 2.0 * phi_q + trace_prod(&phi_pr, &phi_ps);
+            info[r * ng + s] = v;
+            info[s * ng + r] = v;
+        }
+    }
+    if info.iter().any(|v| !v.is_finite()) {
+        return Err(InferenceError::NotFinite(
+            "the information matrix of the variance parameters".into(),
+        ));
+    }
+    let (vals, _) = sym_eigen(&info, ng);
+    let min_abs = vals.iter().fold(f64::INFINITY, |m, v| m.min(v.abs()));
+    let (inv, _) = if min_abs > INFO_COND_TOL {
+        sym_pinv(&info, ng, 0.0)
+    } else {
+        sym_pinv(&info, ng, f64::EPSILON.sqrt())
+    };
+    let w: Vec<f64> = inv.iter().map(|v| 2.0 * v).collect();
+
+    let mut uu = Mat::<f64>::zeros(p, p);
+    for r in 0..ng {
+        for s in r + 1..ng {
+            let term = q_at(r, s)? - &ps[r] * &phi * &ps[s];
+            uu += w[r * ng + s] * term;
+        }
+    }
+    let uu_t = uu.transpose().to_owned();
+    uu += uu_t;
+    for r in 0..ng {
+        let term = q_at(r, r)? - &ps[r] * &phi * &ps[r];
+        uu += w[r * ng + r] * term;
+    }
+    let phi_adj = &phi + 2.0 * (&phi * &uu * &phi);
+
+    Ok(KrParts {
+        p,
+        phi: mat_to_vec(&phi),
+        phi_adj: mat_to_vec(&phi_adj),
+        p_mats: ps.iter().map(mat_to_vec).collect(),
+        w,
+        beta: model.beta(),
+        sigma2,
+    })
+}
+
+impl KrParts {
+    fn check_rows(&self, l: &[Vec<f64>]) -> Result<(), InferenceError> {
+        if l.is_empty() {
+            return Err(InferenceError::BadContrast(
+                "the contrast matrix has no rows".into(),
+            ));
+        }
+        for row in l {
+            if row.len() != self.p {
+                return Err(InferenceError::BadContrast(format!(
+                    "a contrast has {} entries but the model has {} fixed-effect coefficients",
+                    row.len(),
+                    self.p
+                )));
+            }
+            if row.iter().any(|v| !v.is_finite()) {
+                return Err(InferenceError::BadContrast(
+                    "a contrast has a non-finite entry".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Denominator df `m` and scaling `λ` for `Lβ = 0` (pbkrtest's `Lb_ddf` and the
+    /// `F.scaling` of `KRmodcomp`), with `q` the rank of `L`.
+    ///
+    /// # Errors
+    /// A malformed or zero `L`.
+    pub fn ddf_scaling(&self, l: &[Vec<f64>]) -> Result<(f64, f64, usize), InferenceError> {
+        self.check_rows(l)?;
+        let p = self.p;
+        let k = l.len();
+        let lm = Mat::from_fn(k, p, |i, j| l[i][j]);
+        let phi = vec_to_mat(&self.phi, p, p);
+        let lpl = &lm * &phi * lm.transpose();
+        let (lpl_inv, q) = sym_pinv(&mat_to_vec(&lpl), k, f64::EPSILON.sqrt());
+        if q == 0 {
+            return Err(InferenceError::BadContrast(
+                "the contrast matrix has rank 0 (all its rows are zero)".into(),
+            ));
+        }
+        let theta = lm.transpose() * vec_to_mat(&lpl_inv, k, k) * &lm;
+        let theta_phi = &theta * &phi;
+        let us: Vec<Mat<f64>> = self
+            .p_mats
+            .iter()
+            .map(|pr| &theta_phi * vec_to_mat(pr, p, p) * &phi)
+            .collect();
+        let ng = us.len();
+        let (mut a1, mut a2) = (0.0, 0.0);
+        for i in 0..ng {
+            for j in i..ng {
+                let e = if i == j { 1.0 } else { 2.0 };
+                let wij = self.w[i * ng + j];
+                a1 += e * wij * trace(&us[i]) * trace(&us[j]);
+                a2 += e * wij * trace_prod(&us[i], &us[j]);
+            }
+        }
+        let qf = q as f64;
+        let b = (a1 + 6.0 * a2) / (2.0 * qf);
+        let g = ((qf + 1.0) * a1 - (qf + 4.0) * a2) / ((qf + 2.0) * a2);
+        let d = 3.0 * qf + 2.0 * (1.0 - g);
+        let (c1, c2, c3) = (g / d, (qf - g) / d, (qf + 2.0 - g) / d);
+        let mut v0 = 1.0 + c1 * b;
+        if v0.abs() < 1e-10 {
+            v0 = 0.0;
+        }
+        let v1 = 1.0 - c2 * b;
+        let v2 = 1.0 - c3 * b;
+        let ratio = (1.0 - a2 / qf) / v1;
+        let rho = ratio * ratio * v0 / v2 / qf;
+        let m = 4.0 + (qf + 2.0) / (qf * rho - 1.0);
+        let lambda = m * (1.0 - a2 / qf) / (m - 2.0);
+        Ok((m, lambda, q))
+    }
+
+    /// For one contrast `l`: `(l'β̂, √(l'Φ_A l), m)`.
+    ///
+    /// # Errors
+    /// A malformed or zero contrast.
+    pub fn contrast(&self, l: &[f64]) -> Result<(f64, f64, f64), InferenceError> {
+        let rows = vec![l.to_vec()];
+        let (m, _, _) = self.ddf_scaling(&rows)?;
+        let p = self.p;
+        let var: f64 = (0..p)
+            .map(|a| (0..p).map(|b| l[a] * self.phi_adj[a * p + b] * l[b]).sum::<f64>())
+            .sum();
+        if var.is_nan() || var <= 0.0 {
+            return Err(InferenceError::NotFinite(format!(
+                "the adjusted variance of the contrast is {var}"
+            )));
+        }
+        let est: f64 = l.iter().zip(&self.beta).map(|(a, b)| a * b).sum();
+        Ok((est, var.sqrt(), m))
+    }
+
+    /// The Kenward–Roger F test of `Lβ = 0`.
+    ///
+    /// # Errors
+    /// A malformed or zero `L`, or a singular `LΦ_AL'`.
+    pub fn f_test(&self, l: &[Vec<f64>]) -> Result<KrTest, InferenceError> {
+        let (m, lambda, q) = self.ddf_scaling(l)?;
+        let p = self.p;
+        let k = l.len();
+        let lm = Mat::from_fn(k, p, |i, j| l[i][j]);
+        let adj = vec_to_mat(&self.phi_adj, p, p);
+        let v = &lm * &adj * lm.transpose();
+        let (v_inv, _) = sym_pinv(&mat_to_vec(&v), k, f64::EPSILON.sqrt());
+        let lb: Vec<f64> = l
+            .iter()
+            .map(|row| row.iter().zip(&self.beta).map(|(a, b)| a * b).sum())
+            .collect();
+        let mut quad = 0.0;
+        for i in 0..k {
+            for j in 0..k {
+                quad += lb[i] * v_inv[i * k + j] * lb[j];
+            }
+        }
+        let qf = q as f64;
+        let f_unscaled = quad / qf;
+        let f_scaled = lambda * f_unscaled;
+        let p_value = FisherSnedecor::new(qf, m).map_or(f64::NAN, |d| d.sf(f_scaled));
+        Ok(KrTest {
+            num_df: qf,
+            den_df: m,
+            scaling: lambda,
+            f_unscaled,
+            f_scaled,
+            p_value,
+        })
+    }
+}
+
+/// Kenward–Roger df and adjusted standard error `√(l'Φ_A l)` of one contrast `l` of a REML
+/// fit (for `l = eᵢ`, the df of coefficient `i`'s t test as pbkrtest / lmerTest give it).
+///
+/// # Errors
+/// As [`kenward_roger_parts`]; a malformed or zero contrast.
+pub fn kenward_roger_df(model: &FittedLmm, l: &[f64]) -> Result<(f64, f64), InferenceError> {
+    let parts = kenward_roger_parts(model)?;
+    let (_, se, df) = parts.contrast(l)?;
+    Ok((df, se))
+}
+
+/// Kenward–Roger as a [`DfMethod`]: `t = l'β̂ / √(l'Φ_A l)` on `m` df, and for a `q`-row
+/// `L` the unscaled `F = (Lβ̂)'(LΦ_AL')⁻¹(Lβ̂)/q` on `(q, m)` df, as lmerTest's
+/// `ddf = "Kenward-Roger"` reports it (the p-value uses the scaled `λF`, pbkrtest's test).
+/// Each call recomputes the dense `O(n³)` quantities (see the module documentation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KenwardRoger;
+
+impl DfMethod for KenwardRoger {
+    fn name(&self) -> &str {
+        "Kenward-Roger"
+    }
+
+    fn contrast_df(
+        &self,
+        model: &mut FittedLmm,
+        l: &[f64],
+    ) -> Result<(f64, f64, f64), InferenceError> {
+        kenward_roger_parts(model)?.contrast(l)
+    }
+
+    fn contrast_f(&self, model: &mut FittedLmm, l: &[Vec<f64>]) -> Result<FTest, InferenceError> {
+        let parts = kenward_roger_parts(model)?;
+        let t = parts.f_test(l)?;
+        Ok(FTest {
+            f_value: t.f_unscaled,
+            num_df: t.num_df,
+            den_df: t.den_df,
+            p_value: t.p_value,
+            mean_sq: t.f_unscaled * parts.sigma2,
+            sum_sq: t.f_unscaled * parts.sigma2 * t.num_df,
+        })
+    }
+}

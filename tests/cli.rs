@@ -650,24 +650,39 @@ fn ddf_none_gives_lme4_table() {
 }
 
 #[test]
-fn kenward_roger_is_reported_as_not_available() {
-    for cmd in ["fit", "anova"] {
-        let r = run(&[
-            cmd,
-            "--dataset",
-            "sleepstudy",
-            "--ddf",
-            "kenward-roger",
-            SLEEP,
-        ]);
-        assert_error(
-            &r,
-            &[
-                "Kenward–Roger df are not available yet",
-                "--ddf satterthwaite",
-            ],
-        );
-    }
+fn kenward_roger_df_match_pbkrtest() {
+    let reference = reference("penicillin_crossed_reml");
+    let kr = &reference["kenward_roger"]["coefficients"];
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "Penicillin",
+        "--ddf",
+        "kenward-roger",
+        "--format",
+        "json",
+        "diameter ~ 1 + (1 | plate) + (1 | sample)",
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let ours: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let df = ours["fixed"][0]["df"].as_f64().unwrap();
+    let want = kr["df"][0].as_f64().unwrap();
+    assert!(
+        (df - want).abs() < 5e-3 * want,
+        "KR df {df} vs pbkrtest {want}"
+    );
+    assert_eq!(ours["df_method"], "Kenward-Roger");
+    // ML fits are refused before any work, with the reason.
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--ml",
+        "--ddf",
+        "kenward-roger",
+        SLEEP,
+    ]);
+    assert_error(&r, &["REML", "--ml"]);
     let r = run(&["anova", "--dataset", "sleepstudy", "--ddf", "none", SLEEP]);
     assert_error(&r, &["--ddf none", "--ddf satterthwaite"]);
 }

@@ -14,7 +14,7 @@ pub fn run(a: &FitArgs) -> Result<()> {
         Family::Gaussian => Ddf::Satterthwaite,
         _ => Ddf::None,
     });
-    check_ddf(ddf)?;
+    check_ddf(ddf, a.ml)?;
     let data = load_data(a.data.as_deref(), a.dataset.as_deref(), &a.factors)?;
     let opts = FitOptions {
         reml: !a.ml,
@@ -73,11 +73,12 @@ pub fn run(a: &FitArgs) -> Result<()> {
     write_report(&report, a.output.as_deref())
 }
 
-/// Rejects df methods this version cannot compute, before reading any data.
-pub fn check_ddf(ddf: Ddf) -> Result<()> {
-    if ddf == Ddf::KenwardRoger {
+/// Rejects df requests that cannot be met, before reading any data: Kenward–Roger is defined
+/// for REML fits only (as pbkrtest).
+pub fn check_ddf(ddf: Ddf, ml: bool) -> Result<()> {
+    if ddf == Ddf::KenwardRoger && ml {
         bail!(
-            "Kenward–Roger df are not available yet; hint: use --ddf satterthwaite (the default)"
+            "Kenward–Roger df need a REML fit, but --ml was given; hint: drop --ml or use --ddf satterthwaite"
         );
     }
     Ok(())

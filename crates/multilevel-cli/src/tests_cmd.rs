@@ -8,7 +8,7 @@ use multilevel_report::{render_anova, render_compare};
 
 /// Runs `multilevel anova`: lmerTest's type III table of F tests.
 pub fn run_anova(a: &AnovaArgs) -> Result<()> {
-    check_ddf(a.ddf)?;
+    check_ddf(a.ddf, a.ml)?;
     if a.ddf == Ddf::None {
         bail!(
             "--ddf none: the ANOVA table's F tests need denominator df; hint: use --ddf satterthwaite (the default)"

@@ -200,7 +200,8 @@ pub fn kenward_roger_parts(model: &FittedLmm) -> Result<KrParts, InferenceError>
         let mut cov = vec![0.0; k * k];
         for a in 0..k {
             for b in 0..k {
-                cov[a * k + b] = sigma2 * (0..k).map(|c| lam[a * k + c] * lam[b * k + c]).sum::<f64>();
+                cov[a * k + b] =
+                    sigma2 * (0..k).map(|c| lam[a * k + c] * lam[b * k + c]).sum::<f64>();
             }
         }
         let mut by_level: Vec<Vec<usize>> = vec![Vec::new(); term.nlevels()];
@@ -254,9 +255,7 @@ pub fn kenward_roger_parts(model: &FittedLmm) -> Result<KrParts, InferenceError>
     let sigma_inv = sigma
         .llt(faer::Side::Lower)
         .map_err(|_| {
-            InferenceError::Numerical(
-                "the marginal covariance Σ is not positive definite".into(),
-            )
+            InferenceError::Numerical("the marginal covariance Σ is not positive definite".into())
         })?
         .inverse();
     let x = &design.x;
@@ -264,9 +263,7 @@ pub fn kenward_roger_parts(model: &FittedLmm) -> Result<KrParts, InferenceError>
     let xtsx = x.transpose() * &t;
     let phi = xtsx
         .llt(faer::Side::Lower)
-        .map_err(|_| {
-            InferenceError::Numerical("X'Σ⁻¹X is not positive definite".into())
-        })?
+        .map_err(|_| InferenceError::Numerical("X'Σ⁻¹X is not positive definite".into()))?
         .inverse();
 
     // H_r = G_r Σ⁻¹, O_r = G_r Σ⁻¹ X, P_r = X'Σ⁻¹ G_r Σ⁻¹ X.
@@ -425,7 +422,11 @@ impl KrParts {
         let (m, _, _) = self.ddf_scaling(&rows)?;
         let p = self.p;
         let var: f64 = (0..p)
-            .map(|a| (0..p).map(|b| l[a] * self.phi_adj[a * p + b] * l[b]).sum::<f64>())
+            .map(|a| {
+                (0..p)
+                    .map(|b| l[a] * self.phi_adj[a * p + b] * l[b])
+                    .sum::<f64>()
+            })
             .sum();
         if var.is_nan() || var <= 0.0 {
             return Err(InferenceError::NotFinite(format!(
@@ -484,9 +485,11 @@ pub fn kenward_roger_df(model: &FittedLmm, l: &[f64]) -> Result<(f64, f64), Infe
     Ok((df, se))
 }
 
-/// Kenward–Roger as a [`DfMethod`]: `t = l'β̂ / √(l'Φ_A l)` on `m` df, and for a `q`-row
-/// `L` the unscaled `F = (Lβ̂)'(LΦ_AL')⁻¹(Lβ̂)/q` on `(q, m)` df, as lmerTest's
-/// `ddf = "Kenward-Roger"` reports it (the p-value uses the scaled `λF`, pbkrtest's test).
+/// Kenward–Roger as a [`DfMethod`], as lmerTest's `ddf = "Kenward-Roger"` reports it:
+/// `t = l'β̂ / √(l'Φ_A l)` on `m` df, and for a `q`-row `L` the *unscaled*
+/// `F = (Lβ̂)'(LΦ_AL')⁻¹(Lβ̂)/q` (pbkrtest's `FtestU` statistic) with its p-value from
+/// `F(q, m)`, `m` being pbkrtest's df. pbkrtest's own scaled test `λF ~ F(q, m)` is
+/// [`KrParts::f_test`]'s `f_scaled` / `p_value`.
 /// Each call recomputes the dense `O(n³)` quantities (see the module documentation).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KenwardRoger;
@@ -507,11 +510,13 @@ impl DfMethod for KenwardRoger {
     fn contrast_f(&self, model: &mut FittedLmm, l: &[Vec<f64>]) -> Result<FTest, InferenceError> {
         let parts = kenward_roger_parts(model)?;
         let t = parts.f_test(l)?;
+        let p_value =
+            FisherSnedecor::new(t.num_df, t.den_df).map_or(f64::NAN, |d| d.sf(t.f_unscaled));
         Ok(FTest {
             f_value: t.f_unscaled,
             num_df: t.num_df,
             den_df: t.den_df,
-            p_value: t.p_value,
+            p_value,
             mean_sq: t.f_unscaled * parts.sigma2,
             sum_sq: t.f_unscaled * parts.sigma2 * t.num_df,
         })

@@ -112,14 +112,6 @@ pub enum Error {
     /// Degrees of freedom, F tests or model comparisons could not be computed.
     #[error("{0}")]
     Inference(#[from] multilevel_inference::InferenceError),
-    /// A denominator-df method this version does not implement.
-    #[error(
-        "{method} df are not available yet; hint: use --ddf satterthwaite (Ddf::Satterthwaite)"
-    )]
-    DdfNotAvailable {
-        /// The method asked for, e.g. `Kenward–Roger`.
-        method: String,
-    },
     /// An ANOVA table was asked for without a df method.
     #[error(
         "the type III ANOVA table needs denominator df; hint: use --ddf satterthwaite (Ddf::Satterthwaite), the default"
@@ -236,8 +228,8 @@ pub enum Ddf {
     /// `ν = 2 (l'Cl)² / (g'Ag)` with `C = vcov(β̂)`, `gᵢ = l' ∂C/∂varparᵢ l` and `A` the
     /// asymptotic covariance of the variance parameters (see [`inference`]).
     Satterthwaite,
-    /// Kenward–Roger's approximation (pbkrtest): not implemented yet, asking for it is an
-    /// [`Error::DdfNotAvailable`].
+    /// Kenward–Roger's approximation (pbkrtest; REML fits only): adjusted covariance of β̂ and
+    /// the df of its scaled F / t tests (dense, for up to a few thousand rows).
     KenwardRoger,
     /// No df and no p-values (lme4's `summary`).
     None,
@@ -257,9 +249,7 @@ impl Ddf {
     fn method(self) -> Result<Option<&'static dyn inference::DfMethod>, Error> {
         match self {
             Ddf::Satterthwaite => Ok(Some(&inference::Satterthwaite)),
-            Ddf::KenwardRoger => Err(Error::DdfNotAvailable {
-                method: "Kenward–Roger".into(),
-            }),
+            Ddf::KenwardRoger => Ok(Some(&inference::KenwardRoger)),
             Ddf::None => Ok(None),
         }
     }

@@ -399,44 +399,12 @@ fn fit_sleepstudy_ml_text() {
     );
 }
 
-const JSON_KEYS: [&str; 29] = [
-    "formula",
-    "family",
-    "link",
-    "method",
-    "nobs",
-    "groups",
-    "fixed",
-    "random",
-    "correlations",
-    "residual",
-    "theta",
-    "loglik",
-    "objective",
-    "aic",
-    "bic",
-    "converged",
-    "singular",
-    "warnings",
-    "optimizer",
-    "data",
-    "n_dropped_missing",
-    "deviance",
-    "npar",
-    "df_resid",
-    "sigma",
-    "vcov",
-    "ranef",
-    "fixed_correlation",
-    "scaled_residuals",
-];
-
 #[test]
 fn fit_sleepstudy_json() {
     let r = run(&["fit", "--dataset", "sleepstudy", "--format", "json", SLEEP]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("valid JSON");
-    for k in JSON_KEYS {
+    for k in multilevel_report::JSON_KEYS {
         assert!(v.get(k).is_some(), "missing key {k}");
     }
     assert_eq!(v["method"], "REML");

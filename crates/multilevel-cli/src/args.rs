@@ -145,13 +145,10 @@ pub enum OutputFormat {
     Markdown,
 }
 
-/// Arguments of `multilevel fit`.
+/// Where the data come from and how the model is fitted: the options `fit`, `anova`, `compare`
+/// and `confint` share.
 #[derive(Debug, Args)]
-pub struct FitArgs {
-    /// Model formula in lme4 syntax, e.g. "Reaction ~ Days + (Days | Subject)".
-    #[arg(value_name = "FORMULA")]
-    pub formula: String,
-
+pub struct ModelData {
     /// CSV file with a header row (missing values: empty or NA).
     #[arg(
         long,
@@ -165,21 +162,9 @@ pub struct FitArgs {
     #[arg(long, value_name = "NAME")]
     pub dataset: Option<String>,
 
-    /// Fit by maximum likelihood instead of REML.
+    /// Fit by maximum likelihood instead of REML (`compare` refits REML fits by ML anyway).
     #[arg(long)]
     pub ml: bool,
-
-    /// Response family; only gaussian (a linear mixed model) is available in this version.
-    #[arg(long, value_enum, default_value_t = Family::Gaussian, value_name = "FAMILY")]
-    pub family: Family,
-
-    /// Link function (default: the family's canonical link; gaussian supports identity).
-    #[arg(long, value_name = "NAME")]
-    pub link: Option<String>,
-
-    /// Adaptive Gauss–Hermite quadrature points for GLMMs (lme4's nAGQ).
-    #[arg(long, value_name = "N")]
-    pub nagq: Option<u32>,
 
     /// Column of prior weights.
     #[arg(long, value_name = "COL")]
@@ -188,12 +173,27 @@ pub struct FitArgs {
     /// Treat a (numeric) column as a factor; repeat for several columns.
     #[arg(long = "factor", value_name = "COL")]
     pub factors: Vec<String>,
+}
 
-    /// Denominator df for the fixed-effect t-tests [default: satterthwaite for gaussian fits,
-    /// as lmerTest; `none` gives lme4's table without df and p-values].
-    #[arg(long, value_enum, value_name = "METHOD")]
-    pub ddf: Option<Ddf>,
+impl ModelData {
+    /// The data set these options name.
+    pub fn load(&self) -> anyhow::Result<multilevel::DataFrame> {
+        crate::fit::load_data(self.data.as_deref(), self.dataset.as_deref(), &self.factors)
+    }
 
+    /// The library's fit options.
+    pub fn fit_options(&self) -> multilevel::FitOptions {
+        multilevel::FitOptions {
+            reml: !self.ml,
+            weights: self.weights.clone(),
+            ..multilevel::FitOptions::default()
+        }
+    }
+}
+
+/// Report format and destination, shared by the commands that print a report.
+#[derive(Debug, Args)]
+pub struct ReportOutput {
     /// Report format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
     pub format: OutputFormat,
@@ -201,6 +201,39 @@ pub struct FitArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
+}
+
+/// Arguments of `multilevel fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// Model formula in lme4 syntax, e.g. "Reaction ~ Days + (Days | Subject)".
+    #[arg(value_name = "FORMULA")]
+    pub formula: String,
+
+    /// Data source and fit options.
+    #[command(flatten)]
+    pub model: ModelData,
+
+    /// Response family: gaussian (a linear mixed model, the default) or a GLMM family.
+    #[arg(long, value_enum, default_value_t = Family::Gaussian, value_name = "FAMILY")]
+    pub family: Family,
+
+    /// Link function (default: the family's canonical link).
+    #[arg(long, value_name = "NAME")]
+    pub link: Option<String>,
+
+    /// Adaptive Gauss–Hermite quadrature points for GLMMs (lme4's nAGQ).
+    #[arg(long, value_name = "N")]
+    pub nagq: Option<u32>,
+
+    /// Denominator df for the fixed-effect t-tests [default: satterthwaite for gaussian fits,
+    /// as lmerTest; `none` gives lme4's table without df and p-values].
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub ddf: Option<Ddf>,
+
+    /// Report format and destination.
+    #[command(flatten)]
+    pub report: ReportOutput,
 }
 
 /// Arguments of `multilevel anova`.
@@ -210,42 +243,17 @@ pub struct AnovaArgs {
     #[arg(value_name = "FORMULA")]
     pub formula: String,
 
-    /// CSV file with a header row (missing values: empty or NA).
-    #[arg(
-        long,
-        value_name = "PATH",
-        conflicts_with = "dataset",
-        required_unless_present = "dataset"
-    )]
-    pub data: Option<PathBuf>,
-
-    /// Embedded data set (see `multilevel datasets`).
-    #[arg(long, value_name = "NAME")]
-    pub dataset: Option<String>,
-
-    /// Fit by maximum likelihood instead of REML.
-    #[arg(long)]
-    pub ml: bool,
-
-    /// Column of prior weights.
-    #[arg(long, value_name = "COL")]
-    pub weights: Option<String>,
-
-    /// Treat a (numeric) column as a factor; repeat for several columns.
-    #[arg(long = "factor", value_name = "COL")]
-    pub factors: Vec<String>,
+    /// Data source and fit options.
+    #[command(flatten)]
+    pub model: ModelData,
 
     /// Denominator df of the F tests.
     #[arg(long, value_enum, default_value_t = Ddf::Satterthwaite, value_name = "METHOD")]
     pub ddf: Ddf,
 
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
-    pub format: OutputFormat,
-
-    /// Write the report to this file instead of standard output.
-    #[arg(long, short = 'o', value_name = "PATH")]
-    pub output: Option<PathBuf>,
+    /// Report format and destination.
+    #[command(flatten)]
+    pub report: ReportOutput,
 }
 
 /// Arguments of `multilevel compare`.
@@ -255,38 +263,13 @@ pub struct CompareArgs {
     #[arg(value_name = "FORMULA", num_args = 2.., required = true)]
     pub formulas: Vec<String>,
 
-    /// CSV file with a header row (missing values: empty or NA).
-    #[arg(
-        long,
-        value_name = "PATH",
-        conflicts_with = "dataset",
-        required_unless_present = "dataset"
-    )]
-    pub data: Option<PathBuf>,
+    /// Data source and fit options.
+    #[command(flatten)]
+    pub model: ModelData,
 
-    /// Embedded data set (see `multilevel datasets`).
-    #[arg(long, value_name = "NAME")]
-    pub dataset: Option<String>,
-
-    /// Fit by maximum likelihood (REML fits are refitted by ML for the comparison anyway).
-    #[arg(long)]
-    pub ml: bool,
-
-    /// Column of prior weights.
-    #[arg(long, value_name = "COL")]
-    pub weights: Option<String>,
-
-    /// Treat a (numeric) column as a factor; repeat for several columns.
-    #[arg(long = "factor", value_name = "COL")]
-    pub factors: Vec<String>,
-
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
-    pub format: OutputFormat,
-
-    /// Write the report to this file instead of standard output.
-    #[arg(long, short = 'o', value_name = "PATH")]
-    pub output: Option<PathBuf>,
+    /// Report format and destination.
+    #[command(flatten)]
+    pub report: ReportOutput,
 }
 
 /// Arguments of `multilevel datasets`.

@@ -1,11 +1,10 @@
 //! `multilevel confint`: confidence intervals (lme4's `confint(fit, method = ...)`).
 
 use crate::args::OutputFormat;
-use crate::fit::{check_response, load_data, write_report};
+use crate::fit::{check_response, write_report};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use multilevel::{FitOptions, IntervalMethod};
-use std::path::PathBuf;
+use multilevel::IntervalMethod;
 
 /// Examples shown by `multilevel confint --help`.
 pub const EXAMPLES: &str = "\
@@ -37,26 +36,9 @@ pub struct ConfintArgs {
     /// Model formula in lme4 syntax.
     #[arg(value_name = "FORMULA")]
     pub formula: String,
-    /// CSV file with a header row (missing values: empty or NA).
-    #[arg(
-        long,
-        value_name = "PATH",
-        conflicts_with = "dataset",
-        required_unless_present = "dataset"
-    )]
-    pub data: Option<PathBuf>,
-    /// Embedded data set (see `multilevel datasets`).
-    #[arg(long, value_name = "NAME")]
-    pub dataset: Option<String>,
-    /// Fit by maximum likelihood instead of REML.
-    #[arg(long)]
-    pub ml: bool,
-    /// Column of prior weights.
-    #[arg(long, value_name = "COL")]
-    pub weights: Option<String>,
-    /// Treat a (numeric) column as a factor; repeat for several columns.
-    #[arg(long = "factor", value_name = "COL")]
-    pub factors: Vec<String>,
+    /// Data source and fit options.
+    #[command(flatten)]
+    pub model: crate::args::ModelData,
     /// Interval method.
     #[arg(long, value_enum, default_value_t = Method::Profile)]
     pub method: Method,
@@ -69,23 +51,16 @@ pub struct ConfintArgs {
     /// Bootstrap seed (with --method boot).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
-    pub format: OutputFormat,
-    /// Write the report to this file instead of standard output.
-    #[arg(long, short = 'o', value_name = "PATH")]
-    pub output: Option<PathBuf>,
+    /// Report format and destination.
+    #[command(flatten)]
+    pub report: crate::args::ReportOutput,
 }
 
 /// Runs `multilevel confint`.
 pub fn run(a: &ConfintArgs) -> Result<()> {
-    let data = load_data(a.data.as_deref(), a.dataset.as_deref(), &a.factors)?;
+    let data = a.model.load()?;
     check_response(&a.formula, &data)?;
-    let opts = FitOptions {
-        reml: !a.ml,
-        weights: a.weights.clone(),
-        ..FitOptions::default()
-    };
+    let opts = a.model.fit_options();
     let (method, label) = match a.method {
         Method::Profile => (IntervalMethod::Profile, "profile likelihood"),
         Method::Wald => (IntervalMethod::Wald, "Wald"),
@@ -100,7 +75,7 @@ pub fn run(a: &ConfintArgs) -> Result<()> {
     let (fit, intervals) = multilevel::confint(&a.formula, &data, &opts, method, a.level)?;
     let lo = format!("{:.1} %", 50.0 * (1.0 - a.level));
     let hi = format!("{:.1} %", 100.0 - 50.0 * (1.0 - a.level));
-    let report = match a.format {
+    let report = match a.report.format {
         OutputFormat::Json => {
             let rows: Vec<serde_json::Value> = intervals
                 .iter()
@@ -156,7 +131,7 @@ pub fn run(a: &ConfintArgs) -> Result<()> {
             s
         }
     };
-    write_report(&report, a.output.as_deref())
+    write_report(&report, a.report.output.as_deref())
 }
 
 fn finite(x: f64) -> serde_json::Value {

@@ -2,7 +2,7 @@
 
 use crate::args::{Ddf, Family, FitArgs, OutputFormat};
 use anyhow::{Result, anyhow, bail};
-use multilevel::{DataFrame, FitOptions, ReadOptions};
+use multilevel::{DataFrame, ReadOptions};
 use multilevel_report::{Format, RenderOptions, render_with};
 use std::path::Path;
 
@@ -14,15 +14,11 @@ pub fn run(a: &FitArgs) -> Result<()> {
         Family::Gaussian => Ddf::Satterthwaite,
         _ => Ddf::None,
     });
-    check_ddf(ddf, a.ml)?;
-    let data = load_data(a.data.as_deref(), a.dataset.as_deref(), &a.factors)?;
-    let opts = FitOptions {
-        reml: !a.ml,
-        weights: a.weights.clone(),
-        ..FitOptions::default()
-    };
+    check_ddf(ddf, a.model.ml)?;
+    let data = a.model.load()?;
+    let opts = a.model.fit_options();
     if is_glmm(a) {
-        if a.ml {
+        if a.model.ml {
             eprintln!("note: GLMMs are always fitted by maximum likelihood; --ml changes nothing");
         }
         if a.ddf.is_some_and(|d| d != Ddf::None) {
@@ -38,13 +34,17 @@ pub fn run(a: &FitArgs) -> Result<()> {
             a.nagq.unwrap_or(1) as usize,
             &opts,
         )?;
-        let report = render_with(&fit, report_format(a.format), &RenderOptions::default());
-        if a.format != OutputFormat::Text || a.output.is_some() {
+        let report = render_with(
+            &fit,
+            report_format(a.report.format),
+            &RenderOptions::default(),
+        );
+        if a.report.format != OutputFormat::Text || a.report.output.is_some() {
             for w in &fit.warnings {
                 eprintln!("warning: {w}");
             }
         }
-        return write_report(&report, a.output.as_deref());
+        return write_report(&report, a.report.output.as_deref());
     }
     check_response(&a.formula, &data)?;
     let (fit, df_method) = match multilevel::lmer_with_df(&a.formula, &data, &opts, ddf.to_lib()) {
@@ -62,15 +62,15 @@ pub fn run(a: &FitArgs) -> Result<()> {
     let render_opts = RenderOptions {
         df_method: df_method.map(str::to_string),
     };
-    let report = render_with(&fit, report_format(a.format), &render_opts);
+    let report = render_with(&fit, report_format(a.report.format), &render_opts);
     // The report lists the warnings; repeat them on stderr when the report is not text on the
     // terminal, so they are not missed.
-    if a.format != OutputFormat::Text || a.output.is_some() {
+    if a.report.format != OutputFormat::Text || a.report.output.is_some() {
         for w in &fit.warnings {
             eprintln!("warning: {w}");
         }
     }
-    write_report(&report, a.output.as_deref())
+    write_report(&report, a.report.output.as_deref())
 }
 
 /// Rejects df requests that cannot be met, before reading any data: Kenward–Roger is defined

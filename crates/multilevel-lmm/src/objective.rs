@@ -135,6 +135,8 @@ pub struct ProfiledDeviance {
     /// `V` stored densely (`nt × k₀ℓ₀`) when `[Z_r X y]'Z₀` is dense enough that one
     /// matrix product beats the level-by-level sparse downdate.
     vdense: Option<Mat<f64>>,
+    /// Diagonal of Λᵣ (then 1 for the X and y rows) when every later term is scalar.
+    rest_scale: Vec<f64>,
     /// Width of the column blocks of the sparse downdate (`nt` when `S` is small).
     tile_width: usize,
     /// Scratch for small per-level blocks (`k_max²`).
@@ -231,6 +233,7 @@ impl ProfiledDeviance {
                 Mat::zeros(nt, nt)
             },
             vdense: None,
+            rest_scale: Vec::with_capacity(nt),
             tile_width: if nt > 512 { 64 } else { nt },
             small: vec![0.0; kmax * kmax],
             mem,
@@ -669,11 +672,14 @@ impl ProfiledDeviance {
         let nt = self.nt;
         let nr = self.nr;
         if self.rest_scalar {
-            // Λᵣ is diagonal: S[a, b] = d_a d_b A[a, b].
-            let mut d = vec![1.0; nt];
+            // Λᵣ is diagonal: S[a, b] = d_a d_b A[a, b] (d = 1 on the X and y rows).
+            let d = &mut self.rest_scale;
+            d.clear();
+            d.resize(nt, 1.0);
             for (r, rr) in self.rest_rows.iter().enumerate().take(nr) {
                 d[r] = self.lambda[rr.term as usize][0];
             }
+            let d = &self.rest_scale;
             for b in 0..nt {
                 let src = self.a_rest.col_as_slice(b);
                 let db = d[b];

@@ -9,6 +9,39 @@ use serde_json::{Map, Value, json};
 /// renamed, new ones may be added).
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The top-level keys every fit's JSON object has (docs/json.md): the stable part of the schema.
+pub const JSON_KEYS: [&str; 29] = [
+    "formula",
+    "family",
+    "link",
+    "method",
+    "nobs",
+    "groups",
+    "fixed",
+    "random",
+    "correlations",
+    "residual",
+    "theta",
+    "loglik",
+    "objective",
+    "aic",
+    "bic",
+    "converged",
+    "singular",
+    "warnings",
+    "optimizer",
+    "data",
+    "n_dropped_missing",
+    "deviance",
+    "npar",
+    "df_resid",
+    "sigma",
+    "vcov",
+    "ranef",
+    "fixed_correlation",
+    "scaled_residuals",
+];
+
 /// Renders a fit as pretty-printed JSON following [`to_json_value`]'s schema.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonRenderer;

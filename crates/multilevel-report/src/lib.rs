@@ -24,7 +24,7 @@ mod summary;
 mod tests_tables;
 mod text;
 
-pub use json::{JsonRenderer, SCHEMA_VERSION, to_json_value};
+pub use json::{JSON_KEYS, JsonRenderer, SCHEMA_VERSION, to_json_value};
 pub use markdown::MarkdownRenderer;
 pub use multilevel_lmm::FitResult;
 pub use summary::icc;
@@ -273,35 +273,7 @@ Signif. codes:"
         let mut fit = sleepstudy(Method::Reml);
         fit.bic = f64::NAN;
         let v = to_json_value(&fit);
-        for key in [
-            "formula",
-            "family",
-            "link",
-            "method",
-            "nobs",
-            "groups",
-            "fixed",
-            "random",
-            "correlations",
-            "residual",
-            "theta",
-            "loglik",
-            "objective",
-            "aic",
-            "bic",
-            "converged",
-            "singular",
-            "warnings",
-            "optimizer",
-            "data",
-            "n_dropped_missing",
-            "deviance",
-            "npar",
-            "df_resid",
-            "sigma",
-            "vcov",
-            "ranef",
-        ] {
+        for key in JSON_KEYS {
             assert!(v.get(key).is_some(), "missing key {key}");
         }
         assert_eq!(v["method"], "REML");

@@ -3,18 +3,20 @@
 //! lmerTest's `ddf = "Kenward-Roger"`, which calls pbkrtest).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use multilevel_design::{Design, build_design};
+use multilevel_design::Design;
 use multilevel_formula::Formula;
-use multilevel_frame::{Contrasts, DataFrame, FrameOptions, ModelFrame, ReadOptions};
+use multilevel_frame::ModelFrame;
 use multilevel_inference::{
     DfMethod, FittedLmm, InferenceError, KenwardRoger, add_df, anova_type3, kenward_roger_df,
     kenward_roger_parts, type3_contrasts,
 };
 use multilevel_lmm::{LinearMixedModel, LmmOptions};
 use serde_json::Value;
+
+mod common;
+use common::{nums, prepare, rel, strings};
 
 const DF_TOL: f64 = 5e-3;
 const SE_TOL: f64 = 1e-4;
@@ -26,77 +28,13 @@ fn reference(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn nums(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
-        .unwrap_or_default()
-}
-
-fn rel(a: f64, b: f64) -> f64 {
-    if a == b {
-        0.0
-    } else {
-        (a - b).abs() / b.abs().max(1e-300)
-    }
-}
-
 fn design(r: &Value, reml: bool) -> (Design, LmmOptions) {
     let (_, _, d, o) = design_frame(r, reml);
     (d, o)
 }
 
 fn design_frame(r: &Value, reml: bool) -> (Formula, ModelFrame, Design, LmmOptions) {
-    let formula = r["formula"].as_str().unwrap();
-    let name = r["data"]["dataset"].as_str().unwrap();
-    let ds = multilevel_datasets::get(name).unwrap();
-    let opts = ReadOptions {
-        factor_columns: strings(&r["factors"]),
-        ordered_columns: strings(&r["ordered"]),
-    };
-    let data = DataFrame::from_csv_str(ds.name, ds.csv, &opts).unwrap();
-    let mut contrasts = BTreeMap::new();
-    if let Some(map) = r["contrasts"].as_object() {
-        for (k, v) in map {
-            let c = match v.as_str().unwrap() {
-                "contr.sum" => Contrasts::Sum,
-                "contr.helmert" => Contrasts::Helmert,
-                "contr.poly" => Contrasts::Poly,
-                _ => Contrasts::Treatment,
-            };
-            contrasts.insert(k.clone(), c);
-        }
-    }
-    let f = multilevel_formula::parse(formula).unwrap();
-    let frame = ModelFrame::new(
-        &f,
-        &data,
-        &FrameOptions {
-            weights: None,
-            contrasts,
-        },
-    )
-    .unwrap();
-    let mut design = build_design(&f, &frame).unwrap();
-    design.formula = formula.to_string();
-    (
-        f,
-        frame,
-        design,
-        LmmOptions {
-            reml,
-            ..LmmOptions::default()
-        },
-    )
+    prepare(r, r["formula"].as_str().unwrap(), reml)
 }
 
 /// Compare df and adjusted se of every coefficient with pbkrtest; returns the largest

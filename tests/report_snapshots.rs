@@ -126,6 +126,7 @@ fn sleepstudy_slope_reml_satterthwaite() {
     .expect("the model fits");
     let opts = multilevel_report::RenderOptions {
         df_method: Some("Satterthwaite".into()),
+        ..Default::default()
     };
     let text = TextRenderer.render_with(&f, &opts);
     assert!(text.starts_with(

@@ -103,6 +103,12 @@ sorted_levels <- function(x) {
   sort(as.character(u), method = "radix")
 }
 
+# A text factor with its levels in byte order (as the Rust side sorts them), unordered.
+as_sorted_factor <- function(x) {
+  x <- as.character(x)
+  factor(x, levels = sort(unique(x), method = "radix"))
+}
+
 # Read a CSV written above and convert the listed columns to (ordered) factors.
 read_data_csv <- function(path, factors = character(0), ordered = character(0)) {
   df <- read.csv(path, stringsAsFactors = FALSE, na.strings = "NA", check.names = FALSE)
@@ -161,6 +167,22 @@ datasets <- list(
               factors = c("replicate", "recipe", "temperature"), ordered = c("temperature")),
   cbpp = list(embedded = TRUE, data = function() lme4::cbpp,
               factors = c("herd", "period"), ordered = character(0)),
+  # mlmRev's Hsb82 (High School and Beyond, 7,185 students in 160 schools) and nlme's Orthodont
+  # (growth of 27 children measured at ages 8-14). Factors are written as text, so their levels
+  # are sorted (Catholic < Public, Female < Male) on both sides.
+  Hsb82 = list(embedded = TRUE, data = function() {
+    d <- mlmRev::Hsb82
+    school <- as.numeric(as.character(d$school))
+    data.frame(school = factor(school, levels = sort(unique(school))),
+               minrty = as_sorted_factor(d$minrty), sx = as_sorted_factor(d$sx), ses = d$ses,
+               mAch = d$mAch, meanses = d$meanses, sector = as_sorted_factor(d$sector),
+               cses = d$cses)
+  }, factors = c("school", "minrty", "sx", "sector"), ordered = character(0)),
+  Orthodont = list(embedded = TRUE, data = function() {
+    d <- nlme::Orthodont
+    data.frame(distance = d$distance, age = d$age, Subject = as_sorted_factor(d$Subject),
+               Sex = as_sorted_factor(d$Sex))
+  }, factors = c("Subject", "Sex"), ordered = character(0)),
   # lme4's InstEval$dept has levels in a non-sorted order ("15", "5", "10", ...). The references
   # use the CSV with sorted levels, as the Rust side reads it; only the order of the dept random
   # effects (and of Zt's rows) depends on this, and the JSON lists the levels in the order used.
@@ -457,6 +479,18 @@ lmm_models <- list(
   lmm("cbpp_weights_reml", "cbpp", "incidence / size ~ period + (1 | herd)", weights = "size"),
   lmm("sleepstudy_offset_reml", "sleepstudy", "Reaction ~ Days + offset(2 * Days) + (1 | Subject)"),
   lmm("sleepstudy_rankdef_reml", "sleepstudy", "Reaction ~ Days + I(2 * Days) + (1 | Subject)"),
+  # Growth curves (Orthodont: distance by age, Sex constant within Subject), with time coded
+  # from baseline (age 8) and from the midpoint (age 11); the age-by-Sex terms are cross-level
+  # interactions. The quadratic one is fitted by ML.
+  lmm("orthodont_growth_baseline_reml", "Orthodont",
+      "distance ~ I(age - 8) * Sex + (I(age - 8) | Subject)"),
+  lmm("orthodont_growth_midpoint_reml", "Orthodont",
+      "distance ~ I(age - 11) * Sex + (I(age - 11) | Subject)"),
+  lmm("orthodont_quadratic_ml", "Orthodont",
+      "distance ~ (I(age - 11) + I((age - 11)^2)) * Sex + (I(age - 11) | Subject)", REML = FALSE),
+  # High School and Beyond: the classic cross-level interaction cses:sector with the school
+  # mean of ses as a level-2 predictor and a random slope of cses.
+  lmm("hsb82_crosslevel_reml", "Hsb82", "mAch ~ cses * sector + meanses + (cses | school)"),
   lmm("insteval_ml", "InstEval", "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)",
       REML = FALSE, reps = 1L, slow = TRUE)
 )

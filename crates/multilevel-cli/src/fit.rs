@@ -34,11 +34,11 @@ pub fn run(a: &FitArgs) -> Result<()> {
             a.nagq.unwrap_or(1) as usize,
             &opts,
         )?;
-        let report = render_with(
-            &fit,
-            report_format(a.report.format),
-            &RenderOptions::default(),
-        );
+        let render_opts = RenderOptions {
+            cross_level: cross_level_notes(&a.formula, &data, &opts),
+            ..Default::default()
+        };
+        let report = render_with(&fit, report_format(a.report.format), &render_opts);
         if a.report.format != OutputFormat::Text || a.report.output.is_some() {
             for w in &fit.warnings {
                 eprintln!("warning: {w}");
@@ -61,6 +61,7 @@ pub fn run(a: &FitArgs) -> Result<()> {
     };
     let render_opts = RenderOptions {
         df_method: df_method.map(str::to_string),
+        cross_level: cross_level_notes(&a.formula, &data, &opts),
     };
     let report = render_with(&fit, report_format(a.report.format), &render_opts);
     // The report lists the warnings; repeat them on stderr when the report is not text on the
@@ -75,6 +76,25 @@ pub fn run(a: &FitArgs) -> Result<()> {
 
 /// Rejects df requests that cannot be met, before reading any data: Kenward–Roger is defined
 /// for REML fits only (as pbkrtest).
+/// Labels of the cross-level interactions for the report (none when they cannot be worked
+/// out: the fit itself already succeeded, so this never fails the command).
+fn cross_level_notes(
+    formula: &str,
+    data: &DataFrame,
+    opts: &multilevel::FitOptions,
+) -> Vec<multilevel_report::CrossLevelNote> {
+    multilevel::cross_level_interactions(formula, data, opts)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| multilevel_report::CrossLevelNote {
+            term: t.term,
+            group: t.group,
+            level1: t.level1,
+            level2: t.level2,
+        })
+        .collect()
+}
+
 pub fn check_ddf(ddf: Ddf, ml: bool) -> Result<()> {
     if ddf == Ddf::KenwardRoger && ml {
         bail!(

@@ -60,7 +60,7 @@ impl Dataset {
     }
 }
 
-static DATASETS: [Dataset; 7] = [
+static DATASETS: [Dataset; 9] = [
     Dataset {
         name: "sleepstudy",
         title: "Reaction times in a sleep deprivation study (Belenky et al. 2003)",
@@ -166,6 +166,46 @@ static DATASETS: [Dataset; 7] = [
             ("period", "time period (factor, 1-4)"),
         ],
     },
+    Dataset {
+        name: "Hsb82",
+        title: "High School and Beyond: mathematics achievement of 7,185 students in 160 schools",
+        source: "Raudenbush & Bryk (2002), Hierarchical Linear Models, 2nd ed.; R package mlmRev (`Hsb82`)",
+        csv: include_str!("../data/Hsb82.csv"),
+        factors: &["school", "minrty", "sx", "sector"],
+        ordered: &[],
+        example: "mAch ~ cses * sector + meanses + (cses | school)",
+        columns: &[
+            ("school", "school identifier (160 schools)"),
+            ("minrty", "student belongs to a minority group (No/Yes)"),
+            ("sx", "student's sex (Female/Male)"),
+            (
+                "ses",
+                "student's socio-economic status (standardized composite)",
+            ),
+            ("mAch", "mathematics achievement score"),
+            ("meanses", "school mean of ses (a level-2 predictor)"),
+            ("sector", "school sector (Catholic/Public)"),
+            ("cses", "ses centred at the school mean (ses - meanses)"),
+        ],
+    },
+    Dataset {
+        name: "Orthodont",
+        title: "Growth of 27 children: pituitary-to-pterygomaxillary distance at ages 8, 10, 12, 14",
+        source: "Potthoff & Roy (1964), Biometrika 51:313-326; R package nlme (`Orthodont`)",
+        csv: include_str!("../data/Orthodont.csv"),
+        factors: &["Subject", "Sex"],
+        ordered: &[],
+        example: "distance ~ I(age - 8) * Sex + (I(age - 8) | Subject)",
+        columns: &[
+            (
+                "distance",
+                "distance from the pituitary to the pterygomaxillary fissure (mm)",
+            ),
+            ("age", "age of the child (years)"),
+            ("Subject", "child identifier (M01-M16 boys, F01-F11 girls)"),
+            ("Sex", "child's sex (Female/Male), constant within Subject"),
+        ],
+    },
 ];
 
 /// All embedded data sets, in a fixed order.
@@ -225,6 +265,8 @@ mod tests {
             ("Pastes", 60),
             ("cake", 270),
             ("cbpp", 56),
+            ("Hsb82", 7185),
+            ("Orthodont", 108),
         ];
         assert_eq!(all().len(), expected.len());
         for (name, n) in expected {

@@ -1,6 +1,6 @@
 //! Evaluation of formula expressions on the full data (as R's `model.frame` does before
 //! `na.omit`): columns, numbers, arithmetic, `I()`, elementwise functions, `scale()`, `poly()`,
-//! `factor()`.
+//! `factor()`, and the centering helpers `gm(x, g)`, `cwc(x, g)` and `cgm(x)`.
 //!
 //! Values keep the data's length; `None` is a missing value (propagated by arithmetic).
 //! Non-finite results (log of 0, ...) are kept as they are and rejected later, only on the rows
@@ -25,7 +25,7 @@ pub(crate) fn constant(name: &str) -> Option<Option<f64>> {
 }
 
 /// The functions [`Evaluator`] knows (listed in hints).
-const FUNCTIONS: &str = "I, log, log10, log2, log1p, exp, expm1, sqrt, abs, sin, cos, tan, scale, poly, factor, as.factor, ordered, as.ordered, as.numeric";
+const FUNCTIONS: &str = "I, log, log10, log2, log1p, exp, expm1, sqrt, abs, sin, cos, tan, scale, poly, factor, as.factor, ordered, as.ordered, as.numeric, gm (group mean), cwc (centred within cluster), cgm (centred at the grand mean)";
 
 /// An evaluated expression.
 #[derive(Debug, Clone)]
@@ -220,6 +220,20 @@ impl Evaluator<'_> {
                 }
             }
             "poly" => self.poly(e, args),
+            "gm" | "cwc" => self.group_centering(e, name, args),
+            "cgm" => {
+                let [x] = args else {
+                    return Err(self.bad_call(
+                        e,
+                        format!("cgm() takes 1 argument, got {}", args.len()),
+                        "write cgm(x) for x minus its grand mean",
+                    ));
+                };
+                match self.numeric(x, e)? {
+                    Num::Scalar(_) => Err(self.bad_call(e, "cgm() of a constant", "use a column")),
+                    Num::Vec(v) => Ok(Value::Num(center_grand(&v))),
+                }
+            }
             "factor" | "as.factor" | "ordered" | "as.ordered" => {
                 let ordered = name.contains("ordered");
                 let [x] = args else {
@@ -265,6 +279,52 @@ impl Evaluator<'_> {
                 format!("the functions available are {FUNCTIONS}"),
             )),
         }
+    }
+
+    /// `gm(x, g)` (the mean of `x` in the row's group of `g`) and `cwc(x, g)` (`x` minus that
+    /// mean: centred within cluster).
+    fn group_centering(&self, e: &Expr, name: &str, args: &[Expr]) -> Result<Value, FrameError> {
+        let [x, g] = args else {
+            return Err(self.bad_call(
+                e,
+                format!(
+                    "{name}() takes 2 arguments (a numeric column and a grouping column), got {}",
+                    args.len()
+                ),
+                format!("write {name}(x, group), e.g. {name}(ses, school)"),
+            ));
+        };
+        let values = match self.numeric(x, e)? {
+            Num::Vec(v) => v,
+            Num::Scalar(_) => {
+                return Err(self.bad_call(
+                    e,
+                    format!("{name}() of a constant"),
+                    format!("the first argument must be a numeric column: {name}(x, group)"),
+                ));
+            }
+        };
+        let groups: Vec<Option<u64>> = match self.eval(g)? {
+            Value::Factor { factor, .. } => factor.codes.iter().map(|c| c.map(u64::from)).collect(),
+            // A numeric grouping column: groups are its distinct values (-0 and 0 alike).
+            Value::Num(v) => v.iter().map(|x| x.map(|x| (x + 0.0).to_bits())).collect(),
+            Value::Scalar(_) | Value::Matrix { .. } => {
+                return Err(self.bad_call(
+                    e,
+                    format!("the second argument of {name}() must be a grouping column"),
+                    format!("write {name}(x, group), e.g. {name}(ses, school)"),
+                ));
+            }
+        };
+        let means = group_means(&values, &groups);
+        Ok(Value::Num(match name {
+            "gm" => means,
+            _ => values
+                .iter()
+                .zip(&means)
+                .map(|(x, m)| Some(x.as_ref()? - m.as_ref()?))
+                .collect(),
+        }))
     }
 
     /// R's `poly(x, degree)`: orthonormal polynomial columns of degrees `1..=degree`.
@@ -386,6 +446,40 @@ pub fn scale(x: &[Option<f64>]) -> Vec<Option<f64>> {
     x.iter().map(|v| v.map(|v| (v - mean) / sd)).collect()
 }
 
+/// `x − mean(x)` over the non-missing values (grand-mean centering); missing values stay
+/// missing. Like `scale()`, the mean is taken over the whole data column, before rows with
+/// missing values in other model variables are dropped.
+pub fn center_grand(x: &[Option<f64>]) -> Vec<Option<f64>> {
+    let (sum, m) = x
+        .iter()
+        .flatten()
+        .fold((0.0, 0usize), |(s, m), v| (s + v, m + 1));
+    let mean = sum / m as f64;
+    x.iter().map(|v| v.map(|v| v - mean)).collect()
+}
+
+/// The mean of `x` within each group, given back on every row: `mean{x_i : g_i = g_r}` over
+/// the rows where both `x` and the group are present (missing `x` values are skipped, as
+/// `ave(x, g, FUN = function(v) mean(v, na.rm = TRUE))`); rows with a missing group get a
+/// missing mean. The means use the whole data, before incomplete rows are dropped, as R
+/// evaluates such variables before `na.omit`.
+pub fn group_means<K: Copy + Ord>(x: &[Option<f64>], g: &[Option<K>]) -> Vec<Option<f64>> {
+    let mut acc: std::collections::BTreeMap<K, (f64, usize)> = std::collections::BTreeMap::new();
+    for (v, k) in x.iter().zip(g) {
+        if let (Some(v), Some(k)) = (v, k) {
+            let e = acc.entry(*k).or_insert((0.0, 0));
+            e.0 += v;
+            e.1 += 1;
+        }
+    }
+    g.iter()
+        .map(|k| {
+            let (s, m) = acc.get(k.as_ref()?)?;
+            Some(s / *m as f64)
+        })
+        .collect()
+}
+
 /// R's `poly(x, degree)`: columns `1..=degree` of the orthonormal polynomial basis of the
 /// points `x`.
 ///
@@ -486,6 +580,33 @@ mod tests {
         let s = scale(&[Some(1.0), None, Some(2.0), Some(3.0), Some(4.0)]);
         assert_eq!(s[1], None);
         assert!((s[4].unwrap() - 1.1618950).abs() < 1e-7);
+    }
+
+    #[test]
+    fn group_means_and_centering() {
+        let x = [
+            Some(1.0),
+            Some(3.0),
+            None,
+            Some(10.0),
+            Some(20.0),
+            Some(5.0),
+        ];
+        let g = [Some(0u32), Some(0), Some(0), Some(1), Some(1), None];
+        let m = group_means(&x, &g);
+        assert_eq!(
+            m,
+            vec![
+                Some(2.0),
+                Some(2.0),
+                Some(2.0),
+                Some(15.0),
+                Some(15.0),
+                None
+            ]
+        );
+        let c = center_grand(&[Some(1.0), None, Some(3.0)]);
+        assert_eq!(c, vec![Some(-1.0), None, Some(1.0)]);
     }
 
     #[test]

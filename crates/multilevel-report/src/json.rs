@@ -60,6 +60,9 @@ impl JsonRenderer {
         if let (Some(m), Some(o)) = (&opts.df_method, v.as_object_mut()) {
             o.insert("df_method".into(), json!(m));
         }
+        if let (false, Some(o)) = (opts.cross_level.is_empty(), v.as_object_mut()) {
+            o.insert("cross_level_interactions".into(), json!(opts.cross_level));
+        }
         pretty(&v)
     }
 }

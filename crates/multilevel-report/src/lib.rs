@@ -39,6 +39,37 @@ pub struct RenderOptions {
     /// gets a `df_method` key. `None` keeps the generic "approximate denominator df" wording
     /// (when the fit has df at all) and leaves the key out.
     pub df_method: Option<String>,
+    /// Fixed-effect terms that are cross-level interactions (a predictor varying within the
+    /// groups of a grouping factor times one constant within them). The text and markdown
+    /// reports label them under the fixed effects; the JSON gets a `cross_level_interactions`
+    /// array. Computed by `multilevel_workflow::cross_level_interactions` from the data.
+    pub cross_level: Vec<CrossLevelNote>,
+}
+
+/// A cross-level interaction among the fixed effects (see [`RenderOptions::cross_level`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CrossLevelNote {
+    /// The term (`ses:sector`).
+    pub term: String,
+    /// The grouping factor whose levels define the two levels (`school`).
+    pub group: String,
+    /// Variables of the term that vary within the groups (level 1).
+    pub level1: Vec<String>,
+    /// Variables of the term constant within each group (level 2).
+    pub level2: Vec<String>,
+}
+
+impl CrossLevelNote {
+    /// One line for the reports: `ses:sector — ses (within school) × sector (school level)`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} — {} (within {g}) × {} ({g} level)",
+            self.term,
+            self.level1.join(", "),
+            self.level2.join(", "),
+            g = self.group
+        )
+    }
 }
 
 /// Something that turns a fit into a report string.
@@ -229,12 +260,40 @@ Signif. codes:"
     }
 
     #[test]
+    fn cross_level_interactions_are_labelled_in_every_format() {
+        let fit = sleepstudy(Method::Reml);
+        let opts = RenderOptions {
+            cross_level: vec![CrossLevelNote {
+                term: "Days:Group".into(),
+                group: "Subject".into(),
+                level1: vec!["Days".into()],
+                level2: vec!["Group".into()],
+            }],
+            ..Default::default()
+        };
+        let line = "Days:Group — Days (within Subject) × Group (Subject level)";
+        let text = render_with(&fit, Format::Text, &opts);
+        assert!(
+            text.contains(&format!("Cross-level interactions:\n  {line}\n")),
+            "{text}"
+        );
+        let md = render_with(&fit, Format::Markdown, &opts);
+        assert!(md.contains(&format!("- {line}")), "{md}");
+        let v: serde_json::Value =
+            serde_json::from_str(&render_with(&fit, Format::Json, &opts)).unwrap();
+        assert_eq!(v["cross_level_interactions"][0]["level2"][0], "Group");
+        let plain = render_with(&fit, Format::Text, &RenderOptions::default());
+        assert!(!plain.contains("Cross-level"));
+    }
+
+    #[test]
     fn df_method_is_named_in_title_and_json() {
         let mut fit = sleepstudy(Method::Reml);
         fit.fixed[1].df = Some(17.0);
         fit.fixed[1].p_value = Some(3.264e-06);
         let opts = RenderOptions {
             df_method: Some("Satterthwaite".into()),
+            ..Default::default()
         };
         let text = render_with(&fit, Format::Text, &opts);
         assert!(text.starts_with(

@@ -147,6 +147,12 @@ impl MarkdownRenderer {
                 out.push(String::new());
                 out.push(SIGNIF_LEGEND.replace('*', "\\*"));
             }
+            if !s.cross_level.is_empty() {
+                out.push(String::new());
+                out.push("**Cross-level interactions:**".into());
+                out.push(String::new());
+                out.extend(s.cross_level.iter().map(|l| format!("- {l}")));
+            }
         }
         match &s.fixed_corr {
             FixedCorr::None => {}

@@ -84,6 +84,8 @@ pub struct Summary {
     pub icc: Option<(String, String)>,
     /// Warnings of the fit.
     pub warnings: Vec<String>,
+    /// Lines labelling the cross-level interactions among the fixed effects.
+    pub cross_level: Vec<String>,
 }
 
 impl Summary {
@@ -479,5 +481,10 @@ pub fn summarize_with(fit: &FitResult, opts: &crate::RenderOptions) -> Summary {
         fixed_corr: fixed_corr(fit),
         icc: icc(fit).map(|(g, v)| (g, format_num(v, DIGITS))),
         warnings: fit.warnings.clone(),
+        cross_level: opts
+            .cross_level
+            .iter()
+            .map(crate::CrossLevelNote::line)
+            .collect(),
     }
 }

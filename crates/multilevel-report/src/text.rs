@@ -68,6 +68,10 @@ fn render_summary(s: &Summary) -> String {
             out.push("---".into());
             out.push(SIGNIF_LEGEND.into());
         }
+        if !s.cross_level.is_empty() {
+            out.push("Cross-level interactions:".into());
+            out.extend(s.cross_level.iter().map(|l| format!("  {l}")));
+        }
     }
     match &s.fixed_corr {
         FixedCorr::None => {}

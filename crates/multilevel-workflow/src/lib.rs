@@ -31,6 +31,7 @@
 //! The report is plain data (serde) with a text and a markdown renderer ([`render_text`],
 //! [`render_markdown`]).
 
+pub mod levels;
 mod linalg;
 mod render;
 
@@ -39,6 +40,7 @@ use multilevel_lmm::{FitResult, LinearMixedModel, LmmError, LmmOptions};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
+pub use levels::{CrossLevelTerm, cross_level_interactions};
 pub use render::{render_markdown, render_text};
 
 /// Errors of the workflow, each naming the column, the model or the group concerned, with a hint.

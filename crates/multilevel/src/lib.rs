@@ -192,6 +192,18 @@ pub fn build_design(formula: &str, data: &DataFrame, opts: &FitOptions) -> Resul
     Ok(design)
 }
 
+/// The cross-level interactions among the fixed effects of `formula` on `data`: interaction
+/// terms of a predictor that varies within the groups of a grouping factor and one constant
+/// within them (see [`workflow::levels`]). Used by the reports to label such terms.
+pub fn cross_level_interactions(
+    formula: &str,
+    data: &DataFrame,
+    opts: &FitOptions,
+) -> Result<Vec<workflow::CrossLevelTerm>, Error> {
+    let (parsed, frame) = parse_and_frame(formula, data, opts)?;
+    Ok(workflow::cross_level_interactions(&parsed, &frame))
+}
+
 /// The stages of a prepared (not yet fitted) linear mixed model, kept for inference: the
 /// parsed formula and model frame are what [`inference::type3_contrasts`] needs beside the
 /// design held by the model.

@@ -1,0 +1,179 @@
+//! `multilevel meta`: random-effects meta-analysis and meta-regression of effect sizes with
+//! known sampling variances (crate `multilevel-meta`, metafor's `rma()`).
+
+use crate::args::OutputFormat;
+use crate::fit::{load_data, write_report};
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+use multilevel::meta::report::{Format, render};
+use multilevel::meta::{DataSpec, Method, RmaOptions, Test, rma_data};
+use std::path::PathBuf;
+
+/// Examples shown by `multilevel meta --help`.
+pub const EXAMPLES: &str = "\
+Examples:
+  multilevel meta --data bcg.csv --yi yi --vi vi --slab slab
+  multilevel meta --data bcg.csv --yi yi --vi vi --mods \"~ ablat + year\" --test knha
+  multilevel meta --data trials.csv --yi logor --sei se --method DL --format json
+
+The model is y_i = x_i'b + u_i + e_i with u_i ~ N(0, tau^2) and e_i ~ N(0, v_i), v_i known
+(metafor's rma). tau^2 estimators: REML (default), ML, DL, PM, EB, HE, SJ; FE fixes tau^2 = 0.
+--mods takes a one-sided formula of moderators (factors and interactions as in R). --test knha
+uses Knapp-Hartung t and F tests on k - p df. Rows with a missing effect size, variance or
+moderator are dropped and reported.";
+
+/// τ² estimator (`--method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// Restricted maximum likelihood.
+    #[value(name = "REML", alias = "reml")]
+    Reml,
+    /// Maximum likelihood.
+    #[value(name = "ML", alias = "ml")]
+    Ml,
+    /// DerSimonian-Laird.
+    #[value(name = "DL", alias = "dl")]
+    Dl,
+    /// Paule-Mandel.
+    #[value(name = "PM", alias = "pm")]
+    Pm,
+    /// Empirical Bayes (equals Paule-Mandel).
+    #[value(name = "EB", alias = "eb")]
+    Eb,
+    /// Hedges.
+    #[value(name = "HE", alias = "he")]
+    He,
+    /// Sidik-Jonkman.
+    #[value(name = "SJ", alias = "sj")]
+    Sj,
+    /// Fixed-effect model (tau^2 = 0).
+    #[value(name = "FE", alias = "fe", alias = "EE", alias = "ee")]
+    Fe,
+}
+
+impl MethodArg {
+    fn to_lib(self) -> Method {
+        match self {
+            MethodArg::Reml => Method::Reml,
+            MethodArg::Ml => Method::Ml,
+            MethodArg::Dl => Method::Dl,
+            MethodArg::Pm => Method::Pm,
+            MethodArg::Eb => Method::Eb,
+            MethodArg::He => Method::He,
+            MethodArg::Sj => Method::Sj,
+            MethodArg::Fe => Method::Fe,
+        }
+    }
+}
+
+/// Test of the coefficients (`--test`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestArg {
+    /// Wald z tests, chi-square QM.
+    Z,
+    /// t tests on k - p df without adjustment.
+    T,
+    /// Knapp-Hartung adjusted t and F tests.
+    #[value(alias = "hksj")]
+    Knha,
+    /// Knapp-Hartung with the adjustment factor truncated below at 1.
+    Adhoc,
+}
+
+/// Arguments of `multilevel meta`.
+#[derive(Debug, Args)]
+pub struct MetaArgs {
+    /// CSV file with a header row, one study per row (missing values: empty or NA).
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with = "dataset",
+        required_unless_present = "dataset"
+    )]
+    pub data: Option<PathBuf>,
+
+    /// Embedded data set (see `multilevel datasets`).
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+
+    /// Column of effect sizes.
+    #[arg(long, value_name = "COL")]
+    pub yi: String,
+
+    /// Column of sampling variances.
+    #[arg(
+        long,
+        value_name = "COL",
+        required_unless_present = "sei",
+        conflicts_with = "sei"
+    )]
+    pub vi: Option<String>,
+
+    /// Column of standard errors (instead of --vi; vi = sei^2).
+    #[arg(long, value_name = "COL")]
+    pub sei: Option<String>,
+
+    /// tau^2 estimator.
+    #[arg(long, value_enum, default_value_t = MethodArg::Reml, value_name = "METHOD")]
+    pub method: MethodArg,
+
+    /// Moderators as a one-sided formula, e.g. "~ ablat + year" (meta-regression).
+    #[arg(long, value_name = "FORMULA")]
+    pub mods: Option<String>,
+
+    /// Column of study labels.
+    #[arg(long, value_name = "COL")]
+    pub slab: Option<String>,
+
+    /// Test of the coefficients: z, or knha (Knapp-Hartung), t, adhoc.
+    #[arg(long, value_enum, default_value_t = TestArg::Z, value_name = "TEST")]
+    pub test: TestArg,
+
+    /// Confidence level in percent.
+    #[arg(long, default_value_t = 95.0, value_name = "PERCENT")]
+    pub level: f64,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
+    pub format: OutputFormat,
+
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// Runs `multilevel meta`.
+pub fn run(a: &MetaArgs) -> Result<()> {
+    if !(a.level > 0.0 && a.level < 100.0) {
+        bail!(
+            "--level {} is not a percentage between 0 and 100; hint: use e.g. --level 95",
+            a.level
+        );
+    }
+    let data = load_data(a.data.as_deref(), a.dataset.as_deref(), &[])?;
+    let spec = DataSpec {
+        yi: a.yi.clone(),
+        vi: a.vi.clone(),
+        sei: a.sei.clone(),
+        mods: a.mods.clone(),
+        slab: a.slab.clone(),
+    };
+    let opts = RmaOptions {
+        method: a.method.to_lib(),
+        test: match a.test {
+            TestArg::Z => Test::Z,
+            TestArg::T => Test::T,
+            TestArg::Knha => Test::Knha,
+            TestArg::Adhoc => Test::Adhoc,
+        },
+        level: a.level,
+        ..RmaOptions::default()
+    };
+    let fit = rma_data(&data, &spec, &opts)?;
+    let format = match a.format {
+        OutputFormat::Text => Format::Text,
+        OutputFormat::Markdown => Format::Markdown,
+        OutputFormat::Json => Format::Json,
+    };
+    write_report(&render(&fit, format), a.output.as_deref())
+}

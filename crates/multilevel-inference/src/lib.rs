@@ -31,7 +31,8 @@
 //! - **Wald** ([`Wald`]): df = ∞, i.e. z tests and `χ²_q / q` for F statistics.
 //! - **Kenward–Roger** ([`KenwardRoger`], [`kenward_roger_df`]; REML fits only): pbkrtest's
 //!   adjusted covariance `Φ_A` of β̂ and denominator df `m` (and F scaling λ), computed
-//!   densely from the `n × n` marginal covariance (for `n` up to a few thousand rows).
+//!   densely from the `n × n` marginal covariance for small `n` and through `q × q` matrices
+//!   (Woodbury identity) for large `n` ([`KrAlgorithm`]).
 //!   Validated against pbkrtest 0.5.2 via lmerTest 3.1-3 (df to ≤ 1e-12 relative at lme4's θ̂).
 //!
 //! [`add_df`] fills `df` and `p_value` of each coefficient of a
@@ -90,6 +91,7 @@ mod compare;
 mod confint;
 mod contrasts;
 mod kenward_roger;
+mod kr_structured;
 mod linalg;
 mod methods;
 mod model;
@@ -102,7 +104,10 @@ pub use bootstrap::{BootstrapResult, bootstrap, percentile_intervals};
 pub use compare::{CompareOptions, LrtRow, LrtTable, compare};
 pub use confint::{Interval, wald_confint};
 pub use contrasts::{TermContrast, type1_contrasts, type3_contrasts};
-pub use kenward_roger::{KenwardRoger, KrParts, KrTest, kenward_roger_df, kenward_roger_parts};
+pub use kenward_roger::{
+    KR_DENSE_MAX_N, KenwardRoger, KrAlgorithm, KrParts, KrTest, kenward_roger_df,
+    kenward_roger_parts, kenward_roger_parts_with,
+};
 pub use methods::{DfMethod, FTest, Satterthwaite, Wald, add_df, f_ddf, two_sided_t};
 pub use model::FittedLmm;
 pub use profile::profile_confint;

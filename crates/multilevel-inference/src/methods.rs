@@ -48,6 +48,19 @@ pub trait DfMethod {
     /// As [`DfMethod::contrast_df`]; an empty `L`.
     fn contrast_f(&self, model: &mut FittedLmm, l: &[Vec<f64>]) -> Result<FTest, InferenceError>;
 
+    /// [`DfMethod::contrast_df`] for several contrasts of one model. Methods with costly
+    /// per-model work (Kenward–Roger) override it to do that work once.
+    ///
+    /// # Errors
+    /// As [`DfMethod::contrast_df`].
+    fn contrast_dfs(
+        &self,
+        model: &mut FittedLmm,
+        ls: &[Vec<f64>],
+    ) -> Result<Vec<(f64, f64, f64)>, InferenceError> {
+        ls.iter().map(|l| self.contrast_df(model, l)).collect()
+    }
+
     /// Two-sided p-value of `t` with `df` degrees of freedom under this method.
     fn t_p_value(&self, t: f64, df: f64) -> f64 {
         two_sided_t(t, df)
@@ -298,11 +311,15 @@ pub fn add_df(
             fit.fixed.len()
         )));
     }
-    for i in 0..p {
-        let mut l = vec![0.0; p];
-        l[i] = 1.0;
-        let (_, _, df) = method.contrast_df(model, &l)?;
-        let fe = &mut fit.fixed[i];
+    let ls: Vec<Vec<f64>> = (0..p)
+        .map(|i| {
+            let mut l = vec![0.0; p];
+            l[i] = 1.0;
+            l
+        })
+        .collect();
+    let dfs = method.contrast_dfs(model, &ls)?;
+    for (fe, &(_, _, df)) in fit.fixed.iter_mut().zip(&dfs) {
         fe.df = df.is_finite().then_some(df);
         fe.p_value = Some(method.t_p_value(fe.statistic, df));
     }

@@ -244,7 +244,7 @@ pub enum Ddf {
     /// asymptotic covariance of the variance parameters (see [`inference`]).
     Satterthwaite,
     /// Kenward–Roger's approximation (pbkrtest; REML fits only): adjusted covariance of β̂ and
-    /// the df of its scaled F / t tests (dense, for up to a few thousand rows).
+    /// the df of its scaled F / t tests (computed through q×q matrices via Woodbury for large data, densely for small).
     KenwardRoger,
     /// No df and no p-values (lme4's `summary`).
     None,

@@ -1,0 +1,47 @@
+//! From formula text and data to the fixed-effects design and its clusters.
+
+use crate::{Clusters, MarginalError};
+use multilevel_design::Design;
+use multilevel_frame::{DataFrame, FrameOptions, ModelFrame};
+
+/// The design of a fixed-effects formula (`y ~ x1 + x2`, no random-effects terms) on the
+/// complete-case rows, together with the clusters of those rows.
+#[derive(Debug, Clone)]
+pub struct FixedModel {
+    /// Response, `X` (full column rank, aliased columns dropped as R does), offset.
+    pub design: Design,
+    /// The clusters of the design's rows.
+    pub clusters: Clusters,
+}
+
+/// Parse `formula`, evaluate it on `data` (rows with a missing value in a variable the formula
+/// uses are dropped, as R's `na.omit`) and attach the clusters from column `cluster`.
+///
+/// `command` names the caller in the error for a formula with random-effects terms.
+///
+/// # Errors
+/// Formula syntax, unknown columns, a formula with `( … | … )` terms, a missing cluster value
+/// on a used row, fewer than 2 clusters.
+pub fn fixed_model(
+    formula: &str,
+    data: &DataFrame,
+    cluster: &str,
+    command: &str,
+) -> Result<FixedModel, MarginalError> {
+    let parsed = multilevel_formula::parse(formula)?;
+    if parsed.has_random() {
+        return Err(MarginalError::Input(format!(
+            "the formula `{formula}` has random-effects terms `( … | … )`, but {command} takes fixed effects only; hint: remove the bar terms and name the cluster with --{}",
+            if command.starts_with("gee") {
+                "group"
+            } else {
+                "cluster"
+            }
+        )));
+    }
+    let frame = ModelFrame::new(&parsed, data, &FrameOptions::default())?;
+    let mut design = multilevel_design::build_design(&parsed, &frame)?;
+    design.formula = formula.to_string();
+    let clusters = Clusters::from_column(data, cluster, &frame.rows)?;
+    Ok(FixedModel { design, clusters })
+}

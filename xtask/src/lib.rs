@@ -9,8 +9,11 @@
 //! not fail the check (we found a better optimum).
 
 pub mod bench;
+pub mod docs;
 pub mod glmm_refs;
 pub mod inference_refs;
+pub mod marginal_refs;
+pub mod meta_refs;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

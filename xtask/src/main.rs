@@ -4,6 +4,7 @@
 //!   reference and compare; with `--suite`, also fit the 52 benchmark models by ML and compare
 //!   the deviance with the best published value, writing docs/validation.md.
 //! - `cargo xtask reference` — regenerate the reference JSON with R (`xtask/r/reference.R`).
+//! - `cargo xtask docs` — render docs/src/*.md into docs/ with real CLI output.
 //! - `cargo xtask suite-designs [--suite DIR]` — build the design of every suite model (count).
 
 use std::io::Write;
@@ -58,6 +59,9 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Render the worked examples: every docs/src/*.md becomes docs/*.md with the output of the
+    /// `<!-- run: multilevel ... -->` commands it lists (release build of the CLI).
+    Docs,
     /// Build the design of every benchmark-suite model and count successes.
     SuiteDesigns {
         /// Folder with suite.tsv and data/.
@@ -77,6 +81,12 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let root = repo_root();
     match cli.command {
+        Command::Docs => {
+            for path in xtask::docs::render_all(&root)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Command::Validate {
             suite,
             skip_slow,
@@ -88,7 +98,13 @@ fn main() -> Result<()> {
             println!("glmer references: {glmm_pass}/{glmm_total} pass\n");
             let (inf_pass, inf_total) = xtask::inference_refs::validate(&root)?;
             println!("lmerTest/lme4 inference checks: {inf_pass}/{inf_total} pass\n");
+            let (meta_pass, meta_total) = xtask::meta_refs::validate(&root)?;
+            println!("metafor rma references: {meta_pass}/{meta_total} pass\n");
             let refs_ok = refs_ok && glmm_pass == glmm_total && inf_pass == inf_total;
+            let refs_ok = refs_ok && meta_pass == meta_total;
+            let (marginal_pass, marginal_total) = xtask::marginal_refs::validate(&root)?;
+            println!("geepack/clubSandwich references: {marginal_pass}/{marginal_total} pass\n");
+            let refs_ok = refs_ok && marginal_pass == marginal_total;
             let suite_ok = match suite {
                 Some(dir) => validate_suite(&root, &dir, skip_slow, only.as_deref())?,
                 None => true,

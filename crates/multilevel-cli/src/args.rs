@@ -79,6 +79,20 @@ pub enum Command {
     /// Confidence intervals: profile likelihood, parametric bootstrap or Wald (lme4's `confint`).
     #[command(after_help = crate::confint::EXAMPLES)]
     Confint(crate::confint::ConfintArgs),
+    /// Generalized estimating equations (geepack's `geeglm`): population-averaged effects with
+    /// robust sandwich standard errors.
+    #[command(after_help = crate::gee::EXAMPLES)]
+    Gee(crate::gee::GeeArgs),
+    /// Cluster-robust (CR0/CR1/CR2) standard errors with Satterthwaite df for OLS or mixed-model
+    /// fixed effects (clubSandwich's `coef_test`).
+    #[command(after_help = crate::robust::EXAMPLES)]
+    Robust(crate::robust::RobustArgs),
+    /// Figures of a fit (SVG or PNG): per-group lines, caterpillar, shrinkage, residuals, profiles.
+    #[command(after_help = crate::plot::EXAMPLES)]
+    Plot(crate::plot::PlotArgs),
+    /// Random-effects meta-analysis and meta-regression (metafor's `rma`).
+    #[command(after_help = crate::meta::EXAMPLES)]
+    Meta(crate::meta::MetaArgs),
 }
 
 /// Response distribution (`--family`).

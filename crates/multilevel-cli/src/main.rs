@@ -17,6 +17,10 @@ mod confint;
 mod datasets;
 mod explore;
 mod fit;
+mod gee;
+mod meta;
+mod plot;
+mod robust;
 mod tests_cmd;
 
 use clap::Parser;
@@ -49,6 +53,10 @@ fn main() -> ExitCode {
         args::Command::Datasets(a) => datasets::run(&a),
         args::Command::Explore(a) => explore::run(&a),
         args::Command::Confint(a) => confint::run(&a),
+        args::Command::Gee(a) => gee::run(&a),
+        args::Command::Robust(a) => robust::run(&a),
+        args::Command::Plot(a) => plot::run(&a),
+        args::Command::Meta(a) => meta::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

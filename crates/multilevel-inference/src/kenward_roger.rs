@@ -106,9 +106,6 @@
 //! contrasts. [`KenwardRoger`] (the [`DfMethod`]) keeps the parts of the last model it saw,
 //! so `add_df` and the ANOVA table compute them once per fit.
 
-use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
-
 use faer::Mat;
 use faer::linalg::solvers::DenseSolveCore;
 use multilevel_design::Design;
@@ -687,65 +684,10 @@ pub fn kenward_roger_df(model: &FittedLmm, l: &[f64]) -> Result<(f64, f64), Infe
 /// `F(q, m)`, `m` being pbkrtest's df. pbkrtest's own scaled test `λF ~ F(q, m)` is
 /// [`KrParts::f_test`]'s `f_scaled` / `p_value`.
 ///
-/// The contrast-free [`KrParts`] of the last model seen are kept (process-wide, one entry,
-/// keyed by a hash of `X`, `Z`, θ̂, σ̂ and β̂), so repeated calls for one fit — every
-/// coefficient in [`crate::add_df`], every term of [`crate::anova_type3`] — compute them once.
+/// The contrast-free [`KrParts`] are kept in the [`FittedLmm`] after the first call, so every
+/// coefficient in [`crate::add_df`] and every term of [`crate::anova_type3`] share them.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KenwardRoger;
-
-/// The parts of the last model [`KenwardRoger`] saw, with its fingerprint.
-static LAST_PARTS: Mutex<Option<(u64, Arc<KrParts>)>> = Mutex::new(None);
-
-/// A hash of everything the parts depend on: `X`, the random-effects terms, θ̂, σ̂, β̂ and
-/// the criterion (`O(n (p + Σk))`, small next to the parts themselves).
-fn fingerprint(model: &FittedLmm) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    let d = model.model().design();
-    let fit = model.fit_result();
-    (
-        d.nobs(),
-        d.p(),
-        d.terms.len(),
-        model.reml(),
-        d.weights.is_some(),
-    )
-        .hash(&mut h);
-    for j in 0..d.x.ncols() {
-        for v in d.x.col_as_slice(j) {
-            v.to_bits().hash(&mut h);
-        }
-    }
-    for t in &d.terms {
-        (t.k, t.nlevels()).hash(&mut h);
-        t.refs.hash(&mut h);
-        for v in &t.z {
-            v.to_bits().hash(&mut h);
-        }
-    }
-    for v in fit.theta.iter().chain(std::iter::once(&fit.sigma)) {
-        v.to_bits().hash(&mut h);
-    }
-    for f in &fit.fixed {
-        f.estimate.to_bits().hash(&mut h);
-    }
-    h.finish()
-}
-
-/// [`kenward_roger_parts`], reusing the last result when the model is the same.
-fn cached_parts(model: &FittedLmm) -> Result<Arc<KrParts>, InferenceError> {
-    let key = fingerprint(model);
-    if let Ok(guard) = LAST_PARTS.lock()
-        && let Some((k, parts)) = guard.as_ref()
-        && *k == key
-    {
-        return Ok(Arc::clone(parts));
-    }
-    let parts = Arc::new(kenward_roger_parts(model)?);
-    if let Ok(mut guard) = LAST_PARTS.lock() {
-        *guard = Some((key, Arc::clone(&parts)));
-    }
-    Ok(parts)
-}
 
 impl DfMethod for KenwardRoger {
     fn name(&self) -> &str {
@@ -757,7 +699,7 @@ impl DfMethod for KenwardRoger {
         model: &mut FittedLmm,
         l: &[f64],
     ) -> Result<(f64, f64, f64), InferenceError> {
-        cached_parts(model)?.contrast(l)
+        model.kr_parts()?.contrast(l)
     }
 
     fn contrast_dfs(
@@ -765,12 +707,12 @@ impl DfMethod for KenwardRoger {
         model: &mut FittedLmm,
         ls: &[Vec<f64>],
     ) -> Result<Vec<(f64, f64, f64)>, InferenceError> {
-        let parts = cached_parts(model)?;
+        let parts = model.kr_parts()?;
         ls.iter().map(|l| parts.contrast(l)).collect()
     }
 
     fn contrast_f(&self, model: &mut FittedLmm, l: &[Vec<f64>]) -> Result<FTest, InferenceError> {
-        let parts = cached_parts(model)?;
+        let parts = model.kr_parts()?;
         let t = parts.f_test(l)?;
         let p_value =
             FisherSnedecor::new(t.num_df, t.den_df).map_or(f64::NAN, |d| d.sf(t.f_unscaled));

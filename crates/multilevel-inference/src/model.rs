@@ -23,6 +23,8 @@ pub struct FittedLmm {
     reml: bool,
     varpar: Vec<f64>,
     derivs: Option<Derivatives>,
+    /// Kenward–Roger's contrast-free parts, computed on first use.
+    kr: Option<std::sync::Arc<crate::kenward_roger::KrParts>>,
 }
 
 /// Cached derivatives at the optimum.
@@ -79,6 +81,7 @@ impl FittedLmm {
             reml,
             varpar,
             derivs: None,
+            kr: None,
         })
     }
 
@@ -368,6 +371,19 @@ impl FittedLmm {
     }
 
     /// `A`, the Jacobian and `vcov(β̂)` in one borrow, for the df methods.
+    /// Kenward–Roger's contrast-free parts of this fit ([`crate::kenward_roger_parts`]),
+    /// computed once and shared by every contrast and F test of the model.
+    pub(crate) fn kr_parts(
+        &mut self,
+    ) -> Result<std::sync::Arc<crate::kenward_roger::KrParts>, InferenceError> {
+        if let Some(p) = &self.kr {
+            return Ok(std::sync::Arc::clone(p));
+        }
+        let parts = std::sync::Arc::new(crate::kenward_roger::kenward_roger_parts(self)?);
+        self.kr = Some(std::sync::Arc::clone(&parts));
+        Ok(parts)
+    }
+
     pub(crate) fn satterthwaite_parts(
         &mut self,
     ) -> Result<(Vec<f64>, Vec<Vec<f64>>), InferenceError> {

@@ -7,7 +7,8 @@
 # Writes tests/data/hsb82.csv (columns school, ses, mAch) and
 # tests/reference/workflow/hsb82.json with
 #   empty      lmer(mAch ~ 1 + (1 | school), REML): tau2, sigma2, icc, cluster sizes,
-#              design effect 1 + (mean size - 1) * icc, effective n = n / deff
+#              design effect 1 + (mean size - 1) * icc, effective n = n / deff; also
+#              performance::icc()'s adjusted ICC (icc_performance)
 #   ols        lm(mAch ~ ses): estimates, naive SEs, CR1 SEs (sandwich::vcovCL(type = "HC1"),
 #              i.e. G/(G-1) * (N-1)/(N-K))
 #   between    plm(model = "between"): OLS on school means
@@ -27,6 +28,7 @@ suppressPackageStartupMessages({
   library(plm)
   library(sandwich)
   library(jsonlite)
+  library(performance)
 })
 
 data(Hsb82, package = "mlmRev")
@@ -45,7 +47,10 @@ icc <- tau2 / (tau2 + sigma2)
 sizes <- as.vector(table(d$school))
 n <- nrow(d)
 deff <- 1 + (mean(sizes) - 1) * icc
+# performance::icc (the "adjusted" ICC of the empty model equals tau2 / (tau2 + sigma2)).
+icc_performance <- performance::icc(m0)$ICC_adjusted
 empty <- list(levels = length(sizes), n = n, tau2 = tau2, sigma2 = sigma2, icc = icc,
+              icc_performance = icc_performance,
               mean_size = mean(sizes), min_size = min(sizes), max_size = max(sizes),
               design_effect = deff, effective_n = n / deff)
 

@@ -105,6 +105,9 @@ fn main() -> Result<()> {
             let (marginal_pass, marginal_total) = xtask::marginal_refs::validate(&root)?;
             println!("geepack/clubSandwich references: {marginal_pass}/{marginal_total} pass\n");
             let refs_ok = refs_ok && marginal_pass == marginal_total;
+            let (workflow_pass, workflow_total) = xtask::workflow_refs::validate(&root)?;
+            println!("workflow (explore) checks: {workflow_pass}/{workflow_total} pass\n");
+            let refs_ok = refs_ok && workflow_pass == workflow_total;
             let suite_ok = match suite {
                 Some(dir) => validate_suite(&root, &dir, skip_slow, only.as_deref())?,
                 None => true,

@@ -112,6 +112,12 @@ fn empty_model_icc_and_design_effect_match_lme4() {
     );
     close(g.icc, e["icc"].as_f64().unwrap(), 1e-4, "ICC");
     close(
+        g.icc,
+        e["icc_performance"].as_f64().unwrap(),
+        1e-4,
+        "ICC (performance::icc)",
+    );
+    close(
         g.design_effect,
         e["design_effect"].as_f64().unwrap(),
         1e-4,

@@ -1,8 +1,8 @@
 //! Linear mixed models fitted by REML or ML through the profiled deviance (lme4's `lmer`).
 //!
 //! - [`objective`]: the profiled REML criterion / ML deviance `d(θ)` from a blocked Cholesky
-//!   factor (the whole objective is in that one file);
-//! - [`optimizer`]: θ optimisers behind argmin's `Solver` trait (BOBYQA);
+//!   factor, and its exact gradient (`ProfiledDeviance::gradient`);
+//! - [`optimizer`]: θ optimisers behind argmin's `Solver` trait (BOBYQA, projected L-BFGS);
 //! - [`fit`]: the fit and everything lme4 reports after it;
 //! - [`results`]: plain-data results shared with the report and inference layers.
 
@@ -12,6 +12,9 @@ pub mod optimizer;
 pub mod results;
 pub mod summaries;
 
-pub use fit::{LinearMixedModel, LmmError, LmmOptions, OptimizerChoice, lmer};
+pub use fit::{
+    AUTO_QUASI_NEWTON_MAX_DENSE_BLOCK, AUTO_QUASI_NEWTON_MIN_THETA, LinearMixedModel, LmmError,
+    LmmOptions, OptimizerChoice, lmer,
+};
 pub use objective::ProfiledDeviance;
 pub use results::*;

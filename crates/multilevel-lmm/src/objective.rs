@@ -51,6 +51,8 @@ use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{Accum, Mat, Par};
 use multilevel_design::Design;
 
+mod gradient;
+
 /// Shape of one random-effects term in θ and in `u`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TermShape {
@@ -144,6 +146,12 @@ pub struct ProfiledDeviance {
     mem: MemBuffer,
     par: Par,
     evaluations: usize,
+    /// Gradient evaluations (each also counts as an objective evaluation).
+    gradient_evaluations: usize,
+    /// Gradient workspace: `S⁻¹` on the leading block (see [`gradient`]).
+    sinv: Mat<f64>,
+    /// Scratch of the dense inverse.
+    grad_mem: Option<MemBuffer>,
 }
 
 impl ProfiledDeviance {
@@ -239,6 +247,9 @@ impl ProfiledDeviance {
             mem,
             par,
             evaluations: 0,
+            gradient_evaluations: 0,
+            sinv: Mat::zeros(0, 0),
+            grad_mem: None,
         };
         dev.accumulate(
             design,
@@ -314,7 +325,14 @@ impl ProfiledDeviance {
         self.reml = reml;
     }
 
-    /// Number of objective evaluations since the structure was built.
+    /// Rows of the dense block factored at every evaluation: the random effects after the
+    /// first term, then `X` and `y`.
+    pub fn dense_block_size(&self) -> usize {
+        self.nt
+    }
+
+    /// Number of objective evaluations since the structure was built (gradient evaluations
+    /// included).
     pub fn evaluations(&self) -> usize {
         self.evaluations
     }
@@ -875,6 +893,23 @@ impl ProfiledDeviance {
     /// Read β, the spherical random effects u and `b = Λu` off the current factor (call after
     /// a successful [`ProfiledDeviance::factor`] at θ̂).
     pub(crate) fn solve_current(&self) -> (Vec<f64>, Vec<Vec<f64>>) {
+        let (mut beta, u0, ur) = self.solve_raw();
+        // Undo the centring of the response (the random effects are unaffected).
+        if let Some((j, c)) = self.const_col {
+            beta[j] += self.y_shift / c;
+        }
+        let mut u = Vec::with_capacity(self.terms.len());
+        u.push(u0);
+        for t in self.terms.iter().skip(1) {
+            let off = t.rest_offset.unwrap_or(0);
+            u.push(ur[off..off + t.q_len()].to_vec());
+        }
+        (beta, u)
+    }
+
+    /// β (for the centred response), `u₀` (first term, `k₀ℓ₀`) and `u_r` (later terms, `nr`)
+    /// from the current factor: back substitution with `L'`.
+    pub(crate) fn solve_raw(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let nr = self.nr;
         let p = self.p;
         let nt = self.nt;
@@ -934,17 +969,7 @@ impl ProfiledDeviance {
             }
             u0[l * k0..(l + 1) * k0].copy_from_slice(&rhs);
         }
-        // Undo the centring of the response (the random effects are unaffected).
-        if let Some((j, c)) = self.const_col {
-            beta[j] += self.y_shift / c;
-        }
-        let mut u = Vec::with_capacity(self.terms.len());
-        u.push(u0);
-        for t in self.terms.iter().skip(1) {
-            let off = t.rest_offset.unwrap_or(0);
-            u.push(ur[off..off + t.q_len()].to_vec());
-        }
-        (beta, u)
+        (beta, u0, ur)
     }
 
     /// Diagonal `k × k` blocks of `(L_ZZ L_ZZ')⁻¹ = (Λ'Z'ZΛ + I)⁻¹` for every level of every
@@ -1189,7 +1214,7 @@ pub(crate) fn small_lower_inverse(l: &[f64], k: usize) -> Vec<f64> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use multilevel_design::ReTerm;
 
@@ -1203,11 +1228,11 @@ mod tests {
 
     /// A small crossed design: a vector term (k = 2) with 7 levels, a vector term (k = 2)
     /// with 4 levels and a scalar term with 3 levels; X = [1, x].
-    fn design(weights: bool) -> Design {
+    pub(crate) fn design(weights: bool) -> Design {
         design_with(weights, 60, &[(7, 2), (4, 2), (3, 1)])
     }
 
-    fn design_with(weights: bool, n: usize, spec: &[(usize, usize)]) -> Design {
+    pub(crate) fn design_with(weights: bool, n: usize, spec: &[(usize, usize)]) -> Design {
         let mut seed = 7u64;
         let x: Vec<f64> = (0..n).map(|_| lcg(&mut seed) * 4.0).collect();
         let y: Vec<f64> = (0..n)

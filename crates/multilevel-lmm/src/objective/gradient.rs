@@ -1,0 +1,613 @@
+//! The exact gradient of the profiled criterion with respect to θ.
+//!
+//! # Notation
+//!
+//! `Λ̃ = diag(Λ, I_p)`, `G̃ = [Z X]'[Z X]` (weighted, the `y` row and column left out) and
+//! `Ω(θ) = Λ̃'G̃Λ̃ + diag(I_q, 0)`, the matrix `M` of the engine without its `y` row and column;
+//! `A = Λ'Z'ZΛ + I_q` is its leading `q × q` block. Up to constants,
+//!
+//! ```text
+//!   ML:    d(θ)   = log|A| + n log r²(θ)
+//!   REML:  d_R(θ) = log|Ω| + (n − p) log r²(θ).
+//! ```
+//!
+//! # Log-determinant
+//!
+//! `θ_k`, the element (row `a`, column `b`) of term `t`'s lower-triangular template, enters
+//! `Λ` once per level `j` of that term: `Λ_k = ∂Λ/∂θ_k` has a 1 at `(b_j + a, b_j + b)`, with
+//! `b_j` the first column of level `j`. As `∂Ω/∂θ_k = Λ̃_k'G̃Λ̃ + Λ̃'G̃Λ̃_k`,
+//!
+//! ```text
+//!   ∂ log|Ω| / ∂θ_k = 2 tr(Ω⁻¹Λ̃'G̃ Λ̃_k) = 2 Σ_j P[b_j + b, b_j + a],   P = Ω⁻¹Λ̃'G̃,
+//! ```
+//!
+//! so only the diagonal (term, level) blocks of `P` are needed, and since `G̃` is sparse they
+//! need `Ω⁻¹` only on the block pattern of `G̃` (a selected inverse). With the engine's split
+//! into the first term (index 0: `Ω₀₀ = L₀₀L₀₀'` block-diagonal) and the rest (`r`: the later
+//! terms and `X`; `Ω_r0 = V L₀₀'`, Schur complement `S = Ω_rr − VV' = L_S L_S'`):
+//!
+//! ```text
+//!   (Ω⁻¹)_rr = S⁻¹,   (Ω⁻¹)_r0 = −S⁻¹W,   (Ω⁻¹)_00 = L₀₀⁻ᵀL₀₀⁻¹ + W'S⁻¹W,   W = V L₀₀⁻¹.
+//! ```
+//!
+//! `S⁻¹` is formed densely from the leading part of `L_S` (the part before `y`, which is last).
+//! `W` has the sparsity of `[Z_r X]'Z₀`, and `S⁻¹W` is needed only on that pattern:
+//! `Y_j = (S⁻¹W_j)[rows of level j]`, computed level by level. With `B_j` the rows of
+//! `[Z_r X]'Z₀` for level `j`, `H₀₀,j = Λ₀'Z₀'Z₀|_j` and `H_r0,j = Λ̃_r'B_j`, the blocks are
+//!
+//! ```text
+//!   first term, level j:  P_j = (L₀₀⁻ᵀL₀₀⁻¹ + W_j'Y_j) H₀₀,j − Y_j'H_r0,j
+//!   later term, group R:  P_R = S⁻¹[R, ·] (Λ̃_r'G̃_rr)[·, R] − Σ_i Y_i[R, ·] (B_i[R, ·] Λ₀)'.
+//! ```
+//!
+//! For ML the same formulas hold with `A` in place of `Ω`: the rest block is the later terms
+//! only (the leading `nr × nr` part of `L_S`) and the `X` rows are dropped everywhere.
+//!
+//! # Residual
+//!
+//! By the envelope theorem (β and u at their conditional optimum, `r = y − Xβ − ZΛu`),
+//!
+//! ```text
+//!   ∂r²/∂θ_k = −2 r'ZΛ_k u = −2 Σ_j (Z'r)[b_j + a] u[b_j + b],
+//! ```
+//!
+//! where `Z'r = Z'y − Z'Xβ − Z'ZΛu` comes from the stored cross products (no pass over the
+//! observations) and β, u from one back substitution with the factor. Altogether
+//!
+//! ```text
+//!   ∂d/∂θ_k = ∂ log-det/∂θ_k + (n or n − p) · (∂r²/∂θ_k) / r².
+//! ```
+//!
+//! The cost is a dense inverse of the leading block of `L_S` (about two Cholesky
+//! factorizations of it) plus one pass over the sparse off-diagonal pattern per level
+//! (`Σ_j |pattern_j|² k₀`, the cost of the downdate `VV'`).
+
+use super::*;
+
+impl ProfiledDeviance {
+    /// The criterion (REML or ML deviance, as [`Self::objective`]) and its exact gradient with
+    /// respect to θ, from one factorization. Counts as one evaluation. When `M(θ)` cannot be
+    /// factored the criterion is `+∞` and the gradient NaN.
+    ///
+    /// With `Ω = Λ̃'G̃Λ̃ + diag(I_q, 0)` (`Λ̃ = diag(Λ, I_p)`, `G̃ = [Z X]'[Z X]`) and `Λ_k = ∂Λ/∂θ_k`
+    /// (a 1 at `(b_j + a, b_j + b)` for every level `j` of the term whose template element
+    /// `(a, b)` is `θ_k`):
+    ///
+    /// ```text
+    ///   ∂d_R/∂θ_k = 2 Σ_j (Ω⁻¹Λ̃'G̃)[b_j + b, b_j + a] − 2 (n − p) Σ_j (Z'r)[b_j + a] u[b_j + b] / r²
+    /// ```
+    ///
+    /// (REML; for ML `A = Λ'Z'ZΛ + I` replaces `Ω` and `n` replaces `n − p`). Only the diagonal
+    /// (term, level) blocks of `Ω⁻¹Λ̃'G̃` are formed, from a selected inverse built on the
+    /// blocked factor; `Z'r` comes from the stored cross products. The derivation is in the
+    /// source (`objective/gradient.rs`). The cost is about two to three objective evaluations.
+    ///
+    /// At a boundary (a diagonal θ at 0) the result is the one-sided derivative into the
+    /// feasible region (the criterion is smooth in θ there as long as `M` is factorable).
+    pub fn gradient(&mut self, theta: &[f64]) -> (f64, Vec<f64>) {
+        self.evaluations += 1;
+        self.gradient_evaluations += 1;
+        let Some(f) = self.factor(theta) else {
+            return (f64::INFINITY, vec![f64::NAN; theta.len()]);
+        };
+        let obj = self.criterion(&f);
+        let g = self.gradient_current(&f, theta.len());
+        (obj, g)
+    }
+
+    /// Number of gradient evaluations since the structure was built.
+    pub fn gradient_evaluations(&self) -> usize {
+        self.gradient_evaluations
+    }
+
+    /// `S⁻¹` of the leading `m × m` part of the current `L_S` into `self.sinv` (both
+    /// triangles).
+    fn invert_leading(&mut self, m: usize) {
+        if self.sinv.nrows() != m {
+            self.sinv = Mat::zeros(m, m);
+        }
+        if m == 0 {
+            return;
+        }
+        if m <= 24 {
+            let mut l = vec![0.0; m * m];
+            for i in 0..m {
+                for j in 0..=i {
+                    l[i * m + j] = self.s[(i, j)];
+                }
+            }
+            let li = small_lower_inverse(&l, m);
+            for a in 0..m {
+                for b in 0..=a {
+                    let mut acc = 0.0;
+                    for i in a..m {
+                        acc += li[i * m + a] * li[i * m + b];
+                    }
+                    self.sinv[(a, b)] = acc;
+                    self.sinv[(b, a)] = acc;
+                }
+            }
+            return;
+        }
+        let req = faer::linalg::cholesky::llt::inverse::inverse_scratch::<f64>(m, self.par);
+        let mem = self.grad_mem.get_or_insert_with(|| MemBuffer::new(req));
+        if mem.len() < req.unaligned_bytes_required() + 256 {
+            *mem = MemBuffer::new(req);
+        }
+        let stack = MemStack::new(mem);
+        faer::linalg::cholesky::llt::inverse::inverse(
+            self.sinv.as_mut(),
+            self.s.as_ref().submatrix(0, 0, m, m),
+            self.par,
+            stack,
+        );
+        for b in 0..m {
+            for a in b + 1..m {
+                let v = self.sinv[(a, b)];
+                self.sinv[(b, a)] = v;
+            }
+        }
+    }
+
+    /// The gradient at the current factor (`f` its summary, `ntheta` the length of θ).
+    fn gradient_current(&mut self, f: &FactorSummary, ntheta: usize) -> Vec<f64> {
+        let nr = self.nr;
+        let p = self.p;
+        let k0 = self.k0;
+        let l0 = self.l0;
+        let m = if self.reml { nr + p } else { nr };
+        self.invert_leading(m);
+        let (beta, u0, ur) = self.solve_raw();
+        let lam0 = &self.lambda[0];
+
+        // b = Λu.
+        let mut b0 = vec![0.0; l0 * k0];
+        for l in 0..l0 {
+            for r in 0..k0 {
+                let mut acc = 0.0;
+                for c in 0..=r {
+                    acc += lam0[r * k0 + c] * u0[l * k0 + c];
+                }
+                b0[l * k0 + r] = acc;
+            }
+        }
+        let mut br = vec![0.0; nr];
+        for (r, v) in br.iter_mut().enumerate() {
+            let rr = self.rest_rows[r];
+            let gs = rr.group_start as usize;
+            let t = rr.term as usize;
+            let k = self.terms[t].k;
+            let lam = &self.lambda[t];
+            let comp = r - gs;
+            let mut acc = 0.0;
+            for c in 0..=comp {
+                acc += lam[comp * k + c] * ur[gs + c];
+            }
+            *v = acc;
+        }
+
+        // Z'r from the cross products: later terms (zr_r), then the first term (zr0).
+        let yrow = self.nt - 1;
+        let mut zr_r = vec![0.0; nr];
+        for (r, z) in zr_r.iter_mut().enumerate() {
+            let col = self.a_rest.col_as_slice(r);
+            let mut acc = col[yrow];
+            for (a, be) in beta.iter().enumerate() {
+                acc -= col[nr + a] * be;
+            }
+            for (c, bv) in col[..nr].iter().zip(&br) {
+                acc -= c * bv;
+            }
+            *z = acc;
+        }
+        let mut zr0 = vec![0.0; l0 * k0];
+        for l in 0..l0 {
+            let a00 = &self.a00[l * k0 * k0..(l + 1) * k0 * k0];
+            let bl = &b0[l * k0..(l + 1) * k0];
+            let zr = &mut zr0[l * k0..(l + 1) * k0];
+            for c in 0..k0 {
+                let mut acc = 0.0;
+                for c2 in 0..k0 {
+                    acc -= a00[c * k0 + c2] * bl[c2];
+                }
+                zr[c] = acc;
+            }
+            for idx in self.bptr[l]..self.bptr[l + 1] {
+                let row = self.brow[idx] as usize;
+                let bv = &self.bval[idx * k0..(idx + 1) * k0];
+                let coef = if row < nr {
+                    br[row]
+                } else if row < nr + p {
+                    beta[row - nr]
+                } else {
+                    -1.0
+                };
+                for c in 0..k0 {
+                    zr[c] -= coef * bv[c];
+                }
+                if row < nr {
+                    let dot: f64 = bv.iter().zip(bl).map(|(x, y)| x * y).sum();
+                    zr_r[row] -= dot;
+                }
+            }
+        }
+
+        // Σ_j P_tj per term (k × k, row-major) and Σ_j (Z'r)[b_j + a] u[b_j + b].
+        let mut psum: Vec<Vec<f64>> = self.terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
+        let mut rsum: Vec<Vec<f64>> = psum.clone();
+
+        // First term, level by level, and the first-term part of the later terms' blocks.
+        let kk = k0 * k0;
+        let maxrows = (0..l0)
+            .map(|l| self.bptr[l + 1] - self.bptr[l])
+            .max()
+            .unwrap_or(0);
+        // W = V L₀₀⁻¹ level by level, same layout as `vval`.
+        let mut wval = vec![0.0; self.vval.len()];
+        let mut nactive = vec![0usize; l0];
+        for (l, nact) in nactive.iter_mut().enumerate() {
+            let start = self.bptr[l];
+            let rows = &self.brow[start..self.bptr[l + 1]];
+            let na = rows.partition_point(|&r| (r as usize) < m);
+            *nact = na;
+            let li = small_lower_inverse(&self.l00[l * kk..(l + 1) * kk], k0);
+            for i in start..start + na {
+                let v = &self.vval[i * k0..(i + 1) * k0];
+                let wi = &mut wval[i * k0..(i + 1) * k0];
+                // w = v L₀₀⁻¹: w[c] = Σ_{c2 ≥ c} v[c2] (L₀₀⁻¹)[c2, c].
+                for (c2, &vv) in v.iter().enumerate() {
+                    for (o, lv) in wi[..=c2].iter_mut().zip(&li[c2 * k0..=c2 * k0 + c2]) {
+                        *o += vv * lv;
+                    }
+                }
+            }
+        }
+        // When the pattern is dense (the engine keeps V dense), S⁻¹W in one matrix product.
+        let q0 = l0 * k0;
+        let sw_dense = if self.vdense.is_some() && m > 0 && m * q0 <= 4_000_000 {
+            let mut wd = Mat::<f64>::zeros(m, q0);
+            for l in 0..l0 {
+                let start = self.bptr[l];
+                for i in start..start + nactive[l] {
+                    let r = self.brow[i] as usize;
+                    for c in 0..k0 {
+                        wd[(r, l * k0 + c)] = wval[i * k0 + c];
+                    }
+                }
+            }
+            let mut yd = Mat::<f64>::zeros(m, q0);
+            faer::linalg::matmul::matmul(
+                yd.as_mut(),
+                Accum::Replace,
+                self.sinv.as_ref(),
+                wd.as_ref(),
+                1.0,
+                self.par,
+            );
+            Some(yd)
+        } else {
+            None
+        };
+        let mut y = vec![0.0; maxrows * k0];
+        let mut hr = vec![0.0; maxrows * k0];
+        let mut blam = vec![0.0; maxrows * k0];
+        let mut inner = vec![0.0; kk];
+        let mut h00 = vec![0.0; kk];
+        let mut p0 = vec![0.0; kk];
+        let mut yhr = vec![0.0; kk];
+        for l in 0..l0 {
+            let start = self.bptr[l];
+            let rows = &self.brow[start..self.bptr[l + 1]];
+            let na = nactive[l];
+            let rows = &rows[..na];
+            let lblk = &self.l00[l * kk..(l + 1) * kk];
+            let bvals = &self.bval[start * k0..(start + na) * k0];
+            let w = &wval[start * k0..(start + na) * k0];
+            // Y_j = S⁻¹[rows, rows] W_j.
+            if let Some(yd) = sw_dense.as_ref() {
+                for (i, &r) in rows.iter().enumerate() {
+                    for c in 0..k0 {
+                        y[i * k0 + c] = yd[(r as usize, l * k0 + c)];
+                    }
+                }
+            } else if k0 == 1 {
+                for (i, &r) in rows.iter().enumerate() {
+                    let scol = self.sinv.col_as_slice(r as usize);
+                    y[i] = rows
+                        .iter()
+                        .zip(w)
+                        .map(|(&r2, wv)| scol[r2 as usize] * wv)
+                        .sum();
+                }
+            } else {
+                for (i, &r) in rows.iter().enumerate() {
+                    let scol = self.sinv.col_as_slice(r as usize);
+                    let yi = &mut y[i * k0..(i + 1) * k0];
+                    yi.iter_mut().for_each(|v| *v = 0.0);
+                    for (i2, &r2) in rows.iter().enumerate() {
+                        let sv = scol[r2 as usize];
+                        for (yv, wv) in yi.iter_mut().zip(&w[i2 * k0..(i2 + 1) * k0]) {
+                            *yv += sv * wv;
+                        }
+                    }
+                }
+            }
+            // H_r0,j = Λ̃_r'B_j (row mixing) and B_j Λ₀ (column mixing).
+            let mut i = 0;
+            while i < na {
+                let r = rows[i] as usize;
+                if r >= nr {
+                    hr[i * k0..(i + 1) * k0].copy_from_slice(&bvals[i * k0..(i + 1) * k0]);
+                    i += 1;
+                    continue;
+                }
+                let rr = self.rest_rows[r];
+                let t = rr.term as usize;
+                let k = self.terms[t].k;
+                let lam = &self.lambda[t];
+                // A whole group of k consecutive rows.
+                for ca in 0..k {
+                    let out = &mut hr[(i + ca) * k0..(i + ca + 1) * k0];
+                    out.iter_mut().for_each(|v| *v = 0.0);
+                    for cc in ca..k {
+                        let lv = lam[cc * k + ca];
+                        let src = &bvals[(i + cc) * k0..(i + cc + 1) * k0];
+                        for (o, b) in out.iter_mut().zip(src) {
+                            *o += lv * b;
+                        }
+                    }
+                }
+                i += k;
+            }
+            for i in 0..na {
+                let out = &mut blam[i * k0..(i + 1) * k0];
+                out.iter_mut().for_each(|v| *v = 0.0);
+                for c1 in 0..k0 {
+                    let bv = bvals[i * k0 + c1];
+                    for (o, lv) in out[..=c1].iter_mut().zip(&lam0[c1 * k0..=c1 * k0 + c1]) {
+                        *o += bv * lv;
+                    }
+                }
+            }
+            // inner = L₀₀⁻ᵀL₀₀⁻¹ + W_j'Y_j.
+            let li = small_lower_inverse(lblk, k0);
+            for a in 0..k0 {
+                for b in 0..k0 {
+                    let mut acc = 0.0;
+                    for r in a.max(b)..k0 {
+                        acc += li[r * k0 + a] * li[r * k0 + b];
+                    }
+                    inner[a * k0 + b] = acc;
+                }
+            }
+            for (wi, yi) in w.chunks_exact(k0).zip(y.chunks_exact(k0)).take(na) {
+                for (row, &wa) in inner.chunks_exact_mut(k0).zip(wi) {
+                    for (o, yv) in row.iter_mut().zip(yi) {
+                        *o += wa * yv;
+                    }
+                }
+            }
+            // Σ_j Y_j'H_r0,j (subtracted from the first term's sum).
+            for (yi, hi) in y.chunks_exact(k0).zip(hr.chunks_exact(k0)).take(na) {
+                for (row, &ya) in yhr.chunks_exact_mut(k0).zip(yi) {
+                    for (o, hv) in row.iter_mut().zip(hi) {
+                        *o += ya * hv;
+                    }
+                }
+            }
+            // H₀₀ = Λ₀'Z₀'Z₀|_j.
+            let a00 = &self.a00[l * kk..(l + 1) * kk];
+            for a in 0..k0 {
+                for b in 0..k0 {
+                    let mut acc = 0.0;
+                    for c in a..k0 {
+                        acc += lam0[c * k0 + a] * a00[c * k0 + b];
+                    }
+                    h00[a * k0 + b] = acc;
+                }
+            }
+            // Σ_j inner_j H₀₀,j.
+            for a in 0..k0 {
+                for c in 0..k0 {
+                    let iv = inner[a * k0 + c];
+                    for (o, hv) in p0[a * k0..(a + 1) * k0]
+                        .iter_mut()
+                        .zip(&h00[c * k0..(c + 1) * k0])
+                    {
+                        *o += iv * hv;
+                    }
+                }
+            }
+            for a in 0..k0 {
+                for b in 0..k0 {
+                    rsum[0][a * k0 + b] += zr0[l * k0 + a] * u0[l * k0 + b];
+                }
+            }
+            // Later terms: −Y_i[R, ·](B_i[R, ·]Λ₀)'.
+            for i in 0..na {
+                let r = rows[i] as usize;
+                if r >= nr {
+                    break;
+                }
+                let rr = self.rest_rows[r];
+                let t = rr.term as usize;
+                let k = self.terms[t].k;
+                let comp = r - rr.group_start as usize;
+                let yi = &y[i * k0..(i + 1) * k0];
+                for c in 0..k {
+                    let bi = &blam[(i - comp + c) * k0..(i - comp + c + 1) * k0];
+                    let dot: f64 = yi.iter().zip(bi).map(|(x, y)| x * y).sum();
+                    psum[t][comp * k + c] -= dot;
+                }
+            }
+        }
+
+        for ((s, a), b) in psum[0].iter_mut().zip(&p0).zip(&yhr) {
+            *s += a - b;
+        }
+
+        // Later terms: S⁻¹[R, ·](Λ̃_r'G̃_rr)[·, R], group by group.
+        let mut hcol = vec![0.0; m];
+        let mut g = 0;
+        while g < nr {
+            let rr = self.rest_rows[g];
+            let t = rr.term as usize;
+            let k = self.terms[t].k;
+            for c in 0..k {
+                let acol = self.a_rest.col_as_slice(g + c);
+                // hcol = Λ̃_r' acol on the first m rows.
+                let mut r = 0;
+                while r < m {
+                    if r >= nr {
+                        hcol[r] = acol[r];
+                        r += 1;
+                        continue;
+                    }
+                    let rr2 = self.rest_rows[r];
+                    let t2 = rr2.term as usize;
+                    let k2 = self.terms[t2].k;
+                    let lam = &self.lambda[t2];
+                    for ca in 0..k2 {
+                        let mut acc = 0.0;
+                        for cc in ca..k2 {
+                            acc += lam[cc * k2 + ca] * acol[r + cc];
+                        }
+                        hcol[r + ca] = acc;
+                    }
+                    r += k2;
+                }
+                for a in 0..k {
+                    let srow = self.sinv.col_as_slice(g + a);
+                    let dot: f64 = srow.iter().zip(&hcol).map(|(x, y)| x * y).sum();
+                    psum[t][a * k + c] += dot;
+                }
+            }
+            for a in 0..k {
+                for b in 0..k {
+                    rsum[t][a * k + b] += zr_r[g + a] * ur[g + b];
+                }
+            }
+            g += k;
+        }
+
+        // Assemble: θ (row a, column b) of term t.
+        let nfac = if self.reml {
+            (self.n - self.p) as f64
+        } else {
+            self.n as f64
+        };
+        let scale = -2.0 * nfac / f.pwrss;
+        let mut grad = vec![0.0; ntheta];
+        for (t, shape) in self.terms.iter().enumerate() {
+            let k = shape.k;
+            let mut idx = shape.theta_offset;
+            for b in 0..k {
+                for a in b..k {
+                    if let Some(gv) = grad.get_mut(idx) {
+                        *gv = 2.0 * psum[t][b * k + a] + scale * rsum[t][a * k + b];
+                    }
+                    idx += 1;
+                }
+            }
+        }
+        grad
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::super::tests::{design, design_with};
+    use super::*;
+
+    /// Central differences of the objective, step `h`.
+    fn numeric(dev: &mut ProfiledDeviance, theta: &[f64], h: f64) -> Vec<f64> {
+        let mut x = theta.to_vec();
+        (0..theta.len())
+            .map(|i| {
+                x[i] = theta[i] + h;
+                let fp = dev.objective(&x);
+                x[i] = theta[i] - h;
+                let fm = dev.objective(&x);
+                x[i] = theta[i];
+                (fp - fm) / (2.0 * h)
+            })
+            .collect()
+    }
+
+    fn check(d: &Design, theta: &[f64]) {
+        for reml in [true, false] {
+            let mut dev = ProfiledDeviance::new(d, reml);
+            let (f, g) = dev.gradient(theta);
+            assert_eq!(f, dev.objective(theta));
+            let num = numeric(&mut dev, theta, 1e-5);
+            let scale = num.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+            for (i, (a, b)) in g.iter().zip(&num).enumerate() {
+                assert!(
+                    (a - b).abs() <= 2e-6 * scale,
+                    "reml {reml}, θ {theta:?}, component {i}: analytic {a} vs numeric {b}\n{g:?}\n{num:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gradient_matches_central_differences_on_crossed_vector_terms() {
+        for weights in [false, true] {
+            let d = design(weights);
+            check(&d, &[0.7, -0.3, 0.4, 1.3, 0.2, 0.5, 0.9]);
+            check(&d, &[1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+        }
+    }
+
+    #[test]
+    fn gradient_matches_central_differences_for_scalar_and_dense_layouts() {
+        // Scalar first term with a dense V; a vector later term.
+        let d = design_with(true, 120, &[(40, 1), (16, 2)]);
+        check(&d, &[0.8, 1.1, -0.2, 0.6]);
+        // Sparse V, three terms.
+        let d = design_with(false, 400, &[(90, 1), (60, 2), (30, 1)]);
+        check(&d, &[0.8, 1.1, -0.2, 0.6, 0.3]);
+        // One scalar term, one vector term.
+        let d = design_with(false, 80, &[(9, 1)]);
+        check(&d, &[0.6]);
+        let d = design_with(true, 80, &[(9, 2)]);
+        check(&d, &[0.6, 0.1, 0.3]);
+        // Scalar terms only.
+        let d = design_with(false, 150, &[(12, 1), (7, 1), (5, 1)]);
+        check(&d, &[0.6, 1.4, 0.2]);
+    }
+
+    #[test]
+    fn gradient_with_offset_and_near_the_boundary() {
+        let mut d = design(true);
+        d.offset = Some((0..d.nobs()).map(|i| (i % 5) as f64 * 0.2).collect());
+        check(&d, &[0.7, -0.3, 1e-3, 1.3, 0.2, 0.5, 0.9]);
+        check(&d, &[0.05, 0.3, 0.4, 0.002, 0.2, 0.5, 0.01]);
+    }
+
+    #[test]
+    fn one_sided_derivative_at_the_boundary() {
+        let d = design(false);
+        let theta = [0.7, -0.3, 0.0, 1.3, 0.2, 0.5, 0.0];
+        for reml in [true, false] {
+            let mut dev = ProfiledDeviance::new(&d, reml);
+            let (f0, g) = dev.gradient(&theta);
+            for i in [2, 6] {
+                let h = 1e-6;
+                let mut x = theta.to_vec();
+                x[i] = h;
+                let f1 = dev.objective(&x);
+                x[i] = 2.0 * h;
+                let f2 = dev.objective(&x);
+                // Second-order one-sided difference.
+                let num = (-3.0 * f0 + 4.0 * f1 - f2) / (2.0 * h);
+                assert!(
+                    (g[i] - num).abs() < 1e-4 * g[i].abs().max(1.0),
+                    "{i}: {} vs {num}",
+                    g[i]
+                );
+            }
+        }
+    }
+}

@@ -1,14 +1,17 @@
 #!/usr/bin/env Rscript
-# Time lme4's lmer() on the models of `cargo xtask bench-lme4`, inside R.
+# Time lme4's lmer() and glmer() on the models of `cargo xtask bench-lme4`, inside R.
 #
 #   Rscript xtask/r/bench_lme4.R <spec.json> <out.json>
 #
 # <spec.json> is written by xtask/src/bench.rs: an array of models, each with
 #   name      model name (echoed back)
+#   kind      "lmer" (default) or "glmer"
 #   csv       absolute path of the CSV file (the same file the Rust side reads)
 #   factors   columns to turn into factors (besides text columns, which always are)
 #   formula   lme4 formula
-#   reml      TRUE for REML, FALSE for ML
+#   reml      TRUE for REML, FALSE for ML (lmer only)
+#   family    R family function name, canonical link (glmer only: "binomial", "poisson")
+#   nAGQ      glmer's nAGQ (glmer only)
 #   reps      maximum number of timed fits
 #   budget    seconds: stop repeating once the timed fits have used this much
 #   single    seconds: when the first fit takes at least this long it is the only timed fit;
@@ -18,11 +21,12 @@
 # For every model the script writes to <out.json> the elapsed seconds of each timed fit
 # (system.time(lmer(...))["elapsed"]: R start-up, package loading and reading the CSV are NOT
 # included), their median, lme4's evaluation count (fit@optinfo$feval), the objective
-# (REML criterion or ML deviance, i.e. -2 logLik under the fit's method), theta, and any warnings or messages
-# (such as lme4's "boundary (singular) fit").
+# (REML criterion or ML deviance, i.e. -2 logLik under the fit's method; for glmer -2 logLik),
+# theta, and any warnings or messages (such as lme4's "boundary (singular) fit").
 # lmer() runs with lme4's defaults (lmerControl(): BOBYQA, convergence checks on), exactly what a
 # user calling lmer() pays for; conditional variances are not computed (lme4 computes them only in
-# ranef(condVar = TRUE)).
+# ranef(condVar = TRUE)). glmer() runs with glmerControl() defaults (bobyqa for stage 1,
+# Nelder_Mead for stage 2; optinfo$feval counts stage 2 only).
 
 suppressPackageStartupMessages({
   library(lme4)
@@ -45,11 +49,19 @@ read_data <- function(m) {
   d
 }
 
-fit_once <- function(formula, data, reml) {
+fit_once <- function(m, formula, data) {
   warns <- character()
+  call <- if (identical(m$kind, "glmer")) {
+    fam <- match.fun(m$family)()
+    nagq <- as.integer(m$nAGQ)
+    function() glmer(formula, data = data, family = fam, nAGQ = nagq)
+  } else {
+    reml <- isTRUE(m$reml)
+    function() lmer(formula, data = data, REML = reml)
+  }
   t <- system.time(
     fit <- withCallingHandlers(
-      lmer(formula, data = data, REML = reml),
+      call(),
       warning = function(w) {
         warns <<- c(warns, conditionMessage(w))
         invokeRestart("muffleWarning")
@@ -88,15 +100,14 @@ for (m in spec) {
   cat(sprintf("lme4: %s ... ", m$name))
   data <- read_data(m)
   formula <- as.formula(m$formula)
-  reml <- isTRUE(m$reml)
   # The first fit doubles as warm-up: when it takes at least `single` seconds it is the only
   # (timed) fit, otherwise it is discarded and the fit is repeated.
-  last <- fit_once(formula, data, reml)
+  last <- fit_once(m, formula, data)
   times <- last$elapsed
   if (last$elapsed < m$single) {
     times <- numeric()
     repeat {
-      last <- fit_once(formula, data, reml)
+      last <- fit_once(m, formula, data)
       times <- c(times, last$elapsed)
       if (length(times) >= m$reps || sum(times) >= m$budget) break
     }

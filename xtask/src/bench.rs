@@ -20,6 +20,13 @@
 //!
 //! `--quick` (see [`BenchOptions::quick`]) skips lme4 on the models where it takes more than a
 //! minute and shows, where one exists, the figure recorded by `xtask/r/reference.R` instead.
+//!
+//! GLMMs (the models named `glmm_*`) are timed the same way against lme4's `glmer()`: ours is
+//! [`multilevel::glmer`] (and, as "fit only", `multilevel_glmm::glmer_full` on a design built
+//! once). Two of them use data simulated here with a fixed-seed generator ([`SplitMix64`]),
+//! written to `target/bench-data/` so that R reads the very same file. They get their own
+//! section, `## GLMM`, in the report; a run that selects only LMMs (or only GLMMs) keeps the
+//! other section of the existing report as it was.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -310,10 +317,12 @@ pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
                 .collect()
         })
         .unwrap_or_default();
+    let selected =
+        |name: &str| wanted.is_empty() || wanted.iter().any(|w| name.contains(w.as_str()));
     let mut resolved = Vec::new();
     let mut skipped = Vec::new();
     for spec in MODELS {
-        if !wanted.is_empty() && !wanted.iter().any(|w| spec.name.contains(w.as_str())) {
+        if !selected(spec.name) {
             continue;
         }
         match resolve(root, &suite_dir, suite_rows.as_deref(), spec)? {
@@ -321,10 +330,22 @@ pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
             None => skipped.push(spec.name),
         }
     }
-    if resolved.is_empty() {
+    let data_dir = root.join("target").join("bench-data");
+    let mut glmm_resolved = Vec::new();
+    for spec in GLMM_MODELS {
+        if selected(spec.name) {
+            glmm_resolved.push(resolve_glmm(root, &data_dir, spec)?);
+        }
+    }
+    if resolved.is_empty() && glmm_resolved.is_empty() {
         bail!(
             "no model selected; models are: {}",
-            MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
+            MODELS
+                .iter()
+                .map(|m| m.name)
+                .chain(GLMM_MODELS.iter().map(|m| m.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
 
@@ -367,16 +388,45 @@ pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
         rows.push(row);
     }
 
+    let mut glmm_rows: Vec<GlmmRow> = glmm_resolved
+        .iter()
+        .map(|g| {
+            print!("ours: {} ... ", g.spec.name);
+            flush();
+            match time_ours_glmm(g) {
+                Ok(t) => {
+                    println!(
+                        "median {} over {} fit(s) (fit only {}), evaluations {}+{}, logLik {:.6}",
+                        fmt_secs(t.median),
+                        t.reps,
+                        t.fit_only.map_or("—".into(), fmt_secs),
+                        t.evaluations[0],
+                        t.evaluations[1],
+                        t.loglik
+                    );
+                    GlmmRow::new(g, Some(t), None)
+                }
+                Err(e) => {
+                    println!("FAILED: {e:#}");
+                    GlmmRow::new(g, None, Some(format!("{e:#}")))
+                }
+            }
+        })
+        .collect();
+
     let work = root.join("target").join("bench-lme4");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let mut r_info = RInfo::default();
     if opts.no_lme4 {
         println!("note: lme4 not run (--no-lme4)");
     } else {
-        match run_lme4(root, &work, &resolved, opts.quick) {
-            Ok((info, timings)) => {
+        match run_lme4(root, &work, &resolved, &glmm_resolved, opts.quick) {
+            Ok((info, timings, glmm_timings)) => {
                 r_info = info;
                 for (row, t) in rows.iter_mut().zip(timings) {
+                    row.lme4 = t;
+                }
+                for (row, t) in glmm_rows.iter_mut().zip(glmm_timings) {
                     row.lme4 = t;
                 }
             }
@@ -403,20 +453,53 @@ pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
         }
     }
 
+    for (row, g) in glmm_rows.iter_mut().zip(&glmm_resolved) {
+        if row.lme4.is_none() {
+            row.lme4_missing = Some(if opts.no_lme4 {
+                "not run".into()
+            } else if opts.quick && g.spec.lme4_slow {
+                "skipped (`--quick`)".into()
+            } else {
+                "failed".into()
+            });
+        }
+        if let Some(w) = row.loglik_warning() {
+            println!("WARNING: {w}");
+        }
+    }
+
     let load_end = load_average();
-    let json = serde_json::to_string_pretty(&rows)?;
     let json_path = work.join("results.json");
-    std::fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
-    let md = render_markdown(&rows, &skipped, opts, &r_info, load_start, load_end);
+    if !rows.is_empty() {
+        let json = serde_json::to_string_pretty(&rows)?;
+        std::fs::write(&json_path, json)
+            .with_context(|| format!("writing {}", json_path.display()))?;
+    }
+    let glmm_json_path = work.join("glmm-results.json");
+    if !glmm_rows.is_empty() {
+        let json = serde_json::to_string_pretty(&glmm_rows)?;
+        std::fs::write(&glmm_json_path, json)
+            .with_context(|| format!("writing {}", glmm_json_path.display()))?;
+    }
     let out = opts
         .output
         .clone()
         .unwrap_or_else(|| root.join("docs").join("benchmarks.md"));
+    let old = std::fs::read_to_string(&out).ok();
+    let lmm_md = (!rows.is_empty())
+        .then(|| render_markdown(&rows, &skipped, opts, &r_info, load_start, load_end));
+    let glmm_md = (!glmm_rows.is_empty())
+        .then(|| render_glmm_markdown(&glmm_rows, opts, &r_info, load_start, load_end));
+    let md = merge_report(old.as_deref(), lmm_md, glmm_md);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     std::fs::write(&out, md).with_context(|| format!("writing {}", out.display()))?;
-    println!("wrote {} and {}", out.display(), json_path.display());
+    println!(
+        "wrote {} and the JSON results in {}",
+        out.display(),
+        work.display()
+    );
     Ok(rows)
 }
 
@@ -598,20 +681,32 @@ struct RInfo {
     error: Option<String>,
 }
 
-/// Write the spec, run `xtask/r/bench_lme4.R` once for all models, read its results.
+/// lme4's results per LMM and per GLMM (in the order given), `None` where not run.
+type Lme4Results = (RInfo, Vec<Option<Lme4Timing>>, Vec<Option<Lme4Timing>>);
+
+/// Write the spec, run `xtask/r/bench_lme4.R` once for all models (LMMs, then GLMMs), read its
+/// results.
 fn run_lme4(
     root: &Path,
     work: &Path,
     models: &[Resolved],
+    glmms: &[GlmmResolved],
     quick: bool,
-) -> Result<(RInfo, Vec<Option<Lme4Timing>>)> {
-    let spec: Vec<Value> = models
+) -> Result<Lme4Results> {
+    let canonical = |p: &Path| {
+        p.canonicalize()
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let mut spec: Vec<Value> = models
         .iter()
         .map(|r| {
             let slow = r.spec.lme4_slow;
             serde_json::json!({
                 "name": r.spec.name,
-                "csv": r.csv.canonicalize().unwrap_or_else(|_| r.csv.clone()).display().to_string(),
+                "kind": "lmer",
+                "csv": canonical(&r.csv),
                 "factors": r.factors,
                 "formula": r.formula,
                 "reml": r.spec.reml,
@@ -622,6 +717,21 @@ fn run_lme4(
             })
         })
         .collect();
+    spec.extend(glmms.iter().map(|g| {
+        serde_json::json!({
+            "name": g.spec.name,
+            "kind": "glmer",
+            "csv": canonical(&g.csv),
+            "factors": g.factors,
+            "formula": g.spec.formula,
+            "family": g.spec.family,
+            "nAGQ": g.spec.n_agq,
+            "reps": 25,
+            "budget": 5.0,
+            "single": 2.0,
+            "run": !(quick && g.spec.lme4_slow),
+        })
+    }));
     let spec_path = work.join("lme4-spec.json");
     let out_path = work.join("lme4-results.json");
     std::fs::write(&spec_path, serde_json::to_string_pretty(&spec)?)?;
@@ -654,34 +764,31 @@ fn run_lme4(
         error: None,
     };
     let results = v["models"].as_array().cloned().unwrap_or_default();
-    let timings = models
-        .iter()
-        .map(|r| {
-            let m = results
-                .iter()
-                .find(|m| m["name"].as_str() == Some(r.spec.name))?;
-            if m["run"].as_bool() != Some(true) {
-                return None;
-            }
-            Some(Lme4Timing {
-                median: m["median"].as_f64()?,
-                reps: m["times"].as_array().map_or(0, Vec::len),
-                evaluations: m["feval"].as_u64().map(|n| n as usize),
-                optimizer: m["optimizer"].as_str().map(str::to_string),
-                objective: m["objective"].as_f64(),
-                note: None,
-                warnings: m["warnings"]
-                    .as_array()
-                    .map(|w| {
-                        w.iter()
-                            .filter_map(|s| s.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
+    let timing = |name: &str| -> Option<Lme4Timing> {
+        let m = results.iter().find(|m| m["name"].as_str() == Some(name))?;
+        if m["run"].as_bool() != Some(true) {
+            return None;
+        }
+        Some(Lme4Timing {
+            median: m["median"].as_f64()?,
+            reps: m["times"].as_array().map_or(0, Vec::len),
+            evaluations: m["feval"].as_u64().map(|n| n as usize),
+            optimizer: m["optimizer"].as_str().map(str::to_string),
+            objective: m["objective"].as_f64(),
+            note: None,
+            warnings: m["warnings"]
+                .as_array()
+                .map(|w| {
+                    w.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
-        .collect();
-    Ok((info, timings))
+    };
+    let lmm = models.iter().map(|r| timing(r.spec.name)).collect();
+    let glmm = glmms.iter().map(|g| timing(g.spec.name)).collect();
+    Ok((info, lmm, glmm))
 }
 
 /// lme4's figure recorded in a reference JSON by `xtask/r/reference.R`.
@@ -1118,6 +1225,604 @@ fn render_markdown(
     s
 }
 
+// ---------------------------------------------------------------------------------------------
+// GLMMs against glmer()
+// ---------------------------------------------------------------------------------------------
+
+/// Where a GLMM's data come from.
+#[derive(Debug, Clone, Copy)]
+enum GlmmData {
+    /// An embedded data set.
+    Dataset(&'static str),
+    /// Simulated here (see [`simulate_crossed_binomial`]).
+    CrossedBinomial,
+    /// Simulated here (see [`simulate_crossed_poisson`]).
+    CrossedPoisson,
+}
+
+/// A GLMM of the benchmark.
+#[derive(Debug, Clone, Copy)]
+struct GlmmSpec {
+    name: &'static str,
+    data: GlmmData,
+    formula: &'static str,
+    /// R's family name (`binomial`, `poisson`), canonical link.
+    family: &'static str,
+    /// lme4's `nAGQ`.
+    n_agq: usize,
+    /// glmer takes long: skipped with `--quick`.
+    lme4_slow: bool,
+}
+
+const GLMM_MODELS: &[GlmmSpec] = &[
+    GlmmSpec {
+        name: "glmm_cbpp_laplace",
+        data: GlmmData::Dataset("cbpp"),
+        formula: "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        family: "binomial",
+        n_agq: 1,
+        lme4_slow: false,
+    },
+    GlmmSpec {
+        name: "glmm_cbpp_agq25",
+        data: GlmmData::Dataset("cbpp"),
+        formula: "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        family: "binomial",
+        n_agq: 25,
+        lme4_slow: false,
+    },
+    GlmmSpec {
+        name: "glmm_binomial_crossed",
+        data: GlmmData::CrossedBinomial,
+        formula: "r2 ~ x1 + x2 + (1 | id) + (1 | item)",
+        family: "binomial",
+        n_agq: 1,
+        lme4_slow: false,
+    },
+    GlmmSpec {
+        name: "glmm_poisson_crossed",
+        data: GlmmData::CrossedPoisson,
+        formula: "y ~ x + (1 | g) + (1 | h)",
+        family: "poisson",
+        n_agq: 1,
+        lme4_slow: true,
+    },
+];
+
+/// A GLMM resolved to a CSV file.
+#[derive(Debug, Clone)]
+struct GlmmResolved {
+    spec: GlmmSpec,
+    csv: PathBuf,
+    factors: Vec<String>,
+}
+
+/// Resolve a GLMM to its CSV file, simulating (and writing) the data when needed.
+fn resolve_glmm(root: &Path, data_dir: &Path, spec: &GlmmSpec) -> Result<GlmmResolved> {
+    let (csv, factors) = match spec.data {
+        GlmmData::Dataset(name) => {
+            let d = multilevel::datasets::get(name)
+                .ok_or_else(|| anyhow!("no embedded data set {name}"))?;
+            (
+                root.join("crates/multilevel-datasets/data")
+                    .join(format!("{}.csv", d.name)),
+                d.factors.iter().map(|s| s.to_string()).collect(),
+            )
+        }
+        GlmmData::CrossedBinomial => (
+            write_bench_csv(
+                data_dir,
+                "crossed_binomial.csv",
+                &simulate_crossed_binomial(),
+            )?,
+            vec!["id".to_string(), "item".to_string()],
+        ),
+        GlmmData::CrossedPoisson => (
+            write_bench_csv(data_dir, "crossed_poisson.csv", &simulate_crossed_poisson())?,
+            vec!["g".to_string(), "h".to_string()],
+        ),
+    };
+    Ok(GlmmResolved {
+        spec: *spec,
+        csv,
+        factors,
+    })
+}
+
+/// Write `text` to `dir/name` unless the file already holds exactly that text.
+fn write_bench_csv(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(path)
+}
+
+/// SplitMix64 (Steele, Lea & Flood 2014): a tiny generator with a fixed seed, so that the
+/// simulated benchmark data are the same on every machine and in every run.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator started from `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform on the open interval (0, 1): the top 53 bits, shifted half a step.
+    pub fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    /// Standard normal by the Box–Muller transform (one of the pair).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = self.uniform();
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
+    /// Poisson with mean `mean` by multiplying uniforms (Knuth); meant for small means.
+    pub fn poisson(&mut self, mean: f64) -> u64 {
+        let limit = (-mean).exp();
+        let mut k = 0;
+        let mut prod = self.uniform();
+        while prod > limit {
+            k += 1;
+            prod *= self.uniform();
+        }
+        k
+    }
+}
+
+/// A VerbAgg-sized crossed binomial data set: 316 subjects × 24 items = 7,584 rows,
+/// `logit P(r2 = 1) = 0.2 + 0.6 x1 − 0.4 x2 + b_id + b_item`, `b_id ~ N(0, 1.3²)`,
+/// `b_item ~ N(0, 0.8²)`; `x1` is a subject covariate, `x2` an item covariate (both N(0, 1)).
+/// Columns `id` (`s001`…), `item` (`i01`…), `x1`, `x2`, `r2` (0/1). Seed 20240501.
+pub fn simulate_crossed_binomial() -> String {
+    let mut rng = SplitMix64::new(20_240_501);
+    let (ns, ni) = (316, 24);
+    let subj: Vec<(f64, f64)> = (0..ns)
+        .map(|_| (rng.normal(), 1.3 * rng.normal()))
+        .collect();
+    let item: Vec<(f64, f64)> = (0..ni)
+        .map(|_| (rng.normal(), 0.8 * rng.normal()))
+        .collect();
+    let mut out = String::from("id,item,x1,x2,r2\n");
+    for (s, (x1, bs)) in subj.iter().enumerate() {
+        for (i, (x2, bi)) in item.iter().enumerate() {
+            let eta = 0.2 + 0.6 * x1 - 0.4 * x2 + bs + bi;
+            let p = 1.0 / (1.0 + (-eta).exp());
+            let r2 = u8::from(rng.uniform() < p);
+            let _ = writeln!(out, "s{:03},i{:02},{x1},{x2},{r2}", s + 1, i + 1);
+        }
+    }
+    out
+}
+
+/// A crossed Poisson data set of 100,000 rows: 2,000 levels of `g` × 50 levels of `h`,
+/// `log E[y] = 0.5 + 0.3 x + b_g + b_h`, `b_g ~ N(0, 0.6²)`, `b_h ~ N(0, 0.4²)`,
+/// `x ~ N(0, 1)` per row. Columns `g` (`g0001`…), `h` (`h01`…), `x`, `y`. Seed 20240502.
+pub fn simulate_crossed_poisson() -> String {
+    let mut rng = SplitMix64::new(20_240_502);
+    let (ng, nh) = (2000, 50);
+    let bg: Vec<f64> = (0..ng).map(|_| 0.6 * rng.normal()).collect();
+    let bh: Vec<f64> = (0..nh).map(|_| 0.4 * rng.normal()).collect();
+    let mut out = String::with_capacity(ng * nh * 40);
+    out.push_str("g,h,x,y\n");
+    for (g, b) in bg.iter().enumerate() {
+        for (h, c) in bh.iter().enumerate() {
+            let x = rng.normal();
+            let y = rng.poisson((0.5 + 0.3 * x + b + c).exp());
+            let _ = writeln!(out, "g{:04},h{:02},{x},{y}", g + 1, h + 1);
+        }
+    }
+    out
+}
+
+/// Our side of one GLMM.
+#[derive(Debug, Clone, Serialize)]
+pub struct GlmmOurs {
+    /// Median seconds of a whole `multilevel::glmer()` call.
+    pub median: f64,
+    /// Number of timed fits.
+    pub reps: usize,
+    /// Median seconds of `glmer_full` on a design built once.
+    pub fit_only: Option<f64>,
+    /// Repetitions of the fit-only timing.
+    pub fit_only_reps: usize,
+    /// Objective evaluations in stage 1 (nAGQ = 0) and stage 2.
+    pub evaluations: [usize; 2],
+    /// logLik at the optimum.
+    pub loglik: f64,
+    /// Number of observations.
+    pub nobs: usize,
+    /// Whether our fit reports convergence.
+    pub converged: bool,
+}
+
+/// One GLMM row of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct GlmmRow {
+    /// Model name.
+    pub name: String,
+    /// Formula.
+    pub formula: String,
+    /// Family (canonical link).
+    pub family: String,
+    /// nAGQ.
+    pub n_agq: usize,
+    /// Our figures (None when our fit failed).
+    pub ours: Option<GlmmOurs>,
+    /// Our error, if the fit failed.
+    pub error: Option<String>,
+    /// glmer's figures (`objective` is −2 logLik).
+    pub lme4: Option<Lme4Timing>,
+    /// Why there are no glmer figures, when there are none.
+    pub lme4_missing: Option<String>,
+}
+
+impl GlmmRow {
+    fn new(g: &GlmmResolved, ours: Option<GlmmOurs>, error: Option<String>) -> Self {
+        GlmmRow {
+            name: g.spec.name.to_string(),
+            formula: g.spec.formula.to_string(),
+            family: g.spec.family.to_string(),
+            n_agq: g.spec.n_agq,
+            ours,
+            error,
+            lme4: None,
+            lme4_missing: None,
+        }
+    }
+
+    /// glmer's time / ours (whole calls).
+    pub fn ratio(&self) -> Option<f64> {
+        match (&self.ours, &self.lme4) {
+            (Some(o), Some(l)) if o.median > 0.0 => Some(l.median / o.median),
+            _ => None,
+        }
+    }
+
+    /// glmer's logLik.
+    pub fn lme4_loglik(&self) -> Option<f64> {
+        self.lme4.as_ref()?.objective.map(|o| -o / 2.0)
+    }
+
+    /// A warning when our logLik is more than 1e-4 below glmer's (a worse optimum).
+    pub fn loglik_warning(&self) -> Option<String> {
+        let ours = self.ours.as_ref()?.loglik;
+        let theirs = self.lme4_loglik()?;
+        // A NaN logLik on our side counts as below.
+        (ours.is_nan() || ours < theirs - 1e-4).then(|| {
+            format!(
+                "{}: our logLik {ours:.6} is {:.3e} below glmer's {theirs:.6}",
+                self.name,
+                theirs - ours
+            )
+        })
+    }
+}
+
+fn glmm_fit_options() -> FitOptions {
+    // glmer() does not compute conditional variances of the random effects either.
+    FitOptions {
+        cond_var: false,
+        ..FitOptions::default()
+    }
+}
+
+fn time_ours_glmm(g: &GlmmResolved) -> Result<GlmmOurs> {
+    let opts = ReadOptions {
+        factor_columns: g.factors.clone(),
+        ordered_columns: Vec::new(),
+    };
+    let data = DataFrame::read_csv(&g.csv, &opts)?;
+    let fo = glmm_fit_options();
+    let (formula, family, n_agq) = (g.spec.formula, g.spec.family, g.spec.n_agq);
+    let start = Instant::now();
+    let first = multilevel::glmer(formula, &data, family, None, n_agq, &fo)?;
+    let first_time = start.elapsed();
+    let reps = repetitions(first_time);
+    let mut times = Vec::with_capacity(reps.max(1));
+    if reps == 0 {
+        times.push(first_time.as_secs_f64());
+    }
+    for _ in 0..reps {
+        let start = Instant::now();
+        let fit = multilevel::glmer(formula, &data, family, None, n_agq, &fo)?;
+        times.push(start.elapsed().as_secs_f64());
+        std::hint::black_box(fit);
+    }
+    // Fit only: the design built once, `glmer_full` timed on a copy of it.
+    let parsed = multilevel::formula::parse(formula)?;
+    let frame = multilevel::frame::ModelFrame::new(
+        &parsed,
+        &data,
+        &multilevel::frame::FrameOptions::default(),
+    )?;
+    let mut design = multilevel::design::build_design_with(
+        &parsed,
+        &frame,
+        &multilevel::design::DesignOptions { allow_n: true },
+    )?;
+    design.formula = formula.to_string();
+    let fam = multilevel_glmm::FamilySpec::parse(family, None)
+        .map_err(|e| anyhow!("family {family}: {e}"))?
+        .build();
+    let gopts = multilevel_glmm::GlmmOptions {
+        n_agq,
+        cond_var: false,
+        ..multilevel_glmm::GlmmOptions::default()
+    };
+    let d = design.clone();
+    let start = Instant::now();
+    let full = multilevel_glmm::glmer_full(d, &fam, &gopts)?;
+    let one = start.elapsed();
+    let (fit_only, fit_only_reps) = if one.as_secs_f64() < 1.0 {
+        let n = repetitions(one);
+        let mut t = Vec::with_capacity(n);
+        for _ in 0..n {
+            let d = design.clone();
+            let start = Instant::now();
+            std::hint::black_box(multilevel_glmm::glmer_full(d, &fam, &gopts)?);
+            t.push(start.elapsed().as_secs_f64());
+        }
+        (median(&mut t), n)
+    } else {
+        (Some(one.as_secs_f64()), 1)
+    };
+    Ok(GlmmOurs {
+        median: median(&mut times).unwrap_or(f64::NAN),
+        reps: times.len(),
+        fit_only,
+        fit_only_reps,
+        evaluations: full.stage_evaluations,
+        loglik: first.loglik,
+        nobs: first.nobs,
+        converged: first.converged,
+    })
+}
+
+/// The GLMM targets of the issue: each model ≥ 20× faster than glmer, cbpp Laplace ≤ 2 ms.
+fn glmm_targets(rows: &[GlmmRow]) -> Vec<Target> {
+    let mut t = Vec::new();
+    for r in rows {
+        let ratio = r.ratio();
+        t.push(Target {
+            what: format!("{}: ≥ 20× faster than glmer", r.name),
+            measured: ratio.map_or("—".into(), |x| format!("{x:.1}×")),
+            status: status(ratio.map(|x| x >= 20.0)),
+        });
+    }
+    if let Some(r) = rows.iter().find(|r| r.name == "glmm_cbpp_laplace") {
+        let f = r.ours.as_ref().and_then(|o| o.fit_only);
+        t.push(Target {
+            what: "cbpp Laplace: ≤ 2 ms per fit in the library".into(),
+            measured: f.map_or("—".into(), |f| {
+                format!("{} fit only (`glmer_full`)", fmt_secs(f))
+            }),
+            status: status(f.map(|f| f <= 2e-3)),
+        });
+    }
+    t
+}
+
+/// The `## GLMM` section of the report.
+fn render_glmm_markdown(
+    rows: &[GlmmRow],
+    opts: &BenchOptions,
+    r: &RInfo,
+    load_start: Option<f64>,
+    load_end: Option<f64>,
+) -> String {
+    let mut s = String::new();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let busy =
+        load_start.is_some_and(|l| l > 0.5 * cpus) || load_end.is_some_and(|l| l > 0.5 * cpus);
+    let _ = writeln!(s, "## GLMM\n");
+    let _ = writeln!(
+        s,
+        "Generated by `cargo xtask bench-lme4 --models {}{}{}` (the models named `glmm_*`).\n",
+        opts.models.as_deref().unwrap_or("glmm"),
+        if opts.quick { " --quick" } else { "" },
+        if opts.no_lme4 { " --no-lme4" } else { "" },
+    );
+    if busy {
+        let _ = writeln!(
+            s,
+            "> **Preliminary.** The machine was busy during this run (1-minute load average {} \
+             at the start, {} at the end, on {} CPUs): both columns of times are noisy.\n",
+            load_start.map_or("?".into(), |l| format!("{l:.2}")),
+            load_end.map_or("?".into(), |l| format!("{l:.2}")),
+            cpus
+        );
+    }
+    let _ = writeln!(s, "### Machine\n");
+    for l in machine_lines(r) {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(
+        s,
+        "- load average (1 min) at start / end: {} / {}\n",
+        load_start.map_or("?".into(), |l| format!("{l:.2}")),
+        load_end.map_or("?".into(), |l| format!("{l:.2}"))
+    );
+    let _ = writeln!(s, "### What is measured\n");
+    let _ = writeln!(
+        s,
+        "- **ours**: median wall time of `multilevel::glmer(formula, &data, family, None, nAGQ, \
+         &opts)` on data in memory (parsing, model frame, design, both optimisation stages, the \
+         finite-difference Hessian that lme4 also computes for n < 10⁴, results), repeated as \
+         for the LMMs; `cond_var: false`, as `glmer()` computes no conditional variances.\n\
+         - **fit only**: median time of `multilevel_glmm::glmer_full` on a design built once \
+         (this is the library figure of the cbpp target).\n\
+         - **glmer**: `xtask/r/bench_lme4.R` times `system.time(glmer(formula, data, family, \
+         nAGQ))` (elapsed) inside R with lme4's default `glmerControl()` (bobyqa, then \
+         Nelder–Mead), after one untimed warm-up fit unless the first fit takes 2 s or more; \
+         median of up to 25 fits within ~5 s. R start-up and reading the CSV are not timed. \
+         With `--quick`, glmer is not run on `glmm_poisson_crossed` (one to two minutes).\n\
+         - **evals**: ours as stage 1 (nAGQ = 0, β profiled) + stage 2 (θ and β), without the \
+         Hessian's evaluations; glmer's `fit@optinfo$feval` counts its stage 2 only.\n\
+         - **logLik**: both must agree to 1e-4, or ours be higher; a row marked ⚠ says otherwise.\n\
+         - Data: cbpp is the embedded data set (lme4's `cbpp`). `glmm_binomial_crossed` \
+         (316 subjects × 24 items, VerbAgg-sized) and `glmm_poisson_crossed` (2,000 × 50 = \
+         100,000 rows) are simulated by `xtask/src/bench.rs` with a fixed-seed generator and \
+         written to `target/bench-data/`, which R reads too.\n"
+    );
+    let _ = writeln!(s, "### Results\n");
+    let _ = writeln!(
+        s,
+        "| model | family | nAGQ | n | ours | fit only | glmer | glmer / ours | evals ours | evals glmer | logLik ours | logLik glmer |"
+    );
+    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let mut notes = Vec::new();
+    for row in rows {
+        let Some(o) = &row.ours else {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | | failed | | | | | | | |",
+                row.name, row.family, row.n_agq
+            );
+            notes.push(format!(
+                "{}: our fit failed: {}",
+                row.name,
+                row.error.clone().unwrap_or_default()
+            ));
+            continue;
+        };
+        let (lt, le, ll) = match &row.lme4 {
+            Some(l) => {
+                if !l.warnings.is_empty() {
+                    notes.push(format!(
+                        "{}: glmer said: {}",
+                        row.name,
+                        l.warnings.join("; ")
+                    ));
+                }
+                (
+                    format!("{} ({})", fmt_secs(l.median), l.reps),
+                    l.evaluations.map_or("—".into(), |e| e.to_string()),
+                    row.lme4_loglik().map_or("—".into(), |v| format!("{v:.6}")),
+                )
+            }
+            None => (
+                row.lme4_missing.clone().unwrap_or_else(|| "—".into()),
+                "—".into(),
+                "—".into(),
+            ),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} ({}) | {} | {lt} | {} | {}+{} | {le} | {:.6} | {ll} |",
+            row.name,
+            row.family,
+            row.n_agq,
+            o.nobs,
+            fmt_secs(o.median),
+            o.reps,
+            o.fit_only.map_or("—".into(), |f| format!(
+                "{} ({})",
+                fmt_secs(f),
+                o.fit_only_reps
+            )),
+            row.ratio().map_or("—".into(), |r| format!("{r:.1}×")),
+            o.evaluations[0],
+            o.evaluations[1],
+            o.loglik,
+        );
+        if let Some(w) = row.loglik_warning() {
+            let _ = writeln!(s, "| ⚠ {} | {w} | | | | | | | | | | |", row.name);
+        }
+        if !o.converged {
+            notes.push(format!(
+                "{}: our fit reports a convergence warning",
+                row.name
+            ));
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nTimes: median (number of timed fits). The ratio is glmer's time over ours (whole calls)."
+    );
+    if let Some(e) = &r.error {
+        notes.push(format!("lme4 was not run: {e}"));
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(s, "\nNotes:\n");
+        for n in notes {
+            let _ = writeln!(s, "- {n}");
+        }
+    }
+    let _ = writeln!(s, "\nFormulas:\n");
+    for row in rows {
+        let _ = writeln!(s, "- {}: `{}`", row.name, row.formula);
+    }
+    let _ = writeln!(s, "\n### Targets (from the issue)\n");
+    let _ = writeln!(s, "| target | measured | status |");
+    let _ = writeln!(s, "|---|---|---|");
+    for t in glmm_targets(rows) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            cell(&t.what),
+            cell(&t.measured),
+            t.status
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nThe criterion benchmarks (`cargo bench --bench glmm`) time cbpp Laplace and the \
+         crossed binomial model with statistical care (`target/criterion/`)."
+    );
+    s
+}
+
+/// The marker that starts the GLMM section of the report.
+const GLMM_HEADING: &str = "## GLMM\n";
+
+/// Assemble the report from the sections of this run, keeping from `old` (the existing report)
+/// the section that this run did not produce.
+fn merge_report(old: Option<&str>, lmm: Option<String>, glmm: Option<String>) -> String {
+    let split = |text: &str| -> (String, Option<String>) {
+        let at = if text.starts_with(GLMM_HEADING) {
+            Some(0)
+        } else {
+            text.find(&format!("\n{GLMM_HEADING}")).map(|i| i + 1)
+        };
+        match at {
+            Some(i) => (text[..i].to_string(), Some(text[i..].to_string())),
+            None => (text.to_string(), None),
+        }
+    };
+    let (old_lmm, old_glmm) = old.map_or((String::new(), None), split);
+    let lmm = lmm.unwrap_or_else(|| {
+        if old_lmm.trim().is_empty() {
+            "# Benchmarks: multilevel against lme4\n\nThe LMM section was not generated \
+             (run `cargo xtask bench-lme4` without `--models`).\n\n"
+                .to_string()
+        } else {
+            old_lmm
+        }
+    });
+    let mut out = lmm.trim_end().to_string();
+    if let Some(g) = glmm.or(old_glmm) {
+        out.push_str("\n\n");
+        out.push_str(g.trim_end());
+    }
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1229,5 +1934,132 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), MODELS.len());
+    }
+
+    #[test]
+    fn simulated_data_are_deterministic_and_sized() {
+        let a = simulate_crossed_binomial();
+        assert_eq!(a, simulate_crossed_binomial());
+        assert_eq!(a.lines().count(), 1 + 316 * 24);
+        let ones = a.lines().skip(1).filter(|l| l.ends_with(",1")).count();
+        assert!(ones > 1000 && ones < 6584, "{ones} successes");
+        let p = simulate_crossed_poisson();
+        assert_eq!(p.lines().count(), 1 + 100_000);
+        let mean: f64 = p
+            .lines()
+            .skip(1)
+            .map(|l| {
+                l.rsplit(',')
+                    .next()
+                    .unwrap_or("")
+                    .parse::<f64>()
+                    .unwrap_or(f64::NAN)
+            })
+            .sum::<f64>()
+            / 100_000.0;
+        // E[y] = exp(0.5 + (0.3² + 0.6² + 0.4²)/2) ≈ 2.0 (up to the sampled effects).
+        assert!(mean > 1.3 && mean < 3.0, "mean {mean}");
+    }
+
+    #[test]
+    fn generator_moments() {
+        let mut g = SplitMix64::new(1);
+        let n = 20_000;
+        let v: Vec<f64> = (0..n).map(|_| g.normal()).collect();
+        let m = v.iter().sum::<f64>() / n as f64;
+        let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n as f64;
+        assert!(m.abs() < 0.03 && (var - 1.0).abs() < 0.05, "{m} {var}");
+        let pm = (0..n).map(|_| g.poisson(3.0) as f64).sum::<f64>() / n as f64;
+        assert!((pm - 3.0).abs() < 0.06, "{pm}");
+    }
+
+    fn glmm_row(name: &str, ours: f64, ll: f64, lme4: Option<(f64, f64)>) -> GlmmRow {
+        GlmmRow {
+            name: name.into(),
+            formula: "y ~ 1 + (1 | g)".into(),
+            family: "binomial".into(),
+            n_agq: 1,
+            ours: Some(GlmmOurs {
+                median: ours,
+                reps: 3,
+                fit_only: Some(ours * 0.9),
+                fit_only_reps: 3,
+                evaluations: [20, 50],
+                loglik: ll,
+                nobs: 56,
+                converged: true,
+            }),
+            error: None,
+            lme4: lme4.map(|(t, l)| Lme4Timing {
+                median: t,
+                reps: 5,
+                evaluations: Some(100),
+                optimizer: Some("Nelder_Mead".into()),
+                objective: Some(-2.0 * l),
+                note: None,
+                warnings: Vec::new(),
+            }),
+            lme4_missing: None,
+        }
+    }
+
+    #[test]
+    fn glmm_section_flags_a_lower_loglik_and_judges_targets() {
+        let rows = vec![
+            glmm_row("glmm_cbpp_laplace", 1.5e-3, -92.026, Some((0.1, -92.026))),
+            glmm_row("glmm_binomial_crossed", 0.1, -100.0, Some((1.0, -99.9))),
+            glmm_row("glmm_poisson_crossed", 1.0, -50.0, None),
+        ];
+        assert!(rows[0].loglik_warning().is_none());
+        assert!(rows[1].loglik_warning().is_some());
+        let t = glmm_targets(&rows);
+        let get = |prefix: &str| {
+            t.iter()
+                .find(|t| t.what.starts_with(prefix))
+                .map(|t| t.status)
+                .unwrap_or("absent")
+        };
+        assert_eq!(get("glmm_cbpp_laplace:"), "met"); // 66.7×
+        assert_eq!(get("glmm_binomial_crossed:"), "**missed**"); // 10×
+        assert_eq!(get("glmm_poisson_crossed:"), "not measured");
+        assert_eq!(get("cbpp Laplace: ≤ 2 ms"), "met"); // 1.35 ms fit only
+        let md = render_glmm_markdown(
+            &rows,
+            &BenchOptions::default(),
+            &RInfo::default(),
+            Some(0.0),
+            Some(0.0),
+        );
+        assert!(md.starts_with(GLMM_HEADING), "{md}");
+        assert!(md.contains("| ⚠ glmm_binomial_crossed |"), "{md}");
+        assert!(md.contains("66.7×"), "{md}");
+        assert!(md.contains("| 20+50 |"), "{md}");
+    }
+
+    #[test]
+    fn report_sections_not_run_are_kept() {
+        let old = "# Benchmarks\n\nLMM table\n\n## GLMM\n\nold glmm\n";
+        let only_glmm = merge_report(Some(old), None, Some("## GLMM\n\nnew glmm\n".into()));
+        assert_eq!(
+            only_glmm,
+            "# Benchmarks\n\nLMM table\n\n## GLMM\n\nnew glmm\n"
+        );
+        let only_lmm = merge_report(Some(old), Some("# Benchmarks\n\nnew LMM\n".into()), None);
+        assert_eq!(only_lmm, "# Benchmarks\n\nnew LMM\n\n## GLMM\n\nold glmm\n");
+        let fresh = merge_report(None, None, Some("## GLMM\n\nx\n".into()));
+        assert!(fresh.starts_with("# Benchmarks") && fresh.ends_with("## GLMM\n\nx\n"));
+        let no_glmm_before = merge_report(Some("# B\n\nL\n"), None, Some("## GLMM\n\ng\n".into()));
+        assert_eq!(no_glmm_before, "# B\n\nL\n\n## GLMM\n\ng\n");
+    }
+
+    #[test]
+    fn glmm_model_names_are_unique_and_prefixed() {
+        let mut names: Vec<_> = GLMM_MODELS.iter().map(|m| m.name).collect();
+        assert!(names.iter().all(|n| n.starts_with("glmm_")));
+        names.extend(MODELS.iter().map(|m| m.name));
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n);
     }
 }

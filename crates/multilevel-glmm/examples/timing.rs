@@ -1,5 +1,5 @@
 //! Times `glmer` on every reference in `tests/reference/glmm` (design building excluded):
-//! `cargo run --release -p multilevel-glmm --example timing`.
+//! `cargo run --release -p multilevel-glmm --example timing [-- NAME_PART [REPS]]`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/common/mod.rs"]
@@ -8,10 +8,15 @@ mod common;
 use multilevel_glmm::glmer_full;
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filter = args.first().cloned().unwrap_or_default();
+    let reps: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20);
     for path in common::reference_files() {
         let (r, design, fam, opts) = common::load(&path);
+        if !r["name"].as_str().unwrap().contains(filter.as_str()) {
+            continue;
+        }
         let family = fam.build();
-        let reps = 20;
         let mut best = f64::INFINITY;
         let mut evals = [0, 0];
         for _ in 0..reps {

@@ -36,6 +36,12 @@ pub trait Link: fmt::Debug + Send + Sync {
     fn valid_eta(&self, eta: f64) -> bool {
         eta.is_finite()
     }
+    /// The built-in link this is, if any. PIRLS uses it to pick fused, faster code for the
+    /// common pairs (binomial–logit, Poisson–log) with the same numbers; a custom link keeps
+    /// the default `None`.
+    fn builtin_kind(&self) -> Option<LinkKind> {
+        None
+    }
 }
 
 /// The conditional distribution of a GLMM (R's `family` without the link).
@@ -66,6 +72,11 @@ pub trait Family: fmt::Debug + Send + Sync {
     /// Whether the Pearson χ²/df overdispersion check applies (binomial, Poisson).
     fn fixed_dispersion(&self) -> bool {
         !self.has_scale()
+    }
+    /// The built-in distribution this is, if any (see [`Link::builtin_kind`]); a custom
+    /// family keeps the default `None`.
+    fn builtin_kind(&self) -> Option<FamilyKind> {
+        None
     }
 }
 
@@ -176,6 +187,65 @@ fn ldgamma(y: f64, shape: f64, scale: f64) -> f64 {
     -ln_gamma(shape) - shape * scale.ln() + (shape - 1.0) * y.ln() - y / scale
 }
 
+/// `y log y + (1 − y) log(1 − y)` (binomial, `0 log 0 = 0`) or `y log y − y` (Poisson): the
+/// part of the unit deviance `d(y, μ)/2` that does not depend on μ, so that
+/// `d = 2 wt (c(y) − y log μ − (1 − y) log(1 − μ))` (binomial) or
+/// `d = 2 wt (c(y) − y log μ + μ)` (Poisson). `None` for other families.
+pub(crate) fn deviance_constant(kind: FamilyKind, y: f64) -> Option<f64> {
+    match kind {
+        FamilyKind::Binomial => Some(y_log_y(y, 1.0) + y_log_y(1.0 - y, 1.0)),
+        FamilyKind::Poisson => Some(y_log_y(y, 1.0) - y),
+        _ => None,
+    }
+}
+
+/// `C` such that `aic(y, n, μ, wt, Σ dᵢ(μ)) = Σ dᵢ(μ) + C` for every μ, when such a constant
+/// exists: Poisson always (`C = 2 Σ wtᵢ (log Γ(yᵢ + 1) − yᵢ log yᵢ + yᵢ)`), binomial when the
+/// successes and trials that R's `binomial()$aic` rounds are whole already
+/// (`C = −2 Σ [wtᵢ/mᵢ log C(mᵢ, xᵢ) + wtᵢ (yᵢ log yᵢ + (1 − yᵢ) log(1 − yᵢ))]`). The Laplace
+/// objective then needs no logarithm or log-gamma per observation and evaluation.
+pub(crate) fn aic_minus_deviance(
+    kind: FamilyKind,
+    y: &[f64],
+    n: &[f64],
+    wt: &[f64],
+) -> Option<f64> {
+    let whole = |v: f64| (v - v.round_ties_even()).abs() <= 1e-9 * v.abs().max(1.0);
+    match kind {
+        FamilyKind::Poisson => Some(
+            (0..y.len())
+                .map(|i| 2.0 * wt[i] * (ln_gamma(y[i] + 1.0) - y_log_y(y[i], 1.0) + y[i]))
+                .sum(),
+        ),
+        FamilyKind::Binomial => {
+            let use_n = n.iter().any(|&v| v > 1.0);
+            let mut c = 0.0;
+            for i in 0..y.len() {
+                let m = if use_n { n[i] } else { wt[i] };
+                // aic uses (wt/m)·x log μ with x = round(m y): equal to wt·y log μ only when
+                // m y and m are whole (and, without trials, when the weight itself is whole).
+                if !whole(m) || !whole(m * y[i]) || (!use_n && !whole(wt[i])) {
+                    return None;
+                }
+                let mr = m.round_ties_even();
+                if mr <= 0.0 {
+                    if wt[i] != 0.0 {
+                        return None;
+                    }
+                    continue;
+                }
+                let x = (m * y[i]).round_ties_even();
+                let lchoose = ln_gamma(mr + 1.0) - ln_gamma(x + 1.0) - ln_gamma(mr - x + 1.0);
+                c -= 2.0
+                    * (wt[i] / mr * lchoose
+                        + wt[i] * (y_log_y(y[i], 1.0) + y_log_y(1.0 - y[i], 1.0)));
+            }
+            c.is_finite().then_some(c)
+        }
+        _ => None,
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // Links
 // ------------------------------------------------------------------------------------------
@@ -248,6 +318,10 @@ pub struct BuiltinLink(pub LinkKind);
 impl Link for BuiltinLink {
     fn name(&self) -> &str {
         self.0.name()
+    }
+
+    fn builtin_kind(&self) -> Option<LinkKind> {
+        Some(self.0)
     }
 
     fn link(&self, mu: f64) -> f64 {
@@ -393,6 +467,10 @@ pub struct BuiltinFamily(pub FamilyKind);
 impl Family for BuiltinFamily {
     fn name(&self) -> &str {
         self.0.name()
+    }
+
+    fn builtin_kind(&self) -> Option<FamilyKind> {
+        Some(self.0)
     }
 
     fn variance(&self, mu: f64) -> f64 {
@@ -599,6 +677,88 @@ impl From<FamilySpec> for GlmFamily {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aic_is_deviance_plus_a_constant_for_binomial_and_poisson() {
+        // cbind-like binomial (trials > 1), Bernoulli, proportions with whole weights, Poisson.
+        type Case = (FamilyKind, Vec<f64>, Vec<f64>, Vec<f64>);
+        let cases: Vec<Case> = vec![
+            (
+                FamilyKind::Binomial,
+                vec![2.0 / 14.0, 3.0 / 12.0, 0.0, 1.0, 5.0 / 7.0],
+                vec![14.0, 12.0, 9.0, 5.0, 7.0],
+                vec![14.0, 12.0, 9.0, 5.0, 7.0],
+            ),
+            (
+                FamilyKind::Binomial,
+                vec![0.0, 1.0, 1.0, 0.0],
+                vec![1.0; 4],
+                vec![1.0; 4],
+            ),
+            (
+                FamilyKind::Binomial,
+                vec![0.25, 0.5, 0.0],
+                vec![1.0; 3],
+                vec![4.0, 2.0, 0.0],
+            ),
+            (
+                FamilyKind::Poisson,
+                vec![0.0, 1.0, 4.0, 13.0],
+                vec![1.0; 4],
+                vec![1.0, 2.0, 1.0, 0.5],
+            ),
+        ];
+        for (kind, y, n, wt) in cases {
+            let fam = kind.build();
+            let c = aic_minus_deviance(kind, &y, &n, &wt).unwrap();
+            for shift in [0.05, 0.3, 0.77] {
+                let mu: Vec<f64> = y
+                    .iter()
+                    .map(|&v| match kind {
+                        FamilyKind::Binomial => (v + shift).clamp(0.01, 0.99),
+                        _ => v + shift,
+                    })
+                    .collect();
+                let dev: f64 = (0..y.len())
+                    .map(|i| fam.dev_resid(y[i], mu[i], wt[i]))
+                    .sum();
+                let aic = fam.aic(&y, &n, &mu, &wt, dev);
+                assert!(
+                    (aic - (dev + c)).abs() < 1e-10 * aic.abs().max(1.0),
+                    "{kind:?}: {aic} vs {}",
+                    dev + c
+                );
+                // The deviance from its constant part, as PIRLS computes it.
+                let dev2: f64 = (0..y.len())
+                    .map(|i| {
+                        let k = deviance_constant(kind, y[i]).unwrap();
+                        match kind {
+                            FamilyKind::Binomial => {
+                                2.0 * wt[i]
+                                    * (k - y[i] * mu[i].ln() - (1.0 - y[i]) * (1.0 - mu[i]).ln())
+                            }
+                            _ => 2.0 * wt[i] * (k - y[i] * mu[i].ln() + mu[i]),
+                        }
+                    })
+                    .sum();
+                assert!(
+                    (dev - dev2).abs() < 1e-12 * dev.max(1.0),
+                    "{kind:?}: {dev} vs {dev2}"
+                );
+            }
+        }
+        // Fractional weights without trials: R rounds them, so no constant exists.
+        assert!(aic_minus_deviance(FamilyKind::Binomial, &[0.5], &[1.0], &[2.5]).is_none());
+        assert!(aic_minus_deviance(FamilyKind::Gamma, &[1.0], &[1.0], &[1.0]).is_none());
+        assert_eq!(
+            FamilyKind::Poisson.build().builtin_kind(),
+            Some(FamilyKind::Poisson)
+        );
+        assert_eq!(
+            LinkKind::Logit.build().builtin_kind(),
+            Some(LinkKind::Logit)
+        );
+    }
 
     #[test]
     fn links_invert_and_differentiate() {

@@ -17,6 +17,7 @@ pub mod family;
 pub mod fit;
 mod pirls;
 pub mod quadrature;
+mod scalar_pls;
 
 pub use family::{
     BuiltinFamily, BuiltinLink, Family, FamilyKind, FamilySpec, GlmFamily, Link, LinkKind,

@@ -11,6 +11,15 @@
 //! deviance `Σ dᵢ + ‖u‖²` below `tol` (1e-7); an increase triggers up to 20 step halvings
 //! towards the previous iterate.
 //!
+//! Speed without changing the algorithm: models whose random-effects terms are all scalar use
+//! [`ScalarPls`] (a diagonal first block and a small dense Schur complement, no general cross
+//! products per step); binomial–logit and Poisson–log evaluate μ, dμ/dη and the unit deviance
+//! in one fused pass with one `exp` (and one `ln_1p`) per observation; μ at the starting
+//! linear predictor (the same for every evaluation of a stage) is computed once; the Laplace
+//! objective of binomial (whole counts) and Poisson fits is `Σ dᵢ + C` with the data-only
+//! constant `C` computed once (see `family::aic_minus_deviance`); the length-n buffers are
+//! reused across iterations and evaluations.
+//!
 //! Laplace objective (lme4's `glmerLaplace`): `log|L|² + ‖û‖² + aic(y, n, μ̂, pw, Σ dᵢ)`, the
 //! family's `aic` being −2 × the conditional log-likelihood with its constants, so that
 //! `−objective/2` is lme4's `logLik`. `L` is the factor computed in the last PIRLS step (from
@@ -26,8 +35,9 @@ use faer::Mat;
 use multilevel_design::Design;
 use multilevel_lmm::ProfiledDeviance;
 
-use crate::family::GlmFamily;
+use crate::family::{FamilyKind, GlmFamily, LinkKind, aic_minus_deviance, deviance_constant};
 use crate::quadrature::GhRule;
+use crate::scalar_pls::ScalarPls;
 
 /// The state PIRLS converges to.
 #[derive(Debug, Clone)]
@@ -92,6 +102,40 @@ pub(crate) fn b_from_u(design: &Design, lambda: &[Vec<f64>], u: &[Vec<f64>]) -> 
 /// `(β, u, Σ dᵢ, ‖u‖²)` of an accepted PIRLS iterate.
 type Converged = (Vec<f64>, Vec<Vec<f64>>, f64, f64);
 
+/// Fused per-observation code for the common family–link pairs (same numbers as the generic
+/// trait calls, fewer transcendental functions): binomial–logit needs one `exp` and one
+/// `ln_1p` per observation for μ, dμ/dη and the unit deviance, Poisson–log one `exp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fast {
+    BinomialLogit,
+    PoissonLog,
+    Generic,
+}
+
+/// μ, dμ/dη and V(μ) at the linear predictor a PIRLS run starts from (the same `η₀` for every
+/// evaluation of a stage, so they are computed once).
+#[derive(Debug, Default)]
+struct StartCache {
+    eta: Vec<f64>,
+    mu: Vec<f64>,
+    me: Vec<f64>,
+}
+
+/// Per-run buffers of length n, kept between evaluations to avoid reallocating them.
+#[derive(Debug, Default)]
+struct Buffers {
+    /// The part of η that PIRLS does not estimate (offset, plus Xβ when β is fixed).
+    base: Vec<f64>,
+    /// Accepted iterate: η, μ, dμ/dη.
+    eta: Vec<f64>,
+    mu: Vec<f64>,
+    me: Vec<f64>,
+    /// Trial iterate.
+    eta_try: Vec<f64>,
+    mu_try: Vec<f64>,
+    me_try: Vec<f64>,
+}
+
 /// A GLMM prepared for PIRLS: data, family and the two PLS engines.
 pub(crate) struct Pirls<'a> {
     pub design: &'a Design,
@@ -105,8 +149,13 @@ pub(crate) struct Pirls<'a> {
     pub ntr: Vec<f64>,
     /// Offset (zeros if none).
     pub offset: Vec<f64>,
-    dev_full: ProfiledDeviance,
-    dev_u: ProfiledDeviance,
+    /// The LMM engine's PLS for (β, u) and for u alone, built on first use (vector-valued
+    /// terms, and the final factor).
+    dev_full: Option<ProfiledDeviance>,
+    dev_u: Option<ProfiledDeviance>,
+    /// The all-scalar-terms PLS for (β, u) and for u alone, when it applies.
+    spls_full: Option<ScalarPls>,
+    spls_u: Option<ScalarPls>,
     /// PIRLS tolerance on the relative change of the penalized deviance.
     pub tol: f64,
     /// Maximal PIRLS iterations.
@@ -116,6 +165,14 @@ pub(crate) struct Pirls<'a> {
     /// Working weights of the last factorization.
     pub w: Vec<f64>,
     z: Vec<f64>,
+    fast: Fast,
+    /// μ-free part of the unit deviance per observation (fast paths only, see
+    /// [`crate::family::deviance_constant`]).
+    dev_const: Vec<f64>,
+    /// `aic − Σ dᵢ` when it does not depend on μ (binomial with whole counts, Poisson).
+    aic_offset: Option<f64>,
+    start: StartCache,
+    buf: Buffers,
 }
 
 impl<'a> Pirls<'a> {
@@ -133,9 +190,23 @@ impl<'a> Pirls<'a> {
         design0.x_assign.clear();
         design0.weights = None;
         design0.offset = None;
-        let dev_full = ProfiledDeviance::new(design, false);
-        let dev_u = ProfiledDeviance::new(&design0, false);
+        let spls_full = ScalarPls::new(design, true);
+        let spls_u = ScalarPls::new(design, false);
         let offset = design.offset.clone().unwrap_or_else(|| vec![0.0; n]);
+        let kinds = (fam.family.builtin_kind(), fam.link.builtin_kind());
+        let fast = match kinds {
+            (Some(FamilyKind::Binomial), Some(LinkKind::Logit)) => Fast::BinomialLogit,
+            (Some(FamilyKind::Poisson), Some(LinkKind::Log)) => Fast::PoissonLog,
+            _ => Fast::Generic,
+        };
+        let dev_const = match kinds.0 {
+            Some(k) if fast != Fast::Generic => y
+                .iter()
+                .map(|&v| deviance_constant(k, v).unwrap_or(f64::NAN))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let aic_offset = kinds.0.and_then(|k| aic_minus_deviance(k, &y, &ntr, &pw));
         Pirls {
             design,
             design0,
@@ -144,20 +215,26 @@ impl<'a> Pirls<'a> {
             pw,
             ntr,
             offset,
-            dev_full,
-            dev_u,
+            dev_full: None,
+            dev_u: None,
+            spls_full,
+            spls_u,
             tol: 1e-7,
             maxit: 100,
             evaluations: 0,
             w: vec![0.0; n],
             z: vec![0.0; n],
+            fast,
+            dev_const,
+            aic_offset,
+            start: StartCache::default(),
+            buf: Buffers::default(),
         }
     }
 
-    /// `Xβ`.
-    pub fn x_beta(&self, beta: &[f64]) -> Vec<f64> {
+    /// `out += Xβ`.
+    fn add_x_beta(&self, beta: &[f64], out: &mut [f64]) {
         let x = &self.design.x;
-        let mut out = vec![0.0; self.design.nobs()];
         for (a, b) in beta.iter().enumerate() {
             if *b == 0.0 {
                 continue;
@@ -167,43 +244,134 @@ impl<'a> Pirls<'a> {
                 *o += v * b;
             }
         }
-        out
     }
 
-    /// `ZΛu` added to `base`.
-    fn linpred(&self, base: &[f64], lambda: &[Vec<f64>], u: &[Vec<f64>]) -> Vec<f64> {
-        let b = b_from_u(self.design, lambda, u);
-        let mut eta = base.to_vec();
-        for (t, bj) in self.design.terms.iter().zip(&b) {
+    /// `out += ZΛu`.
+    fn add_z_lambda_u(&self, lambda: &[Vec<f64>], u: &[Vec<f64>], out: &mut [f64]) {
+        for ((t, lam), uj) in self.design.terms.iter().zip(lambda).zip(u) {
             let k = t.k;
-            for (i, e) in eta.iter_mut().enumerate() {
+            if k == 1 {
+                let th = lam.first().copied().unwrap_or(0.0);
+                for ((e, &l), &z) in out.iter_mut().zip(&t.refs).zip(&t.z) {
+                    *e += z * th * uj[l as usize];
+                }
+                continue;
+            }
+            // b = Λu per level, then η += Z b.
+            let mut b = vec![0.0; t.q()];
+            for l in 0..t.nlevels() {
+                for r in 0..k {
+                    let mut acc = 0.0;
+                    for c in 0..=r {
+                        acc += lam[r * k + c] * uj[l * k + c];
+                    }
+                    b[l * k + r] = acc;
+                }
+            }
+            for (i, e) in out.iter_mut().enumerate() {
                 let l = t.refs[i] as usize;
                 for c in 0..k {
-                    *e += t.z[i * k + c] * bj[l * k + c];
+                    *e += t.z[i * k + c] * b[l * k + c];
                 }
             }
         }
-        eta
     }
 
-    /// μ and `Σ dᵢ` at η (`NaN` deviance if η or μ is invalid).
-    pub fn mu_dev(&self, eta: &[f64]) -> (Vec<f64>, f64) {
-        let link = &self.fam.link;
-        let fam = &self.fam.family;
-        let mut dev = 0.0;
-        let mu: Vec<f64> = eta
-            .iter()
-            .enumerate()
-            .map(|(i, &e)| {
-                let m = link.inverse(e);
-                if !link.valid_eta(e) || !fam.valid_mu(m) {
-                    dev = f64::NAN;
+    /// μ, dμ/dη and the weighted unit deviance of observation `i` at `eta` (deviance `NaN`
+    /// when η or μ is invalid).
+    #[inline]
+    fn obs(&self, i: usize, eta: f64) -> (f64, f64, f64) {
+        const EPS: f64 = f64::EPSILON;
+        match self.fast {
+            Fast::BinomialLogit => {
+                if !eta.is_finite() {
+                    return (f64::NAN, f64::NAN, f64::NAN);
                 }
-                dev += fam.dev_resid(self.y[i], m, self.pw[i]);
-                m
-            })
-            .collect();
-        (mu, dev)
+                let e = (-eta.abs()).exp();
+                let inv = 1.0 / (1.0 + e);
+                let p = if eta >= 0.0 { inv } else { e * inv };
+                let mu = p.clamp(EPS, 1.0 - EPS);
+                let me = (e * inv * inv).max(EPS);
+                let (y, wt) = (self.y[i], self.pw[i]);
+                let dev = if mu == p {
+                    // log μ = min(η, 0) − log(1 + e), log(1 − μ) = −max(η, 0) − log(1 + e).
+                    let l1 = e.ln_1p();
+                    let lp = eta.min(0.0) - l1;
+                    let lq = -eta.max(0.0) - l1;
+                    2.0 * wt * (self.dev_const[i] - y * lp - (1.0 - y) * lq)
+                } else {
+                    self.fam.family.dev_resid(y, mu, wt)
+                };
+                (mu, me, dev)
+            }
+            Fast::PoissonLog => {
+                if !eta.is_finite() {
+                    return (f64::NAN, f64::NAN, f64::NAN);
+                }
+                let m = eta.exp();
+                let mu = m.max(EPS);
+                if !mu.is_finite() {
+                    return (mu, mu, f64::NAN);
+                }
+                let (y, wt) = (self.y[i], self.pw[i]);
+                let dev = if mu == m {
+                    2.0 * wt * (self.dev_const[i] - y * eta + mu)
+                } else {
+                    self.fam.family.dev_resid(y, mu, wt)
+                };
+                (mu, mu, dev)
+            }
+            Fast::Generic => {
+                let link = &self.fam.link;
+                let fam = &self.fam.family;
+                let mu = link.inverse(eta);
+                let me = link.mu_eta(eta);
+                let dev = if !link.valid_eta(eta) || !fam.valid_mu(mu) {
+                    f64::NAN
+                } else {
+                    fam.dev_resid(self.y[i], mu, self.pw[i])
+                };
+                (mu, me, dev)
+            }
+        }
+    }
+
+    /// Fill μ and dμ/dη from η; returns `Σ dᵢ` (`NaN` if any η or μ is invalid).
+    fn mu_dev_into(&self, eta: &[f64], mu: &mut [f64], me: &mut [f64]) -> f64 {
+        let mut dev = 0.0;
+        for (i, &e) in eta.iter().enumerate() {
+            let (m, d, di) = self.obs(i, e);
+            mu[i] = m;
+            me[i] = d;
+            dev += di;
+        }
+        dev
+    }
+
+    /// `V(μ)`.
+    #[inline]
+    fn variance(&self, mu: f64) -> f64 {
+        match self.fast {
+            Fast::BinomialLogit => (mu * (1.0 - mu)).max(f64::EPSILON),
+            Fast::PoissonLog => mu,
+            Fast::Generic => self.fam.family.variance(mu),
+        }
+    }
+
+    /// Make the start cache hold μ and dμ/dη at `eta0`.
+    fn prepare_start(&mut self, eta0: &[f64]) {
+        if self.start.eta.as_slice() == eta0 && !eta0.is_empty() {
+            return;
+        }
+        let n = eta0.len();
+        let mut mu = vec![0.0; n];
+        let mut me = vec![0.0; n];
+        self.mu_dev_into(eta0, &mut mu, &mut me);
+        self.start = StartCache {
+            eta: eta0.to_vec(),
+            mu,
+            me,
+        };
     }
 
     /// Run PIRLS at θ from the linear predictor `eta0`: for u with β fixed (`Some`), or for
@@ -215,46 +383,87 @@ impl<'a> Pirls<'a> {
         eta0: &[f64],
     ) -> Result<PirlsState, String> {
         let n = self.design.nobs();
+        self.prepare_start(eta0);
+        let mut buf = std::mem::take(&mut self.buf);
+        for v in [
+            &mut buf.base,
+            &mut buf.eta,
+            &mut buf.mu,
+            &mut buf.me,
+            &mut buf.eta_try,
+            &mut buf.mu_try,
+            &mut buf.me_try,
+        ] {
+            v.resize(n, 0.0);
+        }
+        buf.eta.copy_from_slice(&self.start.eta);
+        buf.mu.copy_from_slice(&self.start.mu);
+        buf.me.copy_from_slice(&self.start.me);
+        let out = self.run_with(theta, fixed_beta, &mut buf);
+        self.buf = buf;
+        out
+    }
+
+    fn run_with(
+        &mut self,
+        theta: &[f64],
+        fixed_beta: Option<&[f64]>,
+        buf: &mut Buffers,
+    ) -> Result<PirlsState, String> {
+        let n = self.design.nobs();
         let lambda = lambda_blocks(self.design, theta);
         // Base of the linear predictor that the PLS problem does not estimate.
-        let base: Vec<f64> = match fixed_beta {
-            Some(b) => self
-                .x_beta(b)
-                .iter()
-                .zip(&self.offset)
-                .map(|(a, o)| a + o)
-                .collect(),
-            None => self.offset.clone(),
-        };
-        let mut eta = eta0.to_vec();
-        let (mut mu, _) = self.mu_dev(&eta);
+        buf.base.copy_from_slice(&self.offset);
+        if let Some(b) = fixed_beta {
+            self.add_x_beta(b, &mut buf.base);
+        }
         let mut oldpdev = f64::MAX;
         let mut prev: Option<(Vec<f64>, Vec<Vec<f64>>)> = None;
         let mut ld_l2 = f64::NAN;
         let mut state: Option<Converged> = None;
         let mut converged = false;
         for _ in 0..self.maxit {
-            {
-                let link = &self.fam.link;
-                let fam = &self.fam.family;
-                for i in 0..n {
-                    let me = link.mu_eta(eta[i]);
-                    let v = fam.variance(mu[i]);
-                    self.w[i] = (self.pw[i] * me * me / v).max(0.0);
-                    self.z[i] = eta[i] - base[i] + (self.y[i] - mu[i]) / me;
-                }
+            let mut finite = true;
+            for i in 0..n {
+                let me = buf.me[i];
+                let v = self.variance(buf.mu[i]);
+                let w = (self.pw[i] * me * me / v).max(0.0);
+                let z = buf.eta[i] - buf.base[i] + (self.y[i] - buf.mu[i]) / me;
+                finite &= w.is_finite() & z.is_finite();
+                self.w[i] = w;
+                self.z[i] = z;
             }
-            if self.w.iter().chain(self.z.iter()).any(|v| !v.is_finite()) {
+            if !finite {
                 return Err("non-finite working weights or response in PIRLS".into());
             }
             let (b, u) = if fixed_beta.is_some() && self.single_scalar() {
                 let (u, ld) = self.scalar_pls(theta);
                 ld_l2 = ld;
                 (Vec::new(), vec![u])
+            } else if let Some(sp) = match fixed_beta {
+                Some(_) => self.spls_u.as_mut(),
+                None => self.spls_full.as_mut(),
+            } {
+                let (b, u, ld) =
+                    sp.solve(self.design, theta, &self.w, &self.z)
+                        .ok_or_else(|| {
+                            "the penalized least-squares factorization failed".to_string()
+                        })?;
+                ld_l2 = ld;
+                (b, u)
             } else {
+                let design = self.design;
                 let (dev, dsgn) = match fixed_beta {
-                    Some(_) => (&mut self.dev_u, &self.design0),
-                    None => (&mut self.dev_full, self.design),
+                    Some(_) => (
+                        self.dev_u
+                            .get_or_insert_with(|| ProfiledDeviance::new(&self.design0, false)),
+                        &self.design0,
+                    ),
+                    None => (
+                        self.dev_full
+                            .get_or_insert_with(|| ProfiledDeviance::new(design, false)),
+                        design,
+                    ),
                 };
                 dev.update(dsgn, Some(&self.w), &self.z, None);
                 let summary = dev.factor_summary(theta).ok_or_else(|| {
@@ -268,23 +477,23 @@ impl<'a> Pirls<'a> {
                 None => b,
             };
             let mut u = u;
-            let eval = |beta: &[f64], u: &[Vec<f64>], this: &Self| {
-                let mut base2 = base.clone();
+            // η, μ and Σ dᵢ of a trial (β, u) into the trial buffers; returns (Σ dᵢ, ‖u‖²).
+            let eval = |beta: &[f64], u: &[Vec<f64>], this: &Self, buf: &mut Buffers| {
+                buf.eta_try.copy_from_slice(&buf.base);
                 if fixed_beta.is_none() {
-                    for (o, v) in base2.iter_mut().zip(this.x_beta(beta)) {
-                        *o += v;
-                    }
+                    this.add_x_beta(beta, &mut buf.eta_try);
                 }
-                let eta = this.linpred(&base2, &lambda, u);
-                let (mu, dev) = this.mu_dev(&eta);
+                this.add_z_lambda_u(&lambda, u, &mut buf.eta_try);
+                let dev = this.mu_dev_into(&buf.eta_try, &mut buf.mu_try, &mut buf.me_try);
                 let usq: f64 = u.iter().flatten().map(|v| v * v).sum();
-                (eta, mu, dev, usq)
+                (dev, usq)
             };
-            let (mut e, mut m, mut d, mut usq) = eval(&beta, &u, self);
+            let (mut d, mut usq) = eval(&beta, &u, self, buf);
             let mut pdev = d + usq;
             if ((oldpdev - pdev) / pdev).abs() < self.tol {
-                eta = e;
-                mu = m;
+                std::mem::swap(&mut buf.eta, &mut buf.eta_try);
+                std::mem::swap(&mut buf.mu, &mut buf.mu_try);
+                std::mem::swap(&mut buf.me, &mut buf.me_try);
                 state = Some((beta, u, d, usq));
                 converged = true;
                 break;
@@ -303,7 +512,7 @@ impl<'a> Pirls<'a> {
                                 *x = (*x + p) / 2.0;
                             }
                         }
-                        (e, m, d, usq) = eval(&beta, &u, self);
+                        (d, usq) = eval(&beta, &u, self, buf);
                         pdev = d + usq;
                     }
                 }
@@ -314,8 +523,9 @@ impl<'a> Pirls<'a> {
                     return Err("PIRLS step halvings failed to reduce the deviance".into());
                 }
             }
-            eta = e;
-            mu = m;
+            std::mem::swap(&mut buf.eta, &mut buf.eta_try);
+            std::mem::swap(&mut buf.mu, &mut buf.mu_try);
+            std::mem::swap(&mut buf.me, &mut buf.me_try);
             oldpdev = pdev;
             state = Some((beta.clone(), u.clone(), d, usq));
             prev = Some((beta, u));
@@ -328,8 +538,8 @@ impl<'a> Pirls<'a> {
         }
         let (beta, u, dev, usq) = state.ok_or("PIRLS made no step")?;
         Ok(PirlsState {
-            eta,
-            mu,
+            eta: buf.eta.clone(),
+            mu: buf.mu.clone(),
             u,
             beta,
             ld_l2,
@@ -374,12 +584,14 @@ impl<'a> Pirls<'a> {
 
     /// lme4's Laplace objective at a PIRLS state.
     pub fn laplace(&self, s: &PirlsState) -> f64 {
-        s.ld_l2
-            + s.usq
-            + self
+        let aic = match self.aic_offset {
+            Some(c) => s.dev + c,
+            None => self
                 .fam
                 .family
-                .aic(&self.y, &self.ntr, &s.mu, &self.pw, s.dev)
+                .aic(&self.y, &self.ntr, &s.mu, &self.pw, s.dev),
+        };
+        s.ld_l2 + s.usq + aic
     }
 
     /// lme4's AGQ objective at a u-only PIRLS state (one scalar random-effects term).
@@ -389,14 +601,12 @@ impl<'a> Pirls<'a> {
         };
         let th = theta.first().copied().unwrap_or(0.0);
         let nl = t.nlevels();
-        let fam = &self.fam.family;
-        let link = &self.fam.link;
         let u = &s.u[0];
         let mut devc0: Vec<f64> = u.iter().map(|v| v * v).collect();
         let mut lsq = vec![1.0; nl];
         for i in 0..self.design.nobs() {
             let l = t.refs[i] as usize;
-            devc0[l] += fam.dev_resid(self.y[i], s.mu[i], self.pw[i]);
+            devc0[l] += self.obs(i, s.eta[i]).2;
             lsq[l] += th * th * self.w[i] * t.z[i] * t.z[i];
         }
         let sd: Vec<f64> = lsq.iter().map(|v| 1.0 / v.sqrt()).collect();
@@ -415,8 +625,7 @@ impl<'a> Pirls<'a> {
             for i in 0..self.design.nobs() {
                 let l = t.refs[i] as usize;
                 let e = s.eta[i] + th * t.z[i] * zk * sd[l];
-                let m = link.inverse(e);
-                devc[l] += fam.dev_resid(self.y[i], m, self.pw[i]);
+                devc[l] += self.obs(i, e).2;
             }
             let c = rule.w[k] / (2.0 * std::f64::consts::PI).sqrt();
             for l in 0..nl {
@@ -444,12 +653,12 @@ impl<'a> Pirls<'a> {
             self.w[i] = (self.pw[i] * me * me / v).max(0.0);
             self.z[i] = s.eta[i] - self.offset[i] + (self.y[i] - s.mu[i]) / me;
         }
-        self.dev_full
-            .update(self.design, Some(&self.w), &self.z, None);
-        self.dev_full.factor_summary(theta)?;
-        Some((
-            self.dev_full.rx_inverse(),
-            self.dev_full.inverse_diag_blocks(),
-        ))
+        let design = self.design;
+        let dev = self
+            .dev_full
+            .get_or_insert_with(|| ProfiledDeviance::new(design, false));
+        dev.update(design, Some(&self.w), &self.z, None);
+        dev.factor_summary(theta)?;
+        Some((dev.rx_inverse(), dev.inverse_diag_blocks()))
     }
 }

@@ -39,8 +39,18 @@ fn hybrid_model_in_one_formula_matches_lme4() {
     );
     let r = &reference()["hybrid"];
     for (i, f) in fit.fixed.iter().enumerate() {
-        assert_rel(f.estimate, r["estimate"][i].as_f64().unwrap(), 5e-5, &f.term);
-        assert_rel(f.std_error, r["std_error"][i].as_f64().unwrap(), 5e-5, &f.term);
+        assert_rel(
+            f.estimate,
+            r["estimate"][i].as_f64().unwrap(),
+            5e-5,
+            &f.term,
+        );
+        assert_rel(
+            f.std_error,
+            r["std_error"][i].as_f64().unwrap(),
+            5e-5,
+            &f.term,
+        );
     }
 }
 

@@ -67,6 +67,14 @@ pub fn run(a: &PlotArgs) -> Result<()> {
     check_response(&a.formula, &data)?;
     let opts = a.model.fit_options();
     let design = multilevel::build_design(&a.formula, &data, &opts)?;
+    match design.n_dropped_missing {
+        0 => {}
+        1 => eprintln!("note: 1 row of {} dropped for missing values", data.name()),
+        n => eprintln!(
+            "note: {n} rows of {} dropped for missing values",
+            data.name()
+        ),
+    }
     match a.kind {
         Kind::Groups => write(&figures::groups(&design, opts.reml)?, a),
         Kind::Caterpillar => {

@@ -156,6 +156,9 @@ pub struct GeeResult {
     pub nobs: usize,
     /// Rows dropped for missing values.
     pub n_dropped_missing: usize,
+    /// Columns of the model matrix dropped as aliased (linearly dependent on earlier columns,
+    /// R's `NA` coefficients).
+    pub dropped_columns: Vec<String>,
     /// Iterations used.
     pub iterations: usize,
 }
@@ -174,7 +177,32 @@ pub fn gee(
     opts: &GeeOptions,
 ) -> Result<GeeResult, MarginalError> {
     let m = fixed_model(formula, data, cluster, "gee")?;
+    // Check the response here too, where a bad value can be named by its line in the data.
+    check_response(&m.design, opts, |i| match m.rows.get(i) {
+        Some(&r) => data.location(r).to_string(),
+        None => format!("observation {} of the model", i + 1),
+    })?;
     gee_fit(&m.design, &m.clusters, opts)
+}
+
+/// Every response value must lie in the family's range; `locate(i)` names model row `i`.
+fn check_response(
+    design: &Design,
+    opts: &GeeOptions,
+    locate: impl Fn(usize) -> String,
+) -> Result<(), MarginalError> {
+    let fam: GlmFamily = opts.family.build();
+    for (i, &y) in design.y.iter().enumerate() {
+        if let Err(why) = fam.family.check_y(y) {
+            return Err(MarginalError::Input(format!(
+                "{}, {}: {why}; hint: check the response `{}` or choose another --family",
+                design.data_name,
+                locate(i),
+                design.response_name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Fit a GEE to a fixed-effects design with the given clusters (one per design row).
@@ -214,17 +242,10 @@ pub fn gee_fit(
             "the model has no coefficients; hint: add predictors or an intercept".to_string(),
         ));
     }
+    check_response(design, opts, |i| {
+        format!("observation {} of the model", i + 1)
+    })?;
     let fam: GlmFamily = opts.family.build();
-    for (i, &y) in design.y.iter().enumerate() {
-        if let Err(why) = fam.family.check_y(y) {
-            return Err(MarginalError::Input(format!(
-                "{}: observation {} of the model: {why}; hint: check the response `{}` or choose another --family",
-                design.data_name,
-                i + 1,
-                design.response_name
-            )));
-        }
-    }
     let offset = |i: usize| {
         design
             .offset
@@ -350,6 +371,7 @@ pub fn gee_fit(
         cluster_sizes: clusters.size_range(),
         nobs: n,
         n_dropped_missing: design.n_dropped_missing,
+        dropped_columns: design.dropped_columns.clone(),
         iterations,
     })
 }

@@ -12,6 +12,8 @@ pub struct FixedModel {
     pub design: Design,
     /// The clusters of the design's rows.
     pub clusters: Clusters,
+    /// The 0-based data row of each design row (for error messages naming a line).
+    pub rows: Vec<usize>,
 }
 
 /// Parse `formula`, evaluate it on `data` (rows with a missing value in a variable the formula
@@ -43,5 +45,9 @@ pub fn fixed_model(
     let mut design = multilevel_design::build_design(&parsed, &frame)?;
     design.formula = formula.to_string();
     let clusters = Clusters::from_column(data, cluster, &frame.rows)?;
-    Ok(FixedModel { design, clusters })
+    Ok(FixedModel {
+        design,
+        clusters,
+        rows: frame.rows,
+    })
 }

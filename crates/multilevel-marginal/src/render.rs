@@ -55,6 +55,44 @@ fn cluster_line(name: &str, g: usize, sizes: Option<(usize, usize)>, nobs: usize
     }
 }
 
+/// `(3 rows dropped for missing values)`, or nothing when no row was dropped.
+fn dropped_rows_note(n: usize) -> Option<String> {
+    match n {
+        0 => None,
+        1 => Some("1 row dropped for missing values".to_string()),
+        n => Some(format!("{n} rows dropped for missing values")),
+    }
+}
+
+/// The note on model-matrix columns dropped as aliased (R prints their coefficients as `NA`).
+fn aliased_note(cols: &[String]) -> Option<String> {
+    if cols.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = cols.iter().map(|c| format!("`{c}`")).collect();
+    Some(format!(
+        "{} dropped as not estimable (linearly dependent on other columns): {}",
+        if cols.len() == 1 {
+            "1 coefficient".to_string()
+        } else {
+            format!("{} coefficients", cols.len())
+        },
+        list.join(", ")
+    ))
+}
+
+/// The dropped-rows and aliased-columns notes as markdown sentences (empty when none).
+fn markdown_notes(n_dropped: usize, aliased: &[String]) -> String {
+    let mut out = String::new();
+    for note in [dropped_rows_note(n_dropped), aliased_note(aliased)]
+        .into_iter()
+        .flatten()
+    {
+        out.push_str(&format!("{note}.\n\n"));
+    }
+    out
+}
+
 /// geeglm-style text summary.
 pub fn gee_text(r: &GeeResult) -> String {
     let mut out = String::new();
@@ -66,11 +104,8 @@ pub fn gee_text(r: &GeeResult) -> String {
         "Clusters: {}\n",
         cluster_line(&r.cluster_name, r.clusters, Some(r.cluster_sizes), r.nobs)
     ));
-    if r.n_dropped_missing > 0 {
-        out.push_str(&format!(
-            "          ({} rows dropped for missing values)\n",
-            r.n_dropped_missing
-        ));
+    if let Some(note) = dropped_rows_note(r.n_dropped_missing) {
+        out.push_str(&format!("          ({note})\n"));
     }
     out.push_str("\nCoefficients:\n");
     let terms: Vec<String> = r.fixed.iter().map(|f| f.term.clone()).collect();
@@ -90,6 +125,9 @@ pub fn gee_text(r: &GeeResult) -> String {
     }
     out.push_str(STARS);
     out.push('\n');
+    if let Some(note) = aliased_note(&r.dropped_columns) {
+        out.push_str(&format!("{note}\n"));
+    }
     out.push('\n');
     match r.working_correlation.alpha {
         Some(a) => out.push_str(&format!(
@@ -119,6 +157,7 @@ pub fn gee_markdown(r: &GeeResult) -> String {
         r.link,
         cluster_line(&r.cluster_name, r.clusters, Some(r.cluster_sizes), r.nobs)
     ));
+    out.push_str(&markdown_notes(r.n_dropped_missing, &r.dropped_columns));
     out.push_str(
         "| term | estimate | robust SE | z | Wald | p |\n|---|---:|---:|---:|---:|---:|\n",
     );
@@ -165,6 +204,7 @@ pub fn gee_json(r: &GeeResult) -> Value {
         "link": r.link,
         "nobs": r.nobs,
         "n_dropped_missing": r.n_dropped_missing,
+        "dropped_columns": r.dropped_columns,
         "cluster": r.cluster_name,
         "clusters": r.clusters,
         "cluster_size_min": r.cluster_sizes.0,
@@ -213,11 +253,8 @@ pub fn robust_text(r: &RobustResult) -> String {
         "Clusters: {}\n",
         cluster_line(&r.cluster_name, r.clusters, None, r.nobs)
     ));
-    if r.n_dropped_missing > 0 {
-        out.push_str(&format!(
-            "          ({} rows dropped for missing values)\n",
-            r.n_dropped_missing
-        ));
+    if let Some(note) = dropped_rows_note(r.n_dropped_missing) {
+        out.push_str(&format!("          ({note})\n"));
     }
     out.push_str("\nCoefficients:\n");
     let terms: Vec<String> = r.fixed.iter().map(|f| f.term.clone()).collect();
@@ -244,6 +281,9 @@ pub fn robust_text(r: &RobustResult) -> String {
     }
     out.push_str(STARS);
     out.push('\n');
+    if let Some(note) = aliased_note(&r.dropped_columns) {
+        out.push_str(&format!("{note}\n"));
+    }
     out.push_str(&format!("Note: {QUESTION_NOTE}\n"));
     out
 }
@@ -257,6 +297,7 @@ pub fn robust_markdown(r: &RobustResult) -> String {
         r.data_name,
         cluster_line(&r.cluster_name, r.clusters, None, r.nobs)
     ));
+    out.push_str(&markdown_notes(r.n_dropped_missing, &r.dropped_columns));
     out.push_str("| term | estimate | robust SE | model SE | t | df | p |\n|---|---:|---:|---:|---:|---:|---:|\n");
     let f = &r.fixed;
     let e = col(&f.iter().map(|x| x.estimate).collect::<Vec<_>>(), 5);
@@ -285,6 +326,7 @@ pub fn robust_json(r: &RobustResult) -> Value {
         "data": r.data_name,
         "nobs": r.nobs,
         "n_dropped_missing": r.n_dropped_missing,
+        "dropped_columns": r.dropped_columns,
         "cluster": r.cluster_name,
         "clusters": r.clusters,
         "fixed": r.fixed.iter().map(|f| json!({
@@ -299,4 +341,94 @@ pub fn robust_json(r: &RobustResult) -> Value {
         "vcov": r.vcov.iter().map(|&x| num(x)).collect::<Vec<_>>(),
         "question": QUESTION_NOTE,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{CorStructure, CrType, GeeOptions, gee, ols_robust};
+    use multilevel_frame::{DataFrame, ReadOptions};
+
+    /// Six rows in three clusters; `z = 2x` is aliased; line 4 has no response.
+    fn data() -> DataFrame {
+        let csv = "y,x,z,g\n1.0,1,2,a\n2.5,2,4,a\nNA,3,6,b\n3.1,4,8,b\n4.8,5,10,c\n6.3,6,12,c\n7.2,7,14,a\n";
+        DataFrame::from_csv_str("t.csv", csv, &ReadOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn robust_reports_dropped_rows_and_aliased_columns_in_every_format() {
+        let r = ols_robust("y ~ x + z", &data(), "g", CrType::Cr2).unwrap();
+        assert_eq!(r.n_dropped_missing, 1);
+        assert_eq!(r.dropped_columns, vec!["z".to_string()]);
+        assert_eq!(r.fixed.len(), 2);
+        let text = robust_text(&r);
+        assert!(
+            text.contains("(1 row dropped for missing values)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 coefficient dropped as not estimable"),
+            "{text}"
+        );
+        assert!(text.contains("`z`"), "{text}");
+        let md = robust_markdown(&r);
+        assert!(md.contains("1 row dropped for missing values."), "{md}");
+        assert!(md.contains("columns): `z`."), "{md}");
+        let js = robust_json(&r);
+        assert_eq!(js["n_dropped_missing"], 1);
+        assert_eq!(js["dropped_columns"][0], "z");
+    }
+
+    #[test]
+    fn gee_reports_dropped_rows_and_aliased_columns_in_every_format() {
+        let opts = GeeOptions {
+            corstr: CorStructure::Exchangeable,
+            ..GeeOptions::default()
+        };
+        let r = gee("y ~ x + z", &data(), "g", &opts).unwrap();
+        assert_eq!((r.n_dropped_missing, r.nobs), (1, 6));
+        assert_eq!(r.dropped_columns, vec!["z".to_string()]);
+        assert!(gee_text(&r).contains("(1 row dropped for missing values)"));
+        assert!(gee_text(&r).contains("columns): `z`"));
+        assert!(gee_markdown(&r).contains("1 row dropped for missing values."));
+        assert_eq!(gee_json(&r)["dropped_columns"][0], "z");
+    }
+
+    #[test]
+    fn notes_count_in_singular_and_plural() {
+        assert_eq!(dropped_rows_note(0), None);
+        assert_eq!(
+            dropped_rows_note(3).as_deref(),
+            Some("3 rows dropped for missing values")
+        );
+        assert_eq!(aliased_note(&[]), None);
+        let two = aliased_note(&["b".to_string(), "c".to_string()]).unwrap();
+        assert!(
+            two.starts_with("2 coefficients dropped as not estimable"),
+            "{two}"
+        );
+        assert!(two.ends_with("`b`, `c`"), "{two}");
+    }
+
+    #[test]
+    fn a_model_without_coefficients_is_an_error() {
+        let err = ols_robust("y ~ 0", &data(), "g", CrType::Cr2).unwrap_err();
+        assert!(
+            err.to_string().contains("no fixed-effects coefficients"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_gee_response_names_its_line() {
+        let csv = "y,x,g\n0,1,a\n1,2,a\n2,3,b\n0,4,b\n";
+        let d = DataFrame::from_csv_str("b.csv", csv, &ReadOptions::default()).unwrap();
+        let opts = GeeOptions {
+            family: multilevel_glmm::FamilySpec::parse("binomial", None).unwrap(),
+            ..GeeOptions::default()
+        };
+        let err = gee("y ~ x", &d, "g", &opts).unwrap_err().to_string();
+        assert!(err.starts_with("b.csv, line 4: "), "{err}");
+    }
 }

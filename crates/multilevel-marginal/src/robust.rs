@@ -119,6 +119,9 @@ pub struct RobustResult {
     pub nobs: usize,
     /// Rows dropped for missing values.
     pub n_dropped_missing: usize,
+    /// Columns of the model matrix dropped as aliased (linearly dependent on earlier columns,
+    /// R's `NA` coefficients).
+    pub dropped_columns: Vec<String>,
 }
 
 /// OLS (`lm`) of a fixed-effects formula with cluster-robust standard errors, clustering by
@@ -152,6 +155,7 @@ pub fn ols_robust_design(
     }
     let n = design.nobs();
     let p = design.p();
+    no_coefficients(p)?;
     let x = &design.x;
     let xtx = x.transpose() * x;
     let m = spd_inverse(&xtx, "X'X")?;
@@ -197,6 +201,7 @@ pub fn lmm_robust(
 ) -> Result<RobustResult, MarginalError> {
     let n = design.nobs();
     let p = design.p();
+    no_coefficients(p)?;
     if clusters.nobs() != n || fit.fixed.len() != p || fit.theta.len() != design.n_theta() {
         return Err(MarginalError::Input(
             "the fit, the design and the clusters do not match (different rows or coefficients); hint: fit the model to the same data".to_string(),
@@ -440,6 +445,17 @@ pub fn cluster_robust(
     Ok(CrCovariance { vcov, df })
 }
 
+/// A model without fixed-effects coefficients (`y ~ 0`) has nothing to test.
+fn no_coefficients(p: usize) -> Result<(), MarginalError> {
+    if p == 0 {
+        return Err(MarginalError::Input(
+            "the model has no fixed-effects coefficients; hint: add predictors or an intercept"
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
 fn assemble(
     model: &str,
     design: &Design,
@@ -483,6 +499,7 @@ fn assemble(
         clusters: clusters.len(),
         nobs: design.nobs(),
         n_dropped_missing: design.n_dropped_missing,
+        dropped_columns: design.dropped_columns.clone(),
     }
 }
 

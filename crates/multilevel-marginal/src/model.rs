@@ -22,8 +22,8 @@ pub struct FixedModel {
 /// `command` names the caller in the error for a formula with random-effects terms.
 ///
 /// # Errors
-/// Formula syntax, unknown columns, a formula with `( … | … )` terms, a missing cluster value
-/// on a used row, fewer than 2 clusters.
+/// Formula syntax, unknown columns, a formula with `( … | … )` terms, fewer than 2 clusters.
+/// Rows with a missing cluster label are dropped and counted with the other incomplete rows.
 pub fn fixed_model(
     formula: &str,
     data: &DataFrame,
@@ -41,7 +41,21 @@ pub fn fixed_model(
             }
         )));
     }
-    let frame = ModelFrame::new(&parsed, data, &FrameOptions::default())?;
+    // Evaluate the formula together with the cluster column, as if it were `(1 | cluster)`, so
+    // that rows with a missing cluster label are dropped and counted like any other incomplete
+    // row (R's `na.omit` on `model.frame(y ~ x, id = cluster)`); the design uses the formula
+    // itself.
+    let mut with_cluster = parsed.clone();
+    with_cluster.random.push(multilevel_formula::RandomTerm {
+        lhs: multilevel_formula::ModelTerms {
+            intercept: true,
+            terms: Vec::new(),
+        },
+        group: vec![cluster.to_string()],
+        group_label: cluster.to_string(),
+        correlated: true,
+    });
+    let frame = ModelFrame::new(&with_cluster, data, &FrameOptions::default())?;
     let mut design = multilevel_design::build_design(&parsed, &frame)?;
     design.formula = formula.to_string();
     let clusters = Clusters::from_column(data, cluster, &frame.rows)?;

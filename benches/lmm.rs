@@ -192,5 +192,95 @@ fn kb07(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, sleepstudy, penicillin, insteval, kb07);
+/// Per-evaluation costs and whole fits of suite models, printed (not a criterion measurement):
+/// `LMM_PROBE=kb07_1,d3_1 cargo bench --bench lmm -- probe`. For each model: the objective and
+/// the gradient at θ̂ (best of several), and fits without the convergence check (best of
+/// several, with the evaluation count). `insteval` names `tests/data/InstEval.csv` (3 terms, ML).
+fn probe(_c: &mut Criterion) {
+    let Ok(list) = std::env::var("LMM_PROBE") else {
+        return;
+    };
+    let dir = suite_dir();
+    for id in list.split(',').filter(|s| !s.is_empty()) {
+        let (formula, data) = if id == "insteval" {
+            let read = ReadOptions {
+                factor_columns: ["s", "d", "studage", "lectage", "service", "dept"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                ordered_columns: Vec::new(),
+            };
+            let path = repo_root().join("tests/data/InstEval.csv");
+            let data = DataFrame::read_csv(&path, &read).expect("InstEval.csv");
+            (
+                "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)".to_string(),
+                data,
+            )
+        } else if id == "sleepstudy" {
+            let data = multilevel::dataset("sleepstudy").expect("embedded sleepstudy");
+            ("Reaction ~ Days + (Days | Subject)".to_string(), data)
+        } else {
+            let Some(formula) = suite_formula(&dir, id) else {
+                continue;
+            };
+            let text = std::fs::read_to_string(dir.join("suite.tsv")).expect("suite.tsv");
+            let file = text
+                .lines()
+                .find_map(|l| {
+                    let f: Vec<&str> = l.split('\t').collect();
+                    (f.first() == Some(&id)).then(|| f[1].to_string())
+                })
+                .expect("suite row");
+            let data = DataFrame::read_csv(&dir.join(file), &ReadOptions::default()).expect("csv");
+            (formula, data)
+        };
+        let reml = id == "sleepstudy";
+        let opts = lmer_options(reml);
+        let design = multilevel::build_design(&formula, &data, &opts).expect("design");
+        let lmm_opts = multilevel::LmmOptions {
+            reml,
+            cond_var: false,
+            check_convergence: false,
+            ..multilevel::LmmOptions::default()
+        };
+        let mut model = multilevel::LinearMixedModel::new(design, lmm_opts).expect("model");
+        let reps = if id == "sleepstudy" { 200 } else { 3 };
+        let mut best_fit = f64::INFINITY;
+        let mut fit = None;
+        for _ in 0..reps {
+            let t = std::time::Instant::now();
+            let f = model.fit().expect("fit");
+            best_fit = best_fit.min(t.elapsed().as_secs_f64());
+            fit = Some(f);
+        }
+        let fit = fit.expect("at least one fit");
+        let theta = fit.theta.clone();
+        let dev = model.deviance_function();
+        let nrep = if reps > 10 { 2000 } else { 10 };
+        let mut best_obj = f64::INFINITY;
+        let mut best_grad = f64::INFINITY;
+        for _ in 0..nrep {
+            let t = std::time::Instant::now();
+            black_box(dev.objective(&theta));
+            best_obj = best_obj.min(t.elapsed().as_secs_f64());
+            let t = std::time::Instant::now();
+            black_box(dev.gradient(&theta));
+            best_grad = best_grad.min(t.elapsed().as_secs_f64());
+        }
+        println!(
+            "probe {id}: {} {} θ, dense block {}, optimizer {}, {} evaluations, objective {:.6}, fit {:.4} s, per objective {:.3} ms, per gradient {:.3} ms",
+            fit.optimizer.message,
+            theta.len(),
+            dev.dense_block_size(),
+            fit.optimizer.name,
+            fit.optimizer.evaluations,
+            fit.objective,
+            best_fit,
+            best_obj * 1e3,
+            best_grad * 1e3
+        );
+    }
+}
+
+criterion_group!(benches, probe, sleepstudy, penicillin, insteval, kb07);
 criterion_main!(benches);

@@ -223,13 +223,15 @@ impl std::fmt::Display for LbfgsStatus {
 
 impl ProjectedLbfgs {
     /// A solver with bounds `lower ≤ θ ≤ upper` (use ±∞ for none) and default settings
-    /// (10 pairs, `pg_tol` 1e-9, `f_tol_rel` 1e-13 twice in a row, 1000 iterations, first
+    /// (20 pairs, `pg_tol` 1e-9, `f_tol_rel` 1e-13 twice in a row, 1000 iterations, first
     /// step 0.5).
     pub fn new(lower: Vec<f64>, upper: Vec<f64>) -> Self {
         ProjectedLbfgs {
             lower,
             upper,
-            memory: 10,
+            // 20 pairs rather than the customary 10: on the suite's kb07_1 (72 θ) 10 pairs took
+            // 101 gradient evaluations and 20 took 79 (d3_1: 117 → 106), same optimum.
+            memory: 20,
             pg_tol: 1e-9,
             f_tol_rel: 1e-13,
             f_tol_iters: 2,

@@ -179,10 +179,9 @@ impl CostFunction for Cost<'_, '_> {
         let mut p = self.pirls.borrow_mut();
         p.evaluations += 1;
         let v = match &self.kind {
-            CostKind::Profiled { eta0 } => match p.run(par, None, eta0) {
-                Ok(s) => p.laplace(&s),
-                Err(_) => f64::INFINITY,
-            },
+            CostKind::Profiled { eta0 } => {
+                p.objective(par, None, eta0, None).unwrap_or(f64::INFINITY)
+            }
             CostKind::Joint {
                 ntheta,
                 beta0,
@@ -211,13 +210,8 @@ fn joint_objective(
     eta0: &[f64],
     rule: Option<&crate::quadrature::GhRule>,
 ) -> f64 {
-    match p.run(theta, Some(beta), eta0) {
-        Ok(s) => match rule {
-            Some(r) => p.agq(theta, &s, r),
-            None => p.laplace(&s),
-        },
-        Err(_) => f64::INFINITY,
-    }
+    p.objective(theta, Some(beta), eta0, rule)
+        .unwrap_or(f64::INFINITY)
 }
 
 fn run_bobyqa<C>(

@@ -37,7 +37,8 @@ use multilevel_lmm::ProfiledDeviance;
 
 use crate::family::{FamilyKind, GlmFamily, LinkKind, aic_minus_deviance, deviance_constant};
 use crate::quadrature::GhRule;
-use crate::scalar_pls::ScalarPls;
+use crate::scalar_pls::{ScalarPls, chunk_len, run_parallel};
+use rayon::prelude::*;
 
 /// The state PIRLS converges to.
 #[derive(Debug, Clone)]
@@ -112,13 +113,203 @@ enum Fast {
     Generic,
 }
 
-/// μ, dμ/dη and V(μ) at the linear predictor a PIRLS run starts from (the same `η₀` for every
-/// evaluation of a stage, so they are computed once).
+/// What the per-observation family code reads (shared by the threads of a pass).
+#[derive(Clone, Copy)]
+struct ObsCtx<'b> {
+    fast: Fast,
+    y: &'b [f64],
+    pw: &'b [f64],
+    dev_const: &'b [f64],
+    fam: &'b GlmFamily,
+}
+
+impl ObsCtx<'_> {
+    /// μ, dμ/dη and the weighted unit deviance of observation `i` at `eta` (deviance `NaN`
+    /// when η or μ is invalid).
+    #[inline(always)]
+    fn obs(&self, i: usize, eta: f64) -> (f64, f64, f64) {
+        const EPS: f64 = f64::EPSILON;
+        match self.fast {
+            Fast::BinomialLogit => {
+                if !eta.is_finite() {
+                    return (f64::NAN, f64::NAN, f64::NAN);
+                }
+                let e = (-eta.abs()).exp();
+                let inv = 1.0 / (1.0 + e);
+                let p = if eta >= 0.0 { inv } else { e * inv };
+                let mu = p.clamp(EPS, 1.0 - EPS);
+                let me = (e * inv * inv).max(EPS);
+                let (y, wt) = (self.y[i], self.pw[i]);
+                let dev = if mu == p {
+                    // log μ = min(η, 0) − log(1 + e), log(1 − μ) = −max(η, 0) − log(1 + e).
+                    let l1 = e.ln_1p();
+                    let lp = eta.min(0.0) - l1;
+                    let lq = -eta.max(0.0) - l1;
+                    2.0 * wt * (self.dev_const[i] - y * lp - (1.0 - y) * lq)
+                } else {
+                    self.fam.family.dev_resid(y, mu, wt)
+                };
+                (mu, me, dev)
+            }
+            Fast::PoissonLog => {
+                if !eta.is_finite() {
+                    return (f64::NAN, f64::NAN, f64::NAN);
+                }
+                let m = eta.exp();
+                let mu = m.max(EPS);
+                if !mu.is_finite() {
+                    return (mu, mu, f64::NAN);
+                }
+                let (y, wt) = (self.y[i], self.pw[i]);
+                let dev = if mu == m {
+                    2.0 * wt * (self.dev_const[i] - y * eta + mu)
+                } else {
+                    self.fam.family.dev_resid(y, mu, wt)
+                };
+                (mu, mu, dev)
+            }
+            Fast::Generic => {
+                let link = &self.fam.link;
+                let fam = &self.fam.family;
+                let mu = link.inverse(eta);
+                let me = link.mu_eta(eta);
+                let dev = if !link.valid_eta(eta) || !fam.valid_mu(mu) {
+                    f64::NAN
+                } else {
+                    fam.dev_resid(self.y[i], mu, self.pw[i])
+                };
+                (mu, me, dev)
+            }
+        }
+    }
+}
+
+/// One random-effects term's contribution to η in [`Pirls::trial`].
+enum TermEta<'b> {
+    /// `η += zᵢ θ u_ℓ`.
+    Scalar {
+        th: f64,
+        refs: &'b [u32],
+        z: &'b [f64],
+        u: &'b [f64],
+    },
+    /// `η += Zᵢ b_ℓ` with `b = Λu` per level (`k` columns).
+    Vector {
+        k: usize,
+        refs: &'b [u32],
+        z: &'b [f64],
+        b: Vec<f64>,
+    },
+}
+
+/// Working weights `wᵢ = pwᵢ (dμ/dη)² / V(μ)` and response `zᵢ = ηᵢ − baseᵢ + (yᵢ − μᵢ)/(dμ/dη)`
+/// at `[η, μ, dμ/dη]`, in fixed chunks (on the thread pool for large n); `false` if any is
+/// not finite.
+fn working(ctx: ObsCtx<'_>, cur: [&[f64]; 3], base: &[f64], w: &mut [f64], z: &mut [f64]) -> bool {
+    match ctx.fast {
+        Fast::BinomialLogit => working_with(
+            |mu| (mu * (1.0 - mu)).max(f64::EPSILON),
+            ctx,
+            cur,
+            base,
+            w,
+            z,
+        ),
+        Fast::PoissonLog => working_with(|mu| mu, ctx, cur, base, w, z),
+        Fast::Generic => working_with(|mu| ctx.fam.family.variance(mu), ctx, cur, base, w, z),
+    }
+}
+
+/// [`working`] with the variance function `var` (one loop per family, which the compiler can
+/// vectorise for the built-in ones).
+fn working_with<V: Fn(f64) -> f64 + Sync>(
+    var: V,
+    ctx: ObsCtx<'_>,
+    cur: [&[f64]; 3],
+    base: &[f64],
+    w: &mut [f64],
+    z: &mut [f64],
+) -> bool {
+    let [eta, mu, me] = cur;
+    let n = w.len();
+    let ch = chunk_len(n);
+    let run = |c: usize, w: &mut [f64], z: &mut [f64]| -> bool {
+        let r = c * ch..c * ch + w.len();
+        let mut finite = true;
+        let inputs = eta[r.clone()]
+            .iter()
+            .zip(&mu[r.clone()])
+            .zip(&me[r.clone()])
+            .zip(&base[r.clone()])
+            .zip(ctx.y[r.clone()].iter().zip(&ctx.pw[r]));
+        for ((wo, zo), ((((&e, &m), &d), &b), (&y, &pw))) in
+            w.iter_mut().zip(z.iter_mut()).zip(inputs)
+        {
+            let wi = (pw * d * d / var(m)).max(0.0);
+            let zi = e - b + (y - m) / d;
+            finite &= wi.is_finite() & zi.is_finite();
+            *wo = wi;
+            *zo = zi;
+        }
+        finite
+    };
+    if run_parallel(n) {
+        w.par_chunks_mut(ch)
+            .zip(z.par_chunks_mut(ch))
+            .enumerate()
+            .map(|(c, (w, z))| run(c, w, z))
+            .reduce(|| true, |a, b| a & b)
+    } else {
+        w.chunks_mut(ch)
+            .zip(z.chunks_mut(ch))
+            .enumerate()
+            .fold(true, |a, (c, (w, z))| run(c, w, z) & a)
+    }
+}
+
+/// [`working`] at the start of a run, from the cached weights and `(y − μ)/(dμ/dη)` of the
+/// start: `z = η₀ − base + r` (the same numbers as [`working`] at the start).
+fn working_start(start: &StartCache, base: &[f64], w: &mut [f64], z: &mut [f64]) -> bool {
+    let n = w.len();
+    let ch = chunk_len(n);
+    let run = |c: usize, zc: &mut [f64]| -> bool {
+        let r = c * ch..c * ch + zc.len();
+        let mut finite = true;
+        for (zo, ((&e, &b), &rr)) in zc.iter_mut().zip(
+            start.eta[r.clone()]
+                .iter()
+                .zip(&base[r.clone()])
+                .zip(&start.r[r]),
+        ) {
+            let zi = e - b + rr;
+            finite &= zi.is_finite();
+            *zo = zi;
+        }
+        finite
+    };
+    w.copy_from_slice(&start.w);
+    let finite = if run_parallel(n) {
+        z.par_chunks_mut(ch)
+            .enumerate()
+            .map(|(c, zc)| run(c, zc))
+            .reduce(|| true, |a, b| a & b)
+    } else {
+        z.chunks_mut(ch)
+            .enumerate()
+            .fold(true, |a, (c, zc)| run(c, zc) & a)
+    };
+    finite && start.w_finite
+}
+
+/// The working weights and residuals at the linear predictor a PIRLS run starts from (the
+/// same `η₀` for every evaluation of a stage, so they are computed once).
 #[derive(Debug, Default)]
 struct StartCache {
     eta: Vec<f64>,
-    mu: Vec<f64>,
-    me: Vec<f64>,
+    /// Working weights at the start, whether all are finite, and `(y − μ)/(dμ/dη)`.
+    w: Vec<f64>,
+    w_finite: bool,
+    r: Vec<f64>,
 }
 
 /// Per-run buffers of length n, kept between evaluations to avoid reallocating them.
@@ -246,7 +437,8 @@ impl<'a> Pirls<'a> {
         }
     }
 
-    /// `out += ZΛu`.
+    /// `out += ZΛu` (the reference for [`Pirls::trial`]'s η in the tests).
+    #[cfg(test)]
     fn add_z_lambda_u(&self, lambda: &[Vec<f64>], u: &[Vec<f64>], out: &mut [f64]) {
         for ((t, lam), uj) in self.design.terms.iter().zip(lambda).zip(u) {
             let k = t.k;
@@ -277,85 +469,34 @@ impl<'a> Pirls<'a> {
         }
     }
 
-    /// μ, dμ/dη and the weighted unit deviance of observation `i` at `eta` (deviance `NaN`
-    /// when η or μ is invalid).
+    /// The per-observation family context.
+    fn ctx(&self) -> ObsCtx<'_> {
+        ObsCtx {
+            fast: self.fast,
+            y: &self.y,
+            pw: &self.pw,
+            dev_const: &self.dev_const,
+            fam: self.fam,
+        }
+    }
+
+    /// μ, dμ/dη and the weighted unit deviance of observation `i` at `eta`.
     #[inline]
     fn obs(&self, i: usize, eta: f64) -> (f64, f64, f64) {
-        const EPS: f64 = f64::EPSILON;
-        match self.fast {
-            Fast::BinomialLogit => {
-                if !eta.is_finite() {
-                    return (f64::NAN, f64::NAN, f64::NAN);
-                }
-                let e = (-eta.abs()).exp();
-                let inv = 1.0 / (1.0 + e);
-                let p = if eta >= 0.0 { inv } else { e * inv };
-                let mu = p.clamp(EPS, 1.0 - EPS);
-                let me = (e * inv * inv).max(EPS);
-                let (y, wt) = (self.y[i], self.pw[i]);
-                let dev = if mu == p {
-                    // log μ = min(η, 0) − log(1 + e), log(1 − μ) = −max(η, 0) − log(1 + e).
-                    let l1 = e.ln_1p();
-                    let lp = eta.min(0.0) - l1;
-                    let lq = -eta.max(0.0) - l1;
-                    2.0 * wt * (self.dev_const[i] - y * lp - (1.0 - y) * lq)
-                } else {
-                    self.fam.family.dev_resid(y, mu, wt)
-                };
-                (mu, me, dev)
-            }
-            Fast::PoissonLog => {
-                if !eta.is_finite() {
-                    return (f64::NAN, f64::NAN, f64::NAN);
-                }
-                let m = eta.exp();
-                let mu = m.max(EPS);
-                if !mu.is_finite() {
-                    return (mu, mu, f64::NAN);
-                }
-                let (y, wt) = (self.y[i], self.pw[i]);
-                let dev = if mu == m {
-                    2.0 * wt * (self.dev_const[i] - y * eta + mu)
-                } else {
-                    self.fam.family.dev_resid(y, mu, wt)
-                };
-                (mu, mu, dev)
-            }
-            Fast::Generic => {
-                let link = &self.fam.link;
-                let fam = &self.fam.family;
-                let mu = link.inverse(eta);
-                let me = link.mu_eta(eta);
-                let dev = if !link.valid_eta(eta) || !fam.valid_mu(mu) {
-                    f64::NAN
-                } else {
-                    fam.dev_resid(self.y[i], mu, self.pw[i])
-                };
-                (mu, me, dev)
-            }
-        }
+        self.ctx().obs(i, eta)
     }
 
     /// Fill μ and dμ/dη from η; returns `Σ dᵢ` (`NaN` if any η or μ is invalid).
     fn mu_dev_into(&self, eta: &[f64], mu: &mut [f64], me: &mut [f64]) -> f64 {
+        let ctx = self.ctx();
         let mut dev = 0.0;
         for (i, &e) in eta.iter().enumerate() {
-            let (m, d, di) = self.obs(i, e);
+            let (m, d, di) = ctx.obs(i, e);
             mu[i] = m;
             me[i] = d;
             dev += di;
         }
         dev
-    }
-
-    /// `V(μ)`.
-    #[inline]
-    fn variance(&self, mu: f64) -> f64 {
-        match self.fast {
-            Fast::BinomialLogit => (mu * (1.0 - mu)).max(f64::EPSILON),
-            Fast::PoissonLog => mu,
-            Fast::Generic => self.fam.family.variance(mu),
-        }
     }
 
     /// Make the start cache hold μ and dμ/dη at `eta0`.
@@ -367,16 +508,23 @@ impl<'a> Pirls<'a> {
         let mut mu = vec![0.0; n];
         let mut me = vec![0.0; n];
         self.mu_dev_into(eta0, &mut mu, &mut me);
+        let mut w = vec![0.0; n];
+        let mut r = vec![0.0; n];
+        let zero = vec![0.0; n];
+        // With base 0 and η 0, `working` leaves (y − μ)/(dμ/dη) in z.
+        working(self.ctx(), [&zero, &mu, &me], &zero, &mut w, &mut r);
+        let w_finite = w.iter().all(|v| v.is_finite());
         self.start = StartCache {
             eta: eta0.to_vec(),
-            mu,
-            me,
+            w,
+            w_finite,
+            r,
         };
     }
 
     /// Run PIRLS at θ from the linear predictor `eta0`: for u with β fixed (`Some`), or for
-    /// (β, u) jointly (`None`).
-    pub fn run(
+    /// (β, u) jointly (`None`). The state's η and μ are left empty (they are in `buf`).
+    fn run_inner(
         &mut self,
         theta: &[f64],
         fixed_beta: Option<&[f64]>,
@@ -396,12 +544,43 @@ impl<'a> Pirls<'a> {
         ] {
             v.resize(n, 0.0);
         }
-        buf.eta.copy_from_slice(&self.start.eta);
-        buf.mu.copy_from_slice(&self.start.mu);
-        buf.me.copy_from_slice(&self.start.me);
         let out = self.run_with(theta, fixed_beta, &mut buf);
         self.buf = buf;
         out
+    }
+
+    /// [`Pirls::run`] with η and μ of the converged state copied out of the buffers.
+    pub fn run(
+        &mut self,
+        theta: &[f64],
+        fixed_beta: Option<&[f64]>,
+        eta0: &[f64],
+    ) -> Result<PirlsState, String> {
+        let mut s = self.run_inner(theta, fixed_beta, eta0)?;
+        s.eta = self.buf.eta.clone();
+        s.mu = self.buf.mu.clone();
+        Ok(s)
+    }
+
+    /// PIRLS as [`Pirls::run`], then the Laplace objective (`rule` `None`) or the AGQ one,
+    /// reading η and μ in place (no copy of the length-n vectors per evaluation).
+    pub fn objective(
+        &mut self,
+        theta: &[f64],
+        fixed_beta: Option<&[f64]>,
+        eta0: &[f64],
+        rule: Option<&GhRule>,
+    ) -> Result<f64, String> {
+        let mut s = self.run_inner(theta, fixed_beta, eta0)?;
+        s.eta = std::mem::take(&mut self.buf.eta);
+        s.mu = std::mem::take(&mut self.buf.mu);
+        let v = match rule {
+            Some(r) => self.agq(theta, &s, r),
+            None => self.laplace(&s),
+        };
+        self.buf.eta = s.eta;
+        self.buf.mu = s.mu;
+        Ok(v)
     }
 
     fn run_with(
@@ -410,7 +589,6 @@ impl<'a> Pirls<'a> {
         fixed_beta: Option<&[f64]>,
         buf: &mut Buffers,
     ) -> Result<PirlsState, String> {
-        let n = self.design.nobs();
         let lambda = lambda_blocks(self.design, theta);
         // Base of the linear predictor that the PLS problem does not estimate.
         buf.base.copy_from_slice(&self.offset);
@@ -422,17 +600,21 @@ impl<'a> Pirls<'a> {
         let mut ld_l2 = f64::NAN;
         let mut state: Option<Converged> = None;
         let mut converged = false;
-        for _ in 0..self.maxit {
-            let mut finite = true;
-            for i in 0..n {
-                let me = buf.me[i];
-                let v = self.variance(buf.mu[i]);
-                let w = (self.pw[i] * me * me / v).max(0.0);
-                let z = buf.eta[i] - buf.base[i] + (self.y[i] - buf.mu[i]) / me;
-                finite &= w.is_finite() & z.is_finite();
-                self.w[i] = w;
-                self.z[i] = z;
-            }
+        for it in 0..self.maxit {
+            let ctx = ObsCtx {
+                fast: self.fast,
+                y: &self.y,
+                pw: &self.pw,
+                dev_const: &self.dev_const,
+                fam: self.fam,
+            };
+            // The first iterate is the start (cached per stage, not copied).
+            let finite = if it == 0 {
+                working_start(&self.start, &buf.base, &mut self.w, &mut self.z)
+            } else {
+                let cur = [&buf.eta[..], &buf.mu[..], &buf.me[..]];
+                working(ctx, cur, &buf.base, &mut self.w, &mut self.z)
+            };
             if !finite {
                 return Err("non-finite working weights or response in PIRLS".into());
             }
@@ -479,12 +661,7 @@ impl<'a> Pirls<'a> {
             let mut u = u;
             // η, μ and Σ dᵢ of a trial (β, u) into the trial buffers; returns (Σ dᵢ, ‖u‖²).
             let eval = |beta: &[f64], u: &[Vec<f64>], this: &Self, buf: &mut Buffers| {
-                buf.eta_try.copy_from_slice(&buf.base);
-                if fixed_beta.is_none() {
-                    this.add_x_beta(beta, &mut buf.eta_try);
-                }
-                this.add_z_lambda_u(&lambda, u, &mut buf.eta_try);
-                let dev = this.mu_dev_into(&buf.eta_try, &mut buf.mu_try, &mut buf.me_try);
+                let dev = this.trial(&lambda, fixed_beta.is_none().then_some(beta), u, buf);
                 let usq: f64 = u.iter().flatten().map(|v| v * v).sum();
                 (dev, usq)
             };
@@ -537,15 +714,161 @@ impl<'a> Pirls<'a> {
             ));
         }
         let (beta, u, dev, usq) = state.ok_or("PIRLS made no step")?;
+        // η and μ stay in the buffers; `run` copies them out, `objective` reads them there.
         Ok(PirlsState {
-            eta: buf.eta.clone(),
-            mu: buf.mu.clone(),
+            eta: Vec::new(),
+            mu: Vec::new(),
             u,
             beta,
             ld_l2,
             usq,
             dev,
         })
+    }
+
+    /// The trial iterate in one pass over the observations: `η = base (+ Xβ) + ZΛu` (in the
+    /// order of [`Pirls::add_x_beta`] and [`Pirls::add_z_lambda_u`], so η is the same to the
+    /// bit), μ and dμ/dη into the trial buffers; returns `Σ dᵢ`, summed within fixed chunks of
+    /// observations ([`chunk_len`]) and then over the chunks in order — the same whether the
+    /// chunks run on one thread or several.
+    fn trial(
+        &self,
+        lambda: &[Vec<f64>],
+        beta: Option<&[f64]>,
+        u: &[Vec<f64>],
+        buf: &mut Buffers,
+    ) -> f64 {
+        let Buffers {
+            base,
+            eta_try,
+            mu_try,
+            me_try,
+            ..
+        } = buf;
+        let n = base.len();
+        let ctx = self.ctx();
+        let x = &self.design.x;
+        let xb: Vec<(&[f64], f64)> = beta
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b != 0.0)
+            .map(|(a, &b)| (x.col_as_slice(a), b))
+            .collect();
+        let terms: Vec<TermEta<'_>> = self
+            .design
+            .terms
+            .iter()
+            .zip(lambda)
+            .zip(u)
+            .map(|((t, lam), uj)| {
+                if t.k == 1 {
+                    TermEta::Scalar {
+                        th: lam.first().copied().unwrap_or(0.0),
+                        refs: &t.refs,
+                        z: &t.z,
+                        u: uj,
+                    }
+                } else {
+                    let k = t.k;
+                    let mut b = vec![0.0; t.q()];
+                    for l in 0..t.nlevels() {
+                        for r in 0..k {
+                            let mut acc = 0.0;
+                            for c in 0..=r {
+                                acc += lam[r * k + c] * uj[l * k + c];
+                            }
+                            b[l * k + r] = acc;
+                        }
+                    }
+                    TermEta::Vector {
+                        k,
+                        refs: &t.refs,
+                        z: &t.z,
+                        b,
+                    }
+                }
+            })
+            .collect();
+        // Two scalar terms (the usual crossed model), read without the match per term.
+        type Scal<'t> = (f64, &'t [u32], &'t [f64], &'t [f64]);
+        let two: Option<[Scal<'_>; 2]> = match terms.as_slice() {
+            [
+                TermEta::Scalar {
+                    th: ta,
+                    refs: ra,
+                    z: za,
+                    u: ua,
+                },
+                TermEta::Scalar {
+                    th: tb,
+                    refs: rb,
+                    z: zb,
+                    u: ub,
+                },
+            ] => Some([(*ta, *ra, *za, *ua), (*tb, *rb, *zb, *ub)]),
+            _ => None,
+        };
+        let ch = chunk_len(n);
+        let base = &base[..];
+        let run = |c: usize, eta: &mut [f64], mu: &mut [f64], me: &mut [f64]| -> f64 {
+            let off = c * ch;
+            let mut dev = 0.0;
+            for (k, ((e_out, m_out), d_out)) in eta
+                .iter_mut()
+                .zip(mu.iter_mut())
+                .zip(me.iter_mut())
+                .enumerate()
+            {
+                let i = off + k;
+                let mut e = base[i];
+                for &(col, b) in &xb {
+                    e += col[i] * b;
+                }
+                if let Some([(ta, ra, za, ua), (tb, rb, zb, ub)]) = two {
+                    e += za[i] * ta * ua[ra[i] as usize];
+                    e += zb[i] * tb * ub[rb[i] as usize];
+                } else {
+                    for t in &terms {
+                        match t {
+                            TermEta::Scalar { th, refs, z, u } => {
+                                e += z[i] * th * u[refs[i] as usize];
+                            }
+                            TermEta::Vector { k, refs, z, b } => {
+                                let l = refs[i] as usize;
+                                for c in 0..*k {
+                                    e += z[i * k + c] * b[l * k + c];
+                                }
+                            }
+                        }
+                    }
+                }
+                *e_out = e;
+                let (m, d, di) = ctx.obs(i, e);
+                *m_out = m;
+                *d_out = d;
+                dev += di;
+            }
+            dev
+        };
+        let parts: Vec<f64> = if run_parallel(n) {
+            eta_try
+                .par_chunks_mut(ch)
+                .zip(mu_try.par_chunks_mut(ch))
+                .zip(me_try.par_chunks_mut(ch))
+                .enumerate()
+                .map(|(c, ((e, m), d))| run(c, e, m, d))
+                .collect()
+        } else {
+            eta_try
+                .chunks_mut(ch)
+                .zip(mu_try.chunks_mut(ch))
+                .zip(me_try.chunks_mut(ch))
+                .enumerate()
+                .map(|(c, ((e, m), d))| run(c, e, m, d))
+                .collect()
+        };
+        parts.iter().fold(0.0, |a, b| a + b)
     }
 
     /// Whether the model has exactly one scalar random-effects term (then the u-only PLS

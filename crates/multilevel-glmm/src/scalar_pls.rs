@@ -18,58 +18,121 @@
 //! and `u₀ₗ = (r₀ₗ − cₗ'[u_r; β]) / dₗ`. These are the numbers of the blocked factor in
 //! `multilevel-lmm` (same ordering, same pivots), computed in another order of summation.
 //!
+//! Both cores: the levels of the first term are cut into fixed chunks (contiguous levels
+//! holding about [`chunk_len`] observations; the cut depends on the data only). Each chunk
+//! sums its observations — level by level, so its `dₗ`, `r₀ₗ`, `cₗ` are its own — and its
+//! share `Σ_{ℓ∈chunk}` of every sum over levels into a private copy of `S` and of the
+//! right-hand side; the copies are then added in chunk order. The result is therefore the same
+//! to the last bit whether the chunks run on one thread or several.
+//!
 //! Plain loops only, on purpose: faer's AVX-512 kernels leave the upper halves of the vector
 //! registers dirty, and the scalar SSE code that runs next in every PIRLS step (`exp`, `log`
 //! of libm, for μ and the deviance) then runs several times slower on the Xeons this was
 //! measured on (a whole crossed-binomial fit went from 0.2 s to 2 s).
 
 use multilevel_design::Design;
+use rayon::prelude::*;
 
 /// Largest dense block `S` handled here; bigger problems go to the general engine.
 pub(crate) const MAX_DENSE: usize = 400;
 
-/// The PLS workspace of an all-scalar-terms model (see the module documentation).
+/// Fewest observations in a chunk of a per-observation pass.
+const MIN_CHUNK: usize = 2048;
+/// Most chunks of a per-observation pass.
+const MAX_CHUNKS: usize = 16;
+/// Fewest observations for which the chunks are handed to the thread pool (below, the
+/// wake-up of the pool costs more than it saves; the numbers are the same either way).
+const PAR_MIN_OBS: usize = 4096;
+
+/// Observations per chunk of a per-observation pass over `n` observations: a function of `n`
+/// only, so that sums reduced chunk by chunk do not depend on the number of threads.
+pub(crate) fn chunk_len(n: usize) -> usize {
+    n.div_ceil(MAX_CHUNKS).max(MIN_CHUNK)
+}
+
+/// Whether a pass over `n` observations runs its chunks on the rayon pool.
+pub(crate) fn run_parallel(n: usize) -> bool {
+    n >= PAR_MIN_OBS && rayon::current_num_threads() > 1
+}
+
+/// The data layout shared (read-only) by the chunks.
 #[derive(Debug)]
-pub(crate) struct ScalarPls {
+struct Layout {
     /// Number of fixed effects in the problem (0 when β is fixed).
     p: usize,
-    /// Levels of the first term.
-    l0: usize,
     /// Random effects after the first term.
     nr: usize,
-    /// Offset of each later term in the rest block (index 0 unused).
-    rest_off: Vec<usize>,
-    /// Per level of the first term, the distinct rest random-effect columns it touches.
+    /// Size of `S`, `nr + p`.
+    m: usize,
+    /// Terms after the first.
+    nlater: usize,
+    /// Observations sorted by first-term level; level ℓ's are `order[lptr[ℓ]..lptr[ℓ + 1]]`.
+    order: Vec<u32>,
+    lptr: Vec<usize>,
+    /// Per level of the first term, the distinct rest random-effect columns it touches
+    /// (sorted), `ccol[cptr[ℓ]..cptr[ℓ + 1]]`.
     cptr: Vec<usize>,
     ccol: Vec<u32>,
     /// `X` row-major (`n × p`).
     x_rows: Vec<f64>,
-    // ---- workspace ----
+    /// Per observation and later term: its column in the rest block and the index of its
+    /// (first-term level, column) cross product among all `cptr`/`ccol` entries; `n × (T − 1)`.
+    rcol: Vec<u32>,
+    cidx: Vec<u32>,
+    /// Whether `V = [cₗ/√dₗ]` is mostly structurally non-zero: then `S −= VV'` is done with
+    /// long dot products over a dense copy of `V`, otherwise as sparse rank-one updates.
+    dense: bool,
+    /// Whether every level of the first term touches every rest column (then every entry of
+    /// the dense `V` is written at each solve).
+    full: bool,
+}
+
+/// One chunk of first-term levels `[la, lb)`: its per-level sums and its private share of `S`.
+#[derive(Debug)]
+struct Chunk {
+    la: usize,
+    lb: usize,
+    /// `dₗ`, `r₀ₗ`, `cₗ` (rest part, indexed as `ccol` from `cptr[la]`; X part `nlc × p`).
     d: Vec<f64>,
     r0: Vec<f64>,
     cval: Vec<f64>,
     cx: Vec<f64>,
-    /// Size of `S`, `nr + p`.
-    m: usize,
-    /// Dense `S`, `m × m` column-major, lower triangle used.
+    /// This chunk's share of `S` (`m × m` column-major, lower triangle) and of the rhs.
     s: Vec<f64>,
     rhs: Vec<f64>,
-    /// `V = [cₗ/√dₗ]` as a dense `m × ℓ₀` matrix stored by rows (each row contiguous over
-    /// the levels), when most of it is structurally non-zero: `S −= VV'` is then a set of
-    /// long dot products.
-    vdense: Option<Vec<f64>>,
-    /// Per observation and later term: its column in the rest block and the index of its
-    /// (first-term level, column) cross product in `cval`; `n × (T − 1)`.
-    rcol: Vec<u32>,
-    cidx: Vec<u32>,
-    /// Scratch for `X'WX` (`p × p`, lower triangle).
+    /// Dense `V` of the chunk's levels, `m` rows of `nlc` (dense layout only).
+    v: Vec<f64>,
+    /// `Σ log dₗ` over the chunk; `false` when some `dₗ` is not positive and finite.
+    ld: f64,
+    ok: bool,
+    /// `u₀` of the chunk's levels.
+    u0: Vec<f64>,
+    /// Scratch: `X'WX` (`p × p`, lower triangle) and the level's `cₗ` X part.
     xx: Vec<f64>,
+    cxl: Vec<f64>,
+}
+
+/// The PLS workspace of an all-scalar-terms model (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct ScalarPls {
+    lay: Layout,
+    /// Offset of each later term in the rest block (index 0 unused).
+    rest_off: Vec<usize>,
+    chunks: Vec<Chunk>,
+    /// Merged `S` (then its Cholesky factor) and right-hand side.
+    s: Vec<f64>,
+    rhs: Vec<f64>,
 }
 
 impl ScalarPls {
     /// Prepare for `design` (all terms scalar); `with_x` includes the β rows.
     /// `None` when a term is not scalar or the dense block would be too large.
     pub(crate) fn new(design: &Design, with_x: bool) -> Option<Self> {
+        Self::with_chunk_len(design, with_x, chunk_len(design.nobs()))
+    }
+
+    /// As [`ScalarPls::new`] with chunks of about `target` observations.
+    fn with_chunk_len(design: &Design, with_x: bool, target: usize) -> Option<Self> {
         if design.terms.is_empty() || design.terms.iter().any(|t| t.k != 1) {
             return None;
         }
@@ -84,18 +147,18 @@ impl ScalarPls {
             nr += t.nlevels();
         }
         let m = nr + p;
-        if m > MAX_DENSE {
+        if m > MAX_DENSE || t0.refs.iter().any(|&r| r as usize >= l0) {
             return None;
         }
-        let mut count = vec![0usize; l0 + 1];
+        let mut lptr = vec![0usize; l0 + 1];
         for &r in &t0.refs {
-            count[r as usize + 1] += 1;
+            lptr[r as usize + 1] += 1;
         }
         for l in 0..l0 {
-            count[l + 1] += count[l];
+            lptr[l + 1] += lptr[l];
         }
         let mut order = vec![0u32; n];
-        let mut next = count.clone();
+        let mut next = lptr.clone();
         for (i, &r) in t0.refs.iter().enumerate() {
             order[next[r as usize]] = i as u32;
             next[r as usize] += 1;
@@ -106,7 +169,7 @@ impl ScalarPls {
         cptr.push(0);
         for l in 0..l0 {
             let start = ccol.len();
-            for &i in &order[count[l]..count[l + 1]] {
+            for &i in &order[lptr[l]..lptr[l + 1]] {
                 for (j, t) in design.terms.iter().enumerate().skip(1) {
                     let c = rest_off[j] + t.refs[i as usize] as usize;
                     if mark[c] != l {
@@ -127,7 +190,7 @@ impl ScalarPls {
             for (k, &c) in ccol[cs..ce].iter().enumerate() {
                 pos[c as usize] = (cs + k) as u32;
             }
-            for &i in &order[count[l]..count[l + 1]] {
+            for &i in &order[lptr[l]..lptr[l + 1]] {
                 let i = i as usize;
                 for (j, t) in design.terms.iter().enumerate().skip(1) {
                     let c = rest_off[j] + t.refs[i] as usize;
@@ -143,27 +206,66 @@ impl ScalarPls {
             }
         }
         let nnz = ccol.len() + l0 * p;
-        let vdense =
-            (m >= 8 && 5 * nnz >= m * l0 && m * l0 <= 20_000_000).then(|| vec![0.0; m * l0]);
+        let dense = m >= 8 && 5 * nnz >= m * l0 && m * l0 <= 20_000_000;
+        let full = ccol.len() == nr * l0;
+        // Chunks: contiguous levels, cut once a chunk holds `target` observations.
+        let mut bounds = vec![0usize];
+        let mut acc = 0;
+        for l in 0..l0 {
+            acc += lptr[l + 1] - lptr[l];
+            if acc >= target.max(1) && l + 1 < l0 {
+                bounds.push(l + 1);
+                acc = 0;
+            }
+        }
+        bounds.push(l0);
+        let chunks = bounds
+            .windows(2)
+            .map(|b| {
+                let (la, lb) = (b[0], b[1]);
+                let nlc = lb - la;
+                Chunk {
+                    la,
+                    lb,
+                    d: vec![0.0; nlc],
+                    r0: vec![0.0; nlc],
+                    cval: vec![0.0; cptr[lb] - cptr[la]],
+                    cx: vec![0.0; nlc * p],
+                    s: vec![0.0; m * m],
+                    rhs: vec![0.0; m],
+                    v: if dense {
+                        vec![0.0; m * nlc]
+                    } else {
+                        Vec::new()
+                    },
+                    ld: 0.0,
+                    ok: true,
+                    u0: vec![0.0; nlc],
+                    xx: vec![0.0; p * p],
+                    cxl: vec![0.0; p],
+                }
+            })
+            .collect();
         Some(ScalarPls {
-            p,
-            l0,
-            nr,
+            lay: Layout {
+                p,
+                nr,
+                m,
+                nlater,
+                order,
+                lptr,
+                cptr,
+                ccol,
+                x_rows,
+                rcol,
+                cidx,
+                dense,
+                full,
+            },
             rest_off,
-            cval: vec![0.0; ccol.len()],
-            cptr,
-            ccol,
-            x_rows,
-            d: vec![0.0; l0],
-            r0: vec![0.0; l0],
-            cx: vec![0.0; l0 * p],
-            m,
+            chunks,
             s: vec![0.0; m * m],
             rhs: vec![0.0; m],
-            vdense,
-            rcol,
-            cidx,
-            xx: vec![0.0; p * p],
         })
     }
 
@@ -176,177 +278,45 @@ impl ScalarPls {
         w: &[f64],
         z: &[f64],
     ) -> Option<(Vec<f64>, Vec<Vec<f64>>, f64)> {
-        let (p, l0, nr, m) = (self.p, self.l0, self.nr, self.m);
-        let terms = &design.terms;
-        let th0 = theta.first().copied().unwrap_or(0.0);
-        let t0 = &terms[0];
-        self.s.fill(0.0);
-        self.rhs.fill(0.0);
-        self.d.fill(0.0);
-        self.r0.fill(0.0);
-        self.cval.fill(0.0);
-        self.cx.fill(0.0);
-        self.xx.fill(0.0);
-        let nlater = terms.len() - 1;
-        let th: Vec<f64> = (0..terms.len())
+        let lay = &self.lay;
+        let (p, nr, m) = (lay.p, lay.nr, lay.m);
+        let th: Vec<f64> = (0..design.terms.len())
             .map(|j| theta.get(j).copied().unwrap_or(0.0))
             .collect();
-        // One pass over the observations: the first term's diagonal and cross products, the
-        // rest block's own cross products (lower triangle) and the right-hand side.
+        let par = run_parallel(w.len()) && self.chunks.len() > 1;
+        // Per chunk: observation sums and the chunk's share of the Schur complement.
+        let work = |c: &mut Chunk| c.accumulate(lay, design, &th, w, z);
+        if par {
+            self.chunks.par_iter_mut().for_each(work);
+        } else {
+            self.chunks.iter_mut().for_each(work);
+        }
+        if self.chunks.iter().any(|c| !c.ok) {
+            return None;
+        }
+        // Ordered reduction of the chunks' shares.
         let s = &mut self.s;
-        let rhs = &mut self.rhs;
-        // Sums over a run of observations in the same first-term level are kept locally and
-        // flushed when the level changes (data are usually grouped, so this is rare).
-        let mut cur = usize::MAX;
-        let (mut dl, mut rl) = (0.0, 0.0);
-        let mut cxl = vec![0.0; p];
-        let flush = |cur: usize,
-                     dl: f64,
-                     rl: f64,
-                     cxl: &mut [f64],
-                     d: &mut [f64],
-                     r0: &mut [f64],
-                     cx: &mut [f64]| {
-            if cur != usize::MAX {
-                d[cur] += dl;
-                r0[cur] += rl;
-                for (c, v) in cx[cur * p..(cur + 1) * p].iter_mut().zip(cxl.iter_mut()) {
-                    *c += *v;
-                    *v = 0.0;
+        s.fill(0.0);
+        self.rhs.fill(0.0);
+        let mut ld = 0.0;
+        for c in &self.chunks {
+            for b in 0..m {
+                for (t, v) in s[b * m + b..(b + 1) * m]
+                    .iter_mut()
+                    .zip(&c.s[b * m + b..(b + 1) * m])
+                {
+                    *t += v;
                 }
             }
-        };
-        for i in 0..w.len() {
-            let wi = w[i];
-            if wi == 0.0 {
-                continue;
+            for (t, v) in self.rhs.iter_mut().zip(&c.rhs) {
+                *t += v;
             }
-            let zi = z[i];
-            let l = t0.refs[i] as usize;
-            if l != cur {
-                flush(
-                    cur,
-                    dl,
-                    rl,
-                    &mut cxl,
-                    &mut self.d,
-                    &mut self.r0,
-                    &mut self.cx,
-                );
-                cur = l;
-                dl = 0.0;
-                rl = 0.0;
-            }
-            let a0 = th0 * t0.z[i];
-            let wa0 = wi * a0;
-            dl += wa0 * a0;
-            rl += wa0 * zi;
-            let xr = &self.x_rows[i * p..(i + 1) * p];
-            for (a, &xa) in xr.iter().enumerate() {
-                cxl[a] += wa0 * xa;
-                let wxa = wi * xa;
-                rhs[nr + a] += wxa * zi;
-                let row = &mut self.xx[a * p..a * p + a + 1];
-                for (r, &xb) in row.iter_mut().zip(xr) {
-                    *r += wxa * xb;
-                }
-            }
-            let rc = &self.rcol[i * nlater..(i + 1) * nlater];
-            let ci = &self.cidx[i * nlater..(i + 1) * nlater];
-            for j in 1..terms.len() {
-                let c = rc[j - 1] as usize;
-                let v = th[j] * terms[j].z[i];
-                let wv = wi * v;
-                self.cval[ci[j - 1] as usize] += wa0 * v;
-                rhs[c] += wv * zi;
-                let col = &mut s[c * m..(c + 1) * m];
-                col[c] += wv * v;
-                for j2 in j + 1..terms.len() {
-                    col[rc[j2 - 1] as usize] += wv * th[j2] * terms[j2].z[i];
-                }
-                for (cv, &xa) in col[nr..].iter_mut().zip(xr) {
-                    *cv += wv * xa;
-                }
-            }
-        }
-        flush(
-            cur,
-            dl,
-            rl,
-            &mut cxl,
-            &mut self.d,
-            &mut self.r0,
-            &mut self.cx,
-        );
-        for l in 0..l0 {
-            self.d[l] += 1.0;
-            if !(self.d[l] > 0.0 && self.d[l].is_finite()) {
-                return None;
-            }
-        }
-        for a in 0..p {
-            for b in 0..=a {
-                s[(nr + b) * m + nr + a] += self.xx[a * p + b];
-            }
+            ld += c.ld;
         }
         for c in 0..nr {
-            self.s[c * m + c] += 1.0;
-        }
-        // Schur complement of the first term: S −= Σₗ cₗcₗ'/dₗ, rhs −= Σₗ cₗ r₀ₗ/dₗ.
-        for l in 0..l0 {
-            let (cs, ce) = (self.cptr[l], self.cptr[l + 1]);
-            let inv = 1.0 / self.d[l];
-            let r = self.r0[l] * inv;
-            for (k, &c) in self.ccol[cs..ce].iter().enumerate() {
-                self.rhs[c as usize] -= self.cval[cs + k] * r;
-            }
-            for a in 0..p {
-                self.rhs[nr + a] -= self.cx[l * p + a] * r;
-            }
-        }
-        if let Some(v) = self.vdense.as_mut() {
-            v.fill(0.0);
-            for l in 0..l0 {
-                let sc = 1.0 / self.d[l].sqrt();
-                let (cs, ce) = (self.cptr[l], self.cptr[l + 1]);
-                for (k, &c) in self.ccol[cs..ce].iter().enumerate() {
-                    v[c as usize * l0 + l] = self.cval[cs + k] * sc;
-                }
-                for a in 0..p {
-                    v[(nr + a) * l0 + l] = self.cx[l * p + a] * sc;
-                }
-            }
-            for b in 0..m {
-                let vb = &v[b * l0..(b + 1) * l0];
-                for a in b..m {
-                    self.s[b * m + a] -= dot(&v[a * l0..(a + 1) * l0], vb);
-                }
-            }
-        } else {
-            let mut ent: Vec<(usize, f64)> = Vec::new();
-            for l in 0..l0 {
-                let (cs, ce) = (self.cptr[l], self.cptr[l + 1]);
-                let inv = 1.0 / self.d[l];
-                ent.clear();
-                ent.extend(
-                    self.ccol[cs..ce]
-                        .iter()
-                        .zip(&self.cval[cs..ce])
-                        .map(|(&c, &v)| (c as usize, v)),
-                );
-                ent.extend((0..p).map(|a| (nr + a, self.cx[l * p + a])));
-                // ent is sorted by column (ccol sorted, then the X columns).
-                for (bi, &(cb, vb)) in ent.iter().enumerate() {
-                    let f = vb * inv;
-                    let col = &mut self.s[cb * m..(cb + 1) * m];
-                    for &(ca, va) in &ent[bi..] {
-                        col[ca] -= va * f;
-                    }
-                }
-            }
+            s[c * m + c] += 1.0;
         }
         // Dense Cholesky S = L L' (lower, in place; column j of L in s[j m..]), right-looking.
-        let s = &mut self.s;
         for j in 0..m {
             let dj = s[j * m + j];
             if !(dj > 0.0 && dj.is_finite()) {
@@ -370,7 +340,6 @@ impl ScalarPls {
                 }
             }
         }
-        let mut ld: f64 = self.d.iter().map(|v| v.ln()).sum();
         for j in 0..nr {
             ld += 2.0 * s[j * m + j].ln();
         }
@@ -390,28 +359,340 @@ impl ScalarPls {
             }
             sol[i] = acc / s[i * m + i];
         }
-        // u₀ by back substitution through the diagonal block.
-        let mut u0 = vec![0.0; l0];
-        for (l, u) in u0.iter_mut().enumerate() {
-            let (cs, ce) = (self.cptr[l], self.cptr[l + 1]);
-            let mut acc = self.r0[l];
-            for (k, &c) in self.ccol[cs..ce].iter().enumerate() {
-                acc -= self.cval[cs + k] * sol[c as usize];
-            }
-            for a in 0..p {
-                acc -= self.cx[l * p + a] * sol[nr + a];
-            }
-            *u = acc / self.d[l];
+        // u₀ by back substitution through the diagonal block, chunk by chunk.
+        let back = |c: &mut Chunk| c.back_substitute(lay, &sol);
+        if par {
+            self.chunks.par_iter_mut().for_each(back);
+        } else {
+            self.chunks.iter_mut().for_each(back);
         }
-        let mut u = Vec::with_capacity(terms.len());
+        let mut u0 = Vec::with_capacity(design.terms[0].nlevels());
+        for c in &self.chunks {
+            u0.extend_from_slice(&c.u0);
+        }
+        let mut u = Vec::with_capacity(design.terms.len());
         u.push(u0);
-        for (j, t) in terms.iter().enumerate().skip(1) {
+        for (j, t) in design.terms.iter().enumerate().skip(1) {
             let off = self.rest_off[j];
             u.push(sol[off..off + t.nlevels()].to_vec());
         }
-        let beta = sol[nr..].to_vec();
+        let beta = sol[nr..nr + p].to_vec();
         Some((beta, u, ld))
     }
+}
+
+impl Chunk {
+    /// Sum the chunk's observations (level by level) and subtract its levels' share of the
+    /// Schur complement from its private `S` and right-hand side.
+    fn accumulate(&mut self, lay: &Layout, design: &Design, th: &[f64], w: &[f64], z: &[f64]) {
+        let (p, nr, m) = (lay.p, lay.nr, lay.m);
+        self.s.fill(0.0);
+        self.rhs.fill(0.0);
+        self.cval.fill(0.0);
+        self.xx.fill(0.0);
+        self.ok = true;
+        self.ld = 0.0;
+        let terms = &design.terms;
+        let ok = if terms.len() == 2 {
+            let (z0, z1) = (&terms[0].z[..], &terms[1].z[..]);
+            let th01 = (th[0], th[1]);
+            match p {
+                0 => self.sum_obs_two::<0>(lay, z0, z1, th01, w, z),
+                1 => self.sum_obs_two::<1>(lay, z0, z1, th01, w, z),
+                2 => self.sum_obs_two::<2>(lay, z0, z1, th01, w, z),
+                3 => self.sum_obs_two::<3>(lay, z0, z1, th01, w, z),
+                4 => self.sum_obs_two::<4>(lay, z0, z1, th01, w, z),
+                5 => self.sum_obs_two::<5>(lay, z0, z1, th01, w, z),
+                6 => self.sum_obs_two::<6>(lay, z0, z1, th01, w, z),
+                _ => self.sum_obs(lay, design, th, w, z),
+            }
+        } else {
+            self.sum_obs(lay, design, th, w, z)
+        };
+        if !ok {
+            self.ok = false;
+            return;
+        }
+        let s = &mut self.s;
+        let rhs = &mut self.rhs;
+        let cval = &mut self.cval;
+        let xx = &self.xx;
+        let c0 = lay.cptr[self.la];
+        for a in 0..p {
+            for b in 0..=a {
+                s[(nr + b) * m + nr + a] += xx[a * p + b];
+            }
+        }
+        // The chunk's levels' share of rhs −= Σₗ cₗ r₀ₗ/dₗ and of log|L|².
+        for l in self.la..self.lb {
+            let ll = l - self.la;
+            let (cs, ce) = (lay.cptr[l] - c0, lay.cptr[l + 1] - c0);
+            let r = self.r0[ll] * (1.0 / self.d[ll]);
+            for (k, &c) in lay.ccol[cs + c0..ce + c0].iter().enumerate() {
+                rhs[c as usize] -= cval[cs + k] * r;
+            }
+            for a in 0..p {
+                rhs[nr + a] -= self.cx[ll * p + a] * r;
+            }
+            self.ld += self.d[ll].ln();
+        }
+        // ... and of S −= Σₗ cₗcₗ'/dₗ.
+        let nlc = self.lb - self.la;
+        if lay.dense {
+            let v = &mut self.v;
+            if !lay.full {
+                v.fill(0.0);
+            }
+            for l in self.la..self.lb {
+                let ll = l - self.la;
+                let sc = 1.0 / self.d[ll].sqrt();
+                let (cs, ce) = (lay.cptr[l], lay.cptr[l + 1]);
+                for (k, &c) in lay.ccol[cs..ce].iter().enumerate() {
+                    v[c as usize * nlc + ll] = cval[cs - c0 + k] * sc;
+                }
+                for a in 0..p {
+                    v[(nr + a) * nlc + ll] = self.cx[ll * p + a] * sc;
+                }
+            }
+            syrk_lower_sub(v, m, nlc, s);
+        } else {
+            let mut ent: Vec<(usize, f64)> = Vec::new();
+            for l in self.la..self.lb {
+                let ll = l - self.la;
+                let (cs, ce) = (lay.cptr[l], lay.cptr[l + 1]);
+                let inv = 1.0 / self.d[ll];
+                ent.clear();
+                ent.extend(
+                    lay.ccol[cs..ce]
+                        .iter()
+                        .zip(&cval[cs - c0..ce - c0])
+                        .map(|(&c, &v)| (c as usize, v)),
+                );
+                ent.extend((0..p).map(|a| (nr + a, self.cx[ll * p + a])));
+                // ent is sorted by column (ccol sorted, then the X columns).
+                for (bi, &(cb, vb)) in ent.iter().enumerate() {
+                    let f = vb * inv;
+                    let col = &mut s[cb * m..(cb + 1) * m];
+                    for &(ca, va) in &ent[bi..] {
+                        col[ca] -= va * f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The chunk's observation sums, level by level (any number of terms and of fixed
+    /// effects): `dₗ`, `r₀ₗ`, `cₗ`, and the observations' parts of its `S` and rhs (`X'WX` in
+    /// `xx`). `false` when some `dₗ` is not positive and finite.
+    fn sum_obs(&mut self, lay: &Layout, design: &Design, th: &[f64], w: &[f64], z: &[f64]) -> bool {
+        let (p, nr, m, nlater) = (lay.p, lay.nr, lay.m, lay.nlater);
+        let terms = &design.terms;
+        let t0 = &terms[0];
+        let th0 = th[0];
+        let c0 = lay.cptr[self.la];
+        let s = &mut self.s;
+        let rhs = &mut self.rhs;
+        let cval = &mut self.cval;
+        let xx = &mut self.xx;
+        let cxl = &mut self.cxl;
+        for l in self.la..self.lb {
+            let ll = l - self.la;
+            let (mut dl, mut rl) = (0.0, 0.0);
+            cxl.fill(0.0);
+            for &i in &lay.order[lay.lptr[l]..lay.lptr[l + 1]] {
+                let i = i as usize;
+                let wi = w[i];
+                if wi == 0.0 {
+                    continue;
+                }
+                let zi = z[i];
+                let a0 = th0 * t0.z[i];
+                let wa0 = wi * a0;
+                dl += wa0 * a0;
+                rl += wa0 * zi;
+                let xr = &lay.x_rows[i * p..(i + 1) * p];
+                for (a, &xa) in xr.iter().enumerate() {
+                    cxl[a] += wa0 * xa;
+                    let wxa = wi * xa;
+                    rhs[nr + a] += wxa * zi;
+                    let row = &mut xx[a * p..a * p + a + 1];
+                    for (r, &xb) in row.iter_mut().zip(xr) {
+                        *r += wxa * xb;
+                    }
+                }
+                let rc = &lay.rcol[i * nlater..(i + 1) * nlater];
+                let ci = &lay.cidx[i * nlater..(i + 1) * nlater];
+                for j in 1..terms.len() {
+                    let c = rc[j - 1] as usize;
+                    let v = th[j] * terms[j].z[i];
+                    let wv = wi * v;
+                    cval[ci[j - 1] as usize - c0] += wa0 * v;
+                    rhs[c] += wv * zi;
+                    let col = &mut s[c * m..(c + 1) * m];
+                    col[c] += wv * v;
+                    for j2 in j + 1..terms.len() {
+                        col[rc[j2 - 1] as usize] += wv * th[j2] * terms[j2].z[i];
+                    }
+                    for (cv, &xa) in col[nr..].iter_mut().zip(xr) {
+                        *cv += wv * xa;
+                    }
+                }
+            }
+            let dv = dl + 1.0;
+            if !(dv > 0.0 && dv.is_finite()) {
+                return false;
+            }
+            self.d[ll] = dv;
+            self.r0[ll] = rl;
+            self.cx[ll * p..(ll + 1) * p].copy_from_slice(cxl);
+        }
+        true
+    }
+
+    /// [`Chunk::sum_obs`] for two terms and `P` fixed effects, with the fixed-effects sums in
+    /// registers (same operations in the same order, so the same numbers).
+    fn sum_obs_two<const P: usize>(
+        &mut self,
+        lay: &Layout,
+        z0: &[f64],
+        z1: &[f64],
+        (th0, th1): (f64, f64),
+        w: &[f64],
+        z: &[f64],
+    ) -> bool {
+        let (nr, m) = (lay.nr, lay.m);
+        let c0 = lay.cptr[self.la];
+        let mut xx = [[0.0f64; P]; P];
+        let mut rx = [0.0f64; P];
+        for l in self.la..self.lb {
+            let ll = l - self.la;
+            let (mut dl, mut rl) = (0.0, 0.0);
+            let mut cxl = [0.0f64; P];
+            for &i in &lay.order[lay.lptr[l]..lay.lptr[l + 1]] {
+                let i = i as usize;
+                let wi = w[i];
+                if wi == 0.0 {
+                    continue;
+                }
+                let zi = z[i];
+                let a0 = th0 * z0[i];
+                let wa0 = wi * a0;
+                dl += wa0 * a0;
+                rl += wa0 * zi;
+                let mut xr = [0.0f64; P];
+                xr.copy_from_slice(&lay.x_rows[i * P..(i + 1) * P]);
+                for a in 0..P {
+                    cxl[a] += wa0 * xr[a];
+                    let wxa = wi * xr[a];
+                    rx[a] += wxa * zi;
+                    for b in 0..=a {
+                        xx[a][b] += wxa * xr[b];
+                    }
+                }
+                let c = lay.rcol[i] as usize;
+                let v = th1 * z1[i];
+                let wv = wi * v;
+                self.cval[lay.cidx[i] as usize - c0] += wa0 * v;
+                self.rhs[c] += wv * zi;
+                let col = &mut self.s[c * m..(c + 1) * m];
+                col[c] += wv * v;
+                for (cv, &xa) in col[nr..].iter_mut().zip(&xr) {
+                    *cv += wv * xa;
+                }
+            }
+            let dv = dl + 1.0;
+            if !(dv > 0.0 && dv.is_finite()) {
+                return false;
+            }
+            self.d[ll] = dv;
+            self.r0[ll] = rl;
+            self.cx[ll * P..(ll + 1) * P].copy_from_slice(&cxl);
+        }
+        for a in 0..P {
+            self.rhs[nr + a] += rx[a];
+            for b in 0..=a {
+                self.xx[a * P + b] = xx[a][b];
+            }
+        }
+        true
+    }
+
+    /// `u₀ₗ = (r₀ₗ − cₗ'[u_r; β]) / dₗ` for the chunk's levels.
+    fn back_substitute(&mut self, lay: &Layout, sol: &[f64]) {
+        let (p, nr) = (lay.p, lay.nr);
+        let c0 = lay.cptr[self.la];
+        for l in self.la..self.lb {
+            let ll = l - self.la;
+            let (cs, ce) = (lay.cptr[l], lay.cptr[l + 1]);
+            let mut acc = self.r0[ll];
+            for (&c, &v) in lay.ccol[cs..ce].iter().zip(&self.cval[cs - c0..ce - c0]) {
+                acc -= v * sol[c as usize];
+            }
+            for a in 0..p {
+                acc -= self.cx[ll * p + a] * sol[nr + a];
+            }
+            self.u0[ll] = acc / self.d[ll];
+        }
+    }
+}
+
+/// `S[a, b] −= Σₗ V[a, ℓ] V[b, ℓ]` for `a ≥ b` (`S` `m × m` column-major, `V` `m` rows of
+/// length `k`), four entries of a column at a time so each load of `V[b, ·]` serves four sums.
+fn syrk_lower_sub(v: &[f64], m: usize, k: usize, s: &mut [f64]) {
+    for b in 0..m {
+        let vb = &v[b * k..(b + 1) * k];
+        let col = &mut s[b * m..(b + 1) * m];
+        let mut a = b;
+        while a + 4 <= m {
+            let d = dot4(
+                vb,
+                [
+                    &v[a * k..(a + 1) * k],
+                    &v[(a + 1) * k..(a + 2) * k],
+                    &v[(a + 2) * k..(a + 3) * k],
+                    &v[(a + 3) * k..(a + 4) * k],
+                ],
+            );
+            for (t, dv) in col[a..a + 4].iter_mut().zip(d) {
+                *t -= dv;
+            }
+            a += 4;
+        }
+        while a < m {
+            col[a] -= dot(&v[a * k..(a + 1) * k], vb);
+            a += 1;
+        }
+    }
+}
+
+/// `[Σ x r₀, Σ x r₁, Σ x r₂, Σ x r₃]`, two running sums each.
+fn dot4(x: &[f64], r: [&[f64]; 4]) -> [f64; 4] {
+    let k = x.len();
+    let [r0, r1, r2, r3] = r;
+    let (r0, r1, r2, r3) = (&r0[..k], &r1[..k], &r2[..k], &r3[..k]);
+    let mut acc = [[0.0f64; 2]; 4];
+    let h = k / 2 * 2;
+    let mut l = 0;
+    while l < h {
+        let (x0, x1) = (x[l], x[l + 1]);
+        acc[0][0] += r0[l] * x0;
+        acc[0][1] += r0[l + 1] * x1;
+        acc[1][0] += r1[l] * x0;
+        acc[1][1] += r1[l + 1] * x1;
+        acc[2][0] += r2[l] * x0;
+        acc[2][1] += r2[l + 1] * x1;
+        acc[3][0] += r3[l] * x0;
+        acc[3][1] += r3[l + 1] * x1;
+        l += 2;
+    }
+    let mut out = [0.0; 4];
+    for (j, rj) in [r0, r1, r2, r3].iter().enumerate() {
+        out[j] = acc[j][0] + acc[j][1];
+        if h < k {
+            out[j] += rj[h] * x[h];
+        }
+    }
+    out
 }
 
 /// `Σ aᵢbᵢ` with four running sums (lets the compiler use vector registers).
@@ -494,6 +775,20 @@ mod tests {
         }
     }
 
+    /// Use the dense (`V` by rows) or the sparse (rank-one updates) Schur complement.
+    fn force_layout(sp: &mut ScalarPls, dense: bool) {
+        sp.lay.dense = dense;
+        sp.lay.full = false;
+        let m = sp.lay.m;
+        for c in &mut sp.chunks {
+            c.v = if dense {
+                vec![0.0; m * (c.lb - c.la)]
+            } else {
+                Vec::new()
+            };
+        }
+    }
+
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-9 * b.abs().max(1.0)
     }
@@ -514,14 +809,10 @@ mod tests {
             engine.update(dsgn, Some(&w), &z, None);
             let summary = engine.factor_summary(&theta).unwrap();
             let (beta_ref, u_ref) = engine.solve();
-            for dense in [true, false] {
-                let mut sp = ScalarPls::new(&d, with_x).unwrap();
-                if dense {
-                    let (m, l0) = (sp.m, sp.l0);
-                    sp.vdense = Some(vec![0.0; m * l0]);
-                } else {
-                    sp.vdense = None;
-                }
+            for (dense, chunk) in [(true, 10_000), (false, 10_000), (true, 20), (false, 7)] {
+                let mut sp = ScalarPls::with_chunk_len(&d, with_x, chunk).unwrap();
+                assert_eq!(sp.chunks.len() > 1, chunk < 150);
+                force_layout(&mut sp, dense);
                 let (beta, u, ld) = sp.solve(&d, &theta, &w, &z).unwrap();
                 assert!(close(ld, summary.ld_l2), "{ld} vs {}", summary.ld_l2);
                 assert_eq!(beta.len(), beta_ref.len());
@@ -556,5 +847,40 @@ mod tests {
         let z = vec![1.0; 60];
         let mut sp = ScalarPls::new(&d, true).unwrap();
         assert!(sp.solve(&d, &[1.0, 1.0, 1.0], &w, &z).is_none());
+    }
+
+    #[test]
+    fn chunked_solve_is_bit_identical_on_one_or_several_threads() {
+        let n = 6000;
+        let d = design(n);
+        let mut seed = 9u64;
+        let w: Vec<f64> = (0..n).map(|_| 0.2 + lcg(&mut seed)).collect();
+        let z: Vec<f64> = (0..n).map(|_| lcg(&mut seed) * 2.0 - 1.0).collect();
+        let theta = [0.8, 1.3, 0.4];
+        let run = |threads: usize, dense: bool| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                assert_eq!(run_parallel(n), threads > 1);
+                let mut sp = ScalarPls::new(&d, true).unwrap();
+                assert!(sp.chunks.len() > 1);
+                force_layout(&mut sp, dense);
+                sp.solve(&d, &theta, &w, &z).unwrap()
+            })
+        };
+        for dense in [true, false] {
+            let (b1, u1, ld1) = run(1, dense);
+            let (b2, u2, ld2) = run(3, dense);
+            assert_eq!(ld1.to_bits(), ld2.to_bits());
+            for (a, b) in b1
+                .iter()
+                .zip(&b2)
+                .chain(u1.iter().flatten().zip(u2.iter().flatten()))
+            {
+                assert_eq!(a.to_bits(), b.to_bits());
+            }
+        }
     }
 }

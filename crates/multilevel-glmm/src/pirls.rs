@@ -18,7 +18,14 @@
 //! linear predictor (the same for every evaluation of a stage) is computed once; the Laplace
 //! objective of binomial (whole counts) and Poisson fits is `Σ dᵢ + C` with the data-only
 //! constant `C` computed once (see `family::aic_minus_deviance`); the length-n buffers are
-//! reused across iterations and evaluations.
+//! reused across iterations and evaluations, and an objective evaluation reads η and μ in place.
+//! The working weights and residuals at that starting predictor are cached too. Each trial
+//! iterate is one pass (η = offset + Xβ + ZΛu, μ, dμ/dη, Σ dᵢ).
+//!
+//! Both cores: the per-observation passes (working values, the trial iterate, the sums of the
+//! PLS step) run over fixed chunks of observations on the rayon pool when n is large, and every
+//! sum is reduced chunk by chunk in chunk order. The chunks depend on n (and on the data) only,
+//! so a fit gives the same bits on one thread or several (`RAYON_NUM_THREADS`).
 //!
 //! Laplace objective (lme4's `glmerLaplace`): `log|L|² + ‖û‖² + aic(y, n, μ̂, pw, Σ dᵢ)`, the
 //! family's `aic` being −2 × the conditional log-likelihood with its constants, so that
@@ -983,5 +990,142 @@ impl<'a> Pirls<'a> {
         dev.update(design, Some(&self.w), &self.z, None);
         dev.factor_summary(theta)?;
         Some((dev.rx_inverse(), dev.inverse_diag_blocks()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::family::FamilySpec;
+    use multilevel_design::ReTerm;
+
+    fn lcg(seed: &mut u64) -> f64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*seed >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A scalar term (9 levels), a vector term (5 levels, intercept and slope) and X = [1, x].
+    fn design(n: usize) -> Design {
+        let mut seed = 3u64;
+        let x: Vec<f64> = (0..n).map(|_| lcg(&mut seed) * 2.0 - 1.0).collect();
+        let scalar = ReTerm {
+            group: "a".into(),
+            levels: (0..9).map(|l| format!("A{l}")).collect(),
+            refs: (0..n).map(|i| ((i * 7 + i / 5) % 9) as u32).collect(),
+            k: 1,
+            z: vec![1.0; n],
+            col_names: vec!["(Intercept)".into()],
+            formula_order: 0,
+        };
+        let vector = ReTerm {
+            group: "b".into(),
+            levels: (0..5).map(|l| format!("B{l}")).collect(),
+            refs: (0..n).map(|i| (i % 5) as u32).collect(),
+            k: 2,
+            z: (0..n).flat_map(|i| [1.0, x[i]]).collect(),
+            col_names: vec!["(Intercept)".into(), "x".into()],
+            formula_order: 1,
+        };
+        let mut xm = Mat::zeros(n, 2);
+        for i in 0..n {
+            xm[(i, 0)] = 1.0;
+            xm[(i, 1)] = x[i];
+        }
+        Design {
+            formula: "y ~ x + (1 | a) + (x | b)".into(),
+            response_name: "y".into(),
+            y: (0..n).map(|_| (lcg(&mut seed) * 4.0).floor()).collect(),
+            trials: None,
+            x: xm,
+            x_names: vec!["(Intercept)".into(), "x".into()],
+            x_assign: vec![0, 1],
+            fixed_term_labels: vec!["(Intercept)".into(), "x".into()],
+            dropped_columns: Vec::new(),
+            terms: vec![scalar, vector],
+            weights: None,
+            offset: Some((0..n).map(|_| lcg(&mut seed) * 0.2).collect()),
+            n_dropped_missing: 0,
+            data_name: "test".into(),
+        }
+    }
+
+    #[test]
+    fn the_fused_trial_pass_equals_the_term_by_term_sums() {
+        let n = 5000;
+        let d = design(n);
+        let fam = FamilySpec::poisson().build();
+        let p = Pirls::new(&d, &fam, d.y.clone(), vec![1.0; n], vec![1.0; n]);
+        let theta = [0.7, 0.9, -0.2, 0.4];
+        let lambda = lambda_blocks(&d, &theta);
+        let mut seed = 17u64;
+        let u = vec![
+            (0..9).map(|_| lcg(&mut seed) - 0.5).collect::<Vec<f64>>(),
+            (0..10).map(|_| lcg(&mut seed) - 0.5).collect(),
+        ];
+        let beta = [0.3, -0.6];
+        for fixed in [false, true] {
+            let mut buf = Buffers::default();
+            for v in [
+                &mut buf.base,
+                &mut buf.eta_try,
+                &mut buf.mu_try,
+                &mut buf.me_try,
+            ] {
+                v.resize(n, 0.0);
+            }
+            buf.base.copy_from_slice(&p.offset);
+            if fixed {
+                p.add_x_beta(&beta, &mut buf.base);
+            }
+            // Reference: offset (+ Xβ) + ZΛu column by column, then μ and Σ dᵢ in one sum.
+            let mut eta = buf.base.clone();
+            if !fixed {
+                p.add_x_beta(&beta, &mut eta);
+            }
+            p.add_z_lambda_u(&lambda, &u, &mut eta);
+            let (mut mu, mut me) = (vec![0.0; n], vec![0.0; n]);
+            let dev = p.mu_dev_into(&eta, &mut mu, &mut me);
+            let run = |threads: usize, buf: &mut Buffers| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| p.trial(&lambda, (!fixed).then_some(&beta[..]), &u, buf))
+            };
+            let dev1 = run(1, &mut buf);
+            for i in 0..n {
+                assert_eq!(buf.eta_try[i].to_bits(), eta[i].to_bits(), "eta {i}");
+                assert_eq!(buf.mu_try[i].to_bits(), mu[i].to_bits(), "mu {i}");
+                assert_eq!(buf.me_try[i].to_bits(), me[i].to_bits(), "mu.eta {i}");
+            }
+            // Σ dᵢ is summed per chunk: equal up to rounding, and the same on any pool.
+            assert!((dev1 - dev).abs() <= 1e-12 * dev.abs(), "{dev1} vs {dev}");
+            let dev2 = run(2, &mut buf);
+            assert_eq!(dev1.to_bits(), dev2.to_bits());
+        }
+    }
+
+    #[test]
+    fn the_cached_start_gives_the_working_values_of_the_start() {
+        let n = 3000;
+        let d = design(n);
+        let fam = FamilySpec::poisson().build();
+        let mut p = Pirls::new(&d, &fam, d.y.clone(), vec![1.0; n], vec![1.0; n]);
+        let eta0: Vec<f64> = d.y.iter().map(|y| (y + 0.1f64).ln()).collect();
+        p.prepare_start(&eta0);
+        let (mut mu, mut me) = (vec![0.0; n], vec![0.0; n]);
+        p.mu_dev_into(&eta0, &mut mu, &mut me);
+        let base: Vec<f64> = p.offset.iter().map(|o| o + 0.25).collect();
+        let (mut w1, mut z1, mut w2, mut z2) =
+            (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        assert!(working(p.ctx(), [&eta0, &mu, &me], &base, &mut w1, &mut z1));
+        assert!(working_start(&p.start, &base, &mut w2, &mut z2));
+        for i in 0..n {
+            assert_eq!(w1[i].to_bits(), w2[i].to_bits());
+            assert_eq!(z1[i].to_bits(), z2[i].to_bits());
+        }
     }
 }

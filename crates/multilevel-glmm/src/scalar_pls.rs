@@ -359,12 +359,10 @@ impl ScalarPls {
             }
             sol[i] = acc / s[i * m + i];
         }
-        // u₀ by back substitution through the diagonal block, chunk by chunk.
-        let back = |c: &mut Chunk| c.back_substitute(lay, &sol);
-        if par {
-            self.chunks.par_iter_mut().for_each(back);
-        } else {
-            self.chunks.iter_mut().for_each(back);
+        // u₀ by back substitution through the diagonal block, chunk by chunk
+        // (O(nnz) work: not worth another round trip to the thread pool.)
+        for c in &mut self.chunks {
+            c.back_substitute(lay, &sol);
         }
         let mut u0 = Vec::with_capacity(design.terms[0].nlevels());
         for c in &self.chunks {
@@ -447,11 +445,12 @@ impl Chunk {
                 let ll = l - self.la;
                 let sc = 1.0 / self.d[ll].sqrt();
                 let (cs, ce) = (lay.cptr[l], lay.cptr[l + 1]);
+                let vl = &mut v[ll * m..(ll + 1) * m];
                 for (k, &c) in lay.ccol[cs..ce].iter().enumerate() {
-                    v[c as usize * nlc + ll] = cval[cs - c0 + k] * sc;
+                    vl[c as usize] = cval[cs - c0 + k] * sc;
                 }
                 for a in 0..p {
-                    v[(nr + a) * nlc + ll] = self.cx[ll * p + a] * sc;
+                    vl[nr + a] = self.cx[ll * p + a] * sc;
                 }
             }
             syrk_lower_sub(v, m, nlc, s);
@@ -608,11 +607,9 @@ impl Chunk {
             self.r0[ll] = rl;
             self.cx[ll * P..(ll + 1) * P].copy_from_slice(&cxl);
         }
-        for a in 0..P {
-            self.rhs[nr + a] += rx[a];
-            for b in 0..=a {
-                self.xx[a * P + b] = xx[a][b];
-            }
+        for (a, (row, r)) in xx.iter().zip(rx).enumerate() {
+            self.rhs[nr + a] += r;
+            self.xx[a * P..a * P + a + 1].copy_from_slice(&row[..=a]);
         }
         true
     }
@@ -636,81 +633,36 @@ impl Chunk {
     }
 }
 
-/// `S[a, b] −= Σₗ V[a, ℓ] V[b, ℓ]` for `a ≥ b` (`S` `m × m` column-major, `V` `m` rows of
-/// length `k`), four entries of a column at a time so each load of `V[b, ·]` serves four sums.
+/// `S[a, b] −= Σₗ V[ℓ, a] V[ℓ, b]` for `a ≥ b` (`S` `m × m` column-major, `V` `k` rows of
+/// length `m`, one per level): rank-two updates, two levels at a time, each a contiguous
+/// `axpy`-like loop down a column of `S` that the compiler vectorises.
 fn syrk_lower_sub(v: &[f64], m: usize, k: usize, s: &mut [f64]) {
-    for b in 0..m {
-        let vb = &v[b * k..(b + 1) * k];
-        let col = &mut s[b * m..(b + 1) * m];
-        let mut a = b;
-        while a + 4 <= m {
-            let d = dot4(
-                vb,
-                [
-                    &v[a * k..(a + 1) * k],
-                    &v[(a + 1) * k..(a + 2) * k],
-                    &v[(a + 2) * k..(a + 3) * k],
-                    &v[(a + 3) * k..(a + 4) * k],
-                ],
-            );
-            for (t, dv) in col[a..a + 4].iter_mut().zip(d) {
-                *t -= dv;
+    let mut rows = v[..k * m].chunks_exact(2 * m);
+    for pair in rows.by_ref() {
+        let (v1, v2) = pair.split_at(m);
+        for b in 0..m {
+            let (f1, f2) = (v1[b], v2[b]);
+            if f1 == 0.0 && f2 == 0.0 {
+                continue;
             }
-            a += 4;
-        }
-        while a < m {
-            col[a] -= dot(&v[a * k..(a + 1) * k], vb);
-            a += 1;
-        }
-    }
-}
-
-/// `[Σ x r₀, Σ x r₁, Σ x r₂, Σ x r₃]`, two running sums each.
-fn dot4(x: &[f64], r: [&[f64]; 4]) -> [f64; 4] {
-    let k = x.len();
-    let [r0, r1, r2, r3] = r;
-    let (r0, r1, r2, r3) = (&r0[..k], &r1[..k], &r2[..k], &r3[..k]);
-    let mut acc = [[0.0f64; 2]; 4];
-    let h = k / 2 * 2;
-    let mut l = 0;
-    while l < h {
-        let (x0, x1) = (x[l], x[l + 1]);
-        acc[0][0] += r0[l] * x0;
-        acc[0][1] += r0[l + 1] * x1;
-        acc[1][0] += r1[l] * x0;
-        acc[1][1] += r1[l + 1] * x1;
-        acc[2][0] += r2[l] * x0;
-        acc[2][1] += r2[l + 1] * x1;
-        acc[3][0] += r3[l] * x0;
-        acc[3][1] += r3[l + 1] * x1;
-        l += 2;
-    }
-    let mut out = [0.0; 4];
-    for (j, rj) in [r0, r1, r2, r3].iter().enumerate() {
-        out[j] = acc[j][0] + acc[j][1];
-        if h < k {
-            out[j] += rj[h] * x[h];
+            let col = &mut s[b * m + b..(b + 1) * m];
+            for ((t, &x1), &x2) in col.iter_mut().zip(&v1[b..]).zip(&v2[b..]) {
+                *t -= x1 * f1 + x2 * f2;
+            }
         }
     }
-    out
-}
-
-/// `Σ aᵢbᵢ` with four running sums (lets the compiler use vector registers).
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0; 4];
-    let ca = a.chunks_exact(4);
-    let cb = b.chunks_exact(4);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..4 {
-            acc[k] += x[k] * y[k];
+    if let Some(v1) = rows.remainder().get(..m) {
+        for b in 0..m {
+            let f1 = v1[b];
+            if f1 == 0.0 {
+                continue;
+            }
+            let col = &mut s[b * m + b..(b + 1) * m];
+            for (t, &x1) in col.iter_mut().zip(&v1[b..]) {
+                *t -= x1 * f1;
+            }
         }
     }
-    let mut tail = 0.0;
-    for (x, y) in ra.iter().zip(rb) {
-        tail += x * y;
-    }
-    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
 }
 
 #[cfg(test)]

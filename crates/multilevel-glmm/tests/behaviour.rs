@@ -6,7 +6,8 @@ mod common;
 
 use common::*;
 use multilevel_glmm::{
-    FamilyKind, FamilySpec, GlmmError, GlmmOptions, LinkKind, VcovSource, glmer, glmer_full,
+    FamilyKind, FamilySpec, GlmmError, GlmmFit, GlmmOptions, LinkKind, VcovSource, glmer,
+    glmer_full,
 };
 
 fn cbpp() -> (
@@ -185,4 +186,80 @@ fn gaussian_log_link_fits_and_has_a_scale() {
     assert!(fit.sigma > 0.0 && fit.sigma.is_finite());
     // x's true coefficient in the simulation is 0.5.
     assert!((fit.fixed[1].estimate - 0.5).abs() < 0.2, "{:?}", fit.fixed);
+}
+
+/// Crossed Poisson counts, `groups × items` rows (rows grouped by `g`, fixed-seed LCG):
+/// `y ~ Poisson(exp(0.4 + 0.3 x + a_g + b_h))`.
+fn crossed_poisson_csv(groups: usize, items: usize) -> String {
+    let mut seed = 2024u64;
+    let mut unif = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let a: Vec<f64> = (0..groups).map(|_| (unif() - 0.5) * 1.2).collect();
+    let b: Vec<f64> = (0..items).map(|_| (unif() - 0.5) * 0.8).collect();
+    let mut csv = String::from("g,h,x,y\n");
+    for (gi, ag) in a.iter().enumerate() {
+        for (hi, bh) in b.iter().enumerate() {
+            let x = unif() * 2.0 - 1.0;
+            let lambda = (0.4 + 0.3 * x + ag + bh).exp();
+            // Knuth's product-of-uniforms Poisson draw.
+            let (limit, mut prod, mut k) = ((-lambda).exp(), unif(), 0u32);
+            while prod > limit {
+                prod *= unif();
+                k += 1;
+            }
+            csv.push_str(&format!("g{gi:04},h{hi:03},{x},{k}\n"));
+        }
+    }
+    csv
+}
+
+#[test]
+fn a_large_fit_is_bit_identical_on_one_or_two_threads() {
+    // 4,800 rows: above the size from which the per-observation passes use the thread pool.
+    use multilevel_design::{DesignOptions, build_design_with};
+    use multilevel_frame::{DataFrame, FrameOptions, ModelFrame, ReadOptions};
+    let ro = ReadOptions {
+        factor_columns: vec!["g".into(), "h".into()],
+        ordered_columns: Vec::new(),
+    };
+    let data = DataFrame::from_csv_str("crossed", &crossed_poisson_csv(160, 30), &ro).unwrap();
+    let formula = multilevel_formula::parse("y ~ x + (1 | g) + (1 | h)").unwrap();
+    let mf = ModelFrame::new(&formula, &data, &FrameOptions::default()).unwrap();
+    let design = build_design_with(&formula, &mf, &DesignOptions { allow_n: true }).unwrap();
+    assert_eq!(design.nobs(), 4800);
+    let family = FamilySpec::poisson().build();
+    let opts = GlmmOptions {
+        cond_var: false,
+        ..GlmmOptions::default()
+    };
+    let fit = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| glmer_full(design.clone(), &family, &opts).unwrap())
+    };
+    let (one, two) = (fit(1), fit(2));
+    assert!(one.result.converged, "{:?}", one.result.warnings);
+    assert!(one.result.loglik.is_finite());
+    assert_eq!(one.stage_evaluations, two.stage_evaluations);
+    assert_eq!(one.result.loglik.to_bits(), two.result.loglik.to_bits());
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+    assert_eq!(bits(&one.result.theta), bits(&two.result.theta));
+    let est = |f: &GlmmFit| {
+        f.result
+            .fixed
+            .iter()
+            .map(|c| c.estimate)
+            .collect::<Vec<f64>>()
+    };
+    assert_eq!(bits(&est(&one)), bits(&est(&two)));
+    assert_eq!(bits(&one.mu), bits(&two.mu));
+    // The simulated effects are recovered (a sanity check that the fit is a real one).
+    let slope = est(&one)[1];
+    assert!((slope - 0.3).abs() < 0.1, "slope {slope}");
 }

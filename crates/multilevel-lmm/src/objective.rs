@@ -154,6 +154,8 @@ pub struct ProfiledDeviance {
     gradient_evaluations: usize,
     /// Gradient workspace: `S⁻¹` on the leading block (see [`gradient`]).
     sinv: Mat<f64>,
+    /// Gradient workspace: `L_S⁻¹` on the leading block (scalar-term shortcut).
+    linv: Mat<f64>,
     /// Scratch of the dense inverse.
     grad_mem: Option<MemBuffer>,
 }
@@ -261,6 +263,7 @@ impl ProfiledDeviance {
             evaluations: 0,
             gradient_evaluations: 0,
             sinv: Mat::zeros(0, 0),
+            linv: Mat::zeros(0, 0),
             grad_mem: None,
         };
         dev.accumulate(

@@ -156,9 +156,8 @@ impl ProfiledDeviance {
         let k0 = self.k0;
         let l0 = self.l0;
         let m = if self.reml { nr + p } else { nr };
-        self.invert_leading(m);
         let (beta, u0, ur) = self.solve_raw();
-        let lam0 = &self.lambda[0];
+        let lam0 = self.lambda[0].clone();
 
         // b = Λu.
         let mut b0 = vec![0.0; l0 * k0];
@@ -231,6 +230,17 @@ impl ProfiledDeviance {
                 }
             }
         }
+
+        let nfac = if self.reml {
+            (self.n - self.p) as f64
+        } else {
+            self.n as f64
+        };
+        let scale = -2.0 * nfac / f.pwrss;
+        if self.scalar_terms_away_from_zero() {
+            return self.gradient_scalar_terms(m, &zr0, &u0, &zr_r, &ur, scale, ntheta);
+        }
+        self.invert_leading(m);
 
         // Σ_j P_tj per term (k × k, row-major) and Σ_j (Z'r)[b_j + a] u[b_j + b].
         let mut psum: Vec<Vec<f64>> = self.terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
@@ -491,12 +501,6 @@ impl ProfiledDeviance {
         }
 
         // Assemble: θ (row a, column b) of term t.
-        let nfac = if self.reml {
-            (self.n - self.p) as f64
-        } else {
-            self.n as f64
-        };
-        let scale = -2.0 * nfac / f.pwrss;
         let mut grad = vec![0.0; ntheta];
         for (t, shape) in self.terms.iter().enumerate() {
             let k = shape.k;
@@ -513,6 +517,124 @@ impl ProfiledDeviance {
         grad
     }
 }
+
+impl ProfiledDeviance {
+    /// Whether the scalar-term shortcut ([`Self::gradient_scalar_terms`]) applies: every term
+    /// has one column per level and every `|θ_t|` is at least [`SCALAR_SHORTCUT_MIN_THETA`]
+    /// (the identity divides by `θ_t`; near 0 the general formula is the accurate one).
+    fn scalar_terms_away_from_zero(&self) -> bool {
+        self.terms.iter().all(|t| t.k == 1)
+            && self.lambda.iter().all(|l| {
+                l.first()
+                    .is_some_and(|v| v.abs() >= SCALAR_SHORTCUT_MIN_THETA)
+            })
+    }
+
+    /// The gradient when every term is scalar (`Λ_t = θ_t I` on term `t`'s `q_t` columns) and
+    /// no `θ_t` is near 0. Then `Λ̃ E_t = θ_t E_t` (`E_t = ∂Λ̃/∂θ_t`, the projection on term
+    /// `t`), so
+    ///
+    /// ```text
+    ///   ∂ log|Ω|/∂θ_t = 2 tr(Ω⁻¹Λ̃'G̃Λ̃ E_t)/θ_t = 2 tr(Ω⁻¹(Ω − diag(I_q, 0)) E_t)/θ_t
+    ///                 = (2/θ_t) (q_t − tr((Ω⁻¹)_tt)),
+    /// ```
+    ///
+    /// and only diagonal elements of `Ω⁻¹` are needed: for a later term `diag(S⁻¹)`, for the
+    /// first term `tr((Ω⁻¹)₀₀) = Σ_j (1/L₀₀,j² + w_j'S⁻¹w_j)` with `w_j = v_j / L₀₀,j` the sparse
+    /// column of `W = V L₀₀⁻¹` (only `S⁻¹` on the pattern of `w_j` is read). `S⁻¹ = L_S⁻ᵀL_S⁻¹`
+    /// is formed from one triangular inverse and one triangular product, and none of the
+    /// per-level products `S⁻¹W`, `Λ̃_r'G̃_rr` of the general path are needed (on InstEval's
+    /// 3-term ML model the gradient costs about 2.5 objectives instead of about 4). The
+    /// residual part is the general one (`Σ_j (Z'r)_j u_j` per term).
+    #[allow(clippy::too_many_arguments)]
+    fn gradient_scalar_terms(
+        &mut self,
+        m: usize,
+        zr0: &[f64],
+        u0: &[f64],
+        zr_r: &[f64],
+        ur: &[f64],
+        scale: f64,
+        ntheta: usize,
+    ) -> Vec<f64> {
+        if self.sinv.nrows() != m {
+            self.sinv = Mat::zeros(m, m);
+        }
+        if self.linv.nrows() != m {
+            self.linv = Mat::zeros(m, m);
+        }
+        if m > 0 {
+            // S⁻¹ = L_S⁻ᵀ L_S⁻¹ on the lower triangle (both factors triangular).
+            faer::linalg::triangular_inverse::invert_lower_triangular(
+                self.linv.as_mut(),
+                self.s.as_ref().submatrix(0, 0, m, m),
+                self.par,
+            );
+            triangular::matmul(
+                self.sinv.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Replace,
+                self.linv.transpose(),
+                BlockStructure::TriangularUpper,
+                self.linv.as_ref(),
+                BlockStructure::TriangularLower,
+                1.0,
+                self.par,
+            );
+        }
+        let sinv = &self.sinv;
+        // First term: tr((Ω⁻¹)₀₀) = Σ_j (1/L₀₀,j² + w_j'S⁻¹w_j) on the pattern of w_j, and
+        // Σ_j (Z'r)_j u_j.
+        let mut tr0 = 0.0;
+        let mut r0 = 0.0;
+        let mut w = Vec::new();
+        for l in 0..self.l0 {
+            let d = self.l00[l];
+            tr0 += 1.0 / (d * d);
+            r0 += zr0[l] * u0[l];
+            let start = self.bptr[l];
+            let rows = &self.brow[start..self.bptr[l + 1]];
+            let na = rows.partition_point(|&r| (r as usize) < m);
+            w.clear();
+            w.extend(self.vval[start..start + na].iter().map(|v| v / d));
+            let mut acc = 0.0;
+            for (j, &rj) in rows[..na].iter().enumerate() {
+                // Column r_j of S⁻¹ below the diagonal (rows are sorted ascending).
+                let col = sinv.col_as_slice(rj as usize);
+                let mut cross = 0.0;
+                for (&ri, wi) in rows[j + 1..na].iter().zip(&w[j + 1..]) {
+                    cross += col[ri as usize] * wi;
+                }
+                acc += w[j] * (w[j] * col[rj as usize] + 2.0 * cross);
+            }
+            tr0 += acc;
+        }
+        let mut grad = vec![0.0; ntheta];
+        for (t, shape) in self.terms.iter().enumerate() {
+            let theta = self.lambda[t].first().copied().unwrap_or(1.0);
+            let (q, tr, rs) = match shape.rest_offset {
+                None => (self.l0 as f64, tr0, r0),
+                Some(off) => {
+                    let mut tr = 0.0;
+                    let mut rs = 0.0;
+                    for g in off..off + shape.nlevels {
+                        tr += sinv[(g, g)];
+                        rs += zr_r[g] * ur[g];
+                    }
+                    (shape.nlevels as f64, tr, rs)
+                }
+            };
+            if let Some(gv) = grad.get_mut(shape.theta_offset) {
+                *gv = 2.0 * (q - tr) / theta + scale * rs;
+            }
+        }
+        grad
+    }
+}
+
+/// Smallest `|θ_t|` for which the gradient uses the scalar-term identity
+/// `∂ log|Ω|/∂θ_t = (2/θ_t)(q_t − tr((Ω⁻¹)_tt))` (see `gradient_scalar_terms`).
+const SCALAR_SHORTCUT_MIN_THETA: f64 = 1e-3;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -573,9 +695,15 @@ mod tests {
         check(&d, &[0.6]);
         let d = design_with(true, 80, &[(9, 2)]);
         check(&d, &[0.6, 0.1, 0.3]);
-        // Scalar terms only.
+        // Scalar terms only: the shortcut (every |θ_t| ≥ 1e-3), with a sparse and a dense V,
+        // and the general formula when one θ_t is near 0 or negative and small.
         let d = design_with(false, 150, &[(12, 1), (7, 1), (5, 1)]);
         check(&d, &[0.6, 1.4, 0.2]);
+        check(&d, &[-0.6, 1.4, -0.2]);
+        check(&d, &[0.6, 5e-4, 0.2]);
+        let d = design_with(true, 120, &[(40, 1), (16, 1)]);
+        check(&d, &[0.8, 1.1]);
+        check(&d, &[0.8, 2e-4]);
     }
 
     #[test]

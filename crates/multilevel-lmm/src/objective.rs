@@ -53,14 +53,6 @@ use multilevel_design::Design;
 
 mod gradient;
 
-/// Rows of the dense block from which its factorization (and the gradient's inverse) would run
-/// on rayon's thread pool rather than sequentially: never, at present. Measured on the 2-core
-/// development machine, faer's sequential kernels were faster even on InstEval's 1,145-row
-/// block (2.34 s vs 2.66 s per fit), and after faer's parallel kernels had run, rayon work
-/// elsewhere in the same process (the GLMM's chunked PIRLS sums) became ~7× slower
-/// (`cargo xtask bench-lme4 --models insteval,glmm_binomial`).
-const PARALLEL_MIN_DENSE_BLOCK: usize = usize::MAX;
-
 /// Shape of one random-effects term in θ and in `u`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TermShape {
@@ -214,13 +206,12 @@ impl ProfiledDeviance {
         let kmax = terms.iter().map(|t| t.k).max().unwrap_or(1);
 
         let lambda = terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
-        // Sequential kernels (see `PARALLEL_MIN_DENSE_BLOCK`); kb07_1, a 265-row block: 3.4 ms
-        // per objective sequential vs 3.8–5.5 ms with rayon on two loaded cores.
-        let par = if nt >= PARALLEL_MIN_DENSE_BLOCK {
-            Par::rayon(0)
-        } else {
-            Par::Seq
-        };
+        // faer's kernels run sequentially. Measured on the 2-core development machine, they were
+        // faster than faer's parallel ones even on InstEval's 1,145-row block (2.34 s vs 2.66 s
+        // per fit), and after faer's parallel kernels had run, rayon work elsewhere in the same
+        // process (the GLMM's chunked PIRLS sums) became ~7× slower (`cargo xtask bench-lme4
+        // --models insteval,glmm_binomial`).
+        let par = Par::Seq;
         let mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
             nt,
             par,

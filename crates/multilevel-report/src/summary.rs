@@ -319,11 +319,10 @@ fn fixed_table(fit: &FitResult) -> (Table, bool) {
 
     // Coefficient/SE(/df) block: rounded to enough decimals for the smallest magnitude, then
     // formatted as one unit.
-    // lme4 passes `zap.ind = 3`: the third column is zapped to `digits` significant digits
-    // relative to its largest entry. That is the t value in lme4's table and df in lmerTest's.
+    // The df column of lmerTest's table belongs to this block and is not zapped: lmerTest
+    // prints `153.6518` and `7021.5092` side by side (Hsb82, `mAch ~ cwc + gm + (1 | school)`).
     let ncs = if has_df { 3 } else { 2 };
     let dfs: Vec<f64> = fit.fixed.iter().map(|f| f.df.unwrap_or(f64::NAN)).collect();
-    let dfs = zapsmall(&dfs, digits as i32);
     let mut cs: Vec<f64> = Vec::with_capacity(n * ncs);
     for (f, df) in fit.fixed.iter().zip(&dfs) {
         cs.push(f.estimate);

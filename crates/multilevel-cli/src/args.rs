@@ -163,6 +163,38 @@ pub enum OutputFormat {
 /// and `confint` share.
 #[derive(Debug, Args)]
 pub struct ModelData {
+    /// Where the data come from.
+    #[command(flatten)]
+    pub source: DataSource,
+
+    /// Fit by maximum likelihood instead of REML (`compare` refits REML fits by ML anyway).
+    #[arg(long)]
+    pub ml: bool,
+
+    /// Column of prior weights.
+    #[arg(long, value_name = "COL")]
+    pub weights: Option<String>,
+}
+
+impl ModelData {
+    /// The data set these options name.
+    pub fn load(&self) -> anyhow::Result<multilevel::DataFrame> {
+        self.source.load()
+    }
+
+    /// The library's fit options.
+    pub fn fit_options(&self) -> multilevel::FitOptions {
+        multilevel::FitOptions {
+            reml: !self.ml,
+            weights: self.weights.clone(),
+            ..multilevel::FitOptions::default()
+        }
+    }
+}
+
+/// A CSV file or an embedded data set, shared by every command that reads data.
+#[derive(Debug, Args)]
+pub struct DataSource {
     /// CSV file with a header row (missing values: empty or NA).
     #[arg(
         long,
@@ -176,32 +208,15 @@ pub struct ModelData {
     #[arg(long, value_name = "NAME")]
     pub dataset: Option<String>,
 
-    /// Fit by maximum likelihood instead of REML (`compare` refits REML fits by ML anyway).
-    #[arg(long)]
-    pub ml: bool,
-
-    /// Column of prior weights.
-    #[arg(long, value_name = "COL")]
-    pub weights: Option<String>,
-
     /// Treat a (numeric) column as a factor; repeat for several columns.
     #[arg(long = "factor", value_name = "COL")]
     pub factors: Vec<String>,
 }
 
-impl ModelData {
+impl DataSource {
     /// The data set these options name.
     pub fn load(&self) -> anyhow::Result<multilevel::DataFrame> {
         crate::fit::load_data(self.data.as_deref(), self.dataset.as_deref(), &self.factors)
-    }
-
-    /// The library's fit options.
-    pub fn fit_options(&self) -> multilevel::FitOptions {
-        multilevel::FitOptions {
-            reml: !self.ml,
-            weights: self.weights.clone(),
-            ..multilevel::FitOptions::default()
-        }
     }
 }
 

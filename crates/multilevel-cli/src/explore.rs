@@ -2,14 +2,13 @@
 //! `multilevel-workflow`): ICC and design effect per grouping factor, the pooled OLS, between,
 //! within, random-effects and hybrid estimates side by side, and the Hausman test.
 
-use crate::args::OutputFormat;
-use crate::fit::{load_data, write_report};
+use crate::args::{DataSource, OutputFormat, ReportOutput};
+use crate::fit::write_report;
 use anyhow::Result;
 use clap::Args;
 use multilevel::workflow::{
     ExploreOptions, explore, parse_simple_formula, render_markdown, render_text,
 };
-use std::path::PathBuf;
 
 /// Examples shown by `multilevel explore --help`.
 pub const EXAMPLES: &str = "\
@@ -35,18 +34,9 @@ pub struct ExploreArgs {
     #[arg(value_name = "FORMULA")]
     pub formula: String,
 
-    /// CSV file with a header row (missing values: empty or NA).
-    #[arg(
-        long,
-        value_name = "PATH",
-        conflicts_with = "dataset",
-        required_unless_present = "dataset"
-    )]
-    pub data: Option<PathBuf>,
-
-    /// Embedded data set (see `multilevel datasets`).
-    #[arg(long, value_name = "NAME")]
-    pub dataset: Option<String>,
+    /// The data: --data FILE or --dataset NAME (and --factor COL).
+    #[command(flatten)]
+    pub source: DataSource,
 
     /// Grouping factor (column of cluster labels); repeat for nested levels, outer first. The
     /// first is the cluster of the estimators.
@@ -61,30 +51,26 @@ pub struct ExploreArgs {
     #[arg(long, default_value_t = 20_240_601, value_name = "N")]
     pub seed: u64,
 
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
-    pub format: OutputFormat,
-
-    /// Write the report to this file instead of standard output.
-    #[arg(long, short = 'o', value_name = "PATH")]
-    pub output: Option<PathBuf>,
+    /// Report format and destination.
+    #[command(flatten)]
+    pub report: ReportOutput,
 }
 
 /// Runs `multilevel explore`.
 pub fn run(a: &ExploreArgs) -> Result<()> {
     let (response, predictors) = parse_simple_formula(&a.formula)?;
     // Grouping columns of numbers are cluster labels: the workflow accepts them as they are.
-    let data = load_data(a.data.as_deref(), a.dataset.as_deref(), &[])?;
+    let data = a.source.load()?;
     let opts = ExploreOptions {
         bootstrap: a.bootstrap,
         seed: a.seed,
         ..ExploreOptions::default()
     };
     let report = explore(&data, &response, &predictors, &a.groups, &opts)?;
-    let text = match a.format {
+    let text = match a.report.format {
         OutputFormat::Text => render_text(&report),
         OutputFormat::Markdown => render_markdown(&report),
         OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
     };
-    write_report(&text, a.output.as_deref())
+    write_report(&text, a.report.output.as_deref())
 }

@@ -1,12 +1,11 @@
 //! `multilevel gee`: generalized estimating equations (crate `multilevel-marginal`, geepack's
 //! `geeglm`) with robust sandwich standard errors.
 
-use crate::args::OutputFormat;
-use crate::fit::{load_data, write_report};
+use crate::args::{DataSource, OutputFormat, ReportOutput};
+use crate::fit::write_report;
 use anyhow::{Result, anyhow};
 use clap::{Args, ValueEnum};
 use multilevel::marginal::{CorStructure, GeeOptions, gee, render};
-use std::path::PathBuf;
 
 /// Examples shown by `multilevel gee --help`.
 pub const EXAMPLES: &str = "\
@@ -54,18 +53,9 @@ pub struct GeeArgs {
     #[arg(value_name = "FORMULA")]
     pub formula: String,
 
-    /// CSV file with a header row (missing values: empty or NA).
-    #[arg(
-        long,
-        value_name = "PATH",
-        conflicts_with = "dataset",
-        required_unless_present = "dataset"
-    )]
-    pub data: Option<PathBuf>,
-
-    /// Embedded data set (see `multilevel datasets`).
-    #[arg(long, value_name = "NAME")]
-    pub dataset: Option<String>,
+    /// The data: --data FILE or --dataset NAME (and --factor COL).
+    #[command(flatten)]
+    pub source: DataSource,
 
     /// Column of cluster labels (geepack's `id`).
     #[arg(long, value_name = "COL")]
@@ -83,17 +73,9 @@ pub struct GeeArgs {
     #[arg(long, value_enum, default_value_t = Corstr::Independence, value_name = "STRUCTURE")]
     pub corstr: Corstr,
 
-    /// Treat a (numeric) column as a factor; repeat for several columns.
-    #[arg(long = "factor", value_name = "COL")]
-    pub factors: Vec<String>,
-
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
-    pub format: OutputFormat,
-
-    /// Write the report to this file instead of standard output.
-    #[arg(long, short = 'o', value_name = "PATH")]
-    pub output: Option<PathBuf>,
+    /// Report format and destination.
+    #[command(flatten)]
+    pub report: ReportOutput,
 }
 
 /// Runs `multilevel gee`.
@@ -111,14 +93,14 @@ pub fn run(a: &GeeArgs) -> Result<()> {
         Corstr::Exchangeable => CorStructure::Exchangeable,
         Corstr::Ar1 => CorStructure::Ar1,
     };
-    let data = load_data(a.data.as_deref(), a.dataset.as_deref(), &a.factors)?;
+    let data = a.source.load()?;
     let opts = GeeOptions {
         family,
         corstr,
         ..GeeOptions::default()
     };
     let fit = gee(&a.formula, &data, &a.group, &opts)?;
-    let text = match a.format {
+    let text = match a.report.format {
         OutputFormat::Text => render::gee_text(&fit),
         OutputFormat::Markdown => render::gee_markdown(&fit),
         OutputFormat::Json => format!(
@@ -126,5 +108,5 @@ pub fn run(a: &GeeArgs) -> Result<()> {
             serde_json::to_string_pretty(&render::gee_json(&fit))?
         ),
     };
-    write_report(&text, a.output.as_deref())
+    write_report(&text, a.report.output.as_deref())
 }

@@ -1,13 +1,12 @@
 //! `multilevel meta`: random-effects meta-analysis and meta-regression of effect sizes with
 //! known sampling variances (crate `multilevel-meta`, metafor's `rma()`).
 
-use crate::args::OutputFormat;
-use crate::fit::{load_data, write_report};
+use crate::args::{DataSource, OutputFormat, ReportOutput};
+use crate::fit::write_report;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use multilevel::meta::report::{Format, render};
 use multilevel::meta::{DataSpec, Method, RmaOptions, Test, rma_data};
-use std::path::PathBuf;
 
 /// Examples shown by `multilevel meta --help`.
 pub const EXAMPLES: &str = "\
@@ -83,18 +82,9 @@ pub enum TestArg {
 /// Arguments of `multilevel meta`.
 #[derive(Debug, Args)]
 pub struct MetaArgs {
-    /// CSV file with a header row, one study per row (missing values: empty or NA).
-    #[arg(
-        long,
-        value_name = "PATH",
-        conflicts_with = "dataset",
-        required_unless_present = "dataset"
-    )]
-    pub data: Option<PathBuf>,
-
-    /// Embedded data set (see `multilevel datasets`).
-    #[arg(long, value_name = "NAME")]
-    pub dataset: Option<String>,
+    /// The data: --data FILE or --dataset NAME (and --factor COL).
+    #[command(flatten)]
+    pub source: DataSource,
 
     /// Column of effect sizes.
     #[arg(long, value_name = "COL")]
@@ -133,13 +123,9 @@ pub struct MetaArgs {
     #[arg(long, default_value_t = 95.0, value_name = "PERCENT")]
     pub level: f64,
 
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
-    pub format: OutputFormat,
-
-    /// Write the report to this file instead of standard output.
-    #[arg(long, short = 'o', value_name = "PATH")]
-    pub output: Option<PathBuf>,
+    /// Report format and destination.
+    #[command(flatten)]
+    pub report: ReportOutput,
 }
 
 /// Runs `multilevel meta`.
@@ -150,7 +136,7 @@ pub fn run(a: &MetaArgs) -> Result<()> {
             a.level
         );
     }
-    let data = load_data(a.data.as_deref(), a.dataset.as_deref(), &[])?;
+    let data = a.source.load()?;
     let spec = DataSpec {
         yi: a.yi.clone(),
         vi: a.vi.clone(),
@@ -176,10 +162,10 @@ pub fn run(a: &MetaArgs) -> Result<()> {
         }
         e => e.into(),
     })?;
-    let format = match a.format {
+    let format = match a.report.format {
         OutputFormat::Text => Format::Text,
         OutputFormat::Markdown => Format::Markdown,
         OutputFormat::Json => Format::Json,
     };
-    write_report(&render(&fit, format), a.output.as_deref())
+    write_report(&render(&fit, format), a.report.output.as_deref())
 }

@@ -2,12 +2,11 @@
 //! CR2) standard errors and Satterthwaite df (crate `multilevel-marginal`, clubSandwich's
 //! `coef_test`).
 
-use crate::args::OutputFormat;
-use crate::fit::{load_data, write_report};
+use crate::args::{DataSource, OutputFormat, ReportOutput};
+use crate::fit::write_report;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use multilevel::marginal::{Clusters, CrType, lmm_robust, ols_robust, render};
-use std::path::PathBuf;
 
 /// Examples shown by `multilevel robust --help`.
 pub const EXAMPLES: &str = "\
@@ -54,18 +53,9 @@ pub struct RobustArgs {
     #[arg(value_name = "FORMULA")]
     pub formula: String,
 
-    /// CSV file with a header row (missing values: empty or NA).
-    #[arg(
-        long,
-        value_name = "PATH",
-        conflicts_with = "dataset",
-        required_unless_present = "dataset"
-    )]
-    pub data: Option<PathBuf>,
-
-    /// Embedded data set (see `multilevel datasets`).
-    #[arg(long, value_name = "NAME")]
-    pub dataset: Option<String>,
+    /// The data: --data FILE or --dataset NAME (and --factor COL).
+    #[command(flatten)]
+    pub source: DataSource,
 
     /// Column of cluster labels.
     #[arg(long, value_name = "COL")]
@@ -79,17 +69,9 @@ pub struct RobustArgs {
     #[arg(long, value_enum, default_value_t = RobustModel::Ols, value_name = "MODEL")]
     pub model: RobustModel,
 
-    /// Treat a (numeric) column as a factor; repeat for several columns.
-    #[arg(long = "factor", value_name = "COL")]
-    pub factors: Vec<String>,
-
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
-    pub format: OutputFormat,
-
-    /// Write the report to this file instead of standard output.
-    #[arg(long, short = 'o', value_name = "PATH")]
-    pub output: Option<PathBuf>,
+    /// Report format and destination.
+    #[command(flatten)]
+    pub report: ReportOutput,
 }
 
 /// Runs `multilevel robust`.
@@ -99,7 +81,7 @@ pub fn run(a: &RobustArgs) -> Result<()> {
         CrKind::Cr1 => CrType::Cr1,
         CrKind::Cr2 => CrType::Cr2,
     };
-    let data = load_data(a.data.as_deref(), a.dataset.as_deref(), &a.factors)?;
+    let data = a.source.load()?;
     let res = match a.model {
         RobustModel::Ols => ols_robust(&a.formula, &data, &a.cluster, ty)?,
         RobustModel::Lmm => {
@@ -121,7 +103,7 @@ pub fn run(a: &RobustArgs) -> Result<()> {
             lmm_robust(prepared.model.design(), &fit, &clusters, ty)?
         }
     };
-    let text = match a.format {
+    let text = match a.report.format {
         OutputFormat::Text => render::robust_text(&res),
         OutputFormat::Markdown => render::robust_markdown(&res),
         OutputFormat::Json => format!(
@@ -129,5 +111,5 @@ pub fn run(a: &RobustArgs) -> Result<()> {
             serde_json::to_string_pretty(&render::robust_json(&res))?
         ),
     };
-    write_report(&text, a.output.as_deref())
+    write_report(&text, a.report.output.as_deref())
 }

@@ -155,13 +155,7 @@ pub fn run(a: &MetaArgs) -> Result<()> {
         level: a.level,
         ..RmaOptions::default()
     };
-    let fit = rma_data(&data, &spec, &opts).map_err(|e| match e {
-        // Errors about the data as a whole name the file they concern.
-        multilevel::meta::MetaError::TooFewStudies { .. } => {
-            anyhow::anyhow!("{}: {e}", data.name())
-        }
-        e => e.into(),
-    })?;
+    let fit = rma_data(&data, &spec, &opts)?;
     let format = match a.report.format {
         OutputFormat::Text => Format::Text,
         OutputFormat::Markdown => Format::Markdown,

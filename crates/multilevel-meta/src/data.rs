@@ -227,6 +227,7 @@ pub fn prepare(data: &DataFrame, spec: &DataSpec) -> Result<MetaData, MetaError>
     let k = out_yi.len();
     if k < 2 {
         return Err(MetaError::TooFewStudies {
+            data: data.name().to_string(),
             k,
             dropped: dropped_rows.len(),
         });

@@ -17,8 +17,10 @@ pub enum MetaError {
         found: usize,
     },
     /// Fewer than two studies.
-    #[error("only {k} stud{} left{}; hint: a meta-analysis needs at least 2 studies", if *k == 1 { "y" } else { "ies" }, if *dropped > 0 { format!(" after dropping {dropped} row(s) with missing values") } else { String::new() })]
+    #[error("{}only {k} stud{} left{}; hint: a meta-analysis needs at least 2 studies", if data.is_empty() { String::new() } else { format!("{data}: ") }, if *k == 1 { "y" } else { "ies" }, if *dropped > 0 { format!(" after dropping {dropped} row(s) with missing values") } else { String::new() })]
     TooFewStudies {
+        /// The data set (file name) the studies came from; empty for in-memory vectors.
+        data: String,
         /// Studies available.
         k: usize,
         /// Rows dropped for missing values.

@@ -107,7 +107,11 @@ pub fn rma_matrix(
         }
     }
     if k < 2 {
-        return Err(MetaError::TooFewStudies { k, dropped: 0 });
+        return Err(MetaError::TooFewStudies {
+            data: String::new(),
+            k,
+            dropped: 0,
+        });
     }
 
     // Drop aliased columns (R's pivoting QR at tolerance 1e-7, as lm / metafor).

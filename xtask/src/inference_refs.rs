@@ -98,6 +98,7 @@ fn prepare(
         &FrameOptions {
             weights: None,
             contrasts,
+            ..FrameOptions::default()
         },
     )?;
     let mut design = multilevel::design::build_design(&f, &frame)?;

@@ -43,6 +43,7 @@ fn design_with(formula: &str, contrasts: &[(&str, Contrasts)]) -> Result<Design,
             .iter()
             .map(|(k, c)| (k.to_string(), *c))
             .collect::<BTreeMap<_, _>>(),
+        ..FrameOptions::default()
     };
     let frame = ModelFrame::new(&f, &data(), &opts).unwrap_or_else(|e| panic!("{e}"));
     build_design(&f, &frame)

@@ -71,6 +71,7 @@ fn frame_of(r: &Value) -> (multilevel_formula::Formula, ModelFrame) {
     let fo = FrameOptions {
         weights: None,
         contrasts,
+        ..FrameOptions::default()
     };
     let frame = ModelFrame::new(&formula, &df, &fo).unwrap_or_else(|e| panic!("{e}"));
     (formula, frame)

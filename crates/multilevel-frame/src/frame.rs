@@ -18,6 +18,10 @@ pub struct FrameOptions {
     /// plain factor column); default [`Contrasts::Treatment`], [`Contrasts::Poly`] for ordered
     /// factors. Names that are not factor variables of the formula are ignored.
     pub contrasts: BTreeMap<String, Contrasts>,
+    /// Further data columns that are not in the formula but whose missing values drop a row
+    /// like any variable of the model (R's extra `model.frame` arguments, e.g. the cluster
+    /// `id =` of a GEE or of a cluster-robust covariance).
+    pub required_columns: Vec<String>,
 }
 
 /// Values of one evaluated formula variable on the complete-case rows.
@@ -398,6 +402,24 @@ impl ModelFrame {
             .collect();
         for (g, v) in &group_values {
             checks.push((g.clone(), v));
+        }
+        let required_values = opts
+            .required_columns
+            .iter()
+            .map(|c| match data.column(c) {
+                Some(Column::Numeric(v)) => Ok((c.clone(), Value::Num(v.clone()))),
+                Some(Column::Factor(f)) => Ok((
+                    c.clone(),
+                    Value::Factor {
+                        factor: f.clone(),
+                        source: c.clone(),
+                    },
+                )),
+                None => Err(FrameError::Data(data.unknown_column_error(c))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for (c, v) in &required_values {
+            checks.push((c.clone(), v));
         }
         if let Some((w, v)) = &weights_value {
             checks.push(((*w).to_string(), v));

@@ -535,3 +535,22 @@ fn scale_of_a_constant_column_is_a_clear_error() {
         assert!((a - b).abs() < 1e-7, "{v:?}");
     }
 }
+
+#[test]
+fn required_columns_drop_rows_like_model_variables() {
+    let df = csv("y,x,id\n1,1,a\n2,3,\n3,2,b\n5,4,b\n");
+    let opts = FrameOptions {
+        required_columns: vec!["id".into()],
+        ..Default::default()
+    };
+    let mf = frame_opts("y ~ x", &df, &opts).unwrap();
+    assert_eq!(mf.rows, vec![0, 2, 3]);
+    assert_eq!(mf.dropped_rows, vec![1]);
+    assert_eq!(y(&mf), vec![1.0, 3.0, 5.0]);
+    let opts = FrameOptions {
+        required_columns: vec!["ids".into()],
+        ..Default::default()
+    };
+    let e = frame_opts("y ~ x", &df, &opts).unwrap_err();
+    assert_names(&e, &["`ids`"]);
+}

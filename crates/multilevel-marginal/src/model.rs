@@ -41,21 +41,13 @@ pub fn fixed_model(
             }
         )));
     }
-    // Evaluate the formula together with the cluster column, as if it were `(1 | cluster)`, so
-    // that rows with a missing cluster label are dropped and counted like any other incomplete
-    // row (R's `na.omit` on `model.frame(y ~ x, id = cluster)`); the design uses the formula
-    // itself.
-    let mut with_cluster = parsed.clone();
-    with_cluster.random.push(multilevel_formula::RandomTerm {
-        lhs: multilevel_formula::ModelTerms {
-            intercept: true,
-            terms: Vec::new(),
-        },
-        group: vec![cluster.to_string()],
-        group_label: cluster.to_string(),
-        correlated: true,
-    });
-    let frame = ModelFrame::new(&with_cluster, data, &FrameOptions::default())?;
+    // Rows with a missing cluster label are dropped and counted like any other incomplete row
+    // (R's `na.omit` on `model.frame(y ~ x, id = cluster)`).
+    let frame_opts = FrameOptions {
+        required_columns: vec![cluster.to_string()],
+        ..FrameOptions::default()
+    };
+    let frame = ModelFrame::new(&parsed, data, &frame_opts)?;
     let mut design = multilevel_design::build_design(&parsed, &frame)?;
     design.formula = formula.to_string();
     let clusters = Clusters::from_column(data, cluster, &frame.rows)?;

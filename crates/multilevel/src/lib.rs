@@ -165,6 +165,7 @@ pub(crate) fn parse_and_frame(
     let frame_opts = multilevel_frame::FrameOptions {
         weights: opts.weights.clone(),
         contrasts: opts.contrasts.clone(),
+        ..multilevel_frame::FrameOptions::default()
     };
     let frame = multilevel_frame::ModelFrame::new(&parsed, data, &frame_opts)?;
     Ok((parsed, frame))

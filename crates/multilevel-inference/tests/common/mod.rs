@@ -65,6 +65,7 @@ pub fn prepare(r: &Value, formula: &str, reml: bool) -> (Formula, ModelFrame, De
         &FrameOptions {
             weights: None,
             contrasts,
+            ..FrameOptions::default()
         },
     )
     .unwrap();

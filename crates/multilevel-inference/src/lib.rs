@@ -110,7 +110,7 @@ pub use kenward_roger::{
 };
 pub use methods::{DfMethod, FTest, Satterthwaite, Wald, add_df, f_ddf, two_sided_t};
 pub use model::FittedLmm;
-pub use profile::profile_confint;
+pub use profile::{ProfileParameter, Profiler, profile_confint};
 
 /// Errors of the inference layer.
 #[derive(Debug, thiserror::Error)]

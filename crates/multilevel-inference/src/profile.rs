@@ -266,6 +266,269 @@ fn limits<Z: FnMut(f64) -> f64>(
     }
 }
 
+/// One of lme4's profile parameters: a standard deviation or correlation of the random
+/// effects, σ, or a fixed effect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileParameter {
+    /// lme4's name (`sd_(Intercept)|Subject`, `cor_Days.(Intercept)|Subject`, `sigma`, or the
+    /// column of `X`).
+    pub name: String,
+    /// The value at the ML optimum.
+    pub estimate: f64,
+    /// The range of the parameter (`[0, ∞)` for a standard deviation, `[−1, 1]` for a
+    /// correlation, unbounded for a fixed effect).
+    pub bounds: (f64, f64),
+    /// A sensible first step away from the estimate when searching the profile.
+    pub step: f64,
+}
+
+/// The reduced model of the fixed effect being profiled: column `j` of `X` dropped, its
+/// structure prepared once.
+struct FixedProfile {
+    j: usize,
+    reduced: Design,
+    dev: ProfiledDeviance,
+    xj: Vec<f64>,
+    y: Vec<f64>,
+}
+
+/// The signed square-root profile `ζ` of every parameter of a linear mixed model at its ML
+/// optimum (lme4's `profile(fit)`; see the module documentation). [`profile_confint`] finds the
+/// crossings of `ζ` with `∓z`; figures sample it on a grid.
+pub struct Profiler<'a> {
+    design: &'a Design,
+    dev: ProfiledDeviance,
+    theta_hat: Vec<f64>,
+    sv_hat: Vec<f64>,
+    is_sd: Vec<bool>,
+    base: f64,
+    params: Vec<ProfileParameter>,
+    /// Warm start of the inner minimisation of each parameter (the other Sv parameters, or θ).
+    warm: Vec<Vec<f64>>,
+    fixed: Option<FixedProfile>,
+}
+
+impl<'a> Profiler<'a> {
+    /// Refit `design` by ML (as lme4's `refitML`), polish the optimum and set up the profiles.
+    /// `fit` (REML or ML) supplies the standard errors that scale the first steps.
+    ///
+    /// # Errors
+    /// [`InferenceError::Mismatch`] when the fit does not belong to the design or is not an
+    /// LMM fit; the ML refit's error.
+    pub fn new(design: &'a Design, fit: &FitResult) -> Result<Self, InferenceError> {
+        if !matches!(fit.method, Method::Reml | Method::Ml) {
+            return Err(InferenceError::Mismatch(format!(
+                "profile intervals need a linear mixed model fitted by REML or ML, not {:?}",
+                fit.method
+            )));
+        }
+        if fit.fixed.len() != design.p() || fit.theta.len() != design.n_theta() {
+            return Err(InferenceError::Mismatch(format!(
+                "the fit has {} coefficients and {} θ but the model has {} and {}",
+                fit.fixed.len(),
+                fit.theta.len(),
+                design.p(),
+                design.n_theta()
+            )));
+        }
+        // ML optimum: refit by ML (lme4's refitML), then polish with Nelder–Mead on θ.
+        let opts = LmmOptions {
+            reml: false,
+            cond_var: false,
+            check_convergence: false,
+            ..LmmOptions::default()
+        };
+        let mut ml = multilevel_lmm::LinearMixedModel::new(design.clone(), opts)?;
+        let mlfit = ml.fit()?;
+        let mut dev = ProfiledDeviance::new(design, false);
+        let nth = design.n_theta();
+        let (theta_hat, base) = nelder_mead(
+            |x| dev.objective(&fold_theta(design, x)),
+            &mlfit.theta,
+            &vec![0.05; nth],
+            1e-12,
+            20_000,
+        );
+        let theta_hat = fold_theta(design, &theta_hat);
+        let base = base.min(mlfit.objective);
+        let Some(fs) = dev.factor_summary(&theta_hat) else {
+            return Err(InferenceError::Numerical(
+                "the ML optimum could not be factored".into(),
+            ));
+        };
+        let sigma_hat = (fs.pwrss / design.nobs() as f64).sqrt();
+        let (beta_hat, _) = dev.solve();
+        let sv_hat = theta_to_sv(design, &theta_hat, sigma_hat);
+        let is_sd = sv_is_sd(design);
+        let nsv = sv_hat.len();
+        let mut params: Vec<ProfileParameter> = sv_names(design)
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let est = sv_hat[i];
+                let (step, bounds) = if i + 1 == nsv {
+                    (0.1 * est, (1e-6 * est, f64::INFINITY))
+                } else if is_sd[i] {
+                    (0.1 * est.max(1e-3), (0.0, f64::INFINITY))
+                } else {
+                    (0.1, (-1.0, 1.0))
+                };
+                ProfileParameter {
+                    name,
+                    estimate: est,
+                    bounds,
+                    step,
+                }
+            })
+            .collect();
+        for (j, &bj) in beta_hat.iter().enumerate().take(design.p()) {
+            let se = fit.fixed[j].std_error;
+            params.push(ProfileParameter {
+                name: design.x_names[j].clone(),
+                estimate: bj,
+                bounds: (f64::NEG_INFINITY, f64::INFINITY),
+                step: if se.is_finite() && se > 0.0 {
+                    0.5 * se
+                } else {
+                    0.1 * bj.abs().max(1e-3)
+                },
+            });
+        }
+        let mut profiler = Profiler {
+            design,
+            dev,
+            theta_hat,
+            sv_hat,
+            is_sd,
+            base,
+            params,
+            warm: Vec::new(),
+            fixed: None,
+        };
+        profiler.warm = (0..profiler.params.len())
+            .map(|i| profiler.start(i))
+            .collect();
+        Ok(profiler)
+    }
+
+    /// The parameters, in lme4's order (`sd_…`/`cor_…` per term, `sigma`, then β).
+    pub fn parameters(&self) -> &[ProfileParameter] {
+        &self.params
+    }
+
+    /// The warm start of parameter `i` at the optimum.
+    fn start(&self, i: usize) -> Vec<f64> {
+        let nsv = self.sv_hat.len();
+        if i < nsv {
+            (0..nsv)
+                .filter(|&j| j != i)
+                .map(|j| self.sv_hat[j])
+                .collect()
+        } else {
+            self.theta_hat.clone()
+        }
+    }
+
+    /// Start the inner minimisations of parameter `i` from the optimum again (e.g. before
+    /// walking the profile in the other direction).
+    pub fn reset(&mut self, i: usize) {
+        if i < self.params.len() {
+            self.warm[i] = self.start(i);
+        }
+    }
+
+    /// `ζ` of parameter `i` at value `v`: the other parameters are minimised (warm-started
+    /// from the previous call for this parameter). NaN for an unknown `i`.
+    pub fn zeta(&mut self, i: usize, v: f64) -> f64 {
+        let nsv = self.sv_hat.len();
+        let Some(est) = self.params.get(i).map(|p| p.estimate) else {
+            return f64::NAN;
+        };
+        let design = self.design;
+        let d = if i < nsv {
+            let steps: Vec<f64> = (0..nsv)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    if self.is_sd[j] {
+                        0.05 * self.sv_hat[j].max(1e-3)
+                    } else {
+                        0.05
+                    }
+                })
+                .collect();
+            let Profiler {
+                dev, is_sd, warm, ..
+            } = self;
+            let eval = |r: &[f64]| -> f64 {
+                let mut sv = Vec::with_capacity(nsv);
+                let mut it = r.iter();
+                for (j, &sd) in is_sd.iter().enumerate() {
+                    let x = if j == i {
+                        v
+                    } else {
+                        *it.next().unwrap_or(&0.0)
+                    };
+                    sv.push(if sd { x.abs() } else { x });
+                }
+                match sv_to_theta(design, &sv) {
+                    Some((theta, sigma)) => ml_deviance(dev, &theta, sigma),
+                    None => f64::INFINITY,
+                }
+            };
+            let (r, d) = nelder_mead(eval, &warm[i], &steps, 1e-11, 20_000);
+            if d.is_finite() {
+                warm[i] = r;
+            }
+            d
+        } else {
+            let j = i - nsv;
+            if self.fixed.as_ref().is_none_or(|f| f.j != j) {
+                self.fixed = Some(FixedProfile::new(design, j));
+            }
+            let Profiler { fixed, warm, .. } = self;
+            let Some(fp) = fixed.as_mut() else {
+                return f64::NAN;
+            };
+            for (r, yr) in fp.y.iter_mut().enumerate() {
+                *yr = design.y[r] - fp.xj[r] * v;
+            }
+            fp.dev.set_response(&fp.reduced, &fp.y);
+            let nth = design.n_theta();
+            let (t, d) = nelder_mead(
+                |x| fp.dev.objective(&fold_theta(design, x)),
+                &warm[i],
+                &vec![0.05; nth],
+                1e-11,
+                20_000,
+            );
+            if d.is_finite() {
+                warm[i] = t;
+            }
+            d
+        };
+        (v - est).signum() * (d - self.base).max(0.0).sqrt()
+    }
+}
+
+impl FixedProfile {
+    fn new(design: &Design, j: usize) -> Self {
+        let p = design.p();
+        let mut reduced = design.clone();
+        let keep: Vec<usize> = (0..p).filter(|&a| a != j).collect();
+        reduced.x = faer::Mat::from_fn(design.nobs(), p - 1, |r, c| design.x[(r, keep[c])]);
+        reduced.x_names = keep.iter().map(|&a| design.x_names[a].clone()).collect();
+        let xj: Vec<f64> = (0..design.nobs()).map(|r| design.x[(r, j)]).collect();
+        let dev = ProfiledDeviance::new(&reduced, false);
+        FixedProfile {
+            j,
+            reduced,
+            dev,
+            xj,
+            y: vec![0.0; design.nobs()],
+        }
+    }
+}
+
 /// Profile-likelihood confidence intervals (lme4's `confint(fit, method = "profile",
 /// level)`) for the Sv-scale variance parameters and the fixed effects, in lme4's order
 /// (`sd_…`/`cor_…` per term, `sigma`, then β).
@@ -284,144 +547,26 @@ pub fn profile_confint(
     if !(level > 0.0 && level < 1.0) {
         return Err(InferenceError::BadLevel(level));
     }
-    if !matches!(fit.method, Method::Reml | Method::Ml) {
-        return Err(InferenceError::Mismatch(format!(
-            "profile intervals need a linear mixed model fitted by REML or ML, not {:?}",
-            fit.method
-        )));
-    }
-    if fit.fixed.len() != design.p() || fit.theta.len() != design.n_theta() {
-        return Err(InferenceError::Mismatch(format!(
-            "the fit has {} coefficients and {} θ but the model has {} and {}",
-            fit.fixed.len(),
-            fit.theta.len(),
-            design.p(),
-            design.n_theta()
-        )));
-    }
     let z = qnorm(0.5 + level / 2.0);
-
-    // ML optimum: refit by ML (lme4's refitML), then polish with Nelder–Mead on θ.
-    let opts = LmmOptions {
-        reml: false,
-        cond_var: false,
-        check_convergence: false,
-        ..LmmOptions::default()
-    };
-    let mut ml = multilevel_lmm::LinearMixedModel::new(design.clone(), opts)?;
-    let mlfit = ml.fit()?;
-    let mut dev = ProfiledDeviance::new(design, false);
-    let nth = design.n_theta();
-    let (theta_hat, base) = nelder_mead(
-        |x| dev.objective(&fold_theta(design, x)),
-        &mlfit.theta,
-        &vec![0.05; nth],
-        1e-12,
-        20_000,
-    );
-    let theta_hat = fold_theta(design, &theta_hat);
-    let base = base.min(mlfit.objective);
-    let Some(fs) = dev.factor_summary(&theta_hat) else {
-        return Err(InferenceError::Numerical(
-            "the ML optimum could not be factored".into(),
-        ));
-    };
-    let sigma_hat = (fs.pwrss / design.nobs() as f64).sqrt();
-    let (beta_hat, _) = dev.solve();
-    let sv_hat = theta_to_sv(design, &theta_hat, sigma_hat);
-    let is_sd = sv_is_sd(design);
-    let names = sv_names(design);
-    let nsv = sv_hat.len();
-
-    let mut out = Vec::with_capacity(nsv + design.p());
-
-    // Variance parameters.
-    for i in 0..nsv {
-        let mut rest: Vec<f64> = (0..nsv).filter(|&j| j != i).map(|j| sv_hat[j]).collect();
-        let steps: Vec<f64> = (0..nsv)
-            .filter(|&j| j != i)
-            .map(|j| {
-                if is_sd[j] {
-                    0.05 * sv_hat[j].max(1e-3)
-                } else {
-                    0.05
-                }
-            })
-            .collect();
-        let mut zeta = |v: f64| -> f64 {
-            let mut eval = |r: &[f64]| -> f64 {
-                let mut sv = Vec::with_capacity(nsv);
-                let mut it = r.iter();
-                for (j, &sd) in is_sd.iter().enumerate() {
-                    let x = if j == i {
-                        v
-                    } else {
-                        *it.next().unwrap_or(&0.0)
-                    };
-                    sv.push(if sd { x.abs() } else { x });
-                }
-                match sv_to_theta(design, &sv) {
-                    Some((theta, sigma)) => ml_deviance(&mut dev, &theta, sigma),
-                    None => f64::INFINITY,
-                }
-            };
-            let (r, d) = nelder_mead(&mut eval, &rest, &steps, 1e-11, 20_000);
-            if d.is_finite() {
-                rest = r;
-            }
-            (v - sv_hat[i]).signum() * (d - base).max(0.0).sqrt()
-        };
-        let est = sv_hat[i];
-        let (h, lo, hi) = if i + 1 == nsv {
-            (0.1 * est, 1e-6 * est, f64::INFINITY)
-        } else if is_sd[i] {
-            (0.1 * est.max(1e-3), 0.0, f64::INFINITY)
-        } else {
-            (0.1, -1.0, 1.0)
-        };
-        let lim = limits(&mut zeta, est, h, z, lo, hi);
-        out.push(Interval {
-            term: names[i].clone(),
-            lower: lim.lower,
-            upper: lim.upper,
-        });
-    }
-
-    // Fixed effects.
-    let p = design.p();
-    for (j, &bj) in beta_hat.iter().enumerate().take(p) {
-        let mut reduced = design.clone();
-        let keep: Vec<usize> = (0..p).filter(|&a| a != j).collect();
-        reduced.x = faer::Mat::from_fn(design.nobs(), p - 1, |r, c| design.x[(r, keep[c])]);
-        reduced.x_names = keep.iter().map(|&a| design.x_names[a].clone()).collect();
-        let xj: Vec<f64> = (0..design.nobs()).map(|r| design.x[(r, j)]).collect();
-        let mut rdev = ProfiledDeviance::new(&reduced, false);
-        let mut th = theta_hat.clone();
-        let mut y = vec![0.0; design.nobs()];
-        let mut zeta = |b: f64| -> f64 {
-            for (r, yr) in y.iter_mut().enumerate() {
-                *yr = design.y[r] - xj[r] * b;
-            }
-            rdev.set_response(&reduced, &y);
-            let (t, d) = nelder_mead(
-                |x| rdev.objective(&fold_theta(design, x)),
-                &th,
-                &vec![0.05; nth],
-                1e-11,
-                20_000,
+    let mut profiler = Profiler::new(design, fit)?;
+    let params = profiler.parameters().to_vec();
+    Ok(params
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let lim = limits(
+                |v| profiler.zeta(i, v),
+                p.estimate,
+                p.step,
+                z,
+                p.bounds.0,
+                p.bounds.1,
             );
-            if d.is_finite() {
-                th = t;
+            Interval {
+                term: p.name,
+                lower: lim.lower,
+                upper: lim.upper,
             }
-            (b - bj).signum() * (d - base).max(0.0).sqrt()
-        };
-        let se = fit.fixed[j].std_error;
-        let lim = limits(&mut zeta, bj, 0.5 * se, z, f64::NEG_INFINITY, f64::INFINITY);
-        out.push(Interval {
-            term: fit.fixed[j].term.clone(),
-            lower: lim.lower,
-            upper: lim.upper,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }

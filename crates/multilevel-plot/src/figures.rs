@@ -4,7 +4,8 @@
 //! results of `multilevel-lmm`, so any fit of a linear mixed model can be plotted.
 
 use multilevel_design::Design;
-use multilevel_lmm::{FitResult, LinearMixedModel, LmmOptions, ProfiledDeviance, RanefTable};
+use multilevel_inference::Profiler;
+use multilevel_lmm::{FitResult, LinearMixedModel, LmmOptions, RanefTable};
 
 use crate::{
     CaterpillarData, CaterpillarPanel, FittedLine, GroupsData, LinesPanel, PlotError, ProfileData,
@@ -415,225 +416,6 @@ pub fn residuals(fit: &FitResult) -> Result<ResidualsData, PlotError> {
 // Profiles
 // ---------------------------------------------------------------------------------------
 
-/// Nelder–Mead minimisation of `f` from `x0` with initial simplex steps `step`; restarts
-/// from the best point while a restart still improves by more than `tol`.
-fn nelder_mead<F: FnMut(&[f64]) -> f64>(
-    mut f: F,
-    x0: &[f64],
-    step: &[f64],
-    tol: f64,
-) -> (Vec<f64>, f64) {
-    let m = x0.len();
-    let mut best = x0.to_vec();
-    let mut fbest = f(&best);
-    if m == 0 {
-        return (best, fbest);
-    }
-    let mut evals = 1usize;
-    let max_evals = 400 * (m + 1);
-    for restart in 0..4 {
-        let shrink = if restart == 0 { 1.0 } else { 0.1 };
-        let mut pts = vec![best.clone()];
-        let mut fv = vec![fbest];
-        for i in 0..m {
-            let mut p = best.clone();
-            let h = step.get(i).copied().unwrap_or(0.1) * shrink;
-            p[i] += if h == 0.0 { 1e-3 } else { h };
-            fv.push(f(&p));
-            pts.push(p);
-            evals += 1;
-        }
-        loop {
-            let mut idx: Vec<usize> = (0..=m).collect();
-            idx.sort_by(|&a, &b| fv[a].total_cmp(&fv[b]));
-            pts = idx.iter().map(|&i| pts[i].clone()).collect();
-            fv = idx.iter().map(|&i| fv[i]).collect();
-            let spread = fv[m] - fv[0];
-            if (spread.is_finite() && spread <= tol) || evals >= max_evals {
-                break;
-            }
-            let cen: Vec<f64> = (0..m)
-                .map(|j| pts[..m].iter().map(|p| p[j]).sum::<f64>() / m as f64)
-                .collect();
-            let along = |t: f64| -> Vec<f64> {
-                (0..m).map(|j| cen[j] + t * (pts[m][j] - cen[j])).collect()
-            };
-            let xr = along(-1.0);
-            let fr = f(&xr);
-            evals += 1;
-            if fr < fv[0] {
-                let xe = along(-2.0);
-                let fe = f(&xe);
-                evals += 1;
-                (pts[m], fv[m]) = if fe < fr { (xe, fe) } else { (xr, fr) };
-            } else if fr < fv[m - 1] {
-                (pts[m], fv[m]) = (xr, fr);
-            } else {
-                let xc = along(if fr < fv[m] { -0.5 } else { 0.5 });
-                let fc = f(&xc);
-                evals += 1;
-                if fc < fv[m].min(fr) {
-                    (pts[m], fv[m]) = (xc, fc);
-                } else {
-                    for i in 1..=m {
-                        let p: Vec<f64> = (0..m)
-                            .map(|j| pts[0][j] + 0.5 * (pts[i][j] - pts[0][j]))
-                            .collect();
-                        fv[i] = f(&p);
-                        pts[i] = p;
-                        evals += 1;
-                    }
-                }
-            }
-        }
-        let gain = fbest - fv[0];
-        if fv[0] < fbest {
-            best = pts[0].clone();
-            fbest = fv[0];
-        }
-        if gain.is_nan() || gain <= tol || evals >= max_evals {
-            break;
-        }
-    }
-    (best, fbest)
-}
-
-/// Kind of a variance parameter on lme4's profile scale.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum SvKind {
-    Sd,
-    Cor,
-    Sigma,
-}
-
-/// lme4's profile parameters of the random effects (θ order, diagonal elements as standard
-/// deviations, off-diagonal ones as correlations) and σ: names and kinds.
-fn sv_layout(design: &Design) -> Vec<(String, SvKind)> {
-    let mut out = Vec::new();
-    for t in &design.terms {
-        for c in 0..t.k {
-            for r in c..t.k {
-                let (cn, rn) = (&t.col_names[c], &t.col_names[r]);
-                if r == c {
-                    out.push((format!("sd_{cn}|{}", t.group), SvKind::Sd));
-                } else {
-                    out.push((format!("cor_{rn}.{cn}|{}", t.group), SvKind::Cor));
-                }
-            }
-        }
-    }
-    out.push(("sigma".to_string(), SvKind::Sigma));
-    out
-}
-
-/// θ and σ → standard deviations, correlations and σ.
-fn theta_to_sv(design: &Design, theta: &[f64], sigma: f64) -> Vec<f64> {
-    let mut out = Vec::with_capacity(theta.len() + 1);
-    let mut off = 0;
-    for t in &design.terms {
-        let k = t.k;
-        let mut lam = vec![0.0; k * k];
-        for c in 0..k {
-            for r in c..k {
-                lam[r * k + c] = theta.get(off).copied().unwrap_or(0.0);
-                off += 1;
-            }
-        }
-        let cov = |a: usize, b: usize| (0..k).map(|j| lam[a * k + j] * lam[b * k + j]).sum::<f64>();
-        for c in 0..k {
-            for r in c..k {
-                if r == c {
-                    out.push(sigma * cov(c, c).sqrt());
-                } else {
-                    let den = (cov(r, r) * cov(c, c)).sqrt();
-                    out.push(if den > 0.0 { cov(r, c) / den } else { 0.0 });
-                }
-            }
-        }
-    }
-    out.push(sigma);
-    out
-}
-
-/// Standard deviations (absolute values taken), correlations and σ → θ and σ; `None` when
-/// σ ≤ 0, a correlation is outside [−1, 1] or a term's correlation matrix is not positive
-/// semi-definite.
-fn sv_to_theta(design: &Design, sv: &[f64]) -> Option<(Vec<f64>, f64)> {
-    let sigma = *sv.last()?;
-    if sigma.is_nan() || sigma <= 0.0 {
-        return None;
-    }
-    let mut theta = Vec::with_capacity(sv.len() - 1);
-    let mut off = 0;
-    for t in &design.terms {
-        let k = t.k;
-        // Relative covariance C = diag(s) R diag(s) / σ².
-        let mut s = vec![0.0; k];
-        let mut rho = vec![0.0; k * k];
-        let mut idx = off;
-        for c in 0..k {
-            for r in c..k {
-                let v = *sv.get(idx)?;
-                if r == c {
-                    s[c] = v.abs() / sigma;
-                } else {
-                    if !(-1.0..=1.0).contains(&v) {
-                        return None;
-                    }
-                    rho[r * k + c] = v;
-                }
-                idx += 1;
-            }
-        }
-        let cmat = |a: usize, b: usize| {
-            if a == b {
-                s[a] * s[a]
-            } else {
-                rho[a.max(b) * k + a.min(b)] * s[a] * s[b]
-            }
-        };
-        let mut l = vec![0.0f64; k * k];
-        for c in 0..k {
-            let d = cmat(c, c) - (0..c).map(|j| l[c * k + j].powi(2)).sum::<f64>();
-            if d < -1e-10 * (1.0 + cmat(c, c)) {
-                return None;
-            }
-            let dc = d.max(0.0).sqrt();
-            l[c * k + c] = dc;
-            for r in c + 1..k {
-                let v = cmat(r, c) - (0..c).map(|j| l[r * k + j] * l[c * k + j]).sum::<f64>();
-                l[r * k + c] = if dc > 0.0 { v / dc } else { 0.0 };
-            }
-        }
-        for c in 0..k {
-            for r in c..k {
-                theta.push(l[r * k + c]);
-            }
-        }
-        off = idx;
-    }
-    Some((theta, sigma))
-}
-
-/// ML deviance `d(θ, σ) = log|L_θ|² − Σ log wᵢ + r²(θ)/σ² + n log(2πσ²)` (β at its
-/// conditional optimum).
-fn ml_deviance(dev: &mut ProfiledDeviance, theta: &[f64], sigma: f64) -> f64 {
-    let Some(f) = dev.factor_summary(theta) else {
-        return f64::INFINITY;
-    };
-    let n = dev.nobs() as f64;
-    let s2 = sigma * sigma;
-    f.ld_l2 - dev.log_det_w() + f.pwrss / s2 + n * (2.0 * std::f64::consts::PI * s2).ln()
-}
-
-/// θ with its diagonal elements made non-negative.
-fn fold_theta(lower: &[f64], x: &[f64]) -> Vec<f64> {
-    x.iter()
-        .zip(lower)
-        .map(|(v, l)| if *l == 0.0 { v.abs() } else { *v })
-        .collect()
-}
-
 /// Points of a one-parameter profile: walk away from `est` in both directions with growing
 /// steps until `|ζ| ≥ zmax` or the parameter's bound, then evaluate `ζ` on an even grid
 /// between the estimate and the furthest point reached. `zeta(v, restart)` is called with
@@ -718,14 +500,13 @@ impl Default for ProfileOptions {
 /// fixed effects — as `profile(fit)` computes it (a REML fit is profiled through its ML refit,
 /// as lme4 does).
 ///
-/// For a variance parameter the ML deviance `d(θ, σ)` is minimised over the other standard
-/// deviations, correlations and σ by Nelder–Mead (warm-started from the previous point); for
-/// a fixed effect `β_j` the term `x_j β_j` is moved into the response and the profiled ML
-/// deviance of the reduced model is minimised over θ. A straight line in these panels means
-/// a quadratic log-likelihood, where Wald intervals are exact.
+/// `ζ` comes from [`multilevel_inference::Profiler`], the same profiles whose crossings with
+/// `∓z` give the profile confidence intervals; here each is sampled on an even grid up to
+/// `|ζ| = zmax`. A straight line in these panels means a quadratic log-likelihood, where Wald
+/// intervals are exact.
 ///
 /// # Errors
-/// [`PlotError::Unsupported`] for fits that are not linear mixed models; the ML refit's error.
+/// [`PlotError::Unsupported`] for fits that are not linear mixed models; the profiler's error.
 pub fn profile(
     design: &Design,
     fit: &FitResult,
@@ -739,131 +520,32 @@ pub fn profile(
     }
     let zmax = if opts.zmax > 0.5 { opts.zmax } else { 2.7 };
     let grid = opts.points_per_side.clamp(2, 100);
-    let mlfit = LinearMixedModel::new(design.clone(), lmm_options(false))?.fit()?;
-    let mut dev = ProfiledDeviance::new(design, false);
-    let lower = design.theta_lower();
-    let theta_hat = fold_theta(&lower, &mlfit.theta);
-    let Some(fs) = dev.factor_summary(&theta_hat) else {
-        return Err(PlotError::BadData(
-            "the ML optimum could not be factored".into(),
-        ));
-    };
-    let n = design.nobs() as f64;
-    let sigma_hat = (fs.pwrss / n).sqrt();
-    let base = ml_deviance(&mut dev, &theta_hat, sigma_hat);
-    let sv_hat = theta_to_sv(design, &theta_hat, sigma_hat);
-    let layout = sv_layout(design);
-    let nsv = sv_hat.len();
-    let mut panels = Vec::with_capacity(nsv + design.p());
-
-    for i in 0..nsv {
-        let (name, kind) = layout[i].clone();
-        let others: Vec<usize> = (0..nsv).filter(|&j| j != i).collect();
-        let start: Vec<f64> = others.iter().map(|&j| sv_hat[j]).collect();
-        let steps: Vec<f64> = others
-            .iter()
-            .map(|&j| match layout[j].1 {
-                SvKind::Cor => 0.05,
-                _ => 0.05 * sv_hat[j].abs().max(1e-3),
-            })
-            .collect();
-        let mut rest = start.clone();
-        let mut zeta = |v: f64, restart: bool| -> f64 {
-            if restart {
-                rest.clone_from(&start);
-            }
-            let eval = |r: &[f64]| -> f64 {
-                let mut sv = Vec::with_capacity(nsv);
-                let mut it = r.iter();
-                for j in 0..nsv {
-                    sv.push(if j == i {
-                        v
-                    } else {
-                        it.next().copied().unwrap_or(0.0)
-                    });
-                }
-                match sv_to_theta(design, &sv) {
-                    Some((theta, sigma)) => ml_deviance(&mut dev, &theta, sigma),
-                    None => f64::INFINITY,
-                }
-            };
-            let (r, d) = nelder_mead(eval, &rest, &steps, 1e-9);
-            if d.is_finite() {
-                rest = r;
-            }
-            (v - sv_hat[i]).signum() * (d - base).max(0.0).sqrt()
-        };
-        let est = sv_hat[i];
-        let (h, bounds) = match kind {
-            SvKind::Sigma => (0.05 * est, (1e-3 * est, f64::INFINITY)),
-            SvKind::Sd => (0.1 * est.max(1e-3 * sigma_hat), (0.0, f64::INFINITY)),
-            SvKind::Cor => (0.1, (-1.0, 1.0)),
-        };
-        let points = profile_points(&mut zeta, est, h, bounds, zmax, grid);
-        panels.push(ProfilePanel {
-            name,
-            estimate: est,
-            points,
-        });
-    }
-
-    let p = design.p();
-    let nth = design.n_theta();
-    for j in 0..p {
-        let Some(bj) = mlfit.fixed.get(j).map(|f| f.estimate) else {
-            continue;
-        };
-        let se = mlfit.fixed[j].std_error;
-        let mut reduced = design.clone();
-        let keep: Vec<usize> = (0..p).filter(|&a| a != j).collect();
-        reduced.x = faer::Mat::from_fn(design.nobs(), p - 1, |r, c| design.x[(r, keep[c])]);
-        reduced.x_names = keep.iter().map(|&a| design.x_names[a].clone()).collect();
-        reduced.x_assign = keep
-            .iter()
-            .map(|&a| design.x_assign.get(a).copied().unwrap_or(0))
-            .collect();
-        let xj = x_col(design, j);
-        let mut rdev = ProfiledDeviance::new(&reduced, false);
-        let mut th = theta_hat.clone();
-        let mut y = vec![0.0; design.nobs()];
-        let mut zeta = |b: f64, restart: bool| -> f64 {
-            if restart {
-                th.clone_from(&theta_hat);
-            }
-            for (r, yr) in y.iter_mut().enumerate() {
-                *yr = design.y[r] - xj[r] * b;
-            }
-            rdev.set_response(&reduced, &y);
-            let (t, d) = nelder_mead(
-                |x| rdev.objective(&fold_theta(&lower, x)),
-                &th,
-                &vec![0.05; nth],
-                1e-9,
+    let mut profiler = Profiler::new(design, fit)?;
+    let params = profiler.parameters().to_vec();
+    let panels = params
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let points = profile_points(
+                |v, restart| {
+                    if restart {
+                        profiler.reset(i);
+                    }
+                    profiler.zeta(i, v)
+                },
+                p.estimate,
+                p.step,
+                p.bounds,
+                zmax,
+                grid,
             );
-            if d.is_finite() {
-                th = t;
+            ProfilePanel {
+                name: p.name,
+                estimate: p.estimate,
+                points,
             }
-            (b - bj).signum() * (d - base).max(0.0).sqrt()
-        };
-        let h = if se.is_finite() && se > 0.0 {
-            0.5 * se
-        } else {
-            0.1 * bj.abs().max(1e-3)
-        };
-        let points = profile_points(
-            &mut zeta,
-            bj,
-            h,
-            (f64::NEG_INFINITY, f64::INFINITY),
-            zmax,
-            grid,
-        );
-        panels.push(ProfilePanel {
-            name: design.x_names[j].clone(),
-            estimate: bj,
-            points,
-        });
-    }
+        })
+        .collect();
     Ok(ProfileData {
         title: format!("Profile ζ: {}", design.formula),
         panels,

@@ -96,6 +96,9 @@ pub enum PlotError {
     /// A refit needed for the figure failed.
     #[error("{0}")]
     Fit(#[from] multilevel_lmm::LmmError),
+    /// The profiles of the `profile` figure could not be computed.
+    #[error("{0}")]
+    Profile(#[from] multilevel_inference::InferenceError),
 }
 
 impl<E: std::error::Error + Send + Sync> From<plotters::drawing::DrawingAreaErrorKind<E>>

@@ -913,6 +913,39 @@ fn status(ok: Option<bool>) -> &'static str {
     }
 }
 
+/// The end of a report section: notes (if any), the formulas, and the targets table under a
+/// heading of level `heading` (`##` or `###`).
+fn write_notes_formulas_targets(
+    s: &mut String,
+    notes: &[String],
+    formulas: &[(&str, &str)],
+    heading: &str,
+    targets: &[Target],
+) {
+    if !notes.is_empty() {
+        let _ = writeln!(s, "\nNotes:\n");
+        for n in notes {
+            let _ = writeln!(s, "- {n}");
+        }
+    }
+    let _ = writeln!(s, "\nFormulas:\n");
+    for (name, formula) in formulas {
+        let _ = writeln!(s, "- {name}: `{formula}`");
+    }
+    let _ = writeln!(s, "\n{heading} Targets (from the issue)\n");
+    let _ = writeln!(s, "| target | measured | status |");
+    let _ = writeln!(s, "|---|---|---|");
+    for t in targets {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            cell(&t.what),
+            cell(&t.measured),
+            t.status
+        );
+    }
+}
+
 fn targets(rows: &[BenchRow]) -> Vec<Target> {
     let find = |n: &str| rows.iter().find(|r| r.name == n);
     let ours = |n: &str| find(n).and_then(|r| r.ours.as_ref());
@@ -1194,28 +1227,11 @@ fn render_markdown(
     if let Some(e) = &r.error {
         notes.push(format!("lme4 was not run: {e}"));
     }
-    if !notes.is_empty() {
-        let _ = writeln!(s, "\nNotes:\n");
-        for n in notes {
-            let _ = writeln!(s, "- {n}");
-        }
-    }
-    let _ = writeln!(s, "\nFormulas:\n");
-    for row in rows {
-        let _ = writeln!(s, "- {}: `{}`", row.name, row.formula);
-    }
-    let _ = writeln!(s, "\n## Targets (from the issue)\n");
-    let _ = writeln!(s, "| target | measured | status |");
-    let _ = writeln!(s, "|---|---|---|");
-    for t in targets(rows) {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} |",
-            cell(&t.what),
-            cell(&t.measured),
-            t.status
-        );
-    }
+    let formulas: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.formula.as_str()))
+        .collect();
+    write_notes_formulas_targets(&mut s, &notes, &formulas, "##", &targets(rows));
     let _ = writeln!(
         s,
         "\nThe criterion benchmarks (`cargo bench --bench lmm`) time the same sleepstudy, \
@@ -1757,28 +1773,11 @@ fn render_glmm_markdown(
     if let Some(e) = &r.error {
         notes.push(format!("lme4 was not run: {e}"));
     }
-    if !notes.is_empty() {
-        let _ = writeln!(s, "\nNotes:\n");
-        for n in notes {
-            let _ = writeln!(s, "- {n}");
-        }
-    }
-    let _ = writeln!(s, "\nFormulas:\n");
-    for row in rows {
-        let _ = writeln!(s, "- {}: `{}`", row.name, row.formula);
-    }
-    let _ = writeln!(s, "\n### Targets (from the issue)\n");
-    let _ = writeln!(s, "| target | measured | status |");
-    let _ = writeln!(s, "|---|---|---|");
-    for t in glmm_targets(rows) {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} |",
-            cell(&t.what),
-            cell(&t.measured),
-            t.status
-        );
-    }
+    let formulas: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.formula.as_str()))
+        .collect();
+    write_notes_formulas_targets(&mut s, &notes, &formulas, "###", &glmm_targets(rows));
     let _ = writeln!(
         s,
         "\nThe criterion benchmarks (`cargo bench --bench glmm`) time cbpp Laplace and the \

@@ -195,7 +195,7 @@ fn kb07(c: &mut Criterion) {
 /// Per-evaluation costs and whole fits of suite models, printed (not a criterion measurement):
 /// `LMM_PROBE=kb07_1,d3_1 cargo bench --bench lmm -- probe`. For each model: the objective and
 /// the gradient at θ̂ (best of several), and fits without the convergence check (best of
-/// several, with the evaluation count). `insteval` names `tests/data/InstEval.csv` (3 terms, ML).
+/// several, with the evaluation count; `LMM_PROBE_REPS=n` sets both repetition counts). `insteval` names `tests/data/InstEval.csv` (3 terms, ML).
 fn probe(_c: &mut Criterion) {
     let Ok(list) = std::env::var("LMM_PROBE") else {
         return;
@@ -244,7 +244,10 @@ fn probe(_c: &mut Criterion) {
             ..multilevel::LmmOptions::default()
         };
         let mut model = multilevel::LinearMixedModel::new(design, lmm_opts).expect("model");
-        let reps = if id == "sleepstudy" { 200 } else { 3 };
+        let reps_env = std::env::var("LMM_PROBE_REPS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok());
+        let reps = reps_env.unwrap_or(if id == "sleepstudy" { 200 } else { 3 });
         let mut best_fit = f64::INFINITY;
         let mut fit = None;
         for _ in 0..reps {
@@ -256,7 +259,7 @@ fn probe(_c: &mut Criterion) {
         let fit = fit.expect("at least one fit");
         let theta = fit.theta.clone();
         let dev = model.deviance_function();
-        let nrep = if reps > 10 { 2000 } else { 10 };
+        let nrep = reps_env.unwrap_or(if reps > 10 { 2000 } else { 10 });
         let mut best_obj = f64::INFINITY;
         let mut best_grad = f64::INFINITY;
         for _ in 0..nrep {

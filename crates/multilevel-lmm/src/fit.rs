@@ -532,14 +532,17 @@ impl LinearMixedModel {
 
     /// lme4's `checkConv` with exact derivatives: the analytic gradient `g` of the criterion
     /// at θ̂ (projected: a component on its lower bound that points out of the feasible region
-    /// counts as 0) and the Hessian `H` from central differences of the analytic gradient
-    /// (step 1e-4; one-sided where the step would cross a bound). Warn when
-    /// `max |chol(H)⁻¹ g| > 2e-3`, or when `H` is not positive definite.
+    /// counts as 0) and the Hessian `H` from forward differences of the analytic gradient,
+    /// `H[:, j] = (g(θ̂ + h e_j) − g(θ̂)) / h` with `h = 1e-4` (θ has no upper bounds, so the
+    /// step stays feasible), symmetrized. The error of `H` is O(h) relative, far below what
+    /// the test can see; it costs `1 + nθ` gradients (central differences cost `1 + 2nθ`).
+    /// Warn when `max |chol(H)⁻¹ g| > 2e-3`, or when `H` is not positive definite.
     fn check_convergence(&mut self, theta: &[f64], _f0: f64) -> Option<String> {
         let m = theta.len();
         let h = 1e-4;
         let lower = self.design.theta_lower();
-        let (_, mut grad) = self.dev.gradient(theta);
+        let (_, raw) = self.dev.gradient(theta);
+        let mut grad = raw.clone();
         for (g, (t, lo)) in grad.iter_mut().zip(theta.iter().zip(&lower)) {
             if *t <= *lo && *g > 0.0 {
                 *g = 0.0;
@@ -550,16 +553,9 @@ impl LinearMixedModel {
         for j in 0..m {
             x[j] = theta[j] + h;
             let (_, gp) = self.dev.gradient(&x);
-            let (gm, width) = if theta[j] - h >= lower[j] {
-                x[j] = theta[j] - h;
-                (self.dev.gradient(&x).1, 2.0 * h)
-            } else {
-                x[j] = theta[j];
-                (self.dev.gradient(&x).1, h)
-            };
             x[j] = theta[j];
             for i in 0..m {
-                hess[i * m + j] = (gp[i] - gm[i]) / width;
+                hess[i * m + j] = (gp[i] - raw[i]) / h;
             }
         }
         for i in 0..m {

@@ -48,10 +48,17 @@ use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
-use faer::{Accum, Mat, Par};
+use faer::reborrow::ReborrowMut;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use multilevel_design::Design;
+use rayon::prelude::*;
 
+mod dense;
 mod gradient;
+
+/// Size of the dense block from which its formation and Cholesky factor use two threads
+/// (below it the thread hand-offs cost more than they save on the 2-core machine).
+const PARALLEL_MIN: usize = 640;
 
 /// Shape of one random-effects term in θ and in `u`.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +80,131 @@ struct RestRow {
     term: u32,
     /// First row of the `k`-group (term, level) this row belongs to.
     group_start: u32,
+}
+
+/// The read-only inputs of [`ProfiledDeviance::form_schur`], shared by the column blocks.
+struct SchurParts<'a> {
+    nt: usize,
+    nr: usize,
+    k0: usize,
+    l0: usize,
+    a_rest: MatRef<'a, f64>,
+    rest_rows: &'a [RestRow],
+    rest_scalar: bool,
+    rest_scale: &'a [f64],
+    lambda: &'a [Vec<f64>],
+    terms: &'a [TermShape],
+    bptr: &'a [usize],
+    brow: &'a [u32],
+    vval: &'a [f64],
+}
+
+impl SchurParts<'_> {
+    /// Column `b` of `Λᵣ'A_rr Λᵣ` (+1 on the diagonal of the random-effects part) into `scol`,
+    /// from the first row of `b`'s (term, level) group down. `t` is `nt` scratch values (unused
+    /// when every later term is scalar).
+    fn scale_column(&self, b: usize, scol: &mut [f64], t: &mut [f64]) {
+        let nt = self.nt;
+        let a_col = |c: usize| -> &[f64] {
+            self.a_rest
+                .col(c)
+                .try_as_col_major()
+                .map_or(&[][..], |col| col.as_slice())
+        };
+        if self.rest_scalar {
+            // Λᵣ is diagonal: S[a, b] = d_a d_b A[a, b] (d = 1 on the X and y rows).
+            let d = self.rest_scale;
+            let db = d[b];
+            let src = a_col(b);
+            for a in b..nt {
+                scol[a] = d[a] * db * src[a];
+            }
+        } else {
+            // Column mixing t = A Λᵣ e_b (rows from the group start on), then row mixing
+            // S e_b = Λᵣ't.
+            let rb = self.rest_rows[b];
+            let gs = rb.group_start as usize;
+            let tcol = &mut t[gs..nt];
+            if rb.term == u32::MAX {
+                tcol.copy_from_slice(&a_col(b)[gs..]);
+            } else {
+                let lam = &self.lambda[rb.term as usize];
+                let k = self.terms[rb.term as usize].k;
+                let cb = b - gs;
+                tcol.iter_mut().for_each(|v| *v = 0.0);
+                for c in cb..k {
+                    let w = lam[c * k + cb];
+                    if w == 0.0 {
+                        continue;
+                    }
+                    for (tv, a) in tcol.iter_mut().zip(&a_col(gs + c)[gs..]) {
+                        *tv += w * a;
+                    }
+                }
+            }
+            let mut a = gs;
+            while a < nt {
+                let ra = self.rest_rows[a];
+                if ra.term == u32::MAX {
+                    scol[a] = t[a];
+                    a += 1;
+                    continue;
+                }
+                let lam = &self.lambda[ra.term as usize];
+                let k = self.terms[ra.term as usize].k;
+                for c in 0..k {
+                    let mut acc = 0.0;
+                    for cc in c..k {
+                        acc += lam[cc * k + c] * t[a + cc];
+                    }
+                    scol[a + c] = acc;
+                }
+                a += k;
+            }
+        }
+        if b < self.nr {
+            scol[b] += 1.0;
+        }
+    }
+
+    /// `S[:, c₀..c₀+w] −= Σ_l V_l V_l'` on the lower triangle of the columns in `cols`.
+    fn downdate_columns(&self, c0: usize, mut cols: MatMut<'_, f64>) {
+        let k0 = self.k0;
+        let c1 = c0 + cols.ncols();
+        for l in 0..self.l0 {
+            let (start, end) = (self.bptr[l], self.bptr[l + 1]);
+            let rows = &self.brow[start..end];
+            let first = start + rows.partition_point(|&r| (r as usize) < c0);
+            for bi in first..end {
+                let cb = self.brow[bi] as usize;
+                if cb >= c1 {
+                    break;
+                }
+                let vb = &self.vval[bi * k0..(bi + 1) * k0];
+                let col = column_mut(cols.rb_mut(), cb - c0);
+                if k0 == 1 {
+                    let x = vb[0];
+                    for (&r, &v) in self.brow[bi..end].iter().zip(&self.vval[bi..end]) {
+                        col[r as usize] -= v * x;
+                    }
+                } else {
+                    for (ai, &r) in self.brow.iter().enumerate().take(end).skip(bi) {
+                        let va = &self.vval[ai * k0..(ai + 1) * k0];
+                        let dot: f64 = va.iter().zip(vb).map(|(x, y)| x * y).sum();
+                        col[r as usize] -= dot;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Column `j` of a column-major block as a slice (faer's matrices store columns contiguously;
+/// the empty slice is never returned for them).
+fn column_mut(m: MatMut<'_, f64>, j: usize) -> &mut [f64] {
+    m.col_mut(j)
+        .try_as_col_major_mut()
+        .map_or(&mut [][..], |c| c.as_slice_mut())
 }
 
 /// Log-determinants and residual of one factorization of `M(θ)`.
@@ -132,15 +264,15 @@ pub struct ProfiledDeviance {
     vval: Vec<f64>,
     /// The dense block; after an evaluation its lower triangle holds `L_S`.
     pub(crate) s: Mat<f64>,
-    /// Scratch for column mixing when a later term is a vector term.
-    tmp: Mat<f64>,
     /// `V` stored densely (`nt × k₀ℓ₀`) when `[Z_r X y]'Z₀` is dense enough that one
     /// matrix product beats the level-by-level sparse downdate.
     vdense: Option<Mat<f64>>,
     /// Diagonal of Λᵣ (then 1 for the X and y rows) when every later term is scalar.
     rest_scale: Vec<f64>,
-    /// Width of the column blocks of the sparse downdate (`nt` when `S` is small).
+    /// Width of the column blocks in which `S` is formed (`nt` when `S` is small).
     tile_width: usize,
+    /// Size of the dense block from which two threads are used ([`PARALLEL_MIN`]).
+    parallel_min: usize,
     /// Scratch for small per-level blocks (`k_max²`).
     small: Vec<f64>,
     mem: MemBuffer,
@@ -212,8 +344,9 @@ impl ProfiledDeviance {
         // process (the GLMM's chunked PIRLS sums) became ~7× slower (`cargo xtask bench-lme4
         // --models insteval,glmm_binomial`).
         let par = Par::Seq;
+        // Scratch for faer's Cholesky of the whole block, or of one panel of the blocked one.
         let mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
-            nt,
+            nt.max(dense::PANEL),
             par,
             Default::default(),
         ));
@@ -242,14 +375,10 @@ impl ProfiledDeviance {
             l00: vec![0.0; l0 * k0 * k0],
             vval: Vec::new(),
             s: Mat::zeros(nt, nt),
-            tmp: if rest_scalar {
-                Mat::zeros(0, 0)
-            } else {
-                Mat::zeros(nt, nt)
-            },
             vdense: None,
             rest_scale: Vec::with_capacity(nt),
             tile_width: if nt > 512 { 64 } else { nt },
+            parallel_min: PARALLEL_MIN,
             small: vec![0.0; kmax * kmax],
             mem,
             par,
@@ -551,7 +680,6 @@ impl ProfiledDeviance {
     }
 
     /// Both criteria from one factorization: `(REML criterion, ML deviance)`.
-    /// Both criteria from one factorization: `(REML criterion, ML deviance)`.
     pub fn criteria(&self, f: &FactorSummary) -> (f64, f64) {
         self.criterion_both(f)
     }
@@ -645,18 +773,20 @@ impl ProfiledDeviance {
 
         ld_l2 += prod.ln();
 
-        // S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] (lower triangle).
-        self.scale_rest();
-
-        // V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ, and S −= V V' level by level.
-        self.downdate_rest(&mut tmp);
+        // V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ, then S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] − V V' (lower triangle).
+        self.compute_v(&mut tmp);
         self.small = tmp;
+        self.form_schur();
 
         // Dense Cholesky of S.
         let nt = self.nt;
         if nt <= 24 {
             // Tiny blocks: a plain column-major Cholesky beats the general kernel's setup.
             if !tiny_cholesky(&mut self.s) {
+                return None;
+            }
+        } else if nt >= self.parallel_min && rayon::current_num_threads() > 1 {
+            if !dense::blocked_cholesky(self.s.as_mut(), &mut self.mem) {
                 return None;
             }
         } else {
@@ -693,87 +823,9 @@ impl ProfiledDeviance {
         }
     }
 
-    /// `S ← Λᵣ'A_rr Λᵣ + I` on the random-effects part, lower triangle only.
-    fn scale_rest(&mut self) {
-        let nt = self.nt;
-        let nr = self.nr;
-        if self.rest_scalar {
-            // Λᵣ is diagonal: S[a, b] = d_a d_b A[a, b] (d = 1 on the X and y rows).
-            let d = &mut self.rest_scale;
-            d.clear();
-            d.resize(nt, 1.0);
-            for (r, rr) in self.rest_rows.iter().enumerate().take(nr) {
-                d[r] = self.lambda[rr.term as usize][0];
-            }
-            let d = &self.rest_scale;
-            for b in 0..nt {
-                let src = self.a_rest.col_as_slice(b);
-                let db = d[b];
-                let dst = self.s.col_as_slice_mut(b);
-                for a in b..nt {
-                    dst[a] = d[a] * db * src[a];
-                }
-            }
-        } else {
-            // Column mixing T = A Λᵣ (rows from the column's group start on), then row mixing
-            // S = Λᵣ'T. A is stored as a full symmetric matrix.
-            let a_rest = &self.a_rest;
-            let tmp = &mut self.tmp;
-            for b in 0..nt {
-                let rb = self.rest_rows[b];
-                let gs = rb.group_start as usize;
-                let tcol = &mut tmp.col_as_slice_mut(b)[gs..];
-                if rb.term == u32::MAX {
-                    tcol.copy_from_slice(&a_rest.col_as_slice(b)[gs..]);
-                    continue;
-                }
-                let lam = &self.lambda[rb.term as usize];
-                let k = self.terms[rb.term as usize].k;
-                let cb = b - gs;
-                tcol.iter_mut().for_each(|v| *v = 0.0);
-                for c in cb..k {
-                    let w = lam[c * k + cb];
-                    if w == 0.0 {
-                        continue;
-                    }
-                    let acol = &a_rest.col_as_slice(gs + c)[gs..];
-                    for (t, a) in tcol.iter_mut().zip(acol) {
-                        *t += w * a;
-                    }
-                }
-            }
-            let s = &mut self.s;
-            for b in 0..nt {
-                let tcol = tmp.col_as_slice(b);
-                let scol = s.col_as_slice_mut(b);
-                let mut a = self.rest_rows[b].group_start as usize;
-                while a < nt {
-                    let ra = self.rest_rows[a];
-                    if ra.term == u32::MAX {
-                        scol[a] = tcol[a];
-                        a += 1;
-                        continue;
-                    }
-                    let lam = &self.lambda[ra.term as usize];
-                    let k = self.terms[ra.term as usize].k;
-                    for c in 0..k {
-                        let mut acc = 0.0;
-                        for cc in c..k {
-                            acc += lam[cc * k + c] * tcol[a + cc];
-                        }
-                        scol[a + c] = acc;
-                    }
-                    a += k;
-                }
-            }
-        }
-        for r in 0..nr {
-            self.s[(r, r)] += 1.0;
-        }
-    }
-
-    /// `V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ` per level of the first term and the downdate `S −= VV'`.
-    fn downdate_rest(&mut self, tmp: &mut [f64]) {
+    /// `V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ` per level of the first term (same layout as `bval`; also into
+    /// the dense copy when there is one).
+    fn compute_v(&mut self, tmp: &mut [f64]) {
         let k0 = self.k0;
         for l in 0..self.l0 {
             let (start, end) = (self.bptr[l], self.bptr[l + 1]);
@@ -842,58 +894,85 @@ impl ProfiledDeviance {
                 }
             }
         }
-        if self.vdense.is_none() {
-            self.sparse_downdate();
-        }
-        if let Some(vd) = self.vdense.as_ref() {
-            triangular::matmul(
-                self.s.as_mut(),
-                BlockStructure::TriangularLower,
-                Accum::Add,
-                vd.as_ref(),
-                BlockStructure::Rectangular,
-                vd.transpose(),
-                BlockStructure::Rectangular,
-                -1.0,
-                self.par,
-            );
-        }
     }
 
-    /// `S −= Σ_l V_l V_l'` on the lower triangle for the sparse layout. The columns of `S` are
-    /// visited in blocks of 64 so that the scattered updates of all levels land in a few
-    /// hundred kilobytes at a time (on ml1m, `S` is 110 MB and the update has ~10⁸ terms).
-    fn sparse_downdate(&mut self) {
-        let k0 = self.k0;
+    /// The Schur complement `S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] − VV'` (lower triangle), formed in
+    /// blocks of `tile_width` columns: each block is scaled from `A_rr` and then downdated by
+    /// every level of the first term (so the scattered updates land in a few hundred kilobytes
+    /// at a time; on ml1m `S` is 110 MB and the downdate has ~10⁸ terms). Column blocks are
+    /// independent, so large blocks are spread over the rayon threads; each column is written
+    /// by one task in the same order, whatever the number of threads. With a dense `V` the
+    /// downdate is one symmetric product instead.
+    fn form_schur(&mut self) {
         let nt = self.nt;
+        if self.rest_scalar {
+            let d = &mut self.rest_scale;
+            d.clear();
+            d.resize(nt, 1.0);
+            for (r, rr) in self.rest_rows.iter().enumerate().take(self.nr) {
+                d[r] = self.lambda[rr.term as usize][0];
+            }
+        }
+        let parallel = nt >= self.parallel_min && rayon::current_num_threads() > 1;
+        let sparse = self.vdense.is_none();
         let width = self.tile_width.clamp(1, nt.max(1));
-        let blocks = nt.div_ceil(width);
-        for blk in 0..blocks {
-            let (c0, c1) = (blk * width, ((blk + 1) * width).min(nt));
-            for l in 0..self.l0 {
-                let (start, end) = (self.bptr[l], self.bptr[l + 1]);
-                let rows = &self.brow[start..end];
-                let first = start + rows.partition_point(|&r| (r as usize) < c0);
-                for bi in first..end {
-                    let cb = self.brow[bi] as usize;
-                    if cb >= c1 {
-                        break;
-                    }
-                    let vb = &self.vval[bi * k0..(bi + 1) * k0];
-                    let col = self.s.col_as_slice_mut(cb);
-                    if k0 == 1 {
-                        let x = vb[0];
-                        for ai in bi..end {
-                            col[self.brow[ai] as usize] -= self.vval[ai] * x;
-                        }
-                    } else {
-                        for ai in bi..end {
-                            let va = &self.vval[ai * k0..(ai + 1) * k0];
-                            let dot: f64 = va.iter().zip(vb).map(|(x, y)| x * y).sum();
-                            col[self.brow[ai] as usize] -= dot;
-                        }
-                    }
-                }
+        let parts = SchurParts {
+            nt,
+            nr: self.nr,
+            k0: self.k0,
+            l0: self.l0,
+            a_rest: self.a_rest.as_ref(),
+            rest_rows: &self.rest_rows,
+            rest_scalar: self.rest_scalar,
+            rest_scale: &self.rest_scale,
+            lambda: &self.lambda,
+            terms: &self.terms,
+            bptr: &self.bptr,
+            brow: &self.brow,
+            vval: &self.vval,
+        };
+        let run = |(blk, mut cols): (usize, MatMut<'_, f64>)| {
+            let c0 = blk * width;
+            let mut scratch = vec![0.0; if parts.rest_scalar { 0 } else { nt }];
+            for j in 0..cols.ncols() {
+                parts.scale_column(c0 + j, column_mut(cols.rb_mut(), j), &mut scratch);
+            }
+            if sparse {
+                parts.downdate_columns(c0, cols);
+            }
+        };
+        if parallel {
+            self.s
+                .as_mut()
+                .par_col_chunks_mut(width)
+                .enumerate()
+                .for_each(run);
+        } else {
+            let mut rest = self.s.as_mut();
+            let mut blk = 0;
+            while rest.ncols() > 0 {
+                let take = width.min(rest.ncols());
+                let (cols, tail) = rest.split_at_col_mut(take);
+                run((blk, cols));
+                rest = tail;
+                blk += 1;
+            }
+        }
+        if let Some(vd) = self.vdense.as_ref() {
+            if parallel {
+                dense::syrk_lower_sub(self.s.as_mut(), vd.as_ref());
+            } else {
+                triangular::matmul(
+                    self.s.as_mut(),
+                    BlockStructure::TriangularLower,
+                    Accum::Add,
+                    vd.as_ref(),
+                    BlockStructure::Rectangular,
+                    vd.transpose(),
+                    BlockStructure::Rectangular,
+                    -1.0,
+                    self.par,
+                );
             }
         }
     }
@@ -1387,6 +1466,28 @@ pub(crate) mod tests {
         let (_, ml) = brute_force(&d, &theta);
         let ours = dev.objective(&theta);
         assert!((ours - ml).abs() < 1e-9 * ml.abs(), "{ours} vs {ml}");
+    }
+
+    #[test]
+    fn two_thread_schur_and_cholesky_equal_the_sequential_ones() {
+        // Sparse V with a vector term in the dense block, and a dense V; forcing the parallel
+        // path (blocked Cholesky, column blocks on the rayon pool) on these small blocks.
+        for spec in [&[(90, 1), (60, 2), (30, 1)][..], &[(40, 1), (16, 2)][..]] {
+            let d = design_with(true, 400, spec);
+            let mut dev = ProfiledDeviance::new(&d, false);
+            let theta: Vec<f64> = (0..d.n_theta()).map(|i| 0.9 - 0.15 * i as f64).collect();
+            dev.tile_width = 7;
+            let seq = dev.objective(&theta);
+            dev.parallel_min = 0;
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            let par = pool.install(|| dev.objective(&theta));
+            assert!((seq - par).abs() < 1e-10 * seq.abs(), "{seq} vs {par}");
+            let (_, ml) = brute_force(&d, &theta);
+            assert!((par - ml).abs() < 1e-9 * ml.abs(), "{par} vs {ml}");
+        }
     }
 
     #[test]

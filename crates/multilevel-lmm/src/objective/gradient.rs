@@ -565,10 +565,15 @@ impl ProfiledDeviance {
         }
         if m > 0 {
             // S⁻¹ = L_S⁻ᵀ L_S⁻¹ on the lower triangle (both factors triangular).
+            let par = if m >= self.parallel_min && rayon::current_num_threads() > 1 {
+                Par::rayon(2)
+            } else {
+                self.par
+            };
             faer::linalg::triangular_inverse::invert_lower_triangular(
                 self.linv.as_mut(),
                 self.s.as_ref().submatrix(0, 0, m, m),
-                self.par,
+                par,
             );
             triangular::matmul(
                 self.sinv.as_mut(),
@@ -579,7 +584,7 @@ impl ProfiledDeviance {
                 self.linv.as_ref(),
                 BlockStructure::TriangularLower,
                 1.0,
-                self.par,
+                par,
             );
         }
         let sinv = &self.sinv;

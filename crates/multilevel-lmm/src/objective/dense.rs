@@ -1,0 +1,200 @@
+//! Dense kernels of the Schur-complement block on two threads.
+//!
+//! faer's own parallel kernels gained nothing on this project's 2-core machine for blocks of
+//! ~1,000 rows (InstEval) and slowed later rayon work in the same process, so the LMM engine
+//! runs faer sequentially and splits the work itself: a right-looking blocked Cholesky
+//! whose panel solve and trailing update are each cut into two equal halves (`rayon::join`),
+//! and the symmetric rank-k downdate `S −= XX'` cut the same way. The cut points depend only
+//! on the matrix size, never on the number of threads, so the results are identical with one
+//! thread or two.
+
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::cholesky_in_place;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Accum, MatMut, MatRef, Par};
+
+/// Columns per panel of the blocked Cholesky (best of 96–256 measured at n = 1,145 and 3,706).
+pub(crate) const PANEL: usize = 192;
+
+/// Column at which the lower triangle of an `m × m` block splits into two halves of equal
+/// area: the first `c` columns hold `m²/2 − (m − c)²/2 = m²/4` entries when `c = m(1 − 1/√2)`.
+fn equal_area_split(m: usize) -> usize {
+    ((m as f64) * (1.0 - std::f64::consts::FRAC_1_SQRT_2)).round() as usize
+}
+
+/// `dst −= x x'` on the lower triangle of the square `dst` (`x` has `dst.nrows()` rows), in
+/// two halves of equal work: the first `c` columns (a triangle and the rectangle below it)
+/// and the trailing triangle.
+pub(crate) fn syrk_lower_sub(dst: MatMut<'_, f64>, x: MatRef<'_, f64>) {
+    let m = dst.nrows();
+    let c = equal_area_split(m);
+    let (left, right) = dst.split_at_col_mut(c);
+    let (top_left, below_left) = left.split_at_row_mut(c);
+    let (_, bottom_right) = right.split_at_row_mut(c);
+    let (x1, x2) = x.split_at_row(c);
+    rayon::join(
+        || {
+            triangular::matmul(
+                top_left,
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                x1,
+                BlockStructure::Rectangular,
+                x1.transpose(),
+                BlockStructure::Rectangular,
+                -1.0,
+                Par::Seq,
+            );
+            triangular::matmul(
+                below_left,
+                BlockStructure::Rectangular,
+                Accum::Add,
+                x2,
+                BlockStructure::Rectangular,
+                x1.transpose(),
+                BlockStructure::Rectangular,
+                -1.0,
+                Par::Seq,
+            );
+        },
+        || {
+            triangular::matmul(
+                bottom_right,
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                x2,
+                BlockStructure::Rectangular,
+                x2.transpose(),
+                BlockStructure::Rectangular,
+                -1.0,
+                Par::Seq,
+            )
+        },
+    );
+}
+
+/// In-place lower Cholesky factor `A = LL'` of the lower triangle of `a`, right-looking by
+/// panels of [`PANEL`] columns: factor the diagonal block, solve the panel below it
+/// (`A₂₁ ← A₂₁L₁₁⁻ᵀ`, two halves of rows), update the trailing block (`A₂₂ −= A₂₁A₂₁'`, see
+/// [`syrk_lower_sub`]). `mem` must hold faer's sequential Cholesky scratch for `PANEL` columns.
+/// Returns `false` when a pivot is not positive.
+pub(crate) fn blocked_cholesky(mut a: MatMut<'_, f64>, mem: &mut MemBuffer) -> bool {
+    let n = a.nrows();
+    let mut k = 0;
+    while k < n {
+        let kb = PANEL.min(n - k);
+        let rest = n - k - kb;
+        let view = a.rb_mut().submatrix_mut(k, k, n - k, n - k);
+        let (left, right) = view.split_at_col_mut(kb);
+        let (mut l11, mut a21) = left.split_at_row_mut(kb);
+        if cholesky_in_place(
+            l11.rb_mut(),
+            Default::default(),
+            Par::Seq,
+            MemStack::new(mem),
+            Default::default(),
+        )
+        .is_err()
+        {
+            return false;
+        }
+        if rest == 0 {
+            break;
+        }
+        let l11 = l11.rb();
+        let (p1, p2) = a21.rb_mut().split_at_row_mut(rest / 2);
+        rayon::join(
+            || solve_lower_triangular_in_place(l11, p1.transpose_mut(), Par::Seq),
+            || solve_lower_triangular_in_place(l11, p2.transpose_mut(), Par::Seq),
+        );
+        let (_, a22) = right.split_at_row_mut(kb);
+        syrk_lower_sub(a22, a21.rb());
+        k += kb;
+    }
+    true
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use faer::Mat;
+    use faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch;
+
+    fn spd(n: usize) -> Mat<f64> {
+        let mut seed = 12345u64;
+        let g = Mat::<f64>::from_fn(n, n / 2 + 3, |_, _| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
+        });
+        let mut a = &g * g.transpose();
+        for i in 0..n {
+            a[(i, i)] += 1.0;
+        }
+        a
+    }
+
+    #[test]
+    fn blocked_cholesky_equals_faer_sequential() {
+        // 2.3 panels: a full panel, a full one and a partial one.
+        for n in [5, PANEL, 2 * PANEL + 70] {
+            let a = spd(n);
+            let mut reference = a.clone();
+            let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
+                n,
+                Par::Seq,
+                Default::default(),
+            ));
+            cholesky_in_place(
+                reference.as_mut(),
+                Default::default(),
+                Par::Seq,
+                MemStack::new(&mut mem),
+                Default::default(),
+            )
+            .unwrap();
+            let mut ours = a.clone();
+            assert!(blocked_cholesky(ours.as_mut(), &mut mem));
+            for j in 0..n {
+                for i in j..n {
+                    let (x, y) = (ours[(i, j)], reference[(i, j)]);
+                    assert!(
+                        (x - y).abs() <= 1e-10 * (1.0 + y.abs()),
+                        "{n}: ({i},{j}) {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn blocked_cholesky_rejects_an_indefinite_matrix() {
+        let n = PANEL + 20;
+        let mut a = spd(n);
+        a[(PANEL + 5, PANEL + 5)] = -1.0;
+        let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
+            PANEL,
+            Par::Seq,
+            Default::default(),
+        ));
+        assert!(!blocked_cholesky(a.as_mut(), &mut mem));
+    }
+
+    #[test]
+    fn syrk_halves_equal_one_product() {
+        let m = 57;
+        let x = Mat::<f64>::from_fn(m, 9, |i, j| ((i * 31 + j * 7) % 13) as f64 - 6.0);
+        let mut ours = spd(m);
+        let expected = &ours - &x * x.transpose();
+        syrk_lower_sub(ours.as_mut(), x.as_ref());
+        for j in 0..m {
+            for i in j..m {
+                assert!((ours[(i, j)] - expected[(i, j)]).abs() < 1e-10);
+            }
+        }
+    }
+}

@@ -273,6 +273,9 @@ pub struct ProfiledDeviance {
     tile_width: usize,
     /// Size of the dense block from which two threads are used ([`PARALLEL_MIN`]).
     parallel_min: usize,
+    /// Work from which the gradient's first-term pass is split into chunks
+    /// ([`gradient::GRADIENT_CHUNK_WORK`]).
+    gradient_chunk_work: usize,
     /// Scratch for small per-level blocks (`k_max²`).
     small: Vec<f64>,
     mem: MemBuffer,
@@ -379,6 +382,7 @@ impl ProfiledDeviance {
             rest_scale: Vec::with_capacity(nt),
             tile_width: if nt > 512 { 64 } else { nt },
             parallel_min: PARALLEL_MIN,
+            gradient_chunk_work: gradient::GRADIENT_CHUNK_WORK,
             small: vec![0.0; kmax * kmax],
             mem,
             par,

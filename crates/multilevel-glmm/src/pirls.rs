@@ -14,7 +14,7 @@
 //! Speed without changing the algorithm: models whose random-effects terms are all scalar use
 //! [`ScalarPls`] (a diagonal first block and a small dense Schur complement, no general cross
 //! products per step); binomial–logit and Poisson–log evaluate μ, dμ/dη and the unit deviance
-//! in one fused pass with one `exp` (and one `ln_1p`) per observation; μ at the starting
+//! in one fused pass with one `exp` (and one `ln`) per observation; μ at the starting
 //! linear predictor (the same for every evaluation of a stage) is computed once; the Laplace
 //! objective of binomial (whole counts) and Poisson fits is `Σ dᵢ + C` with the data-only
 //! constant `C` computed once (see `family::aic_minus_deviance`); the length-n buffers are
@@ -112,12 +112,22 @@ type Converged = (Vec<f64>, Vec<Vec<f64>>, f64, f64);
 
 /// Fused per-observation code for the common family–link pairs (same numbers as the generic
 /// trait calls, fewer transcendental functions): binomial–logit needs one `exp` and one
-/// `ln_1p` per observation for μ, dμ/dη and the unit deviance, Poisson–log one `exp`.
+/// `ln` per observation for μ, dμ/dη and the unit deviance, Poisson–log one `exp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fast {
     BinomialLogit,
     PoissonLog,
     Generic,
+}
+
+/// `ln(1 + e)` for `e = exp(−|η|) ∈ (0, 1]`, as `ln` of the rounded sum: its absolute error
+/// is at most about one unit in the last place of 1 (≈ 2·10⁻¹⁶), far below the rounding of
+/// the deviance sums it enters (each unit deviance is of order one), and libm's `ln` takes a
+/// fraction of the time of `ln_1p` (whose extra relative accuracy for tiny `e` the deviance
+/// does not need).
+#[inline(always)]
+fn log_one_plus(e: f64) -> f64 {
+    (1.0 + e).ln()
 }
 
 /// What the per-observation family code reads (shared by the threads of a pass).
@@ -131,6 +141,47 @@ struct ObsCtx<'b> {
 }
 
 impl ObsCtx<'_> {
+    /// The weighted unit deviance of [`ObsCtx::obs`] for binomial–logit (the same numbers,
+    /// without μ and dμ/dη).
+    #[inline(always)]
+    fn dev_binomial_logit(&self, i: usize, eta: f64) -> f64 {
+        const EPS: f64 = f64::EPSILON;
+        if !eta.is_finite() {
+            return f64::NAN;
+        }
+        let e = (-eta.abs()).exp();
+        let inv = 1.0 / (1.0 + e);
+        let p = if eta >= 0.0 { inv } else { e * inv };
+        let (y, wt) = (self.y[i], self.pw[i]);
+        if (EPS..=1.0 - EPS).contains(&p) {
+            let l1 = log_one_plus(e);
+            let lp = eta.min(0.0) - l1;
+            let lq = -eta.max(0.0) - l1;
+            2.0 * wt * (self.dev_const[i] - y * lp - (1.0 - y) * lq)
+        } else {
+            self.fam.family.dev_resid(y, p.clamp(EPS, 1.0 - EPS), wt)
+        }
+    }
+
+    /// The weighted unit deviance of [`ObsCtx::obs`] for Poisson–log.
+    #[inline(always)]
+    fn dev_poisson_log(&self, i: usize, eta: f64) -> f64 {
+        if !eta.is_finite() {
+            return f64::NAN;
+        }
+        let m = eta.exp();
+        let mu = m.max(f64::EPSILON);
+        if !mu.is_finite() {
+            return f64::NAN;
+        }
+        let (y, wt) = (self.y[i], self.pw[i]);
+        if mu == m {
+            2.0 * wt * (self.dev_const[i] - y * eta + mu)
+        } else {
+            self.fam.family.dev_resid(y, mu, wt)
+        }
+    }
+
     /// μ, dμ/dη and the weighted unit deviance of observation `i` at `eta` (deviance `NaN`
     /// when η or μ is invalid).
     #[inline(always)]
@@ -149,7 +200,7 @@ impl ObsCtx<'_> {
                 let (y, wt) = (self.y[i], self.pw[i]);
                 let dev = if mu == p {
                     // log μ = min(η, 0) − log(1 + e), log(1 − μ) = −max(η, 0) − log(1 + e).
-                    let l1 = e.ln_1p();
+                    let l1 = log_one_plus(e);
                     let lp = eta.min(0.0) - l1;
                     let lq = -eta.max(0.0) - l1;
                     2.0 * wt * (self.dev_const[i] - y * lp - (1.0 - y) * lq)
@@ -334,6 +385,32 @@ struct Buffers {
     me_try: Vec<f64>,
 }
 
+/// What one quadrature node's pass over the observations reads (see [`Pirls::agq`]).
+struct NodePass<'b> {
+    refs: &'b [u32],
+    /// `θ zᵢ`.
+    tz: &'b [f64],
+    /// η at the conditional modes.
+    eta: &'b [f64],
+    /// The node.
+    zk: f64,
+    /// Conditional standard deviation of each level's mode, `1/L_ℓℓ`.
+    sd: &'b [f64],
+}
+
+/// `devcₗ += Σ_{i∈ℓ} dᵢ(ηᵢ + θ zᵢ zₖ sdₗ)` with the unit deviance `dev(i, η)`.
+#[inline(always)]
+fn agq_node<D: Fn(usize, f64) -> f64>(pass: &NodePass<'_>, devc: &mut [f64], dev: D) {
+    let zk = pass.zk;
+    for (i, ((&r, &tz), &eta)) in pass.refs.iter().zip(pass.tz).zip(pass.eta).enumerate() {
+        let l = r as usize;
+        let (Some(&sl), Some(d)) = (pass.sd.get(l), devc.get_mut(l)) else {
+            continue;
+        };
+        *d += dev(i, eta + tz * zk * sl);
+    }
+}
+
 /// A GLMM prepared for PIRLS: data, family and the two PLS engines.
 pub(crate) struct Pirls<'a> {
     pub design: &'a Design,
@@ -485,12 +562,6 @@ impl<'a> Pirls<'a> {
             dev_const: &self.dev_const,
             fam: self.fam,
         }
-    }
-
-    /// μ, dμ/dη and the weighted unit deviance of observation `i` at `eta`.
-    #[inline]
-    fn obs(&self, i: usize, eta: f64) -> (f64, f64, f64) {
-        self.ctx().obs(i, eta)
     }
 
     /// Fill μ and dμ/dη from η; returns `Σ dᵢ` (`NaN` if any η or μ is invalid).
@@ -925,21 +996,31 @@ impl<'a> Pirls<'a> {
     }
 
     /// lme4's AGQ objective at a u-only PIRLS state (one scalar random-effects term).
+    ///
+    /// The quadrature passes (one per non-zero node, each over all observations) are the cost
+    /// of an AGQ evaluation; they run in [`agq_node`], monomorphised per family fast path so
+    /// that the inner loop is only η, the unit deviance and a sum per level.
     pub fn agq(&self, theta: &[f64], s: &PirlsState, rule: &GhRule) -> f64 {
         let Some(t) = self.design.terms.first() else {
             return f64::NAN;
         };
         let th = theta.first().copied().unwrap_or(0.0);
         let nl = t.nlevels();
-        let u = &s.u[0];
+        let n = self.design.nobs();
+        let (Some(u), true) = (s.u.first(), t.refs.len() == n && s.eta.len() == n) else {
+            return f64::NAN;
+        };
+        let ctx = self.ctx();
         let mut devc0: Vec<f64> = u.iter().map(|v| v * v).collect();
         let mut lsq = vec![1.0; nl];
-        for i in 0..self.design.nobs() {
+        for i in 0..n {
             let l = t.refs[i] as usize;
-            devc0[l] += self.obs(i, s.eta[i]).2;
+            devc0[l] += ctx.obs(i, s.eta[i]).2;
             lsq[l] += th * th * self.w[i] * t.z[i] * t.z[i];
         }
         let sd: Vec<f64> = lsq.iter().map(|v| 1.0 / v.sqrt()).collect();
+        // θ zᵢ, the first product of the node's shift θ zᵢ zₖ sdₗ.
+        let tz: Vec<f64> = t.z.iter().map(|z| th * z).collect();
         let mut mult = vec![0.0; nl];
         let mut devc = vec![0.0; nl];
         for k in 0..rule.z.len() {
@@ -948,18 +1029,27 @@ impl<'a> Pirls<'a> {
                 mult.iter_mut().for_each(|m| *m += rule.w[k]);
                 continue;
             }
-            for (l, d) in devc.iter_mut().enumerate() {
-                let uk = u[l] + zk * sd[l];
+            for ((d, &ul), &sl) in devc.iter_mut().zip(u).zip(&sd) {
+                let uk = ul + zk * sl;
                 *d = uk * uk;
             }
-            for i in 0..self.design.nobs() {
-                let l = t.refs[i] as usize;
-                let e = s.eta[i] + th * t.z[i] * zk * sd[l];
-                devc[l] += self.obs(i, e).2;
+            let pass = NodePass {
+                refs: &t.refs,
+                tz: &tz,
+                eta: &s.eta,
+                zk,
+                sd: &sd,
+            };
+            match ctx.fast {
+                Fast::BinomialLogit => {
+                    agq_node(&pass, &mut devc, |i, e| ctx.dev_binomial_logit(i, e));
+                }
+                Fast::PoissonLog => agq_node(&pass, &mut devc, |i, e| ctx.dev_poisson_log(i, e)),
+                Fast::Generic => agq_node(&pass, &mut devc, |i, e| ctx.obs(i, e).2),
             }
             let c = rule.w[k] / (2.0 * std::f64::consts::PI).sqrt();
-            for l in 0..nl {
-                mult[l] += (-0.5 * (devc[l] - devc0[l]) - rule.ldnorm[k]).exp() * c;
+            for ((m, &d), &d0) in mult.iter_mut().zip(&devc).zip(&devc0) {
+                *m += (-0.5 * (d - d0) - rule.ldnorm[k]).exp() * c;
             }
         }
         let sum0: f64 = devc0.iter().sum();
@@ -1105,6 +1195,37 @@ mod tests {
             assert!((dev1 - dev).abs() <= 1e-12 * dev.abs(), "{dev1} vs {dev}");
             let dev2 = run(2, &mut buf);
             assert_eq!(dev1.to_bits(), dev2.to_bits());
+        }
+    }
+
+    #[test]
+    fn deviance_only_paths_equal_the_fused_observation_code() {
+        let n = 400;
+        let d = design(n);
+        let mut seed = 23u64;
+        let etas: Vec<f64> = (0..n)
+            .map(|i| match i % 50 {
+                0 => 40.0,
+                1 => -40.0,
+                _ => (lcg(&mut seed) - 0.5) * 12.0,
+            })
+            .collect();
+        let bin = FamilySpec::parse("binomial", None).unwrap().build();
+        let yb: Vec<f64> = (0..n).map(|i| (i % 5) as f64 / 4.0).collect();
+        let pb = Pirls::new(&d, &bin, yb, vec![4.0; n], vec![4.0; n]);
+        let pois = FamilySpec::poisson().build();
+        let pp = Pirls::new(&d, &pois, d.y.clone(), vec![1.0; n], vec![1.0; n]);
+        for (i, &e) in etas.iter().enumerate() {
+            let (cb, cp) = (pb.ctx(), pp.ctx());
+            assert_eq!(
+                cb.dev_binomial_logit(i, e).to_bits(),
+                cb.obs(i, e).2.to_bits()
+            );
+            assert_eq!(cp.dev_poisson_log(i, e).to_bits(), cp.obs(i, e).2.to_bits());
+            // The fused binomial deviance agrees with the family's own to rounding.
+            let mu = cb.obs(i, e).0;
+            let reference = bin.family.dev_resid(pb.y[i], mu, pb.pw[i]);
+            assert!((cb.obs(i, e).2 - reference).abs() <= 1e-12 * reference.abs().max(1.0));
         }
     }
 

@@ -80,7 +80,8 @@ struct Layout {
     rcol: Vec<u32>,
     cidx: Vec<u32>,
     /// Whether `V = [cₗ/√dₗ]` is mostly structurally non-zero: then `S −= VV'` is done with
-    /// long dot products over a dense copy of `V`, otherwise as sparse rank-one updates.
+    /// long dot products of the columns of a dense copy of `V`, otherwise as sparse rank-one
+    /// updates.
     dense: bool,
     /// Whether every level of the first term touches every rest column (then every entry of
     /// the dense `V` is written at each solve).
@@ -100,7 +101,7 @@ struct Chunk {
     /// This chunk's share of `S` (`m × m` column-major, lower triangle) and of the rhs.
     s: Vec<f64>,
     rhs: Vec<f64>,
-    /// Dense `V` of the chunk's levels, `m` rows of `nlc` (dense layout only).
+    /// Dense `V` of the chunk's levels, column-major (`m` columns of `nlc`; dense layout only).
     v: Vec<f64>,
     /// `Σ log dₗ` over the chunk; `false` when some `dₗ` is not positive and finite.
     ld: f64,
@@ -445,12 +446,12 @@ impl Chunk {
                 let ll = l - self.la;
                 let sc = 1.0 / self.d[ll].sqrt();
                 let (cs, ce) = (lay.cptr[l], lay.cptr[l + 1]);
-                let vl = &mut v[ll * m..(ll + 1) * m];
+                // Column-major: V[ℓ, a] at v[a nlc + ℓ].
                 for (k, &c) in lay.ccol[cs..ce].iter().enumerate() {
-                    vl[c as usize] = cval[cs - c0 + k] * sc;
+                    v[c as usize * nlc + ll] = cval[cs - c0 + k] * sc;
                 }
                 for a in 0..p {
-                    vl[nr + a] = self.cx[ll * p + a] * sc;
+                    v[(nr + a) * nlc + ll] = self.cx[ll * p + a] * sc;
                 }
             }
             syrk_lower_sub(v, m, nlc, s);
@@ -633,36 +634,90 @@ impl Chunk {
     }
 }
 
-/// `S[a, b] −= Σₗ V[ℓ, a] V[ℓ, b]` for `a ≥ b` (`S` `m × m` column-major, `V` `k` rows of
-/// length `m`, one per level): rank-two updates, two levels at a time, each a contiguous
-/// `axpy`-like loop down a column of `S` that the compiler vectorises.
+/// `S[a, b] −= Σₗ V[ℓ, a] V[ℓ, b]` for `a ≥ b` (`S` `m × m` column-major, `V` `k × m`
+/// column-major: column `a` is `v[a k..(a + 1) k]`): dot products of columns of `V`, two by
+/// two columns at a time ([`dot_2x2`]) so that every value loaded serves two products, each
+/// summed in four interleaved partial sums that the compiler keeps in vector registers.
+/// Every entry is summed in the same order ([`dot`]'s), whichever kernel computes it.
 fn syrk_lower_sub(v: &[f64], m: usize, k: usize, s: &mut [f64]) {
-    let mut rows = v[..k * m].chunks_exact(2 * m);
-    for pair in rows.by_ref() {
-        let (v1, v2) = pair.split_at(m);
-        for b in 0..m {
-            let (f1, f2) = (v1[b], v2[b]);
-            if f1 == 0.0 && f2 == 0.0 {
-                continue;
-            }
-            let col = &mut s[b * m + b..(b + 1) * m];
-            for ((t, &x1), &x2) in col.iter_mut().zip(&v1[b..]).zip(&v2[b..]) {
-                *t -= x1 * f1 + x2 * f2;
-            }
+    let col = |a: usize| &v[a * k..(a + 1) * k];
+    let mut b = 0;
+    while b + 1 < m {
+        let (y0, y1) = (col(b), col(b + 1));
+        let d = dot_2x2(y0, y1, y0, y1);
+        s[b * m + b] -= d[0];
+        s[b * m + b + 1] -= d[1];
+        s[(b + 1) * m + b + 1] -= d[3];
+        let mut a = b + 2;
+        while a + 1 < m {
+            let r = dot_2x2(col(a), col(a + 1), y0, y1);
+            s[b * m + a] -= r[0];
+            s[b * m + a + 1] -= r[1];
+            s[(b + 1) * m + a] -= r[2];
+            s[(b + 1) * m + a + 1] -= r[3];
+            a += 2;
+        }
+        if a < m {
+            s[b * m + a] -= dot(col(a), y0);
+            s[(b + 1) * m + a] -= dot(col(a), y1);
+        }
+        b += 2;
+    }
+    if b < m {
+        s[b * m + b] -= dot(col(b), col(b));
+    }
+}
+
+/// `Σₗ x[ℓ] y[ℓ]` as four partial sums over `ℓ ≡ 0, 1, 2, 3 (mod 4)`, combined as
+/// `(s₀ + s₁) + (s₂ + s₃)`, then the last `len mod 4` terms in order.
+#[inline(always)]
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len().min(y.len());
+    let body = n - n % 4;
+    let mut acc = [0.0f64; 4];
+    for (xa, ya) in x[..body].chunks_exact(4).zip(y[..body].chunks_exact(4)) {
+        for j in 0..4 {
+            acc[j] += xa[j] * ya[j];
         }
     }
-    if let Some(v1) = rows.remainder().get(..m) {
-        for b in 0..m {
-            let f1 = v1[b];
-            if f1 == 0.0 {
-                continue;
-            }
-            let col = &mut s[b * m + b..(b + 1) * m];
-            for (t, &x1) in col.iter_mut().zip(&v1[b..]) {
-                *t -= x1 * f1;
-            }
+    let mut t = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (a, b) in x[body..n].iter().zip(&y[body..n]) {
+        t += a * b;
+    }
+    t
+}
+
+/// `[x₀·y₀, x₁·y₀, x₀·y₁, x₁·y₁]`, each summed exactly as [`dot`] does.
+#[inline(always)]
+fn dot_2x2(x0: &[f64], x1: &[f64], y0: &[f64], y1: &[f64]) -> [f64; 4] {
+    let n = x0.len().min(x1.len()).min(y0.len()).min(y1.len());
+    let body = n - n % 4;
+    let mut a00 = [0.0f64; 4];
+    let mut a10 = [0.0f64; 4];
+    let mut a01 = [0.0f64; 4];
+    let mut a11 = [0.0f64; 4];
+    for (((p0, p1), q0), q1) in x0[..body]
+        .chunks_exact(4)
+        .zip(x1[..body].chunks_exact(4))
+        .zip(y0[..body].chunks_exact(4))
+        .zip(y1[..body].chunks_exact(4))
+    {
+        for j in 0..4 {
+            a00[j] += p0[j] * q0[j];
+            a10[j] += p1[j] * q0[j];
+            a01[j] += p0[j] * q1[j];
+            a11[j] += p1[j] * q1[j];
         }
     }
+    let fold = |a: [f64; 4]| (a[0] + a[1]) + (a[2] + a[3]);
+    let mut r = [fold(a00), fold(a10), fold(a01), fold(a11)];
+    for l in body..n {
+        r[0] += x0[l] * y0[l];
+        r[1] += x1[l] * y0[l];
+        r[2] += x0[l] * y1[l];
+        r[3] += x1[l] * y1[l];
+    }
+    r
 }
 
 #[cfg(test)]

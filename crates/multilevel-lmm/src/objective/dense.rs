@@ -3,7 +3,8 @@
 //! faer's own parallel kernels gained nothing on this project's 2-core machine for blocks of
 //! ~1,000 rows (InstEval) and slowed later rayon work in the same process, so the LMM engine
 //! runs faer sequentially and splits the work itself: a right-looking blocked Cholesky
-//! whose panel solve and trailing update are each cut into two equal halves (`rayon::join`),
+//! whose panel solve and trailing update are each cut into two equal halves (run on two threads
+//! of their own, see `join2`),
 //! and the symmetric rank-k downdate `S −= XX'` cut the same way. The cut points depend only
 //! on the matrix size, never on the number of threads, so the results are identical with one
 //! thread or two.
@@ -14,6 +15,37 @@ use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, MatMut, MatRef, Par};
+
+/// Run `a` and `b` in parallel on [`dense_pool`] (sequentially when it could not be built).
+///
+/// Not on rayon's global pool: after a thread has run faer's kernels, scalar code on that
+/// thread stays slow for the rest of its life (measured: the GLMM's PIRLS sums on the global
+/// pool became ~5× slower after one InstEval fit had run these halves there), so the dense
+/// kernels get two threads of their own.
+fn join2(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+    match dense_pool() {
+        Some(pool) => {
+            pool.install(|| rayon::join(a, b));
+        }
+        None => {
+            a();
+            b();
+        }
+    }
+}
+
+/// The two threads that run the halves of the dense kernels, built on first use.
+fn dense_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .thread_name(|i| format!("multilevel-dense-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
 
 /// Columns per panel of the blocked Cholesky (best of 96–256 measured at n = 1,145 and 3,706).
 pub(crate) const PANEL: usize = 192;
@@ -34,7 +66,7 @@ pub(crate) fn syrk_lower_sub(dst: MatMut<'_, f64>, x: MatRef<'_, f64>) {
     let (top_left, below_left) = left.split_at_row_mut(c);
     let (_, bottom_right) = right.split_at_row_mut(c);
     let (x1, x2) = x.split_at_row(c);
-    rayon::join(
+    join2(
         || {
             triangular::matmul(
                 top_left,
@@ -105,7 +137,7 @@ pub(crate) fn blocked_cholesky(mut a: MatMut<'_, f64>, mem: &mut MemBuffer) -> b
         }
         let l11 = l11.rb();
         let (p1, p2) = a21.rb_mut().split_at_row_mut(rest / 2);
-        rayon::join(
+        join2(
             || solve_lower_triangular_in_place(l11, p1.transpose_mut(), Par::Seq),
             || solve_lower_triangular_in_place(l11, p2.transpose_mut(), Par::Seq),
         );

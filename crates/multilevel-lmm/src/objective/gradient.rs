@@ -605,15 +605,10 @@ impl ProfiledDeviance {
         }
         if m > 0 {
             // S⁻¹ = L_S⁻ᵀ L_S⁻¹ on the lower triangle (both factors triangular).
-            let par = if m >= self.parallel_min && rayon::current_num_threads() > 1 {
-                Par::rayon(2)
-            } else {
-                self.par
-            };
             faer::linalg::triangular_inverse::invert_lower_triangular(
                 self.linv.as_mut(),
                 self.s.as_ref().submatrix(0, 0, m, m),
-                par,
+                self.par,
             );
             triangular::matmul(
                 self.sinv.as_mut(),
@@ -624,7 +619,7 @@ impl ProfiledDeviance {
                 self.linv.as_ref(),
                 BlockStructure::TriangularLower,
                 1.0,
-                par,
+                self.par,
             );
         }
         let sinv = &self.sinv;

@@ -130,14 +130,11 @@ fn penicillin(c: &mut Criterion) {
     g.finish();
 }
 
-fn insteval(c: &mut Criterion) {
+/// `tests/data/InstEval.csv` with its factor columns, or `None` when the file is absent.
+fn insteval_data() -> Option<DataFrame> {
     let path = repo_root().join("tests/data/InstEval.csv");
     if !path.is_file() {
-        eprintln!(
-            "note: {} is absent; insteval benches skipped",
-            path.display()
-        );
-        return;
+        return None;
     }
     let read = ReadOptions {
         factor_columns: ["s", "d", "studage", "lectage", "service", "dept"]
@@ -146,7 +143,14 @@ fn insteval(c: &mut Criterion) {
             .collect(),
         ordered_columns: Vec::new(),
     };
-    let data = DataFrame::read_csv(&path, &read).expect("tests/data/InstEval.csv");
+    Some(DataFrame::read_csv(&path, &read).expect("tests/data/InstEval.csv"))
+}
+
+fn insteval(c: &mut Criterion) {
+    let Some(data) = insteval_data() else {
+        eprintln!("note: tests/data/InstEval.csv is absent; insteval benches skipped");
+        return;
+    };
     let formula = "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)";
     let opts = lmer_options(false);
     let mut g = c.benchmark_group("insteval");
@@ -203,15 +207,10 @@ fn probe(_c: &mut Criterion) {
     let dir = suite_dir();
     for id in list.split(',').filter(|s| !s.is_empty()) {
         let (formula, data) = if id == "insteval" {
-            let read = ReadOptions {
-                factor_columns: ["s", "d", "studage", "lectage", "service", "dept"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-                ordered_columns: Vec::new(),
+            let Some(data) = insteval_data() else {
+                eprintln!("note: tests/data/InstEval.csv is absent; skipped");
+                continue;
             };
-            let path = repo_root().join("tests/data/InstEval.csv");
-            let data = DataFrame::read_csv(&path, &read).expect("InstEval.csv");
             (
                 "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)".to_string(),
                 data,

@@ -41,6 +41,7 @@
 use faer::Mat;
 use multilevel_design::Design;
 use multilevel_lmm::ProfiledDeviance;
+use multilevel_lmm::summaries::term_b;
 
 use crate::family::{FamilyKind, GlmFamily, LinkKind, aic_minus_deviance, deviance_constant};
 use crate::quadrature::GhRule;
@@ -90,20 +91,7 @@ pub(crate) fn b_from_u(design: &Design, lambda: &[Vec<f64>], u: &[Vec<f64>]) -> 
         .terms
         .iter()
         .zip(lambda.iter().zip(u))
-        .map(|(t, (lam, uj))| {
-            let k = t.k;
-            let mut b = vec![0.0; t.q()];
-            for l in 0..t.nlevels() {
-                for r in 0..k {
-                    let mut acc = 0.0;
-                    for c in 0..=r {
-                        acc += lam[r * k + c] * uj[l * k + c];
-                    }
-                    b[l * k + r] = acc;
-                }
-            }
-            b
-        })
+        .map(|(t, (lam, uj))| term_b(t.k, t.nlevels(), lam, uj))
         .collect()
 }
 
@@ -848,22 +836,11 @@ impl<'a> Pirls<'a> {
                         u: uj,
                     }
                 } else {
-                    let k = t.k;
-                    let mut b = vec![0.0; t.q()];
-                    for l in 0..t.nlevels() {
-                        for r in 0..k {
-                            let mut acc = 0.0;
-                            for c in 0..=r {
-                                acc += lam[r * k + c] * uj[l * k + c];
-                            }
-                            b[l * k + r] = acc;
-                        }
-                    }
                     TermEta::Vector {
-                        k,
+                        k: t.k,
                         refs: &t.refs,
                         z: &t.z,
-                        b,
+                        b: term_b(t.k, t.nlevels(), lam, uj),
                     }
                 }
             })
@@ -1085,12 +1062,14 @@ impl<'a> Pirls<'a> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::family::FamilySpec;
     use multilevel_design::ReTerm;
 
-    fn lcg(seed: &mut u64) -> f64 {
+    /// A linear congruential generator in [0, 1) for the test designs (also used by the
+    /// scalar-term solver's tests).
+    pub(crate) fn lcg(seed: &mut u64) -> f64 {
         *seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);

@@ -728,12 +728,7 @@ mod tests {
     use multilevel_design::ReTerm;
     use multilevel_lmm::ProfiledDeviance;
 
-    fn lcg(seed: &mut u64) -> f64 {
-        *seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (*seed >> 11) as f64 / (1u64 << 53) as f64
-    }
+    use crate::pirls::tests::lcg;
 
     /// Three crossed scalar terms (11, 6 and 4 levels; the last a slope on x) and X = [1, x],
     /// levels not grouped in row order.

@@ -108,15 +108,7 @@ fn refit_options(fit: &FitResult) -> Result<LmmOptions, InferenceError> {
 }
 
 fn check_fit(design: &Design, fit: &FitResult) -> Result<(), InferenceError> {
-    if fit.fixed.len() != design.p() || fit.theta.len() != design.n_theta() {
-        return Err(InferenceError::Mismatch(format!(
-            "the fit has {} coefficients and {} θ but the model has {} and {}",
-            fit.fixed.len(),
-            fit.theta.len(),
-            design.p(),
-            design.n_theta()
-        )));
-    }
+    crate::model::check_shape(design, fit)?;
     if !(fit.sigma.is_finite() && fit.sigma > 0.0) {
         return Err(InferenceError::NotFinite(format!(
             "residual standard deviation σ̂ = {}",

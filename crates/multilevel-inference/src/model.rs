@@ -49,15 +49,7 @@ impl FittedLmm {
     /// not positive and finite.
     pub fn new(model: LinearMixedModel, fit: FitResult) -> Result<Self, InferenceError> {
         let design = model.design();
-        if fit.fixed.len() != design.p() || fit.theta.len() != design.n_theta() {
-            return Err(InferenceError::Mismatch(format!(
-                "the fit has {} coefficients and {} θ but the model has {} and {}",
-                fit.fixed.len(),
-                fit.theta.len(),
-                design.p(),
-                design.n_theta()
-            )));
-        }
+        check_shape(design, &fit)?;
         let reml = match fit.method {
             Method::Reml => true,
             Method::Ml => false,
@@ -398,4 +390,24 @@ fn split_varpar(varpar: &[f64]) -> Option<(&[f64], f64)> {
         return None;
     }
     Some((theta, *sigma))
+}
+
+/// The fit belongs to the design: as many coefficients and θ as the model has.
+///
+/// # Errors
+/// [`InferenceError::Mismatch`] naming both counts.
+pub(crate) fn check_shape(
+    design: &multilevel_design::Design,
+    fit: &FitResult,
+) -> Result<(), InferenceError> {
+    if fit.fixed.len() != design.p() || fit.theta.len() != design.n_theta() {
+        return Err(InferenceError::Mismatch(format!(
+            "the fit has {} coefficients and {} θ but the model has {} and {}",
+            fit.fixed.len(),
+            fit.theta.len(),
+            design.p(),
+            design.n_theta()
+        )));
+    }
+    Ok(())
 }

@@ -322,15 +322,7 @@ impl<'a> Profiler<'a> {
                 fit.method
             )));
         }
-        if fit.fixed.len() != design.p() || fit.theta.len() != design.n_theta() {
-            return Err(InferenceError::Mismatch(format!(
-                "the fit has {} coefficients and {} θ but the model has {} and {}",
-                fit.fixed.len(),
-                fit.theta.len(),
-                design.p(),
-                design.n_theta()
-            )));
-        }
+        crate::model::check_shape(design, fit)?;
         // ML optimum: refit by ML (lme4's refitML), then polish with Nelder–Mead on θ.
         let opts = LmmOptions {
             reml: false,

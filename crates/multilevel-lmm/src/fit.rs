@@ -6,7 +6,7 @@ use argmin::core::{CostFunction, Error as ArgminError, Executor, Gradient, State
 use multilevel_design::Design;
 
 use crate::objective::ProfiledDeviance;
-use crate::optimizer::{Bobyqa, ProjectedLbfgs};
+use crate::optimizer::{Bobyqa, ProjectedLbfgs, central_derivatives};
 use crate::results::*;
 use crate::summaries::{self, five_numbers};
 
@@ -177,54 +177,6 @@ impl Gradient for ThetaGradCost<'_> {
 /// Dense-block size from which the convergence check differentiates the criterion instead
 /// of the analytic gradient (ml1m's 3,708-row block: a gradient costs ~4 evaluations).
 const OBJECTIVE_CHECK_MIN_BLOCK: usize = 2000;
-
-/// Central-difference gradient and Hessian of `f` at `x` (`fx = f(x)`, step `h`), with
-/// `f±ⱼ = f(x ± h eⱼ)` and `f±ᵢⱼ = f(x ± h(eᵢ + eⱼ))`:
-///
-/// ```text
-///   gⱼ = (f+ⱼ − f−ⱼ) / 2h,   Hⱼⱼ = (f+ⱼ − 2fx + f−ⱼ) / h²,
-///   Hᵢⱼ = (f+ᵢⱼ + f−ᵢⱼ − f+ᵢ − f−ᵢ − f+ⱼ − f−ⱼ + 2fx) / 2h²
-/// ```
-///
-/// (all O(h²) accurate; `2n + n(n − 1)` evaluations). The Hessian is row-major `n × n`.
-fn central_derivatives(
-    f: &mut dyn FnMut(&[f64]) -> f64,
-    x: &[f64],
-    fx: f64,
-    h: f64,
-) -> (Vec<f64>, Vec<f64>) {
-    let n = x.len();
-    let mut g = vec![0.0; n];
-    let mut hess = vec![0.0; n * n];
-    let mut fp = vec![0.0; n];
-    let mut fm = vec![0.0; n];
-    let mut xx = x.to_vec();
-    for j in 0..n {
-        xx[j] = x[j] + h;
-        fp[j] = f(&xx);
-        xx[j] = x[j] - h;
-        fm[j] = f(&xx);
-        xx[j] = x[j];
-        g[j] = (fp[j] - fm[j]) / (2.0 * h);
-        hess[j * n + j] = (fp[j] - 2.0 * fx + fm[j]) / (h * h);
-    }
-    for j in 0..n {
-        for i in 0..j {
-            xx[i] = x[i] + h;
-            xx[j] = x[j] + h;
-            let fpp = f(&xx);
-            xx[i] = x[i] - h;
-            xx[j] = x[j] - h;
-            let fmm = f(&xx);
-            xx[i] = x[i];
-            xx[j] = x[j];
-            let v = (fpp + fmm - fp[i] - fm[i] - fp[j] - fm[j] + 2.0 * fx) / (2.0 * h * h);
-            hess[i * n + j] = v;
-            hess[j * n + i] = v;
-        }
-    }
-    (g, hess)
-}
 
 fn outcome<G>(
     state: &argmin::core::IterState<Vec<f64>, G, (), (), (), f64>,
@@ -443,22 +395,12 @@ impl LinearMixedModel {
         let lambda = self.dev.lambda.clone();
 
         // b = Λu per term, per level.
-        let mut b_terms: Vec<Vec<f64>> = Vec::with_capacity(d.terms.len());
-        for (j, t) in d.terms.iter().enumerate() {
-            let k = t.k;
-            let lam = &lambda[j];
-            let mut b = vec![0.0; t.q()];
-            for l in 0..t.nlevels() {
-                for r in 0..k {
-                    let mut acc = 0.0;
-                    for c in 0..=r {
-                        acc += lam[r * k + c] * u[j][l * k + c];
-                    }
-                    b[l * k + r] = acc;
-                }
-            }
-            b_terms.push(b);
-        }
+        let b_terms: Vec<Vec<f64>> = d
+            .terms
+            .iter()
+            .zip(lambda.iter().zip(&u))
+            .map(|(t, (lam, uj))| summaries::term_b(t.k, t.nlevels(), lam, uj))
+            .collect();
 
         // Fitted values and residuals on the response scale.
         let mut fitted = vec![0.0; n];
@@ -593,7 +535,7 @@ impl LinearMixedModel {
     /// rows or more and there are at most 3 θ away from their bounds, one gradient costs
     /// about four criterion evaluations (it needs the dense inverse), and `g` and `H` come
     /// from central differences of the criterion instead (lme4's own method): `2nθ` axis
-    /// points and two diagonal points per pair (see [`central_derivatives`]).
+    /// points and two diagonal points per pair (see [`crate::optimizer::central_derivatives`]).
     fn check_convergence(&mut self, theta: &[f64], f0: f64) -> Option<String> {
         let m = theta.len();
         let h = 1e-4;
@@ -669,30 +611,6 @@ impl LinearMixedModel {
 mod tests {
     use super::*;
     use multilevel_design::ReTerm;
-
-    #[test]
-    fn central_derivatives_of_a_known_function() {
-        // f = x₀²x₁ + 3x₁x₂ + exp(x₂): g = (2x₀x₁, x₀² + 3x₂, 3x₁ + eˣ²),
-        // H = [[2x₁, 2x₀, 0], [2x₀, 0, 3], [0, 3, eˣ²]].
-        let mut calls = 0;
-        let mut f = |x: &[f64]| {
-            calls += 1;
-            x[0] * x[0] * x[1] + 3.0 * x[1] * x[2] + x[2].exp()
-        };
-        let x = [0.7, -1.3, 0.4];
-        let fx = f(&x);
-        let (g, h) = central_derivatives(&mut f, &x, fx, 1e-4);
-        assert_eq!(calls, 1 + 2 * 3 + 3 * 2);
-        let e = 0.4f64.exp();
-        let g_true = [2.0 * 0.7 * -1.3, 0.49 + 1.2, -3.9 + e];
-        let h_true = [-2.6, 1.4, 0.0, 1.4, 0.0, 3.0, 0.0, 3.0, e];
-        for (a, b) in g.iter().zip(&g_true) {
-            assert!((a - b).abs() < 1e-7, "{g:?}");
-        }
-        for (a, b) in h.iter().zip(&h_true) {
-            assert!((a - b).abs() < 1e-5, "{h:?}");
-        }
-    }
 
     #[test]
     fn five_numbers_follow_r_quantile_type_7() {

@@ -142,25 +142,7 @@ impl SchurParts<'_> {
                     }
                 }
             }
-            let mut a = gs;
-            while a < nt {
-                let ra = self.rest_rows[a];
-                if ra.term == u32::MAX {
-                    scol[a] = t[a];
-                    a += 1;
-                    continue;
-                }
-                let lam = &self.lambda[ra.term as usize];
-                let k = self.terms[ra.term as usize].k;
-                for c in 0..k {
-                    let mut acc = 0.0;
-                    for cc in c..k {
-                        acc += lam[cc * k + c] * t[a + cc];
-                    }
-                    scol[a + c] = acc;
-                }
-                a += k;
-            }
+            lambda_t_rows(self.rest_rows, self.terms, self.lambda, t, scol, gs..nt);
         }
         if b < self.nr {
             scol[b] += 1.0;
@@ -196,6 +178,38 @@ impl SchurParts<'_> {
                 }
             }
         }
+    }
+}
+
+/// `dst[r] = (Λ̃ᵣ' src)[r]` for the rows `r` in `rows` of the rest block, which must start and
+/// end on (term, level) group boundaries: `Λⱼ'` within each group of a later term, the
+/// identity on the `X` and `y` rows.
+fn lambda_t_rows(
+    rest_rows: &[RestRow],
+    terms: &[TermShape],
+    lambda: &[Vec<f64>],
+    src: &[f64],
+    dst: &mut [f64],
+    rows: std::ops::Range<usize>,
+) {
+    let mut a = rows.start;
+    while a < rows.end {
+        let ra = rest_rows[a];
+        if ra.term == u32::MAX {
+            dst[a] = src[a];
+            a += 1;
+            continue;
+        }
+        let lam = &lambda[ra.term as usize];
+        let k = terms[ra.term as usize].k;
+        for c in 0..k {
+            let mut acc = 0.0;
+            for cc in c..k {
+                acc += lam[cc * k + c] * src[a + cc];
+            }
+            dst[a + c] = acc;
+        }
+        a += k;
     }
 }
 
@@ -789,7 +803,7 @@ impl ProfiledDeviance {
             if !tiny_cholesky(&mut self.s) {
                 return None;
             }
-        } else if nt >= self.parallel_min && rayon::current_num_threads() > 1 {
+        } else if self.two_threads(nt) {
             if !dense::blocked_cholesky(self.s.as_mut(), &mut self.mem) {
                 return None;
             }
@@ -825,6 +839,12 @@ impl ProfiledDeviance {
         } else {
             None
         }
+    }
+
+    /// Whether work on a dense block of `size` rows uses two threads: from
+    /// [`PARALLEL_MIN`] rows on, unless rayon has a single thread (`RAYON_NUM_THREADS=1`).
+    fn two_threads(&self, size: usize) -> bool {
+        size >= self.parallel_min && rayon::current_num_threads() > 1
     }
 
     /// `V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ` per level of the first term (same layout as `bval`; also into
@@ -917,7 +937,7 @@ impl ProfiledDeviance {
                 d[r] = self.lambda[rr.term as usize][0];
             }
         }
-        let parallel = nt >= self.parallel_min && rayon::current_num_threads() > 1;
+        let parallel = self.two_threads(nt);
         let sparse = self.vdense.is_none();
         let width = self.tile_width.clamp(1, nt.max(1));
         let parts = SchurParts {
@@ -1246,12 +1266,16 @@ fn sandwich_into(a: &[f64], lam: &[f64], k: usize, out: &mut [f64], t: &mut [f64
             t[r * k + c] = acc;
         }
     }
-    // out = Λ' t
+    lower_t_mul(lam, t, k, out);
+}
+
+/// `out = Λ'B` for `k × k` row-major matrices (`Λ` lower triangular).
+pub(crate) fn lower_t_mul(lam: &[f64], b: &[f64], k: usize, out: &mut [f64]) {
     for r in 0..k {
         for c in 0..k {
             let mut acc = 0.0;
             for m in r..k {
-                acc += lam[m * k + r] * t[m * k + c];
+                acc += lam[m * k + r] * b[m * k + c];
             }
             out[r * k + c] = acc;
         }

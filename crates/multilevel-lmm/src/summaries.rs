@@ -5,6 +5,22 @@ use multilevel_design::Design;
 
 use crate::results::{Correlation, GroupInfo, RanefTable, VarComp};
 
+/// `b = Λu` of one random-effects term with `k` columns per level: `lam` is its `k × k`
+/// lower-triangular template (row-major), `u` the spherical random effects level by level.
+pub fn term_b(k: usize, nlevels: usize, lam: &[f64], u: &[f64]) -> Vec<f64> {
+    let mut b = vec![0.0; k * nlevels];
+    for l in 0..nlevels {
+        for r in 0..k {
+            let mut acc = 0.0;
+            for c in 0..=r {
+                acc += lam[r * k + c] * u[l * k + c];
+            }
+            b[l * k + r] = acc;
+        }
+    }
+    b
+}
+
 /// Variance components `σ² ΛⱼΛⱼ'` of every term (variances and standard deviations, then the
 /// correlations within each vector term), in the design's term order.
 pub fn variance_components(

@@ -412,16 +412,7 @@ impl ProfiledDeviance {
                     }
                 }
                 // H₀₀ = Λ₀'Z₀'Z₀|_j.
-                let a00 = &self.a00[l * kk..(l + 1) * kk];
-                for a in 0..k0 {
-                    for b in 0..k0 {
-                        let mut acc = 0.0;
-                        for c in a..k0 {
-                            acc += lam0[c * k0 + a] * a00[c * k0 + b];
-                        }
-                        h00[a * k0 + b] = acc;
-                    }
-                }
+                lower_t_mul(&lam0, &self.a00[l * kk..(l + 1) * kk], k0, &mut h00);
                 // Σ_j inner_j H₀₀,j.
                 for a in 0..k0 {
                     for c in 0..k0 {
@@ -506,26 +497,14 @@ impl ProfiledDeviance {
             for c in 0..k {
                 let acol = self.a_rest.col_as_slice(g + c);
                 // hcol = Λ̃_r' acol on the first m rows.
-                let mut r = 0;
-                while r < m {
-                    if r >= nr {
-                        hcol[r] = acol[r];
-                        r += 1;
-                        continue;
-                    }
-                    let rr2 = self.rest_rows[r];
-                    let t2 = rr2.term as usize;
-                    let k2 = self.terms[t2].k;
-                    let lam = &self.lambda[t2];
-                    for ca in 0..k2 {
-                        let mut acc = 0.0;
-                        for cc in ca..k2 {
-                            acc += lam[cc * k2 + ca] * acol[r + cc];
-                        }
-                        hcol[r + ca] = acc;
-                    }
-                    r += k2;
-                }
+                lambda_t_rows(
+                    &self.rest_rows,
+                    &self.terms,
+                    &self.lambda,
+                    acol,
+                    &mut hcol,
+                    0..m,
+                );
                 for a in 0..k {
                     let srow = self.sinv.col_as_slice(g + a);
                     let dot: f64 = srow.iter().zip(&hcol).map(|(x, y)| x * y).sum();
@@ -647,7 +626,7 @@ impl ProfiledDeviance {
             }
             1.0 / (d * d) + acc
         };
-        let per_level: Vec<f64> = if m >= self.parallel_min && rayon::current_num_threads() > 1 {
+        let per_level: Vec<f64> = if self.two_threads(m) {
             (0..self.l0)
                 .into_par_iter()
                 .with_min_len(64)

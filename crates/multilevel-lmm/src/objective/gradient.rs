@@ -160,16 +160,7 @@ impl ProfiledDeviance {
         let lam0 = self.lambda[0].clone();
 
         // b = Λu.
-        let mut b0 = vec![0.0; l0 * k0];
-        for l in 0..l0 {
-            for r in 0..k0 {
-                let mut acc = 0.0;
-                for c in 0..=r {
-                    acc += lam0[r * k0 + c] * u0[l * k0 + c];
-                }
-                b0[l * k0 + r] = acc;
-            }
-        }
+        let b0 = crate::summaries::term_b(k0, l0, &lam0, &u0);
         let mut br = vec![0.0; nr];
         for (r, v) in br.iter_mut().enumerate() {
             let rr = self.rest_rows[r];

@@ -14,6 +14,7 @@
 //! (plus η, μ, residuals of every type, the overdispersion check).
 
 pub mod family;
+mod fastmath;
 pub mod fit;
 mod pirls;
 pub mod quadrature;

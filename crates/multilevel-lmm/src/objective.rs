@@ -55,6 +55,7 @@ use rayon::prelude::*;
 
 mod dense;
 mod gradient;
+mod single;
 
 /// Size of the dense block from which its formation and Cholesky factor use two threads
 /// (below it the thread hand-offs cost more than they save on the 2-core machine).
@@ -303,6 +304,8 @@ pub struct ProfiledDeviance {
     linv: Mat<f64>,
     /// Scratch of the dense inverse.
     grad_mem: Option<MemBuffer>,
+    /// Workspace of the single-term gradient ([`single`]).
+    single: single::SingleWork,
 }
 
 impl ProfiledDeviance {
@@ -405,6 +408,7 @@ impl ProfiledDeviance {
             sinv: Mat::zeros(0, 0),
             linv: Mat::zeros(0, 0),
             grad_mem: None,
+            single: single::SingleWork::default(),
         };
         dev.accumulate(
             design,
@@ -792,9 +796,11 @@ impl ProfiledDeviance {
         ld_l2 += prod.ln();
 
         // V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ, then S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] − V V' (lower triangle).
-        self.compute_v(&mut tmp);
+        if !self.single_term_schur() {
+            self.compute_v(&mut tmp);
+            self.form_schur();
+        }
         self.small = tmp;
-        self.form_schur();
 
         // Dense Cholesky of S.
         let nt = self.nt;

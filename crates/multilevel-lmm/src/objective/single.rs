@@ -39,14 +39,23 @@ pub(super) struct SingleWork {
 }
 
 impl ProfiledDeviance {
-    /// The gradient at the current factor when the model has one random-effects term with
-    /// `k₀ ≤ 3` (and the general path would run on one thread without the dense `V`);
-    /// `None` otherwise. The numbers are those of the general path.
-    pub(super) fn single_term_gradient(
+    /// The gradient at the current factor by a fast path for small models: one term with
+    /// `k₀ ≤ 3` ([`Self::single_term_gradient`], the general path's numbers) or small models
+    /// whose terms are all scalar (`scalar.rs`, equal to rounding); `None` when neither
+    /// applies and the general path runs.
+    pub(super) fn small_model_gradient(
         &mut self,
         f: &FactorSummary,
         ntheta: usize,
     ) -> Option<Vec<f64>> {
+        self.single_term_gradient(f, ntheta)
+            .or_else(|| self.scalar_terms_small_gradient(f, ntheta))
+    }
+
+    /// The gradient at the current factor when the model has one random-effects term with
+    /// `k₀ ≤ 3` (and the general path would run on one thread without the dense `V`);
+    /// `None` otherwise. The numbers are those of the general path.
+    fn single_term_gradient(&mut self, f: &FactorSummary, ntheta: usize) -> Option<Vec<f64>> {
         let k0 = self.k0;
         if self.nr != 0
             || self.vdense.is_some()
@@ -97,11 +106,8 @@ impl ProfiledDeviance {
         }
 
         // S⁻¹ = L_S⁻ᵀL_S⁻¹ on the leading m × m block.
-        ws.l.clear();
         ws.l.resize(m * m, 0.0);
-        ws.li.clear();
         ws.li.resize(m * m, 0.0);
-        ws.sinv.clear();
         ws.sinv.resize(m * m, 0.0);
         for i in 0..m {
             for j in 0..=i {

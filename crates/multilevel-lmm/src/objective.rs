@@ -313,6 +313,9 @@ pub struct ProfiledDeviance {
     /// is still that one (cleared when a factorization starts or the cross products change).
     factored_theta: Vec<f64>,
     factored: Option<FactorSummary>,
+    /// Whether the small-model fast paths ([`single`], [`scalar`]) may be used (tests turn
+    /// them off to compare with the general path).
+    small_paths: bool,
 }
 
 impl ProfiledDeviance {
@@ -419,6 +422,7 @@ impl ProfiledDeviance {
             scalar: scalar::ScalarWork::default(),
             factored_theta: Vec::new(),
             factored: None,
+            small_paths: true,
         };
         dev.accumulate(
             design,
@@ -825,7 +829,7 @@ impl ProfiledDeviance {
         ld_l2 += prod.ln();
 
         // V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ, then S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] − V V' (lower triangle).
-        if !self.single_term_schur() && !self.scalar_terms_schur() {
+        if !(self.small_paths && (self.single_term_schur() || self.scalar_terms_schur())) {
             self.compute_v(&mut tmp);
             self.form_schur();
         }

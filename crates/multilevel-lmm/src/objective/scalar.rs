@@ -11,6 +11,10 @@
 //! dominates on a handful of rows. That inverse rounds differently from faer's, so the
 //! gradient agrees with the general path to rounding (~1e-15 relative), not bit for bit.
 
+// Index loops over the small blocks mirror the formulas, and keep the order of every sum
+// visibly that of the general path (which these paths must reproduce).
+#![allow(clippy::needless_range_loop)]
+
 use super::*;
 
 /// Largest leading block (`m`) for which the gradient's `S⁻¹` is formed by the explicit

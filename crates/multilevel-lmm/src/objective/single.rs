@@ -17,6 +17,10 @@
 //! (18 levels, `k₀ = 2`, `p = 2`) the general path spent most of its time allocating small
 //! vectors and in loops over run-time sizes.
 
+// Index loops over the small blocks mirror the formulas, and keep the order of every sum
+// visibly that of the general path (which these paths must reproduce).
+#![allow(clippy::needless_range_loop)]
+
 use super::*;
 
 /// Smallest `|θ|` from which a scalar single-term model uses the general path's scalar-term
@@ -48,6 +52,9 @@ impl ProfiledDeviance {
         f: &FactorSummary,
         ntheta: usize,
     ) -> Option<Vec<f64>> {
+        if !self.small_paths {
+            return None;
+        }
         self.single_term_gradient(f, ntheta)
             .or_else(|| self.scalar_terms_small_gradient(f, ntheta))
     }
@@ -393,6 +400,82 @@ impl ProfiledDeviance {
                     col[r as usize] -= dot;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::super::tests::design_with;
+    use super::*;
+
+    /// The criterion, gradient, β and u by the fast paths and by the general path, for REML
+    /// and ML. `exact`: the numbers must be the same bit for bit, else to 1e-12 relative.
+    fn compare(d: &Design, thetas: &[&[f64]], exact: bool) {
+        for reml in [true, false] {
+            let mut fast = ProfiledDeviance::new(d, reml);
+            let mut general = ProfiledDeviance::new(d, reml);
+            general.small_paths = false;
+            for theta in thetas {
+                let (f1, g1) = fast.gradient(theta);
+                let (f2, g2) = general.gradient(theta);
+                let (b1, u1) = fast.solve();
+                let (b2, u2) = general.solve();
+                let close = |a: f64, b: f64| {
+                    if exact {
+                        a == b
+                    } else {
+                        (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()))
+                    }
+                };
+                assert_eq!(f1, f2, "criterion, reml {reml}, θ {theta:?}");
+                assert!(
+                    g1.iter().zip(&g2).all(|(a, b)| close(*a, *b)),
+                    "gradient, reml {reml}, θ {theta:?}: {g1:?} vs {g2:?}"
+                );
+                assert_eq!(b1, b2);
+                assert_eq!(u1, u2);
+                assert_eq!(fast.objective(theta), general.objective(theta));
+            }
+        }
+    }
+
+    #[test]
+    fn single_term_path_equals_the_general_path() {
+        for weights in [false, true] {
+            let d = design_with(weights, 90, &[(9, 2)]);
+            compare(
+                &d,
+                &[&[0.6, 0.1, 0.3], &[1.2, -0.4, 0.0], &[0.0, 0.0, 0.5]],
+                true,
+            );
+            // k₀ = 3: the k = 2 design with a third column (1, z, z²/4 + a wobble).
+            let mut d = design_with(weights, 90, &[(9, 2)]);
+            let t = &mut d.terms[0];
+            t.z =
+                t.z.chunks_exact(2)
+                    .enumerate()
+                    .flat_map(|(i, r)| [r[0], r[1], 0.25 * r[1] * r[1] + (i % 4) as f64 * 0.3])
+                    .collect();
+            t.k = 3;
+            t.col_names.push("c2".into());
+            compare(&d, &[&[0.6, 0.1, 0.3, 0.8, -0.2, 0.4]], true);
+            // A scalar term near 0 (the scalar identity is not used there).
+            let d = design_with(weights, 80, &[(9, 1)]);
+            compare(&d, &[&[5e-4], &[0.0]], true);
+        }
+    }
+
+    #[test]
+    fn scalar_terms_path_equals_the_general_path() {
+        for weights in [false, true] {
+            let d = design_with(weights, 80, &[(9, 1)]);
+            compare(&d, &[&[0.6], &[-1.3]], false);
+            let d = design_with(weights, 150, &[(12, 1), (7, 1), (5, 1)]);
+            compare(&d, &[&[0.6, 1.4, 0.2], &[-0.6, 1.4, -0.2]], false);
+            // One θ near 0: the general formula (through the fast Schur complement).
+            compare(&d, &[&[0.6, 5e-4, 0.2]], false);
         }
     }
 }

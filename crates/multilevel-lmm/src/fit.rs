@@ -374,9 +374,10 @@ impl LinearMixedModel {
         let d = &self.design;
         let n = d.nobs();
         let p = d.p();
+        // canonical_theta's last evaluation is usually at θ̂ already.
         let summary = self
             .dev
-            .factor(&theta)
+            .factor_at(&theta)
             .ok_or_else(|| LmmError::Factorization {
                 theta: theta.clone(),
             })?;
@@ -475,8 +476,9 @@ impl LinearMixedModel {
                 converged = false;
                 warnings.push(msg);
             }
-            // Restore the factor at θ̂ (the check evaluated nearby points).
-            let _ = self.dev.factor(&theta);
+            // Restore the factor at θ̂ (the check evaluated nearby points; the gradient
+            // form ends at θ̂, so there this is free).
+            let _ = self.dev.factor_at(&theta);
         }
 
         let npar = p + theta.len() + 1;
@@ -547,13 +549,20 @@ impl LinearMixedModel {
             let dev = &mut self.dev;
             central_derivatives(&mut |x: &[f64]| dev.objective(x), theta, f0, h)
         } else {
+            // The gradients at the shifted points first and the one at θ̂ last, so that the
+            // factor left in the workspace is that of θ̂.
+            let mut x = theta.to_vec();
+            let shifted: Vec<Vec<f64>> = (0..m)
+                .map(|j| {
+                    x[j] = theta[j] + h;
+                    let (_, gp) = self.dev.gradient(&x);
+                    x[j] = theta[j];
+                    gp
+                })
+                .collect();
             let (_, raw) = self.dev.gradient(theta);
             let mut hess = vec![0.0; m * m];
-            let mut x = theta.to_vec();
-            for j in 0..m {
-                x[j] = theta[j] + h;
-                let (_, gp) = self.dev.gradient(&x);
-                x[j] = theta[j];
+            for (j, gp) in shifted.iter().enumerate() {
                 for i in 0..m {
                     hess[i * m + j] = (gp[i] - raw[i]) / h;
                 }

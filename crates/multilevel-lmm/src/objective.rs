@@ -55,6 +55,8 @@ use rayon::prelude::*;
 
 mod dense;
 mod gradient;
+mod scalar;
+mod single;
 
 /// Size of the dense block from which its formation and Cholesky factor use two threads
 /// (below it the thread hand-offs cost more than they save on the 2-core machine).
@@ -303,6 +305,17 @@ pub struct ProfiledDeviance {
     linv: Mat<f64>,
     /// Scratch of the dense inverse.
     grad_mem: Option<MemBuffer>,
+    /// Workspace of the single-term gradient ([`single`]).
+    single: single::SingleWork,
+    /// Workspace of the small all-scalar-terms gradient ([`scalar`]).
+    scalar: scalar::ScalarWork,
+    /// θ and summary of the last successful factorization, while the factor in the workspace
+    /// is still that one (cleared when a factorization starts or the cross products change).
+    factored_theta: Vec<f64>,
+    factored: Option<FactorSummary>,
+    /// Whether the small-model fast paths ([`single`], [`scalar`]) may be used (tests turn
+    /// them off to compare with the general path).
+    small_paths: bool,
 }
 
 impl ProfiledDeviance {
@@ -405,6 +418,11 @@ impl ProfiledDeviance {
             sinv: Mat::zeros(0, 0),
             linv: Mat::zeros(0, 0),
             grad_mem: None,
+            single: single::SingleWork::default(),
+            scalar: scalar::ScalarWork::default(),
+            factored_theta: Vec::new(),
+            factored: None,
+            small_paths: true,
         };
         dev.accumulate(
             design,
@@ -506,6 +524,7 @@ impl ProfiledDeviance {
         y: &[f64],
         offset: Option<&[f64]>,
     ) {
+        self.factored = None;
         let n = self.n;
         let p = self.p;
         let nr = self.nr;
@@ -719,6 +738,24 @@ impl ProfiledDeviance {
     /// Form and factor `M(θ)`; returns its log-determinants and `r²`, or `None` if a pivot
     /// is not positive.
     pub(crate) fn factor(&mut self, theta: &[f64]) -> Option<FactorSummary> {
+        self.factored = None;
+        let summary = self.factor_uncached(theta)?;
+        self.factored_theta.clear();
+        self.factored_theta.extend_from_slice(theta);
+        self.factored = Some(summary);
+        Some(summary)
+    }
+
+    /// [`Self::factor`], unless the factor in the workspace is already that of exactly this
+    /// θ (then its summary is returned without refactoring: the same numbers).
+    pub(crate) fn factor_at(&mut self, theta: &[f64]) -> Option<FactorSummary> {
+        match self.factored {
+            Some(f) if self.factored_theta.as_slice() == theta => Some(f),
+            _ => self.factor(theta),
+        }
+    }
+
+    fn factor_uncached(&mut self, theta: &[f64]) -> Option<FactorSummary> {
         self.set_lambda(theta);
         let k0 = self.k0;
         let mut ld_l2 = 0.0;
@@ -792,9 +829,11 @@ impl ProfiledDeviance {
         ld_l2 += prod.ln();
 
         // V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ, then S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] − V V' (lower triangle).
-        self.compute_v(&mut tmp);
+        if !(self.small_paths && (self.single_term_schur() || self.scalar_terms_schur())) {
+            self.compute_v(&mut tmp);
+            self.form_schur();
+        }
         self.small = tmp;
-        self.form_schur();
 
         // Dense Cholesky of S.
         let nt = self.nt;
@@ -1021,13 +1060,21 @@ impl ProfiledDeviance {
     /// β (for the centred response), `u₀` (first term, `k₀ℓ₀`) and `u_r` (later terms, `nr`)
     /// from the current factor: back substitution with `L'`.
     pub(crate) fn solve_raw(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (mut beta, mut u0, mut ur) = (Vec::new(), Vec::new(), Vec::new());
+        self.solve_raw_into(&mut beta, &mut u0, &mut ur);
+        (beta, u0, ur)
+    }
+
+    /// [`Self::solve_raw`] into caller-owned vectors (resized; no other allocation).
+    pub(crate) fn solve_raw_into(&self, beta: &mut Vec<f64>, u0: &mut Vec<f64>, ur: &mut Vec<f64>) {
         let nr = self.nr;
         let p = self.p;
         let nt = self.nt;
         let k0 = self.k0;
         let s = &self.s;
         // β: L_XX' β = c_X.
-        let mut beta: Vec<f64> = (0..p).map(|a| s[(nt - 1, nr + a)]).collect();
+        beta.clear();
+        beta.extend((0..p).map(|a| s[(nt - 1, nr + a)]));
         for a in (0..p).rev() {
             let mut acc = beta[a];
             for b in a + 1..p {
@@ -1036,26 +1083,27 @@ impl ProfiledDeviance {
             beta[a] = acc / s[(nr + a, nr + a)];
         }
         // u_r: L_rr' u_r = c_r − L_Xr' β.
-        let mut ur: Vec<f64> = (0..nr)
-            .map(|r| {
-                let mut acc = s[(nt - 1, r)];
-                for (a, b) in beta.iter().enumerate() {
-                    acc -= s[(nr + a, r)] * b;
-                }
-                acc
-            })
-            .collect();
+        ur.clear();
+        ur.extend((0..nr).map(|r| {
+            let mut acc = s[(nt - 1, r)];
+            for (a, b) in beta.iter().enumerate() {
+                acc -= s[(nr + a, r)] * b;
+            }
+            acc
+        }));
         for r in (0..nr).rev() {
+            let col = s.col_as_slice(r);
             let mut acc = ur[r];
             for c in r + 1..nr {
-                acc -= s[(c, r)] * ur[c];
+                acc -= col[c] * ur[c];
             }
-            ur[r] = acc / s[(r, r)];
+            ur[r] = acc / col[r];
         }
-        // u₀ per level: L₀₀' u₀ = c₀ − L_X0' β − L_r0' u_r.
-        let mut u0 = vec![0.0; self.l0 * k0];
+        // u₀ per level: L₀₀' u₀ = c₀ − L_X0' β − L_r0' u_r, solved in place.
+        u0.clear();
+        u0.resize(self.l0 * k0, 0.0);
         for l in 0..self.l0 {
-            let mut rhs = vec![0.0; k0];
+            let rhs = &mut u0[l * k0..(l + 1) * k0];
             for idx in self.bptr[l]..self.bptr[l + 1] {
                 let r = self.brow[idx] as usize;
                 let v = &self.vval[idx * k0..(idx + 1) * k0];
@@ -1078,9 +1126,7 @@ impl ProfiledDeviance {
                 }
                 rhs[c] = acc / lblk[c * k0 + c];
             }
-            u0[l * k0..(l + 1) * k0].copy_from_slice(&rhs);
         }
-        (beta, u0, ur)
     }
 
     /// Diagonal `k × k` blocks of `(L_ZZ L_ZZ')⁻¹ = (Λ'Z'ZΛ + I)⁻¹` for every level of every
@@ -1223,23 +1269,32 @@ impl TermShape {
 /// In-place lower Cholesky of a small column-major matrix (lower triangle read and written);
 /// `false` if a pivot is not positive.
 fn tiny_cholesky(s: &mut Mat<f64>) -> bool {
+    // Left-looking, column by column: the updates of column j by the columns m < j are
+    // applied in increasing m (the order of the dot products of the textbook form), on
+    // contiguous column slices.
     let n = s.nrows();
     for j in 0..n {
-        let mut d = s[(j, j)];
+        let (left, right) = s.as_mut().split_at_col_mut(j);
+        let colj = column_mut(right, 0);
         for m in 0..j {
-            d -= s[(j, m)] * s[(j, m)];
+            let colm = left
+                .as_ref()
+                .col(m)
+                .try_as_col_major()
+                .map_or(&[][..], |c| c.as_slice());
+            let x = colm[j];
+            for (o, v) in colj[j..n].iter_mut().zip(&colm[j..n]) {
+                *o -= v * x;
+            }
         }
+        let d = colj[j];
         if d <= 0.0 || d.is_nan() {
             return false;
         }
         let d = d.sqrt();
-        s[(j, j)] = d;
-        for i in j + 1..n {
-            let mut acc = s[(i, j)];
-            for m in 0..j {
-                acc -= s[(i, m)] * s[(j, m)];
-            }
-            s[(i, j)] = acc / d;
+        colj[j] = d;
+        for o in &mut colj[j + 1..n] {
+            *o /= d;
         }
     }
     true

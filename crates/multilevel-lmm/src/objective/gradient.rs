@@ -91,6 +91,9 @@ impl ProfiledDeviance {
             return (f64::INFINITY, vec![f64::NAN; theta.len()]);
         };
         let obj = self.criterion(&f);
+        if let Some(g) = self.small_model_gradient(&f, theta.len()) {
+            return (obj, g);
+        }
         let g = self.gradient_current(&f, theta.len());
         (obj, g)
     }

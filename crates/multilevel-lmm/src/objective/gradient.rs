@@ -537,16 +537,7 @@ impl ProfiledDeviance {
         let mut bl = Mat::<f64>::zeros(m, q0);
         let mut wd = Mat::<f64>::zeros(m, q0);
         let mut linv = vec![0.0; l0 * kk];
-        for j in 0..q0 {
-            lambda_t_rows(
-                &self.rest_rows,
-                &self.terms,
-                &self.lambda,
-                bd.col_as_slice(j),
-                hd.col_as_slice_mut(j),
-                0..m,
-            );
-        }
+        self.lambda_t_block(bd.as_ref(), hd.as_mut());
         for l in 0..l0 {
             let li = small_lower_inverse(&self.l00[l * kk..(l + 1) * kk], k0);
             for c in 0..k0 {
@@ -680,33 +671,71 @@ impl ProfiledDeviance {
         rsum: &mut [Vec<f64>],
     ) {
         let nr = self.nr;
-        let mut hcol = vec![0.0; m];
+        if nr == 0 {
+            return;
+        }
+        // C = Λ̃_r'G̃_rr on the first m rows and the nr random-effect columns.
+        let mut c = Mat::<f64>::zeros(m, nr);
+        self.lambda_t_block(self.a_rest.as_ref().submatrix(0, 0, m, nr), c.as_mut());
+        let mut blk = Mat::<f64>::zeros(0, 0);
         let mut g = 0;
         while g < nr {
             let rr = self.rest_rows[g];
             let t = rr.term as usize;
             let k = self.terms[t].k;
-            for c in 0..k {
-                let acol = self.a_rest.col_as_slice(g + c);
-                // hcol = Λ̃_r' acol on the first m rows.
-                lambda_t_rows(
-                    &self.rest_rows,
-                    &self.terms,
-                    &self.lambda,
-                    acol,
-                    &mut hcol,
-                    0..m,
-                );
-                for a in 0..k {
-                    let srow = self.sinv.col_as_slice(g + a);
-                    let dot: f64 = srow.iter().zip(&hcol).map(|(x, y)| x * y).sum();
-                    psum[t][a * k + c] += dot;
-                }
+            // (S⁻¹C)[R, R] = S⁻¹[·, R]'C[·, R] (S⁻¹ is symmetric).
+            if blk.nrows() != k {
+                blk = Mat::zeros(k, k);
             }
+            faer::linalg::matmul::matmul(
+                blk.as_mut(),
+                Accum::Replace,
+                self.sinv.as_ref().subcols(g, k).transpose(),
+                c.as_ref().subcols(g, k),
+                1.0,
+                Par::Seq,
+            );
             for a in 0..k {
                 for b in 0..k {
+                    psum[t][a * k + b] += blk[(a, b)];
                     rsum[t][a * k + b] += zr_r[g + a] * ur[g + b];
                 }
+            }
+            g += k;
+        }
+    }
+
+    /// `dst = Λ̃_r' src` for a block whose rows are the first `dst.nrows()` rows of the rest
+    /// block (ending on a group boundary): `Λ_t'` on each `k`-row group of a later term (one
+    /// small product per group for vector terms), the identity on the `X` rows.
+    fn lambda_t_block(&self, src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>) {
+        let m = dst.nrows();
+        let n = dst.ncols();
+        let mut g = 0;
+        while g < m {
+            let rr = self.rest_rows[g];
+            if rr.term == u32::MAX {
+                dst.rb_mut().row_mut(g).copy_from(src.row(g));
+                g += 1;
+                continue;
+            }
+            let t = rr.term as usize;
+            let k = self.terms[t].k;
+            let lam = &self.lambda[t];
+            if k == 1 {
+                let d = lam[0];
+                for j in 0..n {
+                    dst[(g, j)] = d * src[(g, j)];
+                }
+            } else {
+                faer::linalg::matmul::matmul(
+                    dst.rb_mut().submatrix_mut(g, 0, k, n),
+                    Accum::Replace,
+                    MatRef::from_row_major_slice(lam, k, k).transpose(),
+                    src.submatrix(g, 0, k, n),
+                    1.0,
+                    Par::Seq,
+                );
             }
             g += k;
         }

@@ -240,6 +240,58 @@ impl ProfiledDeviance {
         let mut psum: Vec<Vec<f64>> = self.terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
         let mut rsum: Vec<Vec<f64>> = psum.clone();
 
+        let q0 = l0 * k0;
+        if let Some(vd) = self
+            .vdense
+            .as_ref()
+            .filter(|_| m > 0 && m * q0 <= DENSE_PASS_MAX)
+        {
+            self.first_term_dense(m, vd, &mut psum);
+            for (z, u) in zr0.chunks_exact(k0).zip(u0.chunks_exact(k0)) {
+                for (row, &za) in rsum[0].chunks_exact_mut(k0).zip(z) {
+                    for (o, ub) in row.iter_mut().zip(u) {
+                        *o += za * ub;
+                    }
+                }
+            }
+        } else {
+            self.first_term_sparse(m, &zr0, &u0, &mut psum, &mut rsum);
+        }
+        self.later_terms(m, &zr_r, &ur, &mut psum, &mut rsum);
+
+        // Assemble: θ (row a, column b) of term t.
+        let mut grad = vec![0.0; ntheta];
+        for (t, shape) in self.terms.iter().enumerate() {
+            let k = shape.k;
+            let mut idx = shape.theta_offset;
+            for b in 0..k {
+                for a in b..k {
+                    if let Some(gv) = grad.get_mut(idx) {
+                        *gv = 2.0 * psum[t][b * k + a] + scale * rsum[t][a * k + b];
+                    }
+                    idx += 1;
+                }
+            }
+        }
+        grad
+    }
+
+    /// The first-term pass level by level on the sparse pattern of `[Z_r X]'Z₀`: adds
+    /// `Σ_j P_j` to `psum[0]`, the first-term part `−Σ_i Y_i[R, ·](B_i[R, ·]Λ₀)'` of the later
+    /// terms' blocks to `psum[t]`, and `Σ_j (Z'r)_j u_j'` to `rsum[0]`.
+    fn first_term_sparse(
+        &self,
+        m: usize,
+        zr0: &[f64],
+        u0: &[f64],
+        psum: &mut [Vec<f64>],
+        rsum: &mut [Vec<f64>],
+    ) {
+        let nr = self.nr;
+        let k0 = self.k0;
+        let l0 = self.l0;
+        let lam0 = &self.lambda[0];
+
         // First term, level by level, and the first-term part of the later terms' blocks.
         let kk = k0 * k0;
         let maxrows = (0..l0)
@@ -266,32 +318,6 @@ impl ProfiledDeviance {
                 }
             }
         }
-        // When the pattern is dense (the engine keeps V dense), S⁻¹W in one matrix product.
-        let q0 = l0 * k0;
-        let sw_dense = if self.vdense.is_some() && m > 0 && m * q0 <= 4_000_000 {
-            let mut wd = Mat::<f64>::zeros(m, q0);
-            for l in 0..l0 {
-                let start = self.bptr[l];
-                for i in start..start + nactive[l] {
-                    let r = self.brow[i] as usize;
-                    for c in 0..k0 {
-                        wd[(r, l * k0 + c)] = wval[i * k0 + c];
-                    }
-                }
-            }
-            let mut yd = Mat::<f64>::zeros(m, q0);
-            faer::linalg::matmul::matmul(
-                yd.as_mut(),
-                Accum::Replace,
-                self.sinv.as_ref(),
-                wd.as_ref(),
-                1.0,
-                self.par,
-            );
-            Some(yd)
-        } else {
-            None
-        };
         // The levels of the first term are independent: large problems split them into a
         // fixed number of chunks (set by the amount of work, not by the number of threads)
         // computed on the rayon threads, and the chunk sums are added in chunk order.
@@ -314,13 +340,7 @@ impl ProfiledDeviance {
                 let bvals = &self.bval[start * k0..(start + na) * k0];
                 let w = &wval[start * k0..(start + na) * k0];
                 // Y_j = S⁻¹[rows, rows] W_j.
-                if let Some(yd) = sw_dense.as_ref() {
-                    for (i, &r) in rows.iter().enumerate() {
-                        for c in 0..k0 {
-                            y[i * k0 + c] = yd[(r as usize, l * k0 + c)];
-                        }
-                    }
-                } else if k0 == 1 {
+                if k0 == 1 {
                     for (i, &r) in rows.iter().enumerate() {
                         let scol = self.sinv.col_as_slice(r as usize);
                         y[i] = rows
@@ -406,7 +426,7 @@ impl ProfiledDeviance {
                     }
                 }
                 // H₀₀ = Λ₀'Z₀'Z₀|_j.
-                lower_t_mul(&lam0, &self.a00[l * kk..(l + 1) * kk], k0, &mut h00);
+                lower_t_mul(lam0, &self.a00[l * kk..(l + 1) * kk], k0, &mut h00);
                 // Σ_j inner_j H₀₀,j.
                 for a in 0..k0 {
                     for c in 0..k0 {
@@ -480,54 +500,248 @@ impl ProfiledDeviance {
         for ((s, a), b) in psum[0].iter_mut().zip(&p0).zip(&yhr) {
             *s += a - b;
         }
+    }
 
-        // Later terms: S⁻¹[R, ·](Λ̃_r'G̃_rr)[·, R], group by group.
-        let mut hcol = vec![0.0; m];
+    /// The first-term pass when the engine keeps `V` dense (`vd`, `nt × k₀ℓ₀`): the per-level
+    /// blocks become columns of dense `m × k₀ℓ₀` matrices, `B = [Z_r X]'Z₀` (first `m` rows),
+    /// `H = Λ̃_r'B`, `BΛ₀` and `W = V L₀₀⁻¹` (level by level), and one product `Y = S⁻¹W`. Then
+    ///
+    /// ```text
+    ///   Σ_j P_j  = Σ_j (L₀₀,j⁻ᵀL₀₀,j⁻¹ + W_j'Y_j) H₀₀,j − Σ_j Y_j'H_j
+    ///   later term, group R:  −[Y (BΛ₀)'][R, R]
+    /// ```
+    ///
+    /// with `W_j'Y_j`, `Y_j'H_j` small products of column blocks and only the diagonal
+    /// `k × k` blocks of `Y(BΛ₀)'` formed (one pass over the columns). Same sums as
+    /// [`Self::first_term_sparse`], without its per-level scattered reads.
+    fn first_term_dense(&self, m: usize, vd: &Mat<f64>, psum: &mut [Vec<f64>]) {
+        let nr = self.nr;
+        let k0 = self.k0;
+        let l0 = self.l0;
+        let q0 = k0 * l0;
+        let kk = k0 * k0;
+        let lam0 = &self.lambda[0];
+        // B on its pattern (rows are sorted, so a level's rows below m come first).
+        let mut bd = Mat::<f64>::zeros(m, q0);
+        for l in 0..l0 {
+            for idx in self.bptr[l]..self.bptr[l + 1] {
+                let r = self.brow[idx] as usize;
+                if r >= m {
+                    break;
+                }
+                for c in 0..k0 {
+                    bd[(r, l * k0 + c)] = self.bval[idx * k0 + c];
+                }
+            }
+        }
+        // H = Λ̃_r'B column by column; BΛ₀ and W = V L₀₀⁻¹ as combinations of a level's
+        // columns: (BΛ₀)[:, c] = Σ_{c1 ≥ c} B[:, c1] Λ₀[c1, c], W[:, c] = Σ_{c1 ≥ c} V[:, c1] L₀₀⁻¹[c1, c].
+        let mut hd = Mat::<f64>::zeros(m, q0);
+        let mut bl = Mat::<f64>::zeros(m, q0);
+        let mut wd = Mat::<f64>::zeros(m, q0);
+        let mut linv = vec![0.0; l0 * kk];
+        self.lambda_t_block(bd.as_ref(), hd.as_mut());
+        for l in 0..l0 {
+            let li = small_lower_inverse(&self.l00[l * kk..(l + 1) * kk], k0);
+            for c in 0..k0 {
+                let col = l * k0 + c;
+                let bcol = bl.col_as_slice_mut(col);
+                let wcol = wd.col_as_slice_mut(col);
+                for c1 in c..k0 {
+                    let lv = lam0[c1 * k0 + c];
+                    let wv = li[c1 * k0 + c];
+                    let src_b = bd.col_as_slice(l * k0 + c1);
+                    let src_v = &vd.col_as_slice(l * k0 + c1)[..m];
+                    for ((o, x), (ow, v)) in
+                        bcol.iter_mut().zip(src_b).zip(wcol.iter_mut().zip(src_v))
+                    {
+                        *o += lv * x;
+                        *ow += wv * v;
+                    }
+                }
+            }
+            linv[l * kk..(l + 1) * kk].copy_from_slice(&li);
+        }
+        drop(bd);
+        // Y = S⁻¹W.
+        let mut yd = Mat::<f64>::zeros(m, q0);
+        faer::linalg::matmul::matmul(
+            yd.as_mut(),
+            Accum::Replace,
+            self.sinv.as_ref(),
+            wd.as_ref(),
+            1.0,
+            self.par,
+        );
+        // First term, level by level: inner = L₀₀⁻ᵀL₀₀⁻¹ + W_j'Y_j, Σ inner H₀₀,j − Σ Y_j'H_j.
+        let mut inner = Mat::<f64>::zeros(k0, k0);
+        let mut yhr = Mat::<f64>::zeros(k0, k0);
+        let mut h00 = vec![0.0; kk];
+        let mut p0 = vec![0.0; kk];
+        for l in 0..l0 {
+            let li = &linv[l * kk..(l + 1) * kk];
+            for a in 0..k0 {
+                for b in 0..k0 {
+                    let mut acc = 0.0;
+                    for r in a.max(b)..k0 {
+                        acc += li[r * k0 + a] * li[r * k0 + b];
+                    }
+                    inner[(a, b)] = acc;
+                }
+            }
+            let wj = wd.as_ref().subcols(l * k0, k0);
+            let yj = yd.as_ref().subcols(l * k0, k0);
+            let hj = hd.as_ref().subcols(l * k0, k0);
+            faer::linalg::matmul::matmul(
+                inner.as_mut(),
+                Accum::Add,
+                wj.transpose(),
+                yj,
+                1.0,
+                Par::Seq,
+            );
+            faer::linalg::matmul::matmul(
+                yhr.as_mut(),
+                Accum::Add,
+                yj.transpose(),
+                hj,
+                1.0,
+                Par::Seq,
+            );
+            lower_t_mul(lam0, &self.a00[l * kk..(l + 1) * kk], k0, &mut h00);
+            for a in 0..k0 {
+                for c in 0..k0 {
+                    let iv = inner[(a, c)];
+                    for (o, hv) in p0[a * k0..(a + 1) * k0]
+                        .iter_mut()
+                        .zip(&h00[c * k0..(c + 1) * k0])
+                    {
+                        *o += iv * hv;
+                    }
+                }
+            }
+        }
+        for a in 0..k0 {
+            for b in 0..k0 {
+                psum[0][a * k0 + b] += p0[a * k0 + b] - yhr[(a, b)];
+            }
+        }
+        // Later terms: the diagonal blocks of Y(BΛ₀)', column by column.
+        let mut offsets = Vec::new();
+        let mut size = 0;
+        let mut g = 0;
+        while g < nr {
+            let k = self.terms[self.rest_rows[g].term as usize].k;
+            offsets.push(size);
+            size += k * k;
+            g += k;
+        }
+        let mut blocks = vec![0.0; size];
+        for j in 0..q0 {
+            let ycol = yd.col_as_slice(j);
+            let bcol = bl.col_as_slice(j);
+            let mut g = 0;
+            for &off in &offsets {
+                let k = self.terms[self.rest_rows[g].term as usize].k;
+                let blk = &mut blocks[off..off + k * k];
+                for (row, &ya) in blk.chunks_exact_mut(k).zip(&ycol[g..g + k]) {
+                    for (o, b) in row.iter_mut().zip(&bcol[g..g + k]) {
+                        *o += ya * b;
+                    }
+                }
+                g += k;
+            }
+        }
+        let mut g = 0;
+        for &off in &offsets {
+            let t = self.rest_rows[g].term as usize;
+            let k = self.terms[t].k;
+            for (o, v) in psum[t].iter_mut().zip(&blocks[off..off + k * k]) {
+                *o -= v;
+            }
+            g += k;
+        }
+    }
+
+    /// The later terms' `S⁻¹[R, ·](Λ̃_r'G̃_rr)[·, R]` into `psum[t]` and
+    /// `Σ_R (Z'r)_R u_R'` into `rsum[t]`, group by group.
+    fn later_terms(
+        &self,
+        m: usize,
+        zr_r: &[f64],
+        ur: &[f64],
+        psum: &mut [Vec<f64>],
+        rsum: &mut [Vec<f64>],
+    ) {
+        let nr = self.nr;
+        if nr == 0 {
+            return;
+        }
+        // C = Λ̃_r'G̃_rr on the first m rows and the nr random-effect columns.
+        let mut c = Mat::<f64>::zeros(m, nr);
+        self.lambda_t_block(self.a_rest.as_ref().submatrix(0, 0, m, nr), c.as_mut());
+        let mut blk = Mat::<f64>::zeros(0, 0);
         let mut g = 0;
         while g < nr {
             let rr = self.rest_rows[g];
             let t = rr.term as usize;
             let k = self.terms[t].k;
-            for c in 0..k {
-                let acol = self.a_rest.col_as_slice(g + c);
-                // hcol = Λ̃_r' acol on the first m rows.
-                lambda_t_rows(
-                    &self.rest_rows,
-                    &self.terms,
-                    &self.lambda,
-                    acol,
-                    &mut hcol,
-                    0..m,
-                );
-                for a in 0..k {
-                    let srow = self.sinv.col_as_slice(g + a);
-                    let dot: f64 = srow.iter().zip(&hcol).map(|(x, y)| x * y).sum();
-                    psum[t][a * k + c] += dot;
-                }
+            // (S⁻¹C)[R, R] = S⁻¹[·, R]'C[·, R] (S⁻¹ is symmetric).
+            if blk.nrows() != k {
+                blk = Mat::zeros(k, k);
             }
+            faer::linalg::matmul::matmul(
+                blk.as_mut(),
+                Accum::Replace,
+                self.sinv.as_ref().subcols(g, k).transpose(),
+                c.as_ref().subcols(g, k),
+                1.0,
+                Par::Seq,
+            );
             for a in 0..k {
                 for b in 0..k {
+                    psum[t][a * k + b] += blk[(a, b)];
                     rsum[t][a * k + b] += zr_r[g + a] * ur[g + b];
                 }
             }
             g += k;
         }
+    }
 
-        // Assemble: θ (row a, column b) of term t.
-        let mut grad = vec![0.0; ntheta];
-        for (t, shape) in self.terms.iter().enumerate() {
-            let k = shape.k;
-            let mut idx = shape.theta_offset;
-            for b in 0..k {
-                for a in b..k {
-                    if let Some(gv) = grad.get_mut(idx) {
-                        *gv = 2.0 * psum[t][b * k + a] + scale * rsum[t][a * k + b];
-                    }
-                    idx += 1;
-                }
+    /// `dst = Λ̃_r' src` for a block whose rows are the first `dst.nrows()` rows of the rest
+    /// block (ending on a group boundary): `Λ_t'` on each `k`-row group of a later term (one
+    /// small product per group for vector terms), the identity on the `X` rows.
+    fn lambda_t_block(&self, src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>) {
+        let m = dst.nrows();
+        let n = dst.ncols();
+        let mut g = 0;
+        while g < m {
+            let rr = self.rest_rows[g];
+            if rr.term == u32::MAX {
+                dst.rb_mut().row_mut(g).copy_from(src.row(g));
+                g += 1;
+                continue;
             }
+            let t = rr.term as usize;
+            let k = self.terms[t].k;
+            let lam = &self.lambda[t];
+            if k == 1 {
+                let d = lam[0];
+                for j in 0..n {
+                    dst[(g, j)] = d * src[(g, j)];
+                }
+            } else {
+                faer::linalg::matmul::matmul(
+                    dst.rb_mut().submatrix_mut(g, 0, k, n),
+                    Accum::Replace,
+                    MatRef::from_row_major_slice(lam, k, k).transpose(),
+                    src.submatrix(g, 0, k, n),
+                    1.0,
+                    Par::Seq,
+                );
+            }
+            g += k;
         }
-        grad
     }
 }
 
@@ -659,6 +873,10 @@ impl ProfiledDeviance {
 /// computed on the rayon threads (kb07's maximal model has ~10⁶).
 pub(super) const GRADIENT_CHUNK_WORK: usize = 200_000;
 
+/// Largest `m · k₀ℓ₀` (entries of each dense `m × k₀ℓ₀` matrix of the dense first-term pass,
+/// [`ProfiledDeviance::first_term_dense`]) for which that pass is used.
+const DENSE_PASS_MAX: usize = 4_000_000;
+
 /// Partial sums of the first-term pass of the gradient over a range of levels.
 struct LevelSums {
     /// `Σ_j P_tj` contributions of the later terms (`−Y_i[R, ·](B_i[R, ·]Λ₀)'`).
@@ -703,6 +921,8 @@ mod tests {
         let d = design_with(true, 300, &[(40, 2), (12, 2), (6, 1)]);
         let theta = [0.9, 0.2, 0.7, 1.1, -0.3, 0.5, 0.8];
         let mut dev = ProfiledDeviance::new(&d, true);
+        // The chunked pass is the sparse one.
+        dev.vdense = None;
         let (f1, g1) = dev.gradient(&theta);
         dev.gradient_chunk_work = 0;
         let pool = rayon::ThreadPoolBuilder::new()
@@ -714,6 +934,28 @@ mod tests {
         for (a, b) in g1.iter().zip(&g2) {
             assert!((a - b).abs() <= 1e-10 * (1.0 + a.abs()), "{g1:?} vs {g2:?}");
         }
+    }
+
+    #[test]
+    fn dense_first_term_pass_equals_the_sparse_pass() {
+        // Vector first term (k₀ = 2) with a dense V: the dense pass (one product S⁻¹W) and the
+        // level-by-level sparse pass give the same gradient, REML and ML.
+        let d = design_with(true, 300, &[(20, 2), (12, 2), (5, 1)]);
+        let theta = [0.9, 0.2, 0.7, 1.1, -0.3, 0.5, 0.8];
+        for reml in [true, false] {
+            let mut dev = ProfiledDeviance::new(&d, reml);
+            assert!(dev.vdense.is_some());
+            let (f1, g1) = dev.gradient(&theta);
+            dev.vdense = None;
+            let (f2, g2) = dev.gradient(&theta);
+            assert!((f1 - f2).abs() <= 1e-10 * f1.abs());
+            for (a, b) in g1.iter().zip(&g2) {
+                assert!((a - b).abs() <= 1e-9 * (1.0 + a.abs()), "{g1:?} vs {g2:?}");
+            }
+        }
+        // And both equal central differences (the dense path, a near-singular Λ₀ included).
+        check(&d, &theta);
+        check(&d, &[0.9, 0.2, 1e-3, 1.1, -0.3, 0.0, 0.8]);
     }
 
     fn check(d: &Design, theta: &[f64]) {

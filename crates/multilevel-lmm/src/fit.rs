@@ -381,13 +381,14 @@ impl LinearMixedModel {
             .ok_or_else(|| LmmError::Factorization {
                 theta: theta.clone(),
             })?;
-        let (reml_crit, ml_dev) = self.dev.criterion_both(&summary);
-        let objective = if reml { reml_crit } else { ml_dev };
-        let sigma2 = summary.pwrss / if reml { (n - p) as f64 } else { n as f64 };
-        let sigma = sigma2.sqrt();
+        // The criterion as the optimiser saw it (r² read off the factor): the convergence
+        // check differences against this value.
+        let objective_factor = {
+            let (reml_crit, ml_dev) = self.dev.criterion_both(&summary);
+            if reml { reml_crit } else { ml_dev }
+        };
         let (beta, u) = self.dev.solve_current();
         let rxinv = self.dev.rx_inverse();
-        let vcov: Vec<f64> = rxinv.iter().map(|v| v * sigma2).collect();
         let inv_blocks = if self.opts.cond_var {
             Some(self.dev.inverse_diag_blocks())
         } else {
@@ -419,6 +420,31 @@ impl LinearMixedModel {
             *f = acc;
         }
         let residuals: Vec<f64> = d.y.iter().zip(&fitted).map(|(y, f)| y - f).collect();
+
+        // The reported criterion, σ² and vcov use r² = Σ wᵢ rᵢ² + ‖u‖² summed from the
+        // residuals at (β̂, û), as lme4 reports it. The factor's last pivot gives the same r²
+        // in exact arithmetic, but it is y'y minus a long chain of updates: with a million
+        // observations (the suite's ml1m) its rounding error reaches ~10⁻¹¹ of r², 10⁻⁵ in the
+        // deviance. The sum of squares is stationary in (β, u), so solving errors enter it only
+        // to second order. (A non-finite sum keeps the factor's value.)
+        let weighted_rss: f64 = match d.weights.as_ref() {
+            Some(w) => residuals.iter().zip(w).map(|(r, w)| w * r * r).sum(),
+            None => residuals.iter().map(|r| r * r).sum(),
+        };
+        let pwrss_direct = weighted_rss + u.iter().flatten().map(|v| v * v).sum::<f64>();
+        let summary = if pwrss_direct.is_finite() && pwrss_direct > 0.0 {
+            crate::objective::FactorSummary {
+                pwrss: pwrss_direct,
+                ..summary
+            }
+        } else {
+            summary
+        };
+        let (reml_crit, ml_dev) = self.dev.criterion_both(&summary);
+        let objective = if reml { reml_crit } else { ml_dev };
+        let sigma2 = summary.pwrss / if reml { (n - p) as f64 } else { n as f64 };
+        let sigma = sigma2.sqrt();
+        let vcov: Vec<f64> = rxinv.iter().map(|v| v * sigma2).collect();
         let scaled: Vec<f64> = residuals
             .iter()
             .enumerate()
@@ -472,7 +498,7 @@ impl LinearMixedModel {
             warnings.push(format!("the optimiser did not converge: {message}"));
         }
         if self.opts.check_convergence && !singular && theta.len() <= 20 {
-            if let Some(msg) = self.check_convergence(&theta, objective) {
+            if let Some(msg) = self.check_convergence(&theta, objective_factor) {
                 converged = false;
                 warnings.push(msg);
             }
@@ -698,6 +724,25 @@ mod tests {
             assert!((fit.fitted[i] + fit.residuals[i] - d.y[i]).abs() < 1e-9);
         }
         assert_eq!(fit.warnings[0], "3 rows with missing values dropped");
+        // The reported criterion (r² from the residuals) is the optimiser's (r² from the
+        // factor) up to rounding, and σ² is that r² over n − p (REML): r² = Σ rᵢ² + ‖u‖²
+        // with u = b/θ for this one scalar term.
+        let mut m = LinearMixedModel::new(design(), LmmOptions::default()).unwrap();
+        let at_factor = m.objective(&fit.theta);
+        assert!((fit.objective - at_factor).abs() <= 1e-10 * at_factor.abs());
+        let rss: f64 = fit.residuals.iter().map(|r| r * r).sum();
+        let th = fit.theta[0];
+        let usq: f64 = fit.ranef[0]
+            .values
+            .iter()
+            .map(|b| (b[0] / th).powi(2))
+            .sum();
+        let r2 = fit.sigma * fit.sigma * (d.nobs() - d.p()) as f64;
+        assert!(
+            (rss + usq - r2).abs() <= 1e-12 * r2,
+            "{} vs {r2}",
+            rss + usq
+        );
         assert_eq!(fit.groups[0].levels, 12);
         assert_eq!(fit.ranef[0].values.len(), 12);
         assert!(fit.converged);

@@ -342,7 +342,9 @@ impl<'a> Profiler<'a> {
             20_000,
         );
         let theta_hat = fold_theta(design, &theta_hat);
-        let base = base.min(mlfit.objective);
+        // The profile's deviances read r² off the factor: so must its base (the fit reports
+        // r² summed from residuals, which differs by rounding, ~1e-5 on a million rows).
+        let base = base.min(dev.objective(&mlfit.theta));
         let Some(fs) = dev.factor_summary(&theta_hat) else {
             return Err(InferenceError::Numerical(
                 "the ML optimum could not be factored".into(),

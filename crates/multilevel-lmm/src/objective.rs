@@ -234,6 +234,11 @@ pub struct FactorSummary {
     pub pwrss: f64,
 }
 
+/// Dense blocks of at most this many rows are factored and inverted by the hand-written
+/// kernels (a plain Cholesky, a triangular inverse) rather than faer's, whose setup costs more
+/// than the arithmetic at this size; the small-model gradient paths use the same bound.
+pub(crate) const TINY_BLOCK: usize = 24;
+
 /// A prepared linear mixed model: cross products of `[Z X y]` and the workspace to evaluate
 /// the profiled REML criterion or ML deviance at any θ.
 pub struct ProfiledDeviance {
@@ -837,7 +842,7 @@ impl ProfiledDeviance {
 
         // Dense Cholesky of S.
         let nt = self.nt;
-        if nt <= 24 {
+        if nt <= TINY_BLOCK {
             // Tiny blocks: a plain column-major Cholesky beats the general kernel's setup.
             if !tiny_cholesky(&mut self.s) {
                 return None;

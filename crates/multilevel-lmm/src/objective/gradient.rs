@@ -112,7 +112,7 @@ impl ProfiledDeviance {
         if m == 0 {
             return;
         }
-        if m <= 24 {
+        if m <= TINY_BLOCK {
             let mut l = vec![0.0; m * m];
             for i in 0..m {
                 for j in 0..=i {
@@ -891,7 +891,7 @@ struct LevelSums {
 
 /// Smallest `|θ_t|` for which the gradient uses the scalar-term identity
 /// `∂ log|Ω|/∂θ_t = (2/θ_t)(q_t − tr((Ω⁻¹)_tt))` (see `gradient_scalar_terms`).
-const SCALAR_SHORTCUT_MIN_THETA: f64 = 1e-3;
+pub(super) const SCALAR_SHORTCUT_MIN_THETA: f64 = 1e-3;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

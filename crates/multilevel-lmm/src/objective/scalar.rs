@@ -19,11 +19,9 @@ use super::*;
 
 /// Largest leading block (`m`) for which the gradient's `S⁻¹` is formed by the explicit
 /// small inverse.
-const SMALL_BLOCK: usize = 24;
+const SMALL_BLOCK: usize = TINY_BLOCK;
 
-/// Smallest `|θ_t|` for which the scalar-term identity is used (the general path's
-/// `SCALAR_SHORTCUT_MIN_THETA`; below it the general formula is the accurate one).
-const SCALAR_SHORTCUT_MIN_THETA: f64 = 1e-3;
+use super::gradient::SCALAR_SHORTCUT_MIN_THETA;
 
 /// Workspace of the scalar-term gradient, kept across evaluations.
 #[derive(Debug, Default)]

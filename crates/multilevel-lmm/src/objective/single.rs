@@ -1,5 +1,5 @@
-//! The gradient of the profiled criterion for a model with a single random-effects term
-//! whose blocks are tiny (`k₀ ≤ 3`, e.g. sleepstudy's `(Days | Subject)`).
+//! The Schur block and the gradient of the profiled criterion for a model with a single
+//! random-effects term whose blocks are tiny (`k₀ ≤ 3`, e.g. sleepstudy's `(Days | Subject)`).
 //!
 //! With one term there are no later random effects (`n_r = 0`): the dense block holds only
 //! `X` and `y`, and the rest block of the gradient ([`super::gradient`]) is `X` alone (REML)
@@ -7,7 +7,7 @@
 //!
 //! ```text
 //!   P_j = (L₀₀,j⁻ᵀL₀₀,j⁻¹ + W_j'Y_j) Λ₀'(Z₀'Z₀)_j − Y_j'B_j,
-//!   W_j = V_j L₀₀,j⁻ᵀ (rows of X),   Y_j = (R_X'R_X)⁻¹ W_j on the rows of level j's pattern,
+//!   W_j = V_j L₀₀,j⁻¹ (rows of X),   Y_j = (R_X'R_X)⁻¹ W_j on the rows of level j's pattern,
 //! ```
 //!
 //! and `u₀`, `b₀ = Λ₀u₀` and `Z'r` of a level need only that level's blocks. This module runs
@@ -23,9 +23,7 @@
 
 use super::*;
 
-/// Smallest `|θ|` from which a scalar single-term model uses the general path's scalar-term
-/// identity instead (the same threshold as `gradient::SCALAR_SHORTCUT_MIN_THETA`).
-const SCALAR_SHORTCUT_MIN_THETA: f64 = 1e-3;
+use super::gradient::SCALAR_SHORTCUT_MIN_THETA;
 
 /// Workspace of [`ProfiledDeviance::single_term_gradient`], kept across evaluations.
 #[derive(Debug, Default)]
@@ -64,7 +62,11 @@ impl ProfiledDeviance {
     /// `None` otherwise. The numbers are those of the general path.
     fn single_term_gradient(&mut self, f: &FactorSummary, ntheta: usize) -> Option<Vec<f64>> {
         let k0 = self.k0;
+        // The dense block is X alone (REML) or empty (ML): at most TINY_BLOCK rows, where the
+        // general path also inverts by the hand-written kernel.
+        let m = if self.reml { self.p } else { 0 };
         if self.nr != 0
+            || m > TINY_BLOCK
             || self.vdense.is_some()
             || self.brow.len() * k0 * k0 >= self.gradient_chunk_work
         {
@@ -214,7 +216,7 @@ impl ProfiledDeviance {
                 }
             }
 
-            // L₀₀⁻¹ and W = V L₀₀⁻ᵀ on the active rows (those of X for REML).
+            // L₀₀⁻¹ and W = V L₀₀⁻¹ on the active rows (those of X for REML).
             let mut li = [[0.0; K]; K];
             for j in 0..K {
                 li[j][j] = 1.0 / lblk[j][j];
@@ -412,7 +414,8 @@ mod tests {
 
     /// The criterion, gradient, β and u by the fast paths and by the general path, for REML
     /// and ML. `exact`: the numbers must be the same bit for bit, else to 1e-12 relative.
-    fn compare(d: &Design, thetas: &[&[f64]], exact: bool) {
+    /// `fast_gradient`: a fast gradient path must apply (else only the fast Schur block does).
+    fn compare(d: &Design, thetas: &[&[f64]], exact: bool, fast_gradient: bool) {
         for reml in [true, false] {
             let mut fast = ProfiledDeviance::new(d, reml);
             let mut general = ProfiledDeviance::new(d, reml);
@@ -437,6 +440,13 @@ mod tests {
                 assert_eq!(b1, b2);
                 assert_eq!(u1, u2);
                 assert_eq!(fast.objective(theta), general.objective(theta));
+                // The comparison is of two different paths: the fast one did apply here.
+                let fs = fast.factor(theta).expect("factor");
+                assert_eq!(
+                    fast.small_model_gradient(&fs, theta.len()).is_some(),
+                    fast_gradient,
+                    "fast gradient path for reml {reml}, θ {theta:?}"
+                );
             }
         }
     }
@@ -449,6 +459,7 @@ mod tests {
                 &d,
                 &[&[0.6, 0.1, 0.3], &[1.2, -0.4, 0.0], &[0.0, 0.0, 0.5]],
                 true,
+                true,
             );
             // k₀ = 3: the k = 2 design with a third column (1, z, z²/4 + a wobble).
             let mut d = design_with(weights, 90, &[(9, 2)]);
@@ -460,10 +471,10 @@ mod tests {
                     .collect();
             t.k = 3;
             t.col_names.push("c2".into());
-            compare(&d, &[&[0.6, 0.1, 0.3, 0.8, -0.2, 0.4]], true);
+            compare(&d, &[&[0.6, 0.1, 0.3, 0.8, -0.2, 0.4]], true, true);
             // A scalar term near 0 (the scalar identity is not used there).
             let d = design_with(weights, 80, &[(9, 1)]);
-            compare(&d, &[&[5e-4], &[0.0]], true);
+            compare(&d, &[&[5e-4], &[0.0]], true, true);
         }
     }
 
@@ -471,11 +482,11 @@ mod tests {
     fn scalar_terms_path_equals_the_general_path() {
         for weights in [false, true] {
             let d = design_with(weights, 80, &[(9, 1)]);
-            compare(&d, &[&[0.6], &[-1.3]], false);
+            compare(&d, &[&[0.6], &[-1.3]], false, true);
             let d = design_with(weights, 150, &[(12, 1), (7, 1), (5, 1)]);
-            compare(&d, &[&[0.6, 1.4, 0.2], &[-0.6, 1.4, -0.2]], false);
+            compare(&d, &[&[0.6, 1.4, 0.2], &[-0.6, 1.4, -0.2]], false, true);
             // One θ near 0: the general formula (through the fast Schur complement).
-            compare(&d, &[&[0.6, 5e-4, 0.2]], false);
+            compare(&d, &[&[0.6, 5e-4, 0.2]], false, false);
         }
     }
 }

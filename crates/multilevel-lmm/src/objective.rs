@@ -1374,6 +1374,12 @@ pub(crate) fn small_cholesky(a: &mut [f64], k: usize) -> Option<f64> {
 /// Inverse of a small row-major lower-triangular matrix.
 pub(crate) fn small_lower_inverse(l: &[f64], k: usize) -> Vec<f64> {
     let mut inv = vec![0.0; k * k];
+    small_lower_inverse_into(l, k, &mut inv);
+    inv
+}
+
+/// [`small_lower_inverse`] into `inv` (`k × k`, row-major): writes the lower triangle only.
+pub(crate) fn small_lower_inverse_into(l: &[f64], k: usize, inv: &mut [f64]) {
     for j in 0..k {
         inv[j * k + j] = 1.0 / l[j * k + j];
         for i in j + 1..k {
@@ -1384,7 +1390,24 @@ pub(crate) fn small_lower_inverse(l: &[f64], k: usize) -> Vec<f64> {
             inv[i * k + j] = acc / l[i * k + i];
         }
     }
-    inv
+}
+
+/// `S⁻¹ = L⁻ᵀL⁻¹` of `S = LL'` from the row-major lower-triangular inverse `li` (`m × m`):
+/// `put(a, b, (S⁻¹)_ab)` for every `b ≤ a` (the caller mirrors it).
+pub(crate) fn spd_inverse_from_lower_inverse(
+    li: &[f64],
+    m: usize,
+    mut put: impl FnMut(usize, usize, f64),
+) {
+    for a in 0..m {
+        for b in 0..=a {
+            let mut acc = 0.0;
+            for i in a..m {
+                acc += li[i * m + a] * li[i * m + b];
+            }
+            put(a, b, acc);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -120,16 +120,11 @@ impl ProfiledDeviance {
                 }
             }
             let li = small_lower_inverse(&l, m);
-            for a in 0..m {
-                for b in 0..=a {
-                    let mut acc = 0.0;
-                    for i in a..m {
-                        acc += li[i * m + a] * li[i * m + b];
-                    }
-                    self.sinv[(a, b)] = acc;
-                    self.sinv[(b, a)] = acc;
-                }
-            }
+            let sinv = &mut self.sinv;
+            spd_inverse_from_lower_inverse(&li, m, |a, b, v| {
+                sinv[(a, b)] = v;
+                sinv[(b, a)] = v;
+            });
             return;
         }
         let req = faer::linalg::cholesky::llt::inverse::inverse_scratch::<f64>(m, self.par);
@@ -208,13 +203,7 @@ impl ProfiledDeviance {
             for idx in self.bptr[l]..self.bptr[l + 1] {
                 let row = self.brow[idx] as usize;
                 let bv = &self.bval[idx * k0..(idx + 1) * k0];
-                let coef = if row < nr {
-                    br[row]
-                } else if row < nr + p {
-                    beta[row - nr]
-                } else {
-                    -1.0
-                };
+                let coef = residual_coef(row, nr, &br, &beta);
                 for c in 0..k0 {
                     zr[c] -= coef * bv[c];
                 }
@@ -887,6 +876,18 @@ struct LevelSums {
     p0: Vec<f64>,
     /// `Σ_j Y_j'H_r0,j`.
     yhr: Vec<f64>,
+}
+
+/// The coefficient of row `row` of the stacked `[b_r; β; y]` in the residual
+/// `r = y − Xβ − Z_r b_r − …`, as the gradient's `Z'r` sums read it: `b_r[row]` for a later
+/// random effect (`row < nr`), `β[row − nr]` for a column of `X`, and `−1` for `y`.
+#[inline(always)]
+pub(super) fn residual_coef(row: usize, nr: usize, br: &[f64], beta: &[f64]) -> f64 {
+    if row < nr {
+        br[row]
+    } else {
+        beta.get(row - nr).copied().unwrap_or(-1.0)
+    }
 }
 
 /// Smallest `|θ_t|` for which the gradient uses the scalar-term identity

@@ -21,7 +21,7 @@ use super::*;
 /// small inverse.
 const SMALL_BLOCK: usize = TINY_BLOCK;
 
-use super::gradient::SCALAR_SHORTCUT_MIN_THETA;
+use super::gradient::{SCALAR_SHORTCUT_MIN_THETA, residual_coef};
 
 /// Workspace of the scalar-term gradient, kept across evaluations.
 #[derive(Debug, Default)]
@@ -155,13 +155,7 @@ impl ProfiledDeviance {
             for idx in self.bptr[l]..self.bptr[l + 1] {
                 let row = self.brow[idx] as usize;
                 let bv = self.bval[idx];
-                let coef = if row < nr {
-                    br[row]
-                } else if row < nr + p {
-                    beta[row - nr]
-                } else {
-                    -1.0
-                };
+                let coef = residual_coef(row, nr, br, beta);
                 zr -= coef * bv;
                 if row < nr {
                     zr_r[row] -= bv * bl;

@@ -123,28 +123,13 @@ impl ProfiledDeviance {
                 ws.l[i * m + j] = s[(i, j)];
             }
         }
+        small_lower_inverse_into(&ws.l, m, &mut ws.li);
         {
-            let (l, li) = (&ws.l, &mut ws.li);
-            for j in 0..m {
-                li[j * m + j] = 1.0 / l[j * m + j];
-                for i in j + 1..m {
-                    let mut acc = 0.0;
-                    for mm in j..i {
-                        acc -= l[i * m + mm] * li[mm * m + j];
-                    }
-                    li[i * m + j] = acc / l[i * m + i];
-                }
-            }
-            for a in 0..m {
-                for b in 0..=a {
-                    let mut acc = 0.0;
-                    for i in a..m {
-                        acc += li[i * m + a] * li[i * m + b];
-                    }
-                    ws.sinv[a * m + b] = acc;
-                    ws.sinv[b * m + a] = acc;
-                }
-            }
+            let sinv = &mut ws.sinv;
+            spd_inverse_from_lower_inverse(&ws.li, m, |a, b, v| {
+                sinv[a * m + b] = v;
+                sinv[b * m + a] = v;
+            });
         }
 
         let mut lam0 = [[0.0; K]; K];

@@ -521,7 +521,8 @@ impl ProfiledDeviance {
     }
 
     /// Build every cross product from the design's `X` and `Z` with the given weights,
-    /// response and offset.
+    /// response and offset. Also forgets the cached factor of [`Self::factor_at`]: every
+    /// change of the response, weights or offset must come through here.
     fn accumulate(
         &mut self,
         design: &Design,
@@ -752,7 +753,8 @@ impl ProfiledDeviance {
     }
 
     /// [`Self::factor`], unless the factor in the workspace is already that of exactly this
-    /// θ (then its summary is returned without refactoring: the same numbers).
+    /// θ (then its summary is returned without refactoring: the same numbers). The cache is
+    /// cleared by [`Self::accumulate`], the one place where the cross products change.
     pub(crate) fn factor_at(&mut self, theta: &[f64]) -> Option<FactorSummary> {
         match self.factored {
             Some(f) if self.factored_theta.as_slice() == theta => Some(f),

@@ -317,6 +317,43 @@ impl ObsCtx<'_> {
     }
 }
 
+impl ObsCtx<'_> {
+    /// The weighted unit deviance `d[i]` of every observation at `x[i]` (the deviance-only
+    /// pass of the AGQ quadrature). For binomial–logit and Poisson–log the transcendental
+    /// functions go through one vectorised pass into the scratch `e` and `l`
+    /// ([`fastmath`]), the deviances through another, and the few observations where μ is
+    /// clamped or `x` is out of range are redone by the scalar functions; other families use
+    /// [`ObsCtx::obs`]. All slices have the length of `x`.
+    fn unit_devs(&self, x: &[f64], e: &mut [f64], l: &mut [f64], d: &mut [f64]) {
+        match self.fast {
+            Fast::BinomialLogit => {
+                fastmath::exp_ln1p_neg_abs(x, e, l);
+                self.binomial_logit_devs(x, l, d);
+                let scratch = x.iter().zip(e.iter()).zip(l.iter());
+                for (i, (o, ((&xi, &ei), &li))) in d.iter_mut().zip(scratch).enumerate() {
+                    if !(xi.is_finite() && ei >= BINOMIAL_E_MIN) {
+                        *o = self.dev_binomial_logit(i, xi, ei, li);
+                    }
+                }
+            }
+            Fast::PoissonLog => {
+                fastmath::exp_clamped(x, e);
+                self.poisson_log_devs(x, e, d);
+                for (i, (o, (&xi, &mi))) in d.iter_mut().zip(x.iter().zip(e.iter())).enumerate() {
+                    if !((-708.0..=709.0).contains(&xi) && mi >= f64::EPSILON) {
+                        *o = self.dev_poisson_log(i, xi, mi);
+                    }
+                }
+            }
+            Fast::Generic => {
+                for (i, (o, &xi)) in d.iter_mut().zip(x).enumerate() {
+                    *o = self.obs(i, xi).2;
+                }
+            }
+        }
+    }
+}
+
 /// One random-effects term's contribution to η in [`Pirls::trial`].
 enum TermEta<'b> {
     /// `η += zᵢ θ u_ℓ`.
@@ -472,12 +509,10 @@ struct NodePass<'b> {
     sd: &'b [f64],
     /// The shifted linear predictor `xᵢ = ηᵢ + θ zᵢ zₖ sdₗ` of the current node.
     x: Vec<f64>,
-    /// Batched transcendental values at `x` (`exp(−|x|)` and `ln(1 + exp(−|x|))` for
-    /// binomial–logit, `exp(x)` in the first for Poisson–log).
+    /// Scratch of [`ObsCtx::unit_devs`].
     e: Vec<f64>,
     l: Vec<f64>,
-    /// The unit deviances at `x` from the vectorised pass (valid where the family's check in
-    /// [`NodePass::accumulate`] says so).
+    /// The unit deviances at `x` (or at η, for the mode's own deviance).
     d: Vec<f64>,
 }
 
@@ -495,13 +530,11 @@ impl NodePass<'_> {
         }
     }
 
-    /// `devcₗ += Σ_{i∈ℓ} dev(i, xᵢ, eᵢ, lᵢ, dᵢ)`.
-    #[inline(always)]
-    fn accumulate<D: Fn(usize, f64, f64, f64, f64) -> f64>(&self, devc: &mut [f64], dev: D) {
-        let vals = self.x.iter().zip(&self.e).zip(&self.l).zip(&self.d);
-        for (i, (&r, (((&x, &e), &l), &d))) in self.refs.iter().zip(vals).enumerate() {
+    /// `devcₗ += Σ_{i∈ℓ} dᵢ`.
+    fn add_per_level(&self, devc: &mut [f64]) {
+        for (&r, &d) in self.refs.iter().zip(&self.d) {
             if let Some(dc) = devc.get_mut(r as usize) {
-                *dc += dev(i, x, e, l, d);
+                *dc += d;
             }
         }
     }
@@ -1065,10 +1098,9 @@ impl<'a> Pirls<'a> {
     /// lme4's AGQ objective at a u-only PIRLS state (one scalar random-effects term).
     ///
     /// The quadrature passes (one per non-zero node, each over all observations) are the cost
-    /// of an AGQ evaluation. Each runs in three loops over the observations: the shifted η
-    /// ([`NodePass::shift`]), the family's transcendental functions in one branch-free,
-    /// vectorised pass ([`fastmath`]; binomial–logit and Poisson–log), and the unit deviances
-    /// summed per level ([`NodePass::accumulate`], monomorphised per family fast path).
+    /// of an AGQ evaluation. Each runs in loops over the observations: the shifted η
+    /// ([`NodePass::shift`]), the unit deviances ([`ObsCtx::unit_devs`], vectorised for
+    /// binomial–logit and Poisson–log) and their sums per level ([`NodePass::add_per_level`]).
     pub fn agq(&self, theta: &[f64], s: &PirlsState, rule: &GhRule) -> f64 {
         let Some(t) = self.design.terms.first() else {
             return f64::NAN;
@@ -1080,12 +1112,9 @@ impl<'a> Pirls<'a> {
             return f64::NAN;
         };
         let ctx = self.ctx();
-        let mut devc0: Vec<f64> = u.iter().map(|v| v * v).collect();
         let mut lsq = vec![1.0; nl];
         for i in 0..n {
-            let l = t.refs[i] as usize;
-            devc0[l] += ctx.obs(i, s.eta[i]).2;
-            lsq[l] += th * th * self.w[i] * t.z[i] * t.z[i];
+            lsq[t.refs[i] as usize] += th * th * self.w[i] * t.z[i] * t.z[i];
         }
         let sd: Vec<f64> = lsq.iter().map(|v| 1.0 / v.sqrt()).collect();
         // θ zᵢ, the first product of the node's shift θ zᵢ zₖ sdₗ.
@@ -1102,6 +1131,11 @@ impl<'a> Pirls<'a> {
             l: vec![0.0; n],
             d: vec![0.0; n],
         };
+        // At the modes: ‖u‖² and the unit deviances at η, per level (the same pass as the
+        // nodes', so that the differences d − d₀ are of like with like).
+        let mut devc0: Vec<f64> = u.iter().map(|v| v * v).collect();
+        ctx.unit_devs(&s.eta, &mut pass.e, &mut pass.l, &mut pass.d);
+        pass.add_per_level(&mut devc0);
         for k in 0..rule.z.len() {
             let zk = rule.z[k];
             if zk == 0.0 {
@@ -1113,31 +1147,8 @@ impl<'a> Pirls<'a> {
                 *d = uk * uk;
             }
             pass.shift(zk);
-            match ctx.fast {
-                Fast::BinomialLogit => {
-                    fastmath::exp_ln1p_neg_abs(&pass.x, &mut pass.e, &mut pass.l);
-                    ctx.binomial_logit_devs(&pass.x, &pass.l, &mut pass.d);
-                    pass.accumulate(&mut devc, |i, x, e, l, d| {
-                        if x.is_finite() && e >= BINOMIAL_E_MIN {
-                            d
-                        } else {
-                            ctx.dev_binomial_logit(i, x, e, l)
-                        }
-                    });
-                }
-                Fast::PoissonLog => {
-                    fastmath::exp_clamped(&pass.x, &mut pass.e);
-                    ctx.poisson_log_devs(&pass.x, &pass.e, &mut pass.d);
-                    pass.accumulate(&mut devc, |i, x, m, _, d| {
-                        if (-708.0..=709.0).contains(&x) && m >= f64::EPSILON {
-                            d
-                        } else {
-                            ctx.dev_poisson_log(i, x, m)
-                        }
-                    });
-                }
-                Fast::Generic => pass.accumulate(&mut devc, |i, x, _, _, _| ctx.obs(i, x).2),
-            }
+            ctx.unit_devs(&pass.x, &mut pass.e, &mut pass.l, &mut pass.d);
+            pass.add_per_level(&mut devc);
             let c = rule.w[k] / (2.0 * std::f64::consts::PI).sqrt();
             for ((m, &d), &d0) in mult.iter_mut().zip(&devc).zip(&devc0) {
                 *m += fastmath::exp(-0.5 * (d - d0) - rule.ldnorm[k]) * c;
@@ -1322,6 +1333,20 @@ pub(crate) mod tests {
         let (mut vb, mut vp) = (vec![0.0; n], vec![0.0; n]);
         pb.ctx().binomial_logit_devs(&etas, &l1, &mut vb);
         pp.ctx().poisson_log_devs(&etas, &m1, &mut vp);
+        // The AGQ's deviance-only pass, with its scalar fix-ups: every unit deviance as the
+        // scalar code's (NaN where that is NaN).
+        for (ctx, fam) in [(pb.ctx(), "binomial"), (pp.ctx(), "poisson")] {
+            let (mut e, mut l, mut dv) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+            ctx.unit_devs(&etas, &mut e, &mut l, &mut dv);
+            for (i, &x) in etas.iter().enumerate() {
+                let want = ctx.obs(i, x).2;
+                assert!(
+                    (dv[i].is_nan() && want.is_nan()) || close(dv[i], want),
+                    "{fam} η = {x}: {} vs {want}",
+                    dv[i]
+                );
+            }
+        }
         // The chunked pass of PIRLS: μ, dμ/dη and Σ dᵢ as the scalar code, to a few ulp.
         for (ctx, fam) in [(pb.ctx(), "binomial"), (pp.ctx(), "poisson")] {
             let (mut mu, mut me) = (vec![0.0; n], vec![0.0; n]);

@@ -1225,7 +1225,6 @@ impl ProfiledDeviance {
     pub fn rx_inverse(&self) -> Vec<f64> {
         let p = self.p;
         let nr = self.nr;
-        let mut li = vec![0.0; p * p];
         let l: Vec<f64> = (0..p * p)
             .map(|idx| {
                 let (i, j) = (idx / p, idx % p);
@@ -1236,19 +1235,12 @@ impl ProfiledDeviance {
                 }
             })
             .collect();
-        if p > 0 {
-            li = small_lower_inverse(&l, p);
-        }
+        let li = small_lower_inverse(&l, p);
         let mut out = vec![0.0; p * p];
-        for a in 0..p {
-            for b in 0..p {
-                let mut acc = 0.0;
-                for i in a.max(b)..p {
-                    acc += li[i * p + a] * li[i * p + b];
-                }
-                out[a * p + b] = acc;
-            }
-        }
+        spd_inverse_from_lower_inverse(&li, p, |a, b, v| {
+            out[a * p + b] = v;
+            out[b * p + a] = v;
+        });
         out
     }
 }

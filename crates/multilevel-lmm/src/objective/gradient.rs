@@ -390,15 +390,10 @@ impl ProfiledDeviance {
                 }
                 // inner = L₀₀⁻ᵀL₀₀⁻¹ + W_j'Y_j.
                 let li = small_lower_inverse(lblk, k0);
-                for a in 0..k0 {
-                    for b in 0..k0 {
-                        let mut acc = 0.0;
-                        for r in a.max(b)..k0 {
-                            acc += li[r * k0 + a] * li[r * k0 + b];
-                        }
-                        inner[a * k0 + b] = acc;
-                    }
-                }
+                spd_inverse_from_lower_inverse(&li, k0, |a, b, v| {
+                    inner[a * k0 + b] = v;
+                    inner[b * k0 + a] = v;
+                });
                 for (wi, yi) in w.chunks_exact(k0).zip(y.chunks_exact(k0)).take(na) {
                     for (row, &wa) in inner.chunks_exact_mut(k0).zip(wi) {
                         for (o, yv) in row.iter_mut().zip(yi) {
@@ -569,15 +564,10 @@ impl ProfiledDeviance {
         let mut p0 = vec![0.0; kk];
         for l in 0..l0 {
             let li = &linv[l * kk..(l + 1) * kk];
-            for a in 0..k0 {
-                for b in 0..k0 {
-                    let mut acc = 0.0;
-                    for r in a.max(b)..k0 {
-                        acc += li[r * k0 + a] * li[r * k0 + b];
-                    }
-                    inner[(a, b)] = acc;
-                }
-            }
+            spd_inverse_from_lower_inverse(li, k0, |a, b, v| {
+                inner[(a, b)] = v;
+                inner[(b, a)] = v;
+            });
             let wj = wd.as_ref().subcols(l * k0, k0);
             let yj = yd.as_ref().subcols(l * k0, k0);
             let hj = hd.as_ref().subcols(l * k0, k0);

@@ -297,7 +297,7 @@ pub struct ProfiledDeviance {
     /// Work from which the gradient's first-term pass is split into chunks
     /// ([`gradient::GRADIENT_CHUNK_WORK`]).
     gradient_chunk_work: usize,
-    /// Scratch for small per-level blocks (`k_max²`).
+    /// Scratch for small per-level blocks (`2 k_max²`).
     small: Vec<f64>,
     mem: MemBuffer,
     par: Par,
@@ -310,6 +310,8 @@ pub struct ProfiledDeviance {
     linv: Mat<f64>,
     /// Scratch of the dense inverse.
     grad_mem: Option<MemBuffer>,
+    /// Workspace of the general gradient's dense passes ([`gradient`]).
+    dense_work: gradient::DenseWork,
     /// Workspace of the single-term gradient ([`single`]).
     single: single::SingleWork,
     /// Workspace of the small all-scalar-terms gradient ([`scalar`]).
@@ -415,7 +417,7 @@ impl ProfiledDeviance {
             tile_width: if nt > 512 { 64 } else { nt },
             parallel_min: PARALLEL_MIN,
             gradient_chunk_work: gradient::GRADIENT_CHUNK_WORK,
-            small: vec![0.0; kmax * kmax],
+            small: vec![0.0; 2 * kmax * kmax],
             mem,
             par,
             evaluations: 0,
@@ -423,6 +425,7 @@ impl ProfiledDeviance {
             sinv: Mat::zeros(0, 0),
             linv: Mat::zeros(0, 0),
             grad_mem: None,
+            dense_work: gradient::DenseWork::default(),
             single: single::SingleWork::default(),
             scalar: scalar::ScalarWork::default(),
             factored_theta: Vec::new(),
@@ -521,8 +524,9 @@ impl ProfiledDeviance {
     }
 
     /// Build every cross product from the design's `X` and `Z` with the given weights,
-    /// response and offset. Also forgets the cached factor of [`Self::factor_at`]: every
-    /// change of the response, weights or offset must come through here.
+    /// response and offset. Also forgets the cached factor of [`Self::factor_at`] and the
+    /// gradient's workspace (which keeps a copy of `[Z_r X]'Z₀`): every change of the
+    /// response, weights or offset must come through here.
     fn accumulate(
         &mut self,
         design: &Design,
@@ -531,6 +535,7 @@ impl ProfiledDeviance {
         offset: Option<&[f64]>,
     ) {
         self.factored = None;
+        self.dense_work = gradient::DenseWork::default();
         let n = self.n;
         let p = self.p;
         let nr = self.nr;
@@ -919,41 +924,34 @@ impl ProfiledDeviance {
                     idx += 1;
                     continue;
                 }
-                // A whole group of k consecutive rows (all components are present).
+                // A whole group of k consecutive rows (all components are present):
+                // row ca of the group is Σ_{cc ≥ ca} Λⱼ[cc, ca] · (row cc), k₀ values at a time.
                 for ca in 0..k {
-                    for c in 0..k0 {
-                        let mut acc = 0.0;
-                        for cc in ca..k {
-                            acc += lam[cc * k + ca] * self.bval[(idx + cc) * k0 + c];
+                    let (lo, hi) = ((idx + ca) * k0, (idx + ca + 1) * k0);
+                    self.vval[lo..hi].iter_mut().for_each(|v| *v = 0.0);
+                    for cc in ca..k {
+                        let w = lam[cc * k + ca];
+                        let src = &self.bval[(idx + cc) * k0..(idx + cc + 1) * k0];
+                        for (o, b) in self.vval[lo..hi].iter_mut().zip(src) {
+                            *o += w * b;
                         }
-                        self.vval[(idx + ca) * k0 + c] = acc;
                     }
                 }
                 idx += k;
             }
-            // Column mixing by Λ₀ and the solve with L₀₀ (v ← L₀₀⁻¹ (v Λ₀)').
+            // Column mixing by Λ₀ and the solve with L₀₀: v ← L₀₀⁻¹ (v Λ₀)', i.e. the row
+            // v times M = Λ₀ L₀₀⁻ᵀ (one k₀ × k₀ matrix per level, so the rows are independent
+            // products instead of dependent triangular solves).
             let lam0 = &self.lambda[0];
             let lblk = &self.l00[l * k0 * k0..(l + 1) * k0 * k0];
-            for idx in start..end {
-                let v = &mut self.vval[idx * k0..(idx + 1) * k0];
-                if k0 == 1 {
-                    v[0] = v[0] * lam0[0] / lblk[0];
-                    continue;
+            if k0 == 1 {
+                for v in &mut self.vval[start..end] {
+                    *v = *v * lam0[0] / lblk[0];
                 }
-                for c in 0..k0 {
-                    let mut acc = 0.0;
-                    for cc in c..k0 {
-                        acc += v[cc] * lam0[cc * k0 + c];
-                    }
-                    tmp[c] = acc;
-                }
-                for c in 0..k0 {
-                    let mut acc = tmp[c];
-                    for cc in 0..c {
-                        acc -= lblk[c * k0 + cc] * v[cc];
-                    }
-                    v[c] = acc / lblk[c * k0 + c];
-                }
+            } else {
+                let (scratch, mix) = tmp.split_at_mut(k0 * k0);
+                level_mix_into(lam0, lblk, k0, scratch, mix);
+                rows_times_into(&mut self.vval[start * k0..end * k0], mix, k0, scratch);
             }
             if let Some(vd) = self.vdense.as_mut() {
                 for idx in start..end {
@@ -1386,6 +1384,64 @@ pub(crate) fn small_lower_inverse_into(l: &[f64], k: usize, inv: &mut [f64]) {
     }
 }
 
+/// `M = Λ₀ L⁻ᵀ` (`k × k`, row-major) for a level of the first term whose factor block is `l`
+/// (`L = chol(Λ₀'A_jΛ₀ + I)`): a row `v` of `A_r0 Λ₀`'s pre-image becomes the row `v M` of
+/// `V = A_r0 Λ₀ L⁻ᵀ`. `linv` (`k²`) receives `L⁻¹` (lower triangle). Entry by entry,
+/// `M[a, c] = Σ_{j ≤ min(a, c)} Λ₀[a, j] (L⁻¹)[c, j]`.
+pub(crate) fn level_mix_into(lam0: &[f64], l: &[f64], k: usize, linv: &mut [f64], m: &mut [f64]) {
+    small_lower_inverse_into(l, k, linv);
+    for a in 0..k {
+        for c in 0..k {
+            let mut acc = 0.0;
+            for j in 0..=a.min(c) {
+                acc += lam0[a * k + j] * linv[c * k + j];
+            }
+            m[a * k + c] = acc;
+        }
+    }
+}
+
+/// `v ← v M` for every row `v` (length `k`) of the row-major `rows`, with `m` a row-major
+/// `k × k` matrix; each entry is summed over the rows of `m` in order, from 0 (`out` is `k`
+/// values of scratch). Sizes up to 8 run with the size known at compile time (same arithmetic).
+pub(crate) fn rows_times_into(rows: &mut [f64], m: &[f64], k: usize, out: &mut [f64]) {
+    fn fixed<const K: usize>(rows: &mut [f64], m: &[f64]) {
+        let Some(m) = m.get(..K * K) else {
+            return;
+        };
+        for v in rows.chunks_exact_mut(K) {
+            let mut out = [0.0; K];
+            for (&x, mrow) in v.iter().zip(m.chunks_exact(K)) {
+                for (o, mv) in out.iter_mut().zip(mrow) {
+                    *o += x * mv;
+                }
+            }
+            v.copy_from_slice(&out);
+        }
+    }
+    match k {
+        2 => fixed::<2>(rows, m),
+        3 => fixed::<3>(rows, m),
+        4 => fixed::<4>(rows, m),
+        5 => fixed::<5>(rows, m),
+        6 => fixed::<6>(rows, m),
+        7 => fixed::<7>(rows, m),
+        8 => fixed::<8>(rows, m),
+        _ => {
+            let out = &mut out[..k];
+            for v in rows.chunks_exact_mut(k) {
+                out.iter_mut().for_each(|o| *o = 0.0);
+                for (&x, mrow) in v.iter().zip(m.chunks_exact(k)) {
+                    for (o, mv) in out.iter_mut().zip(mrow) {
+                        *o += x * mv;
+                    }
+                }
+                v.copy_from_slice(out);
+            }
+        }
+    }
+}
+
 /// `S⁻¹ = L⁻ᵀL⁻¹` of `S = LL'` from the row-major lower-triangular inverse `li` (`m × m`):
 /// `put(a, b, (S⁻¹)_ab)` for every `b ≤ a` (the caller mirrors it).
 pub(crate) fn spd_inverse_from_lower_inverse(
@@ -1440,8 +1496,12 @@ pub(crate) mod tests {
             z: (0..n)
                 .flat_map(|i| {
                     let mut row = vec![1.0];
-                    if k == 2 {
-                        row.push(x[i] + lcg(seed) * 0.1);
+                    for c in 1..k {
+                        row.push(if c == 1 {
+                            x[i] + lcg(seed) * 0.1
+                        } else {
+                            lcg(seed) * 2.0 - 1.0
+                        });
                     }
                     row
                 })

@@ -349,7 +349,22 @@ impl ProfiledDeviance {
             for r in 0..K {
                 lblk[r].copy_from_slice(&self.l00[l * kk + r * K..l * kk + (r + 1) * K]);
             }
-            // v ← L₀₀⁻¹ (b Λ₀)' for every row of the level's pattern.
+            // v ← L₀₀⁻¹ (b Λ₀)' = b M (M = Λ₀L₀₀⁻ᵀ) for every row of the level's pattern.
+            let mut mix = [[0.0; K]; K];
+            if K > 1 {
+                let mut scratch = [0.0; 9];
+                let mut m = [0.0; 9];
+                level_mix_into(
+                    &self.lambda[0],
+                    &self.l00[l * kk..(l + 1) * kk],
+                    K,
+                    &mut scratch[..kk],
+                    &mut m[..kk],
+                );
+                for (r, row) in mix.iter_mut().enumerate() {
+                    row.copy_from_slice(&m[r * K..(r + 1) * K]);
+                }
+            }
             for idx in start..end {
                 let bv = &self.bval[idx * K..(idx + 1) * K];
                 let v = &mut self.vval[idx * K..(idx + 1) * K];
@@ -357,21 +372,13 @@ impl ProfiledDeviance {
                     v[0] = bv[0] * lam0[0][0] / lblk[0][0];
                     continue;
                 }
-                let mut tmp = [0.0; K];
-                for c in 0..K {
-                    let mut acc = 0.0;
-                    for cc in c..K {
-                        acc += bv[cc] * lam0[cc][c];
+                let mut out = [0.0; K];
+                for (&x, mrow) in bv.iter().zip(&mix) {
+                    for (o, mv) in out.iter_mut().zip(mrow) {
+                        *o += x * mv;
                     }
-                    tmp[c] = acc;
                 }
-                for c in 0..K {
-                    let mut acc = tmp[c];
-                    for cc in 0..c {
-                        acc -= lblk[c][cc] * v[cc];
-                    }
-                    v[c] = acc / lblk[c][c];
-                }
+                v.copy_from_slice(&out);
             }
             // S −= V_l V_l' on the lower triangle.
             let rows = &self.brow[start..end];

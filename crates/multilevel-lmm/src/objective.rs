@@ -901,7 +901,23 @@ impl ProfiledDeviance {
     /// `V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ` per level of the first term (same layout as `bval`; also into
     /// the dense copy when there is one).
     fn compute_v(&mut self, tmp: &mut [f64]) {
-        let k0 = self.k0;
+        match self.k0 {
+            2 => self.compute_v_k::<2>(tmp),
+            3 => self.compute_v_k::<3>(tmp),
+            4 => self.compute_v_k::<4>(tmp),
+            5 => self.compute_v_k::<5>(tmp),
+            6 => self.compute_v_k::<6>(tmp),
+            7 => self.compute_v_k::<7>(tmp),
+            8 => self.compute_v_k::<8>(tmp),
+            _ => self.compute_v_k::<0>(tmp),
+        }
+    }
+
+    /// [`Self::compute_v`] with `k₀ = K0` known at compile time (so the loops over a row's
+    /// `k₀` values become straight vector code), or `K0 = 0` for any `k₀`. Same arithmetic
+    /// whatever `K0`.
+    fn compute_v_k<const K0: usize>(&mut self, tmp: &mut [f64]) {
+        let k0 = if K0 == 0 { self.k0 } else { K0 };
         for l in 0..self.l0 {
             let (start, end) = (self.bptr[l], self.bptr[l + 1]);
             // Row mixing by Λⱼ' for rows of later vector terms; scalar scaling otherwise.
@@ -918,21 +934,25 @@ impl ProfiledDeviance {
                 let lam = &self.lambda[rr.term as usize];
                 let k = self.terms[rr.term as usize].k;
                 if k == 1 {
-                    for c in 0..k0 {
-                        self.vval[idx * k0 + c] = lam[0] * self.bval[idx * k0 + c];
+                    let d = lam[0];
+                    for (o, b) in self.vval[idx * k0..(idx + 1) * k0]
+                        .iter_mut()
+                        .zip(&self.bval[idx * k0..(idx + 1) * k0])
+                    {
+                        *o = d * b;
                     }
                     idx += 1;
                     continue;
                 }
                 // A whole group of k consecutive rows (all components are present):
                 // row ca of the group is Σ_{cc ≥ ca} Λⱼ[cc, ca] · (row cc), k₀ values at a time.
-                for ca in 0..k {
-                    let (lo, hi) = ((idx + ca) * k0, (idx + ca + 1) * k0);
-                    self.vval[lo..hi].iter_mut().for_each(|v| *v = 0.0);
-                    for cc in ca..k {
+                let src = &self.bval[idx * k0..(idx + k) * k0];
+                let dst = &mut self.vval[idx * k0..(idx + k) * k0];
+                for (ca, out) in dst.chunks_exact_mut(k0).enumerate() {
+                    out.iter_mut().for_each(|v| *v = 0.0);
+                    for (cc, row) in src.chunks_exact(k0).enumerate().skip(ca) {
                         let w = lam[cc * k + ca];
-                        let src = &self.bval[(idx + cc) * k0..(idx + cc + 1) * k0];
-                        for (o, b) in self.vval[lo..hi].iter_mut().zip(src) {
+                        for (o, b) in out.iter_mut().zip(row) {
                             *o += w * b;
                         }
                     }

@@ -62,6 +62,11 @@ mod single;
 /// (below it the thread hand-offs cost more than they save on the 2-core machine).
 const PARALLEL_MIN: usize = 640;
 
+/// Multiply–adds from which a dense product of the Schur block (`VV'` when `V` is kept dense,
+/// the gradient's `S⁻¹W`) is cut into two halves on two threads even when the block is
+/// smaller than [`PARALLEL_MIN`] (kb07_1: 16 and 31 million, for a block of 265).
+const PRODUCT_PARALLEL_MIN: usize = 8_000_000;
+
 /// Shape of one random-effects term in θ and in `u`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TermShape {
@@ -898,6 +903,15 @@ impl ProfiledDeviance {
         size >= self.parallel_min && rayon::current_num_threads() > 1
     }
 
+    /// Whether a dense product on a block of `size` rows with `work` multiply–adds is cut into
+    /// two halves ([`dense::syrk_lower_sub`], [`dense::matmul_halves`]): from [`PARALLEL_MIN`]
+    /// rows or [`PRODUCT_PARALLEL_MIN`] multiply–adds on. The choice depends on the sizes only,
+    /// so the numbers do not depend on the number of threads; the halves run on two threads
+    /// unless rayon has one.
+    pub(crate) fn halved_product(&self, size: usize, work: usize) -> bool {
+        size >= self.parallel_min || work >= PRODUCT_PARALLEL_MIN
+    }
+
     /// `V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ` per level of the first term (same layout as `bval`; also into
     /// the dense copy when there is one).
     fn compute_v(&mut self, tmp: &mut [f64]) {
@@ -1047,7 +1061,7 @@ impl ProfiledDeviance {
             }
         }
         if let Some(vd) = self.vdense.as_ref() {
-            if parallel {
+            if self.halved_product(nt, nt * nt / 2 * vd.ncols()) {
                 dense::syrk_lower_sub(self.s.as_mut(), vd.as_ref());
             } else {
                 triangular::matmul(

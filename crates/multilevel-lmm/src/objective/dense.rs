@@ -16,14 +16,15 @@ use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, MatMut, MatRef, Par};
 
-/// Run `a` and `b` in parallel on [`dense_pool`] (sequentially when it could not be built).
+/// Run `a` and `b` in parallel on [`dense_pool`] (sequentially when it could not be built or
+/// rayon is limited to one thread, `RAYON_NUM_THREADS=1`).
 ///
 /// Not on rayon's global pool: after a thread has run faer's kernels, scalar code on that
 /// thread stays slow for the rest of its life (measured: the GLMM's PIRLS sums on the global
 /// pool became ~5× slower after one InstEval fit had run these halves there), so the dense
 /// kernels get two threads of their own.
 fn join2(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
-    match dense_pool() {
+    match dense_pool().filter(|_| rayon::current_num_threads() > 1) {
         Some(pool) => {
             pool.install(|| rayon::join(a, b));
         }
@@ -104,6 +105,19 @@ pub(crate) fn syrk_lower_sub(dst: MatMut<'_, f64>, x: MatRef<'_, f64>) {
                 Par::Seq,
             )
         },
+    );
+}
+
+/// `dst = a b` with the columns of `b` and `dst` cut into two halves of equal width, one per
+/// thread (each half is an ordinary sequential product, so the result does not depend on the
+/// number of threads).
+pub(crate) fn matmul_halves(dst: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>) {
+    let c = b.ncols() / 2;
+    let (d1, d2) = dst.split_at_col_mut(c);
+    let (b1, b2) = b.split_at_col(c);
+    join2(
+        || faer::linalg::matmul::matmul(d1, Accum::Replace, a, b1, 1.0, Par::Seq),
+        || faer::linalg::matmul::matmul(d2, Accum::Replace, a, b2, 1.0, Par::Seq),
     );
 }
 

@@ -543,7 +543,7 @@ impl ProfiledDeviance {
     /// ```
     ///
     /// with `W_j'Y_j`, `Y_j'H_j` small products of column blocks and only the diagonal
-    /// `k × k` blocks of `Y(BΛ₀)'` formed (one pass over the columns). Same sums as
+    /// `k × k` blocks of `Y(BΛ₀)'` formed (one small product per group). Same sums as
     /// [`Self::first_term_sparse`], without its per-level scattered reads.
     fn first_term_dense(
         &self,
@@ -623,14 +623,18 @@ impl ProfiledDeviance {
         }
         // Y = S⁻¹W.
         yd.resize_with(m, q0, |_, _| 0.0);
-        faer::linalg::matmul::matmul(
-            yd.as_mut(),
-            Accum::Replace,
-            self.sinv.as_ref(),
-            wd.as_ref(),
-            1.0,
-            self.par,
-        );
+        if self.halved_product(m, m * m * q0) {
+            dense::matmul_halves(yd.as_mut(), self.sinv.as_ref(), wd.as_ref());
+        } else {
+            faer::linalg::matmul::matmul(
+                yd.as_mut(),
+                Accum::Replace,
+                self.sinv.as_ref(),
+                wd.as_ref(),
+                1.0,
+                self.par,
+            );
+        }
         // First term, level by level: inner = L₀₀⁻ᵀL₀₀⁻¹ + W_j'Y_j, Σ inner H₀₀,j − Σ Y_j'H_j.
         let mut inner = Mat::<f64>::zeros(k0, k0);
         let mut yhr = Mat::<f64>::zeros(k0, k0);

@@ -65,11 +65,21 @@ impl ProfiledDeviance {
         }
         let d = &self.rest_scale;
         for b in 0..nt {
-            let src = self.a_rest.col_as_slice(b);
             let dst = self.s.col_as_slice_mut(b);
             let db = d[b];
-            for a in b..nt {
-                dst[a] = d[a] * db * src[a];
+            if let Some(sp) = self.a_rest_sparse.as_ref() {
+                // Only the non-zeros of A_rr (the same products; the rest are zeros).
+                dst[b..nt].fill(0.0);
+                let (rows, vals) = sp.col(b);
+                for (&a, &v) in rows.iter().zip(vals) {
+                    let a = a as usize;
+                    dst[a] = d[a] * db * v;
+                }
+            } else {
+                let src = self.a_rest.col_as_slice(b);
+                for a in b..nt {
+                    dst[a] = d[a] * db * src[a];
+                }
             }
             if b < nr {
                 dst[b] += 1.0;

@@ -23,7 +23,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 /// thread stays slow for the rest of its life (measured: the GLMM's PIRLS sums on the global
 /// pool became ~5× slower after one InstEval fit had run these halves there), so the dense
 /// kernels get two threads of their own.
-fn join2(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+pub(crate) fn join2(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
     match dense_pool().filter(|_| rayon::current_num_threads() > 1) {
         Some(pool) => {
             pool.install(|| rayon::join(a, b));

@@ -101,6 +101,11 @@ impl Default for DenseWork {
     }
 }
 
+/// Multiply–adds of the dense first-term pass's per-level products (`2 m k₀ · k₀ℓ₀`) from
+/// which its level loop is cut into two halves (kb07_1: 1.8 million in 56 levels, ~100 small
+/// products).
+const LEVEL_SPLIT_MIN: usize = 1 << 19;
+
 /// Entries above which `DenseWork::c` is released after each gradient rather than kept (the
 /// first-term blocks are bounded by [`DENSE_PASS_MAX`]; `C` grows with the dense block, 110 MB on
 /// ml1m, where the engine's own `S` is the memory to keep).
@@ -636,48 +641,72 @@ impl ProfiledDeviance {
             );
         }
         // First term, level by level: inner = L₀₀⁻ᵀL₀₀⁻¹ + W_j'Y_j, Σ inner H₀₀,j − Σ Y_j'H_j.
-        let mut inner = Mat::<f64>::zeros(k0, k0);
-        let mut yhr = Mat::<f64>::zeros(k0, k0);
-        let mut h00 = vec![0.0; kk];
-        let mut p0 = vec![0.0; kk];
-        for l in 0..l0 {
-            let li = &linv[l * kk..(l + 1) * kk];
-            spd_inverse_from_lower_inverse(li, k0, |a, b, v| {
-                inner[(a, b)] = v;
-                inner[(b, a)] = v;
-            });
-            let wj = wd.as_ref().subcols(l * k0, k0);
-            let yj = yd.as_ref().subcols(l * k0, k0);
-            let hj = hd.as_ref().subcols(l * k0, k0);
-            faer::linalg::matmul::matmul(
-                inner.as_mut(),
-                Accum::Add,
-                wj.transpose(),
-                yj,
-                1.0,
-                Par::Seq,
-            );
-            faer::linalg::matmul::matmul(
-                yhr.as_mut(),
-                Accum::Add,
-                yj.transpose(),
-                hj,
-                1.0,
-                Par::Seq,
-            );
-            lower_t_mul(lam0, &self.a00[l * kk..(l + 1) * kk], k0, &mut h00);
-            for a in 0..k0 {
-                for c in 0..k0 {
-                    let iv = inner[(a, c)];
-                    for (o, hv) in p0[a * k0..(a + 1) * k0]
-                        .iter_mut()
-                        .zip(&h00[c * k0..(c + 1) * k0])
-                    {
-                        *o += iv * hv;
+        // Levels are independent: above LEVEL_SPLIT_MIN the pass is cut into two halves (by
+        // size only, so the sums do not depend on the thread count) run on the dense pool.
+        let (wd, yd, hd, linv) = (&*wd, &*yd, &*hd, &*linv);
+        let level_pass = |levels: std::ops::Range<usize>| -> (Vec<f64>, Mat<f64>) {
+            let mut inner = Mat::<f64>::zeros(k0, k0);
+            let mut yhr = Mat::<f64>::zeros(k0, k0);
+            let mut h00 = vec![0.0; kk];
+            let mut p0 = vec![0.0; kk];
+            for l in levels {
+                let li = &linv[l * kk..(l + 1) * kk];
+                spd_inverse_from_lower_inverse(li, k0, |a, b, v| {
+                    inner[(a, b)] = v;
+                    inner[(b, a)] = v;
+                });
+                let wj = wd.as_ref().subcols(l * k0, k0);
+                let yj = yd.as_ref().subcols(l * k0, k0);
+                let hj = hd.as_ref().subcols(l * k0, k0);
+                faer::linalg::matmul::matmul(
+                    inner.as_mut(),
+                    Accum::Add,
+                    wj.transpose(),
+                    yj,
+                    1.0,
+                    Par::Seq,
+                );
+                faer::linalg::matmul::matmul(
+                    yhr.as_mut(),
+                    Accum::Add,
+                    yj.transpose(),
+                    hj,
+                    1.0,
+                    Par::Seq,
+                );
+                lower_t_mul(lam0, &self.a00[l * kk..(l + 1) * kk], k0, &mut h00);
+                for a in 0..k0 {
+                    for c in 0..k0 {
+                        let iv = inner[(a, c)];
+                        for (o, hv) in p0[a * k0..(a + 1) * k0]
+                            .iter_mut()
+                            .zip(&h00[c * k0..(c + 1) * k0])
+                        {
+                            *o += iv * hv;
+                        }
                     }
                 }
             }
-        }
+            (p0, yhr)
+        };
+        let (p0, yhr) = if 2 * m * k0 * q0 >= LEVEL_SPLIT_MIN && l0 >= 2 {
+            let half = l0 / 2;
+            let (mut first, mut second) = (None, None);
+            dense::join2(
+                || first = Some(level_pass(0..half)),
+                || second = Some(level_pass(half..l0)),
+            );
+            match (first, second) {
+                (Some((mut p0, mut yhr)), Some((p1, y1))) => {
+                    p0.iter_mut().zip(&p1).for_each(|(a, b)| *a += b);
+                    yhr += &y1;
+                    (p0, yhr)
+                }
+                _ => level_pass(0..l0),
+            }
+        } else {
+            level_pass(0..l0)
+        };
         for a in 0..k0 {
             for b in 0..k0 {
                 psum[0][a * k0 + b] += p0[a * k0 + b] - yhr[(a, b)];

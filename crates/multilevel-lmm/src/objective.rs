@@ -1577,8 +1577,8 @@ pub(crate) fn small_lower_inverse_into(l: &[f64], k: usize, inv: &mut [f64]) {
 }
 
 /// `M = Λ₀ L⁻ᵀ` (`k × k`, row-major) for a level of the first term whose factor block is `l`
-/// (`L = chol(Λ₀'A_jΛ₀ + I)`): a row `v` of `A_r0 Λ₀`'s pre-image becomes the row `v M` of
-/// `V = A_r0 Λ₀ L⁻ᵀ`. `linv` (`k²`) receives `L⁻¹` (lower triangle). Entry by entry,
+/// (`L = chol(Λ₀'A_jΛ₀ + I)`): a row `v` of `Λᵣ'A_r0` (one level's `k` columns) becomes the
+/// row `v M` of `V = Λᵣ'A_r0 Λ₀ L⁻ᵀ`. `linv` (`k²`) receives `L⁻¹` (lower triangle). Entry by entry,
 /// `M[a, c] = Σ_{j ≤ min(a, c)} Λ₀[a, j] (L⁻¹)[c, j]`.
 pub(crate) fn level_mix_into(lam0: &[f64], l: &[f64], k: usize, linv: &mut [f64], m: &mut [f64]) {
     small_lower_inverse_into(l, k, linv);

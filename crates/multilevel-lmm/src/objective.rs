@@ -141,14 +141,7 @@ impl SchurParts<'_> {
     ) {
         let nt = self.nt;
         if self.rest_scalar {
-            let d = self.rest_scale;
-            let db = d[b];
-            scol[b..nt].fill(0.0);
-            let (rows, vals) = sp.col(b);
-            for (&a, &v) in rows.iter().zip(vals) {
-                let a = a as usize;
-                scol[a] = d[a] * db * v;
-            }
+            scale_scalar_column(b, self.rest_scale, self.a_rest, Some(sp), scol);
             return;
         }
         let rb = self.rest_rows[b];
@@ -212,13 +205,7 @@ impl SchurParts<'_> {
                 .map_or(&[][..], |col| col.as_slice())
         };
         if self.rest_scalar {
-            // Λᵣ is diagonal: S[a, b] = d_a d_b A[a, b] (d = 1 on the X and y rows).
-            let d = self.rest_scale;
-            let db = d[b];
-            let src = a_col(b);
-            for a in b..nt {
-                scol[a] = d[a] * db * src[a];
-            }
+            scale_scalar_column(b, self.rest_scale, self.a_rest, None, scol);
         } else {
             // Column mixing t = A Λᵣ e_b (rows from the group start on), then row mixing
             // S e_b = Λᵣ't.
@@ -317,6 +304,38 @@ impl SchurParts<'_> {
     }
 }
 
+/// Column `b` of `Λᵣ'A_rr Λᵣ` when every later term is scalar (`Λᵣ = diag(d)`, `d = 1` on the
+/// `X` and `y` rows): `dst[a] = d_a d_b A[a, b]` for `a ≥ b`, read from the non-zeros of `A_rr`
+/// when `sparse` is given (the other entries are written as zeros), else from the dense copy.
+fn scale_scalar_column(
+    b: usize,
+    d: &[f64],
+    a_rest: MatRef<'_, f64>,
+    sparse: Option<&SparseRest>,
+    dst: &mut [f64],
+) {
+    let nt = d.len();
+    let db = d[b];
+    match sparse {
+        Some(sp) => {
+            dst[b..nt].fill(0.0);
+            let (rows, vals) = sp.col(b);
+            for (&a, &v) in rows.iter().zip(vals) {
+                let a = a as usize;
+                dst[a] = d[a] * db * v;
+            }
+        }
+        None => {
+            let Some(src) = a_rest.col(b).try_as_col_major().map(|c| c.as_slice()) else {
+                return;
+            };
+            for a in b..nt {
+                dst[a] = d[a] * db * src[a];
+            }
+        }
+    }
+}
+
 /// `dst[r] = (Λ̃ᵣ' src)[r]` for the rows `r` in `rows` of the rest block, which must start and
 /// end on (term, level) group boundaries: `Λⱼ'` within each group of a later term, the
 /// identity on the `X` and `y` rows.
@@ -403,7 +422,7 @@ pub struct ProfiledDeviance {
     /// from them.
     a_rest_sparse: Option<SparseRest>,
     /// Levels of the first term reaching into each column block of `S` (sparse downdate),
-    /// rebuilt when the block width changes.
+    /// rebuilt when the block width or the pattern (`accumulate`) changes.
     tile_index: TileIndex,
     rest_rows: Vec<RestRow>,
     /// Whether every later term is scalar (then `Λᵣ` is diagonal).
@@ -808,6 +827,7 @@ impl ProfiledDeviance {
             self.level_start = count;
             self.bptr = bptr;
             self.brow = brow;
+            self.tile_index = TileIndex::default();
         }
         let mut a00 = std::mem::take(&mut self.a00);
         a00.clear();
@@ -1050,6 +1070,17 @@ impl ProfiledDeviance {
         size >= self.parallel_min || work >= PRODUCT_PARALLEL_MIN
     }
 
+    /// `rest_scale = diag(Λ̃ᵣ)` when every later term is scalar: the θ of each random-effect
+    /// row's term, 1 on the `X` and `y` rows.
+    fn set_rest_scale(&mut self) {
+        let d = &mut self.rest_scale;
+        d.clear();
+        d.resize(self.nt, 1.0);
+        for (r, rr) in self.rest_rows.iter().enumerate().take(self.nr) {
+            d[r] = self.lambda[rr.term as usize][0];
+        }
+    }
+
     /// `V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ` per level of the first term (same layout as `bval`; also into
     /// the dense copy when there is one).
     fn compute_v(&mut self, tmp: &mut [f64]) {
@@ -1152,17 +1183,12 @@ impl ProfiledDeviance {
     fn form_schur(&mut self) {
         let nt = self.nt;
         if self.rest_scalar {
-            let d = &mut self.rest_scale;
-            d.clear();
-            d.resize(nt, 1.0);
-            for (r, rr) in self.rest_rows.iter().enumerate().take(self.nr) {
-                d[r] = self.lambda[rr.term as usize][0];
-            }
+            self.set_rest_scale();
         }
         let parallel = self.two_threads(nt);
         let sparse = self.vdense.is_none();
         let width = self.tile_width.clamp(1, nt.max(1));
-        if sparse && !self.tile_index.fits(width, self.brow.len()) {
+        if sparse && !self.tile_index.fits(width) {
             self.tile_index = TileIndex::build(nt, width, &self.bptr, &self.brow);
         }
         let parts = SchurParts {
@@ -1919,7 +1945,7 @@ pub(crate) mod tests {
         assert_eq!(tiles[0], vec![(0, 0), (1, 3)]);
         assert_eq!(tiles[1], vec![(1, 4)]);
         assert_eq!(tiles[2], vec![(0, 2), (3, 5)]);
-        assert!(idx.fits(4, brow.len()) && !idx.fits(5, brow.len()));
+        assert!(idx.fits(4) && !idx.fits(5));
     }
 
     #[test]

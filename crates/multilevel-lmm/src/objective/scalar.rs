@@ -56,31 +56,16 @@ impl ProfiledDeviance {
         }
         let nt = self.nt;
         let nr = self.nr;
-        // d = diag(Λ̃ᵣ): θ of the row's term, 1 on the X and y rows.
-        let d = &mut self.rest_scale;
-        d.clear();
-        d.resize(nt, 1.0);
-        for (r, rr) in self.rest_rows.iter().enumerate().take(nr) {
-            d[r] = self.lambda[rr.term as usize][0];
-        }
-        let d = &self.rest_scale;
+        self.set_rest_scale();
         for b in 0..nt {
             let dst = self.s.col_as_slice_mut(b);
-            let db = d[b];
-            if let Some(sp) = self.a_rest_sparse.as_ref() {
-                // Only the non-zeros of A_rr (the same products; the rest are zeros).
-                dst[b..nt].fill(0.0);
-                let (rows, vals) = sp.col(b);
-                for (&a, &v) in rows.iter().zip(vals) {
-                    let a = a as usize;
-                    dst[a] = d[a] * db * v;
-                }
-            } else {
-                let src = self.a_rest.col_as_slice(b);
-                for a in b..nt {
-                    dst[a] = d[a] * db * src[a];
-                }
-            }
+            scale_scalar_column(
+                b,
+                &self.rest_scale,
+                self.a_rest.as_ref(),
+                self.a_rest_sparse.as_ref(),
+                dst,
+            );
             if b < nr {
                 dst[b] += 1.0;
             }

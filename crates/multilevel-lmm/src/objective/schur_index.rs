@@ -84,10 +84,9 @@ impl SparseRest {
 /// the block, ascending, each with the index (into `brow`) of its first row in the block.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TileIndex {
-    /// Tile width the index was built for (0: not built).
+    /// Tile width the index was built for (0: not built; the engine resets the index when
+    /// the pattern changes).
     pub width: usize,
-    /// Length of `brow` the index was built for.
-    pub nrows: usize,
     /// Start of each tile's entries (`ntiles + 1` values).
     pub ptr: Vec<usize>,
     /// Level of the first term.
@@ -97,9 +96,9 @@ pub(crate) struct TileIndex {
 }
 
 impl TileIndex {
-    /// Whether the index fits tiles of `width` columns over this `brow`.
-    pub fn fits(&self, width: usize, brow_len: usize) -> bool {
-        self.width == width && self.nrows == brow_len && !self.ptr.is_empty()
+    /// Whether the index was built for tiles of `width` columns.
+    pub fn fits(&self, width: usize) -> bool {
+        self.width == width && !self.ptr.is_empty()
     }
 
     /// Build the index for `nt` columns in tiles of `width` from the per-level sorted rows
@@ -140,7 +139,6 @@ impl TileIndex {
         }
         TileIndex {
             width,
-            nrows: brow.len(),
             ptr,
             level,
             first,

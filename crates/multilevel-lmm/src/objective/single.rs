@@ -339,46 +339,24 @@ impl ProfiledDeviance {
             let dst = self.s.col_as_slice_mut(b);
             dst[b..nt].copy_from_slice(&src[b..nt]);
         }
-        let mut lam0 = [[0.0; K]; K];
-        for (r, row) in lam0.iter_mut().enumerate() {
-            row.copy_from_slice(&self.lambda[0][r * K..(r + 1) * K]);
-        }
         for l in 0..self.l0 {
             let (start, end) = (self.bptr[l], self.bptr[l + 1]);
-            let mut lblk = [[0.0; K]; K];
-            for r in 0..K {
-                lblk[r].copy_from_slice(&self.l00[l * kk + r * K..l * kk + (r + 1) * K]);
-            }
-            // v ← L₀₀⁻¹ (b Λ₀)' = b M (M = Λ₀L₀₀⁻ᵀ) for every row of the level's pattern.
-            let mut mix = [[0.0; K]; K];
-            if K > 1 {
-                let mut scratch = [0.0; 9];
-                let mut m = [0.0; 9];
-                level_mix_into(
-                    &self.lambda[0],
-                    &self.l00[l * kk..(l + 1) * kk],
-                    K,
-                    &mut scratch[..kk],
-                    &mut m[..kk],
-                );
-                for (r, row) in mix.iter_mut().enumerate() {
-                    row.copy_from_slice(&m[r * K..(r + 1) * K]);
+            let lblock = &self.l00[l * kk..(l + 1) * kk];
+            // v ← L₀₀⁻¹ (b Λ₀)' = b M (M = Λ₀L₀₀⁻ᵀ) for every row of the level's pattern, as
+            // `compute_v` does it.
+            let (bv, vv) = (
+                &self.bval[start * K..end * K],
+                &mut self.vval[start * K..end * K],
+            );
+            if K == 1 {
+                for (v, b) in vv.iter_mut().zip(bv) {
+                    *v = b * self.lambda[0][0] / lblock[0];
                 }
-            }
-            for idx in start..end {
-                let bv = &self.bval[idx * K..(idx + 1) * K];
-                let v = &mut self.vval[idx * K..(idx + 1) * K];
-                if K == 1 {
-                    v[0] = bv[0] * lam0[0][0] / lblk[0][0];
-                    continue;
-                }
-                let mut out = [0.0; K];
-                for (&x, mrow) in bv.iter().zip(&mix) {
-                    for (o, mv) in out.iter_mut().zip(mrow) {
-                        *o += x * mv;
-                    }
-                }
-                v.copy_from_slice(&out);
+            } else {
+                let (mut scratch, mut m) = ([0.0; 9], [0.0; 9]);
+                level_mix_into(&self.lambda[0], lblock, K, &mut scratch[..kk], &mut m[..kk]);
+                vv.copy_from_slice(bv);
+                rows_times_into(vv, &m[..kk], K, &mut scratch);
             }
             // S −= V_l V_l' on the lower triangle.
             let rows = &self.brow[start..end];

@@ -24,11 +24,8 @@
 //! `sigmaML` from the penalized weighted residual sum of squares); variance components and
 //! conditional variances are scaled by σ².
 
-use std::cell::RefCell;
-
-use argmin::core::{CostFunction, Error as ArgminError, Executor, State};
 use multilevel_design::Design;
-use multilevel_lmm::optimizer::{Bobyqa, central_derivatives};
+use multilevel_lmm::optimizer::{Bobyqa, Optimizer, Problem, central_derivatives};
 use multilevel_lmm::results::*;
 use multilevel_lmm::summaries::{self, five_numbers, ranef_tables, variance_components};
 use multilevel_lmm::{LmmOptions, lmer};
@@ -159,7 +156,7 @@ pub fn glmer(
 }
 
 struct Cost<'p, 'a> {
-    pirls: RefCell<&'p mut Pirls<'a>>,
+    pirls: &'p mut Pirls<'a>,
     kind: CostKind,
 }
 
@@ -178,11 +175,9 @@ enum CostKind {
     },
 }
 
-impl CostFunction for Cost<'_, '_> {
-    type Param = Vec<f64>;
-    type Output = f64;
-    fn cost(&self, par: &Self::Param) -> Result<f64, ArgminError> {
-        let mut p = self.pirls.borrow_mut();
+impl Problem for Cost<'_, '_> {
+    fn value(&mut self, par: &[f64]) -> f64 {
+        let p = &mut *self.pirls;
         p.evaluations += 1;
         let v = match &self.kind {
             CostKind::Profiled { eta0 } => {
@@ -209,10 +204,10 @@ impl CostFunction for Cost<'_, '_> {
                     .zip(&par[*ntheta..])
                     .map(|((b, s), x)| b + s * x)
                     .collect();
-                joint_objective(&mut p, &theta, &beta, eta0, rule.as_ref())
+                joint_objective(p, &theta, &beta, eta0, rule.as_ref())
             }
         };
-        Ok(if v.is_finite() { v } else { f64::INFINITY })
+        if v.is_finite() { v } else { f64::INFINITY }
     }
 }
 
@@ -227,39 +222,21 @@ fn joint_objective(
         .unwrap_or(f64::INFINITY)
 }
 
-fn run_bobyqa<C>(
-    cost: C,
-    start: Vec<f64>,
-    lower: Vec<f64>,
-    rho_begin: f64,
-    rho_end: f64,
-) -> Result<(Vec<f64>, f64, String, bool), GlmmError>
-where
-    C: CostFunction<Param = Vec<f64>, Output = f64>,
-{
+/// Minimise one stage's objective from `start` over `lower ≤ x` (no upper bounds): the
+/// minimiser, the minimum, the termination message and whether the optimiser converged.
+fn run_stage(
+    optimizer: &dyn Optimizer,
+    mut cost: Cost<'_, '_>,
+    start: &[f64],
+    lower: &[f64],
+) -> Result<(Vec<f64>, f64, String, bool), GlmmError> {
     let upper = vec![f64::INFINITY; lower.len()];
-    let mut solver = Bobyqa::new(lower, upper);
-    solver.rho_begin = rho_begin;
-    solver.rho_end = rho_end;
-    let res = Executor::new(cost, solver)
-        .configure(|s| s.param(start).max_iters(1))
-        .run()
+    let out = optimizer
+        .minimize(&mut cost, start, lower, &upper)
         .map_err(|e| GlmmError::Optimizer(e.to_string()))?;
-    let state = res.state();
-    let par = state
-        .get_best_param()
-        .or_else(|| state.get_param())
-        .cloned()
-        .ok_or_else(|| GlmmError::Optimizer("no parameter returned".into()))?;
-    let fval = state.get_best_cost();
-    let message = state
-        .get_termination_reason()
-        .map_or_else(|| "unknown".to_string(), |r| r.text().to_string());
-    let ok = matches!(
-        state.get_termination_reason(),
-        Some(argmin::core::TerminationReason::SolverConverged)
-    );
-    Ok((par, fval, message, ok))
+    let message = out.message();
+    let converged = out.converged();
+    Ok((out.x, out.value, message, converged))
 }
 
 /// Scales of the θ coordinates for stage 2, so that a unit step in every coordinate changes
@@ -495,12 +472,12 @@ pub fn glmer_full(
     // ---- stage 1 ----
     let (theta1, f1, msg1, ok1) = {
         let cost = Cost {
-            pirls: RefCell::new(&mut pirls),
+            pirls: &mut pirls,
             kind: CostKind::Profiled {
                 eta0: init.eta.clone(),
             },
         };
-        run_bobyqa(cost, theta_start.clone(), lower.clone(), 0.2, 2e-7)?
+        run_stage(&Bobyqa::with_radii(0.2, 2e-7), cost, &theta_start, &lower)?
     };
     let evals1 = pirls.evaluations;
     let s1 = pirls
@@ -552,7 +529,7 @@ pub fn glmer_full(
         lower2.extend(std::iter::repeat_n(f64::NEG_INFINITY, p));
         let (par, fval, message, ok) = {
             let cost = Cost {
-                pirls: RefCell::new(&mut pirls),
+                pirls: &mut pirls,
                 kind: CostKind::Joint {
                     ntheta,
                     theta0: theta1.clone(),
@@ -567,7 +544,7 @@ pub fn glmer_full(
             // radius of 10⁻⁶ is a millionth of a standard error: the deviance is then flat to
             // ~10⁻¹² (logLik agrees to 10 decimals with a radius of 10⁻⁷, which took 7–10
             // more evaluations on the benchmark models).
-            run_bobyqa(cost, start, lower2, 0.05, 1e-6)?
+            run_stage(&Bobyqa::with_radii(0.05, 1e-6), cost, &start, &lower2)?
         };
         let theta: Vec<f64> = theta1
             .iter()

@@ -29,6 +29,7 @@
 //!   dropping column `j` of `X`; the profiled ML deviance of that model is minimised over θ.
 
 use multilevel_design::Design;
+use multilevel_lmm::optimizer::{FnProblem, NelderMead, Optimizer};
 use multilevel_lmm::{FitResult, LmmOptions, Method, ProfiledDeviance};
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -41,107 +42,19 @@ pub(crate) fn qnorm(p: f64) -> f64 {
     Normal::new(0.0, 1.0).map_or(f64::NAN, |n| n.inverse_cdf(p))
 }
 
-/// Minimise `f` from `x0` by Nelder–Mead with initial steps `step`, restarting from the best
-/// point until a restart no longer improves by more than `ftol`. Returns the minimiser and the
-/// minimum.
-pub(crate) fn nelder_mead<F: FnMut(&[f64]) -> f64>(
-    mut f: F,
+/// Minimise `f` from `x0` without bounds: the minimiser and the minimum.
+fn minimize_unbounded(
+    optimizer: &dyn Optimizer,
+    f: impl FnMut(&[f64]) -> f64,
     x0: &[f64],
-    step: &[f64],
-    ftol: f64,
-    max_evals: usize,
 ) -> (Vec<f64>, f64) {
-    let m = x0.len();
-    let mut best = x0.to_vec();
-    let mut fbest = f(&best);
-    if m == 0 {
-        return (best, fbest);
+    let lower = vec![f64::NEG_INFINITY; x0.len()];
+    let upper = vec![f64::INFINITY; x0.len()];
+    match optimizer.minimize(&mut FnProblem(f), x0, &lower, &upper) {
+        Ok(out) => (out.x, out.value),
+        // Not reached: the bounds are built to match `x0` and are never empty.
+        Err(_) => (x0.to_vec(), f64::INFINITY),
     }
-    let mut evals = 1;
-    for restart in 0..8 {
-        let scale = if restart == 0 { 1.0 } else { 0.1 };
-        let mut pts: Vec<Vec<f64>> = vec![best.clone()];
-        for i in 0..m {
-            let mut p = best.clone();
-            let h = step.get(i).copied().unwrap_or(0.1) * scale;
-            p[i] += if h == 0.0 { 1e-3 } else { h };
-            pts.push(p);
-        }
-        let mut fv: Vec<f64> = pts.iter().map(|p| f(p)).collect();
-        evals += m;
-        fv[0] = fbest;
-        loop {
-            let mut order: Vec<usize> = (0..=m).collect();
-            order.sort_by(|&a, &b| fv[a].total_cmp(&fv[b]));
-            pts = order.iter().map(|&i| pts[i].clone()).collect();
-            fv = order.iter().map(|&i| fv[i]).collect();
-            let spread = fv[m] - fv[0];
-            if (spread.is_finite() && spread <= ftol * (1.0 + fv[0].abs()) * 1e-3)
-                || evals >= max_evals
-            {
-                break;
-            }
-            let centroid: Vec<f64> = (0..m)
-                .map(|j| pts[..m].iter().map(|p| p[j]).sum::<f64>() / m as f64)
-                .collect();
-            let along = |t: f64| -> Vec<f64> {
-                (0..m)
-                    .map(|j| centroid[j] + t * (pts[m][j] - centroid[j]))
-                    .collect()
-            };
-            let xr = along(-1.0);
-            let fr = f(&xr);
-            evals += 1;
-            if fr < fv[0] {
-                let xe = along(-2.0);
-                let fe = f(&xe);
-                evals += 1;
-                if fe < fr {
-                    pts[m] = xe;
-                    fv[m] = fe;
-                } else {
-                    pts[m] = xr;
-                    fv[m] = fr;
-                }
-            } else if fr < fv[m - 1] {
-                pts[m] = xr;
-                fv[m] = fr;
-            } else {
-                let (xc, fc) = if fr < fv[m] {
-                    let x = along(-0.5);
-                    let v = f(&x);
-                    (x, v)
-                } else {
-                    let x = along(0.5);
-                    let v = f(&x);
-                    (x, v)
-                };
-                evals += 1;
-                if fc < fv[m].min(fr) {
-                    pts[m] = xc;
-                    fv[m] = fc;
-                } else {
-                    for i in 1..=m {
-                        let p: Vec<f64> = (0..m)
-                            .map(|j| pts[0][j] + 0.5 * (pts[i][j] - pts[0][j]))
-                            .collect();
-                        fv[i] = f(&p);
-                        pts[i] = p;
-                    }
-                    evals += m;
-                }
-            }
-        }
-        let improved = fbest - fv[0];
-        if fv[0] < fbest {
-            best = pts[0].clone();
-            fbest = fv[0];
-        }
-        if improved.is_nan() || improved <= ftol || evals >= max_evals {
-            break;
-        }
-    }
-    (best, fbest)
 }
 
 /// Root of `g` in `[a, b]` with `g(a)`, `g(b)` of opposite signs (Illinois regula falsi,
@@ -334,12 +247,10 @@ impl<'a> Profiler<'a> {
         let mlfit = ml.fit()?;
         let mut dev = ProfiledDeviance::new(design, false);
         let nth = design.n_theta();
-        let (theta_hat, base) = nelder_mead(
+        let (theta_hat, base) = minimize_unbounded(
+            &NelderMead::new(vec![0.05; nth], 1e-12, 20_000),
             |x| dev.objective(&fold_theta(design, x)),
             &mlfit.theta,
-            &vec![0.05; nth],
-            1e-12,
-            20_000,
         );
         let theta_hat = fold_theta(design, &theta_hat);
         // The profile's deviances read r² off the factor: so must its base (the fit reports
@@ -469,7 +380,7 @@ impl<'a> Profiler<'a> {
                     None => f64::INFINITY,
                 }
             };
-            let (r, d) = nelder_mead(eval, &warm[i], &steps, 1e-11, 20_000);
+            let (r, d) = minimize_unbounded(&NelderMead::new(steps, 1e-11, 20_000), eval, &warm[i]);
             if d.is_finite() {
                 warm[i] = r;
             }
@@ -488,12 +399,10 @@ impl<'a> Profiler<'a> {
             }
             fp.dev.set_response(&fp.reduced, &fp.y);
             let nth = design.n_theta();
-            let (t, d) = nelder_mead(
+            let (t, d) = minimize_unbounded(
+                &NelderMead::new(vec![0.05; nth], 1e-11, 20_000),
                 |x| fp.dev.objective(&fold_theta(design, x)),
                 &warm[i],
-                &vec![0.05; nth],
-                1e-11,
-                20_000,
             );
             if d.is_finite() {
                 warm[i] = t;

@@ -1,12 +1,9 @@
 //! Fitting a linear mixed model: optimise θ, then compute everything lme4 reports.
 
-use std::cell::RefCell;
-
-use argmin::core::{CostFunction, Error as ArgminError, Executor, Gradient, State};
 use multilevel_design::Design;
 
 use crate::objective::ProfiledDeviance;
-use crate::optimizer::{Bobyqa, ProjectedLbfgs, central_derivatives};
+use crate::optimizer::{Bobyqa, Optimizer, Problem, ProjectedLbfgs, central_derivatives};
 use crate::results::*;
 use crate::summaries::{self, five_numbers};
 
@@ -86,6 +83,24 @@ impl OptimizerChoice {
             c => c,
         }
     }
+
+    /// The optimiser of this choice (resolved as [`OptimizerChoice::resolve`]) for `ntheta`
+    /// parameters and a dense block of `dense_block` rows: [`ProjectedLbfgs`] with its
+    /// defaults, or [`Bobyqa`] with the trust-region radii of `opts`.
+    pub fn optimizer(
+        self,
+        ntheta: usize,
+        dense_block: usize,
+        opts: &LmmOptions,
+    ) -> Box<dyn Optimizer> {
+        match self.resolve(ntheta, dense_block) {
+            OptimizerChoice::QuasiNewton => Box::new(ProjectedLbfgs::default()),
+            _ => Box::new(Bobyqa::with_radii(
+                opts.rho_begin,
+                opts.rho_end.min(opts.rho_begin),
+            )),
+        }
+    }
 }
 
 /// Options of an LMM fit.
@@ -130,74 +145,29 @@ pub struct LinearMixedModel {
     opts: LmmOptions,
 }
 
-/// θ-cost adapter for argmin: the deviance needs a mutable workspace.
-struct ThetaCost<'a> {
-    dev: RefCell<&'a mut ProfiledDeviance>,
-}
+/// The criterion `d(θ)` as an optimisation problem; one factorization gives both the value
+/// and the gradient.
+struct Criterion<'a>(&'a mut ProfiledDeviance);
 
-impl CostFunction for ThetaCost<'_> {
-    type Param = Vec<f64>;
-    type Output = f64;
-    fn cost(&self, theta: &Self::Param) -> Result<f64, ArgminError> {
-        Ok(self.dev.borrow_mut().objective(theta))
+impl Problem for Criterion<'_> {
+    fn value(&mut self, theta: &[f64]) -> f64 {
+        self.0.objective(theta)
+    }
+
+    fn has_gradient(&self) -> bool {
+        true
+    }
+
+    fn value_and_gradient(&mut self, theta: &[f64], gradient: &mut [f64]) -> f64 {
+        let (f, g) = self.0.gradient(theta);
+        gradient.copy_from_slice(&g);
+        f
     }
 }
 
-/// θ-cost-and-gradient adapter for argmin. One factorization gives both the value and the
-/// gradient; the gradient call caches the value so the cost at the same θ is free.
-struct ThetaGradCost<'a> {
-    dev: RefCell<&'a mut ProfiledDeviance>,
-    last: RefCell<Option<(Vec<f64>, f64)>>,
-}
-
-impl CostFunction for ThetaGradCost<'_> {
-    type Param = Vec<f64>;
-    type Output = f64;
-    fn cost(&self, theta: &Self::Param) -> Result<f64, ArgminError> {
-        if let Some((t, f)) = self.last.borrow().as_ref()
-            && t == theta
-        {
-            return Ok(*f);
-        }
-        Ok(self.dev.borrow_mut().objective(theta))
-    }
-}
-
-impl Gradient for ThetaGradCost<'_> {
-    type Param = Vec<f64>;
-    type Gradient = Vec<f64>;
-    fn gradient(&self, theta: &Self::Param) -> Result<Vec<f64>, ArgminError> {
-        let (f, g) = self.dev.borrow_mut().gradient(theta);
-        *self.last.borrow_mut() = Some((theta.clone(), f));
-        Ok(g)
-    }
-}
-
-/// θ̂, the termination message and whether the solver reported convergence.
 /// Dense-block size from which the convergence check differentiates the criterion instead
 /// of the analytic gradient (ml1m's 3,708-row block: a gradient costs ~4 evaluations).
 const OBJECTIVE_CHECK_MIN_BLOCK: usize = 2000;
-
-fn outcome<G>(
-    state: &argmin::core::IterState<Vec<f64>, G, (), (), (), f64>,
-) -> Result<(Vec<f64>, String, bool), LmmError>
-where
-    G: Clone,
-{
-    let theta = state
-        .get_best_param()
-        .or_else(|| state.get_param())
-        .cloned()
-        .ok_or_else(|| LmmError::Optimizer("no parameter returned".into()))?;
-    let message = state
-        .get_termination_reason()
-        .map_or_else(|| "unknown".to_string(), |r| r.text().to_string());
-    let converged = matches!(
-        state.get_termination_reason(),
-        Some(argmin::core::TerminationReason::SolverConverged)
-    );
-    Ok((theta, message, converged))
-}
 
 /// Fit a linear mixed model to a design (lme4's `lmer`).
 pub fn lmer(design: Design, opts: &LmmOptions) -> Result<FitResult, LmmError> {
@@ -272,54 +242,39 @@ impl LinearMixedModel {
         let upper = vec![f64::INFINITY; lower.len()];
         let start = self.design.theta_start();
         let evals_before = self.dev.evaluations();
-        let grads_before = self.dev.gradient_evaluations();
-        let choice = self
-            .opts
-            .optimizer
-            .resolve(lower.len(), self.dev.dense_block_size());
-        let (theta, message, converged_opt, name) = match choice {
-            OptimizerChoice::QuasiNewton => {
-                // No bounds: the criterion is invariant to the sign of each column of Λ, so the
-                // search runs on all of ℝⁿ (a projection onto θ_diag ≥ 0 can land exactly on
-                // 0, where the derivative along that θ vanishes by symmetry and the search
-                // stalls); the signs are made canonical afterwards.
-                let free = vec![f64::NEG_INFINITY; lower.len()];
-                let solver = ProjectedLbfgs::new(free, upper);
-                let cost = ThetaGradCost {
-                    dev: RefCell::new(&mut self.dev),
-                    last: RefCell::new(None),
-                };
-                let res = Executor::new(cost, solver)
-                    .configure(|s| s.param(start).max_iters(1))
-                    .run()
-                    .map_err(|e| LmmError::Optimizer(e.to_string()))?;
-                let (theta, message, converged) = outcome(res.state())?;
-                let theta = self.canonical_theta(theta);
-                let grads = self.dev.gradient_evaluations() - grads_before;
-                (
-                    theta,
-                    format!("{message} ({grads} gradient evaluations)"),
-                    converged,
-                    "lbfgsb",
-                )
-            }
-            _ => {
-                let mut solver = Bobyqa::new(lower, upper);
-                solver.rho_begin = self.opts.rho_begin;
-                solver.rho_end = self.opts.rho_end.min(self.opts.rho_begin);
-                let cost = ThetaCost {
-                    dev: RefCell::new(&mut self.dev),
-                };
-                let res = Executor::new(cost, solver)
-                    .configure(|s| s.param(start).max_iters(1))
-                    .run()
-                    .map_err(|e| LmmError::Optimizer(e.to_string()))?;
-                let (theta, message, converged) = outcome(res.state())?;
-                (theta, message, converged, "bobyqa")
-            }
+        let optimizer =
+            self.opts
+                .optimizer
+                .optimizer(lower.len(), self.dev.dense_block_size(), &self.opts);
+        // A gradient method searches without bounds: the criterion is invariant to the sign of
+        // each column of Λ, so the search runs on all of ℝⁿ (a projection onto θ_diag ≥ 0 can
+        // land exactly on 0, where the derivative along that θ vanishes by symmetry and the
+        // search stalls); the signs are made canonical afterwards. BOBYQA keeps lme4's bounds.
+        let unbounded = optimizer.uses_gradient();
+        let lower = if unbounded {
+            vec![f64::NEG_INFINITY; lower.len()]
+        } else {
+            lower
         };
+        let out = optimizer
+            .minimize(&mut Criterion(&mut self.dev), &start, &lower, &upper)
+            .map_err(|e| LmmError::Optimizer(e.to_string()))?;
+        let converged_opt = out.converged();
+        let mut message = out.message();
+        if out.gradient_evaluations > 0 {
+            message = format!(
+                "{message} ({} gradient evaluations)",
+                out.gradient_evaluations
+            );
+        }
+        let theta = if unbounded {
+            self.canonical_theta(out.x)
+        } else {
+            out.x
+        };
+        let name = optimizer.name().to_string();
         let evaluations = self.dev.evaluations() - evals_before;
-        self.assemble(theta, evaluations, message, converged_opt, name)
+        self.assemble(theta, evaluations, message, converged_opt, &name)
     }
 
     /// θ with every column of each term's Λ signed so that its diagonal element is ≥ 0 (the

@@ -2,7 +2,8 @@
 //!
 //! - [`objective`]: the profiled REML criterion / ML deviance `d(θ)` from a blocked Cholesky
 //!   factor, and its exact gradient (`ProfiledDeviance::gradient`);
-//! - [`optimizer`]: θ optimisers behind argmin's `Solver` trait (BOBYQA, projected L-BFGS);
+//! - [`optimizer`]: one `Optimizer` trait over a `Problem` (BOBYQA, projected L-BFGS,
+//!   Nelder–Mead), used for θ here and by the GLMM and the profiles;
 //! - [`fit`]: the fit and everything lme4 reports after it;
 //! - [`results`]: plain-data results shared with the report and inference layers.
 

@@ -3,7 +3,7 @@
 use crate::error::DesignError;
 use crate::model_matrix::{ModelMatrix, model_matrix};
 use crate::rank::{RANK_TOL, kept_columns};
-use crate::{Design, ReTerm};
+use crate::{CovarianceSpec, Design, ReTerm};
 use multilevel_formula::{Formula, ModelTerms, RandomTerm};
 use multilevel_frame::{ModelFrame, ResponseValues, VariableValue};
 
@@ -258,6 +258,7 @@ fn random_term(rt: &RandomTerm, order: usize, frame: &ModelFrame) -> Result<ReTe
         z,
         col_names: mm.names,
         formula_order: order,
+        structure: CovarianceSpec::unstructured(k),
     })
 }
 

@@ -5,8 +5,10 @@
 //! - the dense fixed-effects matrix `X` (full column rank; aliased columns are dropped and named),
 //! - one [`ReTerm`] per random-effects term: a level code per row plus a small per-row model
 //!   matrix, never a dense `n × q` matrix `Z`,
-//! - the layout of `θ` (lower-triangular Cholesky factor of each term's relative covariance,
-//!   column-major, term by term) with lme4's bounds and starting values.
+//! - the layout of `θ`: each term's share, term by term, parametrises its relative covariance
+//!   factor `Λ` through the term's [`Covariance`] (lme4's lower-triangular Cholesky factor,
+//!   column by column, for the unstructured [`Unstructured`]), with lme4's bounds and starting
+//!   values.
 //!
 //! Entry point: [`build_design`]. Building blocks: [`model_matrix`] (R's `model.matrix`),
 //! [`coding_matrix`] (R's contrast functions), [`kept_columns`] (R's rank-revealing QR with
@@ -14,12 +16,14 @@
 
 mod build;
 pub mod contrasts;
+pub mod covariance;
 mod error;
 pub mod model_matrix;
 pub mod rank;
 
 pub use build::{DesignOptions, build_design, build_design_with, random_term_text};
 pub use contrasts::{Coding, CodingMatrix, coding_matrix};
+pub use covariance::{Covariance, CovarianceError, CovarianceSpec, SdCorParam, Unstructured};
 pub use error::DesignError;
 pub use model_matrix::{ModelMatrix, model_matrix};
 pub use rank::{RANK_TOL, kept_columns};
@@ -45,6 +49,9 @@ pub struct ReTerm {
     /// Position of this term in the formula after expansion (terms are stored sorted by
     /// number of levels, largest first; reports print in formula order).
     pub formula_order: usize,
+    /// The structure of the term's relative covariance `ΛΛ'` (its `k` equals the term's `k`);
+    /// use it through [`ReTerm::covariance`].
+    pub structure: CovarianceSpec,
 }
 
 impl ReTerm {
@@ -56,9 +63,13 @@ impl ReTerm {
     pub fn q(&self) -> usize {
         self.k * self.levels.len()
     }
-    /// Number of θ elements, `k(k+1)/2`.
+    /// The term's covariance structure.
+    pub fn covariance(&self) -> &dyn Covariance {
+        self.structure.as_covariance()
+    }
+    /// Number of θ elements of the term.
     pub fn n_theta(&self) -> usize {
-        self.k * (self.k + 1) / 2
+        self.covariance().n_theta()
     }
 }
 
@@ -118,23 +129,44 @@ impl Design {
     pub fn n_theta(&self) -> usize {
         self.terms.iter().map(ReTerm::n_theta).sum()
     }
-    /// lme4's lower bounds on θ: 0 for diagonal elements of each Λ block, −∞ elsewhere.
+    /// Lower bounds on θ, term by term from the terms' covariances (lme4's: 0 for the
+    /// diagonal of an unstructured Λ, −∞ elsewhere).
     pub fn theta_lower(&self) -> Vec<f64> {
-        let mut lower = Vec::with_capacity(self.n_theta());
-        for t in &self.terms {
-            for col in 0..t.k {
-                for row in col..t.k {
-                    lower.push(if row == col { 0.0 } else { f64::NEG_INFINITY });
-                }
-            }
-        }
-        lower
-    }
-    /// lme4's starting θ: 1 on the diagonal of each Λ block, 0 elsewhere.
-    pub fn theta_start(&self) -> Vec<f64> {
-        self.theta_lower()
+        self.terms
             .iter()
-            .map(|&l| if l == 0.0 { 1.0 } else { 0.0 })
+            .flat_map(|t| t.covariance().theta_lower())
+            .collect()
+    }
+    /// Starting θ, term by term from the terms' covariances (lme4's: Λ = I).
+    pub fn theta_start(&self) -> Vec<f64> {
+        self.terms
+            .iter()
+            .flat_map(|t| t.covariance().theta_start())
+            .collect()
+    }
+    /// Each term with its share of θ (terms in order; a θ shorter than [`Design::n_theta`]
+    /// gives the last terms short or empty shares).
+    pub fn split_theta<'a>(
+        &'a self,
+        theta: &'a [f64],
+    ) -> impl Iterator<Item = (&'a ReTerm, &'a [f64])> + 'a {
+        let mut off = 0;
+        self.terms.iter().map(move |t| {
+            let n = t.n_theta();
+            let start = off.min(theta.len());
+            let end = (off + n).min(theta.len());
+            off += n;
+            (t, theta.get(start..end).unwrap_or(&[]))
+        })
+    }
+    /// `Λⱼ(θ)` of every term (`k × k`, row-major), from the terms' covariances.
+    pub fn lambdas(&self, theta: &[f64]) -> Vec<Vec<f64>> {
+        self.split_theta(theta)
+            .map(|(t, th)| {
+                let mut lam = vec![0.0; t.k * t.k];
+                t.covariance().lambda_into(th, &mut lam);
+                lam
+            })
             .collect()
     }
 }

@@ -31,7 +31,7 @@ use multilevel_lmm::summaries::{self, five_numbers, ranef_tables, variance_compo
 use multilevel_lmm::{LmmOptions, lmer};
 
 use crate::family::{FamilySpec, GlmFamily};
-use crate::pirls::{Pirls, b_from_u, lambda_blocks};
+use crate::pirls::{Pirls, b_from_u};
 use crate::quadrature::gh_rule;
 
 /// Errors of the GLMM layer.
@@ -255,7 +255,7 @@ fn theta_scales(design: &Design, theta: &[f64], w: &[f64]) -> Vec<f64> {
     let mut out = vec![1.0; theta.len()];
     let mut idx = 0;
     for t in &design.terms {
-        let nt = t.k * (t.k + 1) / 2;
+        let nt = t.n_theta();
         if t.k == 1
             && let Some(&th) = theta.get(idx)
             && th != 0.0
@@ -652,7 +652,7 @@ pub fn glmer_full(
     let deviance: f64 = devres.iter().map(|v| v * v).sum();
     let df_resid = n as f64 - npar as f64;
 
-    let lambda = lambda_blocks(&design, &theta);
+    let lambda = design.lambdas(&theta);
     let b_terms = b_from_u(&design, &lambda, &state.u);
     let fixed: Vec<FixedEffect> = beta
         .iter()
@@ -866,7 +866,7 @@ fn chisq_upper(x: f64, df: f64) -> f64 {
 mod tests {
     use super::*;
     use faer::Mat;
-    use multilevel_design::ReTerm;
+    use multilevel_design::{CovarianceSpec, ReTerm};
 
     fn design_with(levels: usize, per_level: usize, k: usize) -> Design {
         let n = levels * per_level;
@@ -878,6 +878,7 @@ mod tests {
             z: vec![1.0; n * k],
             col_names: (0..k).map(|c| format!("c{c}")).collect(),
             formula_order: 0,
+            structure: CovarianceSpec::unstructured(k),
         };
         let mut x = Mat::zeros(n, 1);
         for i in 0..n {

@@ -68,24 +68,6 @@ pub(crate) struct PirlsState {
     pub dev: f64,
 }
 
-/// Λ of each term, `k × k` row-major lower triangular, from θ (lme4's column-major layout).
-pub(crate) fn lambda_blocks(design: &Design, theta: &[f64]) -> Vec<Vec<f64>> {
-    let mut out = Vec::with_capacity(design.terms.len());
-    let mut idx = 0;
-    for t in &design.terms {
-        let k = t.k;
-        let mut lam = vec![0.0; k * k];
-        for c in 0..k {
-            for r in c..k {
-                lam[r * k + c] = theta.get(idx).copied().unwrap_or(0.0);
-                idx += 1;
-            }
-        }
-        out.push(lam);
-    }
-    out
-}
-
 /// `b = Λu` per term.
 pub(crate) fn b_from_u(design: &Design, lambda: &[Vec<f64>], u: &[Vec<f64>]) -> Vec<Vec<f64>> {
     design
@@ -788,7 +770,7 @@ impl<'a> Pirls<'a> {
         fixed_beta: Option<&[f64]>,
         buf: &mut Buffers,
     ) -> Result<PirlsState, String> {
-        let lambda = lambda_blocks(self.design, theta);
+        let lambda = self.design.lambdas(theta);
         // Base of the linear predictor that the PLS problem does not estimate.
         buf.base.copy_from_slice(&self.offset);
         if let Some(b) = fixed_beta {
@@ -1190,7 +1172,7 @@ impl<'a> Pirls<'a> {
 pub(crate) mod tests {
     use super::*;
     use crate::family::FamilySpec;
-    use multilevel_design::ReTerm;
+    use multilevel_design::{CovarianceSpec, ReTerm};
 
     /// A linear congruential generator in [0, 1) for the test designs (also used by the
     /// scalar-term solver's tests).
@@ -1213,6 +1195,7 @@ pub(crate) mod tests {
             z: vec![1.0; n],
             col_names: vec!["(Intercept)".into()],
             formula_order: 0,
+            structure: CovarianceSpec::unstructured(1),
         };
         let vector = ReTerm {
             group: "b".into(),
@@ -1222,6 +1205,7 @@ pub(crate) mod tests {
             z: (0..n).flat_map(|i| [1.0, x[i]]).collect(),
             col_names: vec!["(Intercept)".into(), "x".into()],
             formula_order: 1,
+            structure: CovarianceSpec::unstructured(2),
         };
         let mut xm = Mat::zeros(n, 2);
         for i in 0..n {
@@ -1253,7 +1237,7 @@ pub(crate) mod tests {
         let fam = FamilySpec::poisson().build();
         let p = Pirls::new(&d, &fam, d.y.clone(), vec![1.0; n], vec![1.0; n]);
         let theta = [0.7, 0.9, -0.2, 0.4];
-        let lambda = lambda_blocks(&d, &theta);
+        let lambda = d.lambdas(&theta);
         let mut seed = 17u64;
         let u = vec![
             (0..9).map(|_| lcg(&mut seed) - 0.5).collect::<Vec<f64>>(),

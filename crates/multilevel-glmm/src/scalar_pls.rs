@@ -725,7 +725,7 @@ fn dot_2x2(x0: &[f64], x1: &[f64], y0: &[f64], y1: &[f64]) -> [f64; 4] {
 mod tests {
     use super::*;
     use faer::Mat;
-    use multilevel_design::ReTerm;
+    use multilevel_design::{CovarianceSpec, ReTerm};
     use multilevel_lmm::ProfiledDeviance;
 
     use crate::pirls::tests::lcg;
@@ -749,6 +749,7 @@ mod tests {
                 "(Intercept)".into()
             }],
             formula_order: order,
+            structure: CovarianceSpec::unstructured(1),
         };
         let mut xm = Mat::zeros(n, 2);
         for i in 0..n {

@@ -118,26 +118,6 @@ fn check_fit(design: &Design, fit: &FitResult) -> Result<(), InferenceError> {
     Ok(())
 }
 
-/// Λ of each term from θ (row-major `k × k`, lower triangular).
-fn lambdas(design: &Design, theta: &[f64]) -> Vec<Vec<f64>> {
-    let mut idx = 0;
-    design
-        .terms
-        .iter()
-        .map(|t| {
-            let k = t.k;
-            let mut lam = vec![0.0; k * k];
-            for c in 0..k {
-                for r in c..k {
-                    lam[r * k + c] = theta.get(idx).copied().unwrap_or(0.0);
-                    idx += 1;
-                }
-            }
-            lam
-        })
-        .collect()
-}
-
 /// Simulate one response into `y` (length n) given the fixed part `eta = offset + Xβ̂`.
 fn simulate(
     design: &Design,
@@ -209,7 +189,7 @@ pub fn bootstrap(
         }
         *e = acc;
     }
-    let lambda = lambdas(design, &fit.theta);
+    let lambda = design.lambdas(&fit.theta);
     let mut names = sv_names(design);
     names.extend(fit.fixed.iter().map(|f| f.term.clone()));
 

@@ -275,13 +275,13 @@ pub(crate) fn sigma_blocks(
                 term.group
             )));
         }
+        let cov_t = term.covariance();
         let mut lam = vec![0.0; k * k];
-        for col in 0..k {
-            for row in col..k {
-                lam[row * k + col] = theta[off];
-                off += 1;
-            }
-        }
+        cov_t.lambda_into(
+            theta.get(off..off + cov_t.n_theta()).unwrap_or(&[]),
+            &mut lam,
+        );
+        off += cov_t.n_theta();
         let mut cov = vec![0.0; k * k];
         for a in 0..k {
             for b in 0..k {

@@ -3,10 +3,11 @@
 //! correlations off it, terms in lme4's order, then the residual standard deviation σ.
 //!
 //! With `Σⱼ = σ² Λⱼ Λⱼ'` the covariance of term `j`, `sdᵣ = √Σᵣᵣ` and
-//! `corᵣ꜀ = Σᵣ꜀ / (sdᵣ sd꜀)`. The inverse map rebuilds `Σⱼ`, takes its Cholesky factor `L`
-//! and sets `Λⱼ = L / σ`, i.e. θ = the lower triangle of `L / σ`, column by column.
+//! `corᵣ꜀ = Σᵣ꜀ / (sdᵣ sd꜀)`. Which standard deviations and correlations a term has, and the
+//! maps between them and θ, belong to the term's covariance structure
+//! ([`multilevel_design::Covariance`]); this module strings the terms together.
 
-use multilevel_design::Design;
+use multilevel_design::{Design, SdCorParam};
 
 /// lme4's labels of the Sv parameters (`confint(..., oldNames = FALSE)`):
 /// `sd_(Intercept)|Subject`, `cor_Days.(Intercept)|Subject`, …, `sigma`.
@@ -14,14 +15,11 @@ pub(crate) fn sv_names(design: &Design) -> Vec<String> {
     let mut names = Vec::new();
     for t in &design.terms {
         let col = |i: usize| t.col_names.get(i).cloned().unwrap_or_default();
-        for c in 0..t.k {
-            for r in c..t.k {
-                if r == c {
-                    names.push(format!("sd_{}|{}", col(r), t.group));
-                } else {
-                    names.push(format!("cor_{}.{}|{}", col(r), col(c), t.group));
-                }
-            }
+        for param in t.covariance().sd_cor_params() {
+            names.push(match param {
+                SdCorParam::Sd(r) => format!("sd_{}|{}", col(r), t.group),
+                SdCorParam::Cor(r, c) => format!("cor_{}.{}|{}", col(r), col(c), t.group),
+            });
         }
     }
     names.push("sigma".to_string());
@@ -30,107 +28,46 @@ pub(crate) fn sv_names(design: &Design) -> Vec<String> {
 
 /// Whether Sv parameter `i` is a standard deviation (else a correlation); the last one is σ.
 pub(crate) fn sv_is_sd(design: &Design) -> Vec<bool> {
-    let mut out = Vec::new();
-    for t in &design.terms {
-        for c in 0..t.k {
-            for r in c..t.k {
-                out.push(r == c);
-            }
-        }
-    }
+    let mut out: Vec<bool> = (design.terms.iter())
+        .flat_map(|t| t.covariance().sd_cor_params())
+        .map(|param| matches!(param, SdCorParam::Sd(_)))
+        .collect();
     out.push(true);
     out
 }
 
-/// θ (lme4's layout) and σ → Sv parameters.
+/// θ (lme4's layout) and σ → Sv parameters, term by term through the terms' covariances.
 pub(crate) fn theta_to_sv(design: &Design, theta: &[f64], sigma: f64) -> Vec<f64> {
-    let mut out = Vec::with_capacity(theta.len() + 1);
-    let mut idx = 0;
-    for t in &design.terms {
-        let k = t.k;
-        let mut lam = vec![0.0; k * k];
-        for c in 0..k {
-            for r in c..k {
-                lam[r * k + c] = theta.get(idx).copied().unwrap_or(0.0);
-                idx += 1;
-            }
-        }
-        let cov = |r: usize, c: usize| -> f64 {
-            (0..k).map(|m| lam[r * k + m] * lam[c * k + m]).sum::<f64>() * sigma * sigma
-        };
-        for c in 0..k {
-            for r in c..k {
-                if r == c {
-                    out.push(cov(r, r).sqrt());
-                } else {
-                    let d = (cov(r, r) * cov(c, c)).sqrt();
-                    out.push(if d > 0.0 { cov(r, c) / d } else { 0.0 });
-                }
-            }
+    let mut out = Vec::with_capacity(design.n_theta() + 1);
+    for (t, th) in design.split_theta(theta) {
+        let cov = t.covariance();
+        let start = out.len();
+        out.resize(start + cov.n_theta(), 0.0);
+        if let Some(part) = out.get_mut(start..) {
+            cov.theta_to_sd_cor(th, sigma, part);
         }
     }
     out.push(sigma);
     out
 }
 
-/// Sv parameters → (θ, σ). `None` when a standard deviation is negative, σ is not positive,
-/// a correlation is outside [−1, 1] or the implied correlation matrix is not positive
-/// semi-definite.
+/// Sv parameters → (θ, σ). `None` when the length is wrong, a standard deviation is
+/// negative, σ is not positive, a correlation is outside [−1, 1] or the implied correlation
+/// matrix is not positive semi-definite.
 pub(crate) fn sv_to_theta(design: &Design, sv: &[f64]) -> Option<(Vec<f64>, f64)> {
-    let sigma = *sv.last()?;
+    let (&sigma, params) = sv.split_last()?;
     if !(sigma.is_finite() && sigma > 0.0) {
         return None;
     }
-    let mut theta = Vec::with_capacity(sv.len().saturating_sub(1));
+    let mut theta = vec![0.0; design.n_theta()];
     let mut idx = 0;
     for t in &design.terms {
-        let k = t.k;
-        let mut sd = vec![0.0; k];
-        let mut cor = vec![0.0; k * k];
-        for c in 0..k {
-            for r in c..k {
-                let v = *sv.get(idx)?;
-                idx += 1;
-                if r == c {
-                    if !(v.is_finite() && v >= 0.0) {
-                        return None;
-                    }
-                    sd[r] = v;
-                    cor[r * k + r] = 1.0;
-                } else {
-                    if !(v.is_finite() && (-1.0..=1.0).contains(&v)) {
-                        return None;
-                    }
-                    cor[r * k + c] = v;
-                    cor[c * k + r] = v;
-                }
-            }
-        }
-        // Cholesky of the correlation matrix (semi-definite allowed), then scale by sd / σ.
-        let mut l = vec![0.0; k * k];
-        for c in 0..k {
-            let mut d = cor[c * k + c];
-            for m in 0..c {
-                d -= l[c * k + m] * l[c * k + m];
-            }
-            if d < -1e-12 {
-                return None;
-            }
-            let d = d.max(0.0).sqrt();
-            l[c * k + c] = d;
-            for r in c + 1..k {
-                let mut v = cor[r * k + c];
-                for m in 0..c {
-                    v -= l[r * k + m] * l[c * k + m];
-                }
-                l[r * k + c] = if d > 0.0 { v / d } else { 0.0 };
-            }
-        }
-        for c in 0..k {
-            for r in c..k {
-                theta.push(sd[r] * l[r * k + c] / sigma);
-            }
-        }
+        let cov = t.covariance();
+        let n = cov.n_theta();
+        let part = params.get(idx..idx + n)?;
+        let out = theta.get_mut(idx..idx + n)?;
+        cov.sd_cor_to_theta(part, sigma, out).ok()?;
+        idx += n;
     }
     Some((theta, sigma))
 }
@@ -160,6 +97,7 @@ mod tests {
                 z: vec![1.0, 0.0, 1.0, 1.0],
                 col_names: vec!["(Intercept)".into(), "x".into()],
                 formula_order: 0,
+                structure: multilevel_design::CovarianceSpec::unstructured(2),
             }],
             weights: None,
             offset: None,

@@ -277,28 +277,24 @@ impl LinearMixedModel {
         self.assemble(theta, evaluations, message, converged_opt, &name)
     }
 
-    /// θ with every column of each term's Λ signed so that its diagonal element is ≥ 0 (the
-    /// criterion does not change), and diagonal elements below 1e-7 in magnitude set to 0 when
-    /// that does not raise the criterion (a variance on its boundary).
+    /// θ in each term's canonical form (for an unstructured term: every column of Λ signed so
+    /// that its diagonal element is ≥ 0; the criterion does not change), and the elements
+    /// bounded below by 0 that are below 1e-7 in magnitude set to 0 when that does not raise the
+    /// criterion (a variance on its boundary).
     fn canonical_theta(&mut self, mut theta: Vec<f64>) -> Vec<f64> {
         let mut off = 0;
-        let mut diag = Vec::new();
         for t in &self.design.terms {
-            let k = t.k;
-            let mut idx = off;
-            for c in 0..k {
-                // Column c holds θ[idx .. idx + k − c], its diagonal first.
-                let len = k - c;
-                if let Some(col) = theta.get_mut(idx..idx + len)
-                    && col[0] < 0.0
-                {
-                    col.iter_mut().for_each(|v| *v = -*v);
-                }
-                diag.push(idx);
-                idx += len;
+            let n = t.n_theta();
+            if let Some(th) = theta.get_mut(off..off + n) {
+                t.covariance().canonicalize(th);
             }
-            off += t.n_theta();
+            off += n;
         }
+        // The elements bounded below by 0 (the diagonal of an unstructured Λ).
+        let diag: Vec<usize> = (self.design.theta_lower().iter().enumerate())
+            .filter(|(_, l)| **l == 0.0)
+            .map(|(i, _)| i)
+            .collect();
         let mut best = self.dev.objective(&theta);
         for i in diag {
             if let Some(&v) = theta.get(i)
@@ -600,7 +596,7 @@ impl LinearMixedModel {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use multilevel_design::ReTerm;
+    use multilevel_design::{CovarianceSpec, ReTerm};
 
     #[test]
     fn five_numbers_follow_r_quantile_type_7() {
@@ -640,6 +636,7 @@ mod tests {
                 z: vec![1.0; n],
                 col_names: vec!["(Intercept)".into()],
                 formula_order: 0,
+                structure: CovarianceSpec::unstructured(1),
             }],
             weights: None,
             offset: None,

@@ -50,7 +50,7 @@ use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::reborrow::ReborrowMut;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
-use multilevel_design::Design;
+use multilevel_design::{CovarianceSpec, Design};
 use rayon::prelude::*;
 
 mod dense;
@@ -435,6 +435,8 @@ pub struct ProfiledDeviance {
     const_col: Option<(usize, f64)>,
     /// The shift `m` applied to the response.
     y_shift: f64,
+    /// Each term's covariance structure (θ → Λ).
+    covariances: Vec<CovarianceSpec>,
     // ---- workspace, overwritten by every evaluation ----
     /// Λ of each term, `k × k` row-major lower triangular.
     pub(crate) lambda: Vec<Vec<f64>>,
@@ -569,6 +571,7 @@ impl ProfiledDeviance {
             log_det_w: 0.0,
             const_col: constant_column(&design.x),
             y_shift: 0.0,
+            covariances: design.terms.iter().map(|t| t.structure.clone()).collect(),
             lambda,
             l00: vec![0.0; l0 * k0 * k0],
             vval: Vec::new(),
@@ -865,18 +868,15 @@ impl ProfiledDeviance {
         self.bval = bval;
     }
 
-    /// Fill `Λ` of every term from θ (column-major lower triangle per term, lme4's layout).
+    /// Fill `Λ` of every term from its share of θ through the term's covariance structure.
     fn set_lambda(&mut self, theta: &[f64]) {
-        for (shape, lam) in self.terms.iter().zip(self.lambda.iter_mut()) {
-            let k = shape.k;
-            let mut idx = shape.theta_offset;
-            lam.iter_mut().for_each(|v| *v = 0.0);
-            for c in 0..k {
-                for r in c..k {
-                    lam[r * k + c] = theta[idx];
-                    idx += 1;
-                }
-            }
+        let parts = self.terms.iter().zip(&self.covariances);
+        for ((shape, cov), lam) in parts.zip(self.lambda.iter_mut()) {
+            let cov = cov.as_covariance();
+            let th = theta
+                .get(shape.theta_offset..shape.theta_offset + cov.n_theta())
+                .unwrap_or(&[]);
+            cov.lambda_into(th, lam);
         }
     }
 
@@ -1682,7 +1682,7 @@ pub(crate) fn spd_inverse_from_lower_inverse(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod tests {
     use super::*;
-    use multilevel_design::ReTerm;
+    use multilevel_design::{CovarianceSpec, ReTerm};
 
     /// Deterministic pseudo-random numbers in [0, 1).
     fn lcg(seed: &mut u64) -> f64 {
@@ -1726,6 +1726,7 @@ pub(crate) mod tests {
                 .collect(),
             col_names: (0..k).map(|c| format!("c{c}")).collect(),
             formula_order: order,
+            structure: CovarianceSpec::unstructured(k),
         };
         let terms = spec
             .iter()

@@ -193,19 +193,13 @@ pub fn design_warnings(design: &Design) -> Vec<String> {
 /// tolerance 1e-4, as `column | group`; θ is laid out as the design lays it out.
 pub fn singular_terms(design: &Design, theta: &[f64]) -> Vec<String> {
     let mut out = Vec::new();
-    let mut idx = 0;
-    for t in &design.terms {
-        for c in 0..t.k {
-            for r in c..t.k {
-                if r == c && theta.get(idx).is_some_and(|v| *v < 1e-4) {
-                    out.push(format!(
-                        "{} | {}",
-                        t.col_names.get(c).map_or("?", |s| s.as_str()),
-                        t.group
-                    ));
-                }
-                idx += 1;
-            }
+    for (t, th) in design.split_theta(theta) {
+        for c in t.covariance().singular_columns(th, 1e-4) {
+            out.push(format!(
+                "{} | {}",
+                t.col_names.get(c).map_or("?", |s| s.as_str()),
+                t.group
+            ));
         }
     }
     out

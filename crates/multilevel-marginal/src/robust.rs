@@ -247,18 +247,11 @@ pub fn lmm_working_blocks(
     theta: &[f64],
     clusters: &Clusters,
 ) -> Result<Vec<Mat<f64>>, MarginalError> {
-    // T = ΛΛ' per term, from θ (column-major lower triangle, term by term).
+    // T = ΛΛ' per term, Λ from the term's covariance structure.
     let mut ts = Vec::with_capacity(design.terms.len());
-    let mut pos = 0;
-    for t in &design.terms {
+    for (t, lam_rows) in design.terms.iter().zip(design.lambdas(theta)) {
         let k = t.k;
-        let mut lam = Mat::<f64>::zeros(k, k);
-        for col in 0..k {
-            for row in col..k {
-                lam[(row, col)] = theta.get(pos).copied().unwrap_or(0.0);
-                pos += 1;
-            }
-        }
+        let lam = Mat::<f64>::from_fn(k, k, |r, c| lam_rows[r * k + c]);
         ts.push(&lam * lam.transpose());
         // nesting check
         let mut owner: Vec<Option<usize>> = vec![None; t.nlevels()];

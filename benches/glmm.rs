@@ -24,7 +24,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use multilevel::{DataFrame, FitOptions, ReadOptions};
+use multilevel::{DataFrame, Family, FitOptions, GlmerOptions, Quadrature, ReadOptions};
 
 const CBPP: &str = "cbind(incidence, size - incidence) ~ period + (1 | herd)";
 const CROSSED: &str = "r2 ~ x1 + x2 + (1 | id) + (1 | item)";
@@ -57,14 +57,15 @@ fn glmm_design(formula: &str, data: &DataFrame) -> multilevel::Design {
 
 fn cbpp(c: &mut Criterion) {
     let data = multilevel::dataset("cbpp").expect("embedded cbpp");
-    let opts = options();
+    let laplace = GlmerOptions::new().fit_options(options());
+    let agq25 = laplace.clone().quadrature(Quadrature::Agq(25));
     let mut g = c.benchmark_group("cbpp");
     g.sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
     g.bench_function("glmer_laplace", |b| {
         b.iter(|| {
-            multilevel::glmer(black_box(CBPP), &data, "binomial", None, 1, &opts).expect("cbpp fit")
+            multilevel::glmer(black_box(CBPP), &data, Family::Binomial, &laplace).expect("cbpp fit")
         });
     });
     let design = glmm_design(CBPP, &data);
@@ -84,7 +85,7 @@ fn cbpp(c: &mut Criterion) {
     });
     g.bench_function("glmer_agq25", |b| {
         b.iter(|| {
-            multilevel::glmer(black_box(CBPP), &data, "binomial", None, 25, &opts)
+            multilevel::glmer(black_box(CBPP), &data, Family::Binomial, &agq25)
                 .expect("cbpp AGQ fit")
         });
     });
@@ -98,7 +99,7 @@ fn crossed_binomial(c: &mut Criterion) {
         ordered_columns: Vec::new(),
     };
     let data = DataFrame::from_csv_str("crossed_binomial", &csv, &read).expect("simulated data");
-    let opts = options();
+    let laplace = GlmerOptions::new().fit_options(options());
     let mut g = c.benchmark_group("crossed_binomial");
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
@@ -106,7 +107,7 @@ fn crossed_binomial(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5));
     g.bench_function("glmer", |b| {
         b.iter(|| {
-            multilevel::glmer(black_box(CROSSED), &data, "binomial", None, 1, &opts)
+            multilevel::glmer(black_box(CROSSED), &data, Family::Binomial, &laplace)
                 .expect("crossed binomial fit")
         });
     });

@@ -109,7 +109,7 @@ fn sleepstudy(c: &mut Criterion) {
         check_convergence: false,
         ..multilevel::LmmOptions::default()
     };
-    let mut unchecked = multilevel::LinearMixedModel::new(design, lmm_opts).expect("model");
+    let mut unchecked = multilevel::lmm::LinearMixedModel::new(design, lmm_opts).expect("model");
     g.bench_function("fit_prepared_nocheck", |b| {
         b.iter(|| unchecked.fit().expect("sleepstudy fit"))
     });
@@ -242,7 +242,7 @@ fn probe(_c: &mut Criterion) {
             check_convergence: false,
             ..multilevel::LmmOptions::default()
         };
-        let mut model = multilevel::LinearMixedModel::new(design, lmm_opts).expect("model");
+        let mut model = multilevel::lmm::LinearMixedModel::new(design, lmm_opts).expect("model");
         let reps_env = std::env::var("LMM_PROBE_REPS")
             .ok()
             .and_then(|v| v.parse::<usize>().ok());

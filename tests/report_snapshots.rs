@@ -18,7 +18,9 @@ fn fit(dataset: &str, formula: &str, reml: bool) -> FitResult {
         reml,
         ..FitOptions::default()
     };
-    multilevel::lmer(formula, &data, &opts).expect("the model fits")
+    multilevel::lmer(formula, &data, &opts)
+        .expect("the model fits")
+        .into_summary()
 }
 
 /// Rounds a number to 4 significant digits; magnitudes below 1e-7 become 0.
@@ -146,10 +148,8 @@ fn cbpp_binomial_laplace() {
     let f = multilevel::glmer(
         "cbind(incidence, size - incidence) ~ period + (1 | herd)",
         &data,
-        "binomial",
-        None,
-        1,
-        &FitOptions::default(),
+        multilevel::Family::Binomial,
+        &multilevel::GlmerOptions::default(),
     )
     .expect("the model fits");
     let text = TextRenderer.render(&f);

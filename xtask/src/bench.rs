@@ -7,7 +7,7 @@
 //!   results) with `cond_var: false`, because lme4's `lmer()` does not compute the conditional
 //!   variances either (it does so only in `ranef(condVar = TRUE)`). The figure is the median of
 //!   `N` fits in this process, `N` chosen from the duration of a first, untimed fit. For models
-//!   whose fit takes under a second we also time [`multilevel::LinearMixedModel::fit`] alone on a
+//!   whose fit takes under a second we also time [`multilevel::lmm::LinearMixedModel::fit`] alone on a
 //!   prepared model ("fit only": no parsing or design build).
 //! - lme4: `xtask/r/bench_lme4.R` times `system.time(lmer(...))["elapsed"]` inside R, so R
 //!   start-up, package loading and reading the CSV are excluded; the median of repeated fits, or
@@ -593,7 +593,7 @@ fn time_ours(r: &Resolved) -> Result<OurTiming> {
     let data = read_data(r)?;
     let opts = fit_options(r.spec.reml);
     let start = Instant::now();
-    let first: FitResult = multilevel::lmer(&r.formula, &data, &opts)?;
+    let first: FitResult = multilevel::lmer(&r.formula, &data, &opts)?.into_summary();
     let first_time = start.elapsed();
     let reps = repetitions(first_time);
     let mut times = Vec::with_capacity(reps.max(1));
@@ -1548,7 +1548,13 @@ fn time_ours_glmm(g: &GlmmResolved) -> Result<GlmmOurs> {
     let fo = glmm_fit_options();
     let (formula, family, n_agq) = (g.spec.formula, g.spec.family, g.spec.n_agq);
     let start = Instant::now();
-    let first = multilevel::glmer(formula, &data, family, None, n_agq, &fo)?;
+    let family_kind = multilevel::Family::parse(family)
+        .ok_or_else(|| anyhow!("unknown family `{family}` in the GLMM benchmark list"))?;
+    let gopts = multilevel::GlmerOptions {
+        fit: fo.clone(),
+        quadrature: multilevel::Quadrature::from_n_agq(n_agq),
+    };
+    let first = multilevel::glmer(formula, &data, family_kind, &gopts)?;
     let first_time = start.elapsed();
     let reps = repetitions(first_time);
     let mut times = Vec::with_capacity(reps.max(1));
@@ -1557,7 +1563,7 @@ fn time_ours_glmm(g: &GlmmResolved) -> Result<GlmmOurs> {
     }
     for _ in 0..reps {
         let start = Instant::now();
-        let fit = multilevel::glmer(formula, &data, family, None, n_agq, &fo)?;
+        let fit = multilevel::glmer(formula, &data, family_kind, &gopts)?;
         times.push(start.elapsed().as_secs_f64());
         std::hint::black_box(fit);
     }
@@ -1678,8 +1684,8 @@ fn render_glmm_markdown(
     let _ = writeln!(s, "### What is measured\n");
     let _ = writeln!(
         s,
-        "- **ours**: median wall time of `multilevel::glmer(formula, &data, family, None, nAGQ, \
-         &opts)` on data in memory (parsing, model frame, design, both optimisation stages, the \
+        "- **ours**: median wall time of `multilevel::glmer(formula, &data, family, &opts)` (the \
+         options hold nAGQ as the quadrature) on data in memory (parsing, model frame, design, both optimisation stages, the \
          finite-difference Hessian that lme4 also computes for n < 10⁴, results), repeated as \
          for the LMMs; `cond_var: false`, as `glmer()` computes no conditional variances.\n\
          - **fit only**: median time of `multilevel_glmm::glmer_full` on a design built once \

@@ -184,12 +184,11 @@ fn check_compare(r: &Value, c: &mut Checks) -> Result<()> {
     let reml = r["REML"].as_bool().unwrap_or(true);
     let mut models = Vec::new();
     for formula in strings(&r["formulas"]) {
-        let (_, _, mut m) = prepare(r, &formula, reml)?;
-        let fit = m.fit()?;
-        models.push((m, fit));
+        let (_, _, m) = prepare(r, &formula, reml)?;
+        models.push(multilevel_inference::FittedLmm::fit(m)?);
     }
-    let pairs: Vec<_> = models.iter().map(|(m, f)| (m, f)).collect();
-    let table = compare(&pairs, &CompareOptions::default())?;
+    let refs: Vec<&multilevel_inference::FittedLmm> = models.iter().collect();
+    let table = compare(&refs, &CompareOptions::default())?;
     let t = &r["table"];
     let cols: [(&str, RowGetter); 5] = [
         ("npar", |x| x.npar as f64),

@@ -400,7 +400,7 @@ pub fn fit_suite_row(dir: &Path, row: &SuiteRow) -> SuiteOutcome {
             cond_var: false,
             ..FitOptions::default()
         };
-        Ok(multilevel::lmer(&row.formula, &data, &opts)?)
+        Ok(multilevel::lmer(&row.formula, &data, &opts)?.into_summary())
     })();
     let seconds = start.elapsed().as_secs_f64();
     match result {

@@ -122,6 +122,17 @@ impl Family {
             Family::InverseGaussian => "inverse_gaussian",
         }
     }
+
+    /// The library's family.
+    pub fn to_lib(self) -> multilevel::Family {
+        match self {
+            Family::Gaussian => multilevel::Family::Gaussian,
+            Family::Binomial => multilevel::Family::Binomial,
+            Family::Poisson => multilevel::Family::Poisson,
+            Family::Gamma => multilevel::Family::Gamma,
+            Family::InverseGaussian => multilevel::Family::InverseGaussian,
+        }
+    }
 }
 
 /// Denominator degrees-of-freedom method for t and F tests (`--ddf`).

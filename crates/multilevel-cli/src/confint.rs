@@ -1,7 +1,7 @@
 //! `multilevel confint`: confidence intervals (lme4's `confint(fit, method = ...)`).
 
 use crate::args::OutputFormat;
-use crate::fit::{check_response, write_report};
+use crate::fit::{check_response, cli_error, write_report};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use multilevel::IntervalMethod;
@@ -60,7 +60,11 @@ pub struct ConfintArgs {
 pub fn run(a: &ConfintArgs) -> Result<()> {
     let data = a.model.load()?;
     check_response(&a.formula, &data)?;
-    let opts = a.model.fit_options();
+    // Intervals need no conditional variances of the random effects.
+    let opts = multilevel::FitOptions {
+        cond_var: false,
+        ..a.model.fit_options()
+    };
     let (method, label) = match a.method {
         Method::Profile => (IntervalMethod::Profile, "profile likelihood"),
         Method::Wald => (IntervalMethod::Wald, "Wald"),
@@ -72,7 +76,9 @@ pub fn run(a: &ConfintArgs) -> Result<()> {
             "parametric bootstrap, percentile",
         ),
     };
-    let (fit, intervals) = multilevel::confint(&a.formula, &data, &opts, method, a.level)?;
+    let model = multilevel::lmer(&a.formula, &data, &opts).map_err(cli_error)?;
+    let intervals = model.confint(method, a.level).map_err(cli_error)?;
+    let fit = model.summary();
     let lo = format!("{:.1} %", 50.0 * (1.0 - a.level));
     let hi = format!("{:.1} %", 100.0 - 50.0 * (1.0 - a.level));
     let report = match a.report.format {

@@ -26,19 +26,18 @@ pub fn run(a: &FitArgs) -> Result<()> {
                 "note: GLMM coefficients get z tests (as glmer's summary); --ddf applies to linear mixed models"
             );
         }
-        let fit = multilevel::glmer(
-            &a.formula,
-            &data,
-            a.family.name(),
-            a.link.as_deref(),
-            a.nagq.unwrap_or(1) as usize,
-            &opts,
-        )?;
+        let family = glmm_family(a)?;
+        let glmer_opts = multilevel::GlmerOptions {
+            fit: opts,
+            quadrature: multilevel::Quadrature::from_n_agq(a.nagq.unwrap_or(1) as usize),
+        };
+        let model = multilevel::glmer(&a.formula, &data, family, &glmer_opts).map_err(cli_error)?;
         let render_opts = RenderOptions {
-            cross_level: cross_level_notes(&a.formula, &data, &opts),
+            cross_level: cross_level_notes(model.cross_level_interactions()),
             ..Default::default()
         };
-        let report = render_with(&fit, report_format(a.report.format), &render_opts);
+        let fit = model.summary();
+        let report = render_with(fit, report_format(a.report.format), &render_opts);
         if a.report.format != OutputFormat::Text || a.report.output.is_some() {
             for w in &fit.warnings {
                 eprintln!("warning: {w}");
@@ -47,7 +46,8 @@ pub fn run(a: &FitArgs) -> Result<()> {
         return write_report(&report, a.report.output.as_deref());
     }
     check_response(&a.formula, &data)?;
-    let (fit, df_method) = match multilevel::lmer_with_df(&a.formula, &data, &opts, ddf.to_lib()) {
+    let mut model = multilevel::lmer(&a.formula, &data, &opts).map_err(cli_error)?;
+    let (fit, df_method) = match model.summary_with_df(ddf.to_lib()) {
         Ok(fit) => (fit, ddf.to_lib().display_name()),
         // The fit itself worked but the df could not be computed: report the fit without them.
         Err(multilevel::Error::Inference(e)) => {
@@ -55,13 +55,13 @@ pub fn run(a: &FitArgs) -> Result<()> {
                 "warning: the {} df could not be computed ({e}); showing the fit without df and p-values",
                 ddf.to_lib().display_name().unwrap_or("requested")
             );
-            (multilevel::lmer(&a.formula, &data, &opts)?, None)
+            (model.summary().clone(), None)
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(cli_error(e)),
     };
     let render_opts = RenderOptions {
         df_method: df_method.map(str::to_string),
-        cross_level: cross_level_notes(&a.formula, &data, &opts),
+        cross_level: cross_level_notes(model.cross_level_interactions()),
     };
     let report = render_with(&fit, report_format(a.report.format), &render_opts);
     // The report lists the warnings; repeat them on stderr when the report is not text on the
@@ -74,17 +74,64 @@ pub fn run(a: &FitArgs) -> Result<()> {
     write_report(&report, a.report.output.as_deref())
 }
 
-/// Rejects df requests that cannot be met, before reading any data: Kenward–Roger is defined
-/// for REML fits only (as pbkrtest).
-/// Labels of the cross-level interactions for the report (none when they cannot be worked
-/// out: the fit itself already succeeded, so this never fails the command).
+/// The library's family and link for `--family` and `--link`, checked against the links R
+/// allows for the family.
+fn glmm_family(a: &FitArgs) -> Result<multilevel::FamilySpec> {
+    let family = a.family.to_lib();
+    let Some(name) = a.link.as_deref() else {
+        return Ok(family.into());
+    };
+    let allowed = || {
+        family
+            .allowed_links()
+            .iter()
+            .map(|l| l.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(link) = multilevel::Link::parse(name) else {
+        bail!(
+            "unknown link `{name}`; hint: --link takes one of {} for the {} family",
+            allowed(),
+            a.family.name()
+        );
+    };
+    family.with_link(link).map_err(|_| {
+        anyhow!(
+            "link `{}` is not available for the {} family; hint: use --link with one of {}",
+            link.name(),
+            family.name(),
+            allowed()
+        )
+    })
+}
+
+/// A library error in the words of the command line: where the library names its own API
+/// (`Ddf::Satterthwaite`, a binomial GLMM, `Quadrature::Agq`), the message names the flag.
+pub fn cli_error(e: multilevel::Error) -> anyhow::Error {
+    match e {
+        multilevel::Error::FactorResponse { response, levels } => anyhow!(
+            "the response `{response}` is a factor with {levels} levels, but a linear mixed model needs a numeric response; hint: for a two-level outcome use --family binomial (glmer), otherwise check the column"
+        ),
+        multilevel::Error::AnovaNeedsDdf => anyhow!(
+            "the type III ANOVA table needs denominator df; hint: use --ddf satterthwaite (the default)"
+        ),
+        multilevel::Error::InvalidOption {
+            option: "quadrature",
+            reason,
+        } => anyhow!("--nagq: {reason}"),
+        multilevel::Error::InvalidOption { option, reason } => {
+            anyhow!("--{option}: {reason}")
+        }
+        e => e.into(),
+    }
+}
+
+/// Labels of the cross-level interactions for the report.
 fn cross_level_notes(
-    formula: &str,
-    data: &DataFrame,
-    opts: &multilevel::FitOptions,
+    terms: Vec<multilevel::workflow::CrossLevelTerm>,
 ) -> Vec<multilevel_report::CrossLevelNote> {
-    multilevel::cross_level_interactions(formula, data, opts)
-        .unwrap_or_default()
+    terms
         .into_iter()
         .map(|t| multilevel_report::CrossLevelNote {
             term: t.term,
@@ -95,6 +142,8 @@ fn cross_level_notes(
         .collect()
 }
 
+/// Rejects df requests that cannot be met, before reading any data: Kenward–Roger is defined
+/// for REML fits only (as pbkrtest).
 pub fn check_ddf(ddf: Ddf, ml: bool) -> Result<()> {
     if ddf == Ddf::KenwardRoger && ml {
         bail!(

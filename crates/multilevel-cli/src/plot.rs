@@ -1,6 +1,6 @@
 //! `multilevel plot`: figures of a linear mixed model fit, written as SVG or PNG.
 
-use crate::fit::check_response;
+use crate::fit::{check_response, cli_error};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use multilevel::plot::{Figure, ImageFormat, figures, save};
@@ -66,32 +66,32 @@ pub fn run(a: &PlotArgs) -> Result<()> {
     let data = a.model.load()?;
     check_response(&a.formula, &data)?;
     let opts = a.model.fit_options();
-    let design = multilevel::build_design(&a.formula, &data, &opts)?;
-    match design.n_dropped_missing {
+    let note_dropped = |n: usize| match n {
         0 => {}
         1 => eprintln!("note: 1 row of {} dropped for missing values", data.name()),
         n => eprintln!(
             "note: {n} rows of {} dropped for missing values",
             data.name()
         ),
+    };
+    if a.kind == Kind::Groups {
+        // The groups figure fits its own per-group lines and models from the design.
+        let design = multilevel::build_design(&a.formula, &data, &opts).map_err(cli_error)?;
+        note_dropped(design.n_dropped_missing);
+        return write(&figures::groups(&design, opts.reml)?, a);
     }
+    // One fit serves the other figures.
+    let model = multilevel::lmer(&a.formula, &data, &opts).map_err(cli_error)?;
+    let design = model.design();
+    note_dropped(design.n_dropped_missing);
+    let fit = model.summary();
     match a.kind {
-        Kind::Groups => write(&figures::groups(&design, opts.reml)?, a),
-        Kind::Caterpillar => {
-            let fit = multilevel::lmer(&a.formula, &data, &opts)?;
-            write(&figures::caterpillar(&fit)?, a)
-        }
-        Kind::Shrinkage => {
-            let fit = multilevel::lmer(&a.formula, &data, &opts)?;
-            write(&figures::shrinkage(&design, &fit)?, a)
-        }
-        Kind::Residuals => {
-            let fit = multilevel::lmer(&a.formula, &data, &opts)?;
-            write(&figures::residuals(&fit)?, a)
-        }
+        Kind::Groups => write(&figures::groups(design, opts.reml)?, a),
+        Kind::Caterpillar => write(&figures::caterpillar(fit)?, a),
+        Kind::Shrinkage => write(&figures::shrinkage(design, fit)?, a),
+        Kind::Residuals => write(&figures::residuals(fit)?, a),
         Kind::Profile => {
-            let fit = multilevel::lmer(&a.formula, &data, &opts)?;
-            let profile = figures::profile(&design, &fit, &figures::ProfileOptions::default())?;
+            let profile = figures::profile(design, fit, &figures::ProfileOptions::default())?;
             write(&profile, a)
         }
     }

@@ -1,7 +1,7 @@
 //! `multilevel anova` and `multilevel compare`: hypothesis tests on fitted models.
 
 use crate::args::{AnovaArgs, CompareArgs, Ddf};
-use crate::fit::{check_ddf, check_response, report_format, write_report};
+use crate::fit::{check_ddf, check_response, cli_error, report_format, write_report};
 use anyhow::{Result, bail};
 use multilevel::FitOptions;
 use multilevel_report::{render_anova, render_compare};
@@ -18,7 +18,10 @@ pub fn run_anova(a: &AnovaArgs) -> Result<()> {
     check_response(&a.formula, &data)?;
     let opts = a.model.fit_options();
     let ddf = a.ddf.to_lib();
-    let (fit, rows) = multilevel::anova_type3(&a.formula, &data, &opts, ddf)?;
+    // One fit answers both questions: the F tests, and the warnings of the fit.
+    let mut model = multilevel::lmer(&a.formula, &data, &opts).map_err(cli_error)?;
+    let rows = model.anova(ddf).map_err(cli_error)?;
+    let fit = model.summary();
     let method = ddf.display_name().unwrap_or("Satterthwaite");
     let report = render_anova(
         &rows,
@@ -43,8 +46,13 @@ pub fn run_compare(a: &CompareArgs) -> Result<()> {
         cond_var: false,
         ..a.model.fit_options()
     };
-    let formulas: Vec<&str> = a.formulas.iter().map(String::as_str).collect();
-    let table = multilevel::compare_models(&formulas, &data, &opts)?;
+    let models = a
+        .formulas
+        .iter()
+        .map(|f| multilevel::lmer(f, &data, &opts).map_err(cli_error))
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&multilevel::LinearMixedModel> = models.iter().collect();
+    let table = multilevel::LinearMixedModel::compare_all(&refs).map_err(cli_error)?;
     let report = render_compare(&table, data.name(), report_format(a.report.format));
     write_report(&report, a.report.output.as_deref())
 }

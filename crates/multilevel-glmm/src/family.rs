@@ -16,6 +16,7 @@
 
 use std::f64::consts::PI;
 use std::fmt;
+use std::sync::Arc;
 
 use statrs::function::erf::erfc;
 use statrs::function::gamma::ln_gamma;
@@ -628,16 +629,7 @@ impl FamilySpec {
                 )
             })?,
         };
-        if !fk.allowed_links().contains(&lk) {
-            let allowed: Vec<&str> = fk.allowed_links().iter().map(|l| l.name()).collect();
-            return Err(format!(
-                "link `{}` is not available for the {} family; hint: use one of {}",
-                lk.name(),
-                fk.name(),
-                allowed.join(", ")
-            ));
-        }
-        Ok(Self::new(fk, lk))
+        fk.with_link(lk).map_err(|e| e.to_string())
     }
 
     /// The family and link as trait objects.
@@ -646,19 +638,24 @@ impl FamilySpec {
     }
 }
 
-/// A distribution together with a link: what `glmer` needs.
-#[derive(Debug)]
+/// A distribution together with a link: what `glmer` needs. Cloning shares the two trait
+/// objects (a fitted model keeps its family for refits).
+#[derive(Debug, Clone)]
 pub struct GlmFamily {
     /// The distribution.
-    pub family: Box<dyn Family>,
+    pub family: Arc<dyn Family>,
     /// The link.
-    pub link: Box<dyn Link>,
+    pub link: Arc<dyn Link>,
 }
 
 impl GlmFamily {
-    /// Pair any distribution with any link.
+    /// Pair any distribution with any link (custom ones included: implement [`Family`] or
+    /// [`Link`]).
     pub fn new(family: Box<dyn Family>, link: Box<dyn Link>) -> Self {
-        GlmFamily { family, link }
+        GlmFamily {
+            family: Arc::from(family),
+            link: Arc::from(link),
+        }
     }
 
     /// Whether this is the Gaussian family with the identity link (a linear mixed model).
@@ -670,6 +667,53 @@ impl GlmFamily {
 impl From<FamilySpec> for GlmFamily {
     fn from(s: FamilySpec) -> Self {
         s.build()
+    }
+}
+
+impl From<FamilyKind> for GlmFamily {
+    /// The family with its canonical link (R's default, e.g. `binomial()` is logit).
+    fn from(f: FamilyKind) -> Self {
+        FamilySpec::from(f).build()
+    }
+}
+
+impl From<FamilyKind> for FamilySpec {
+    /// The family with its canonical link.
+    fn from(f: FamilyKind) -> Self {
+        FamilySpec::new(f, f.default_link())
+    }
+}
+
+/// A link R does not allow for a family (e.g. the logit link for Poisson counts).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("link `{}` is not available for the {} family; hint: use one of {}", .link.name(), .family.name(), allowed_names(*.family))]
+pub struct LinkNotAllowed {
+    /// The family.
+    pub family: FamilyKind,
+    /// The link asked for.
+    pub link: LinkKind,
+}
+
+fn allowed_names(f: FamilyKind) -> String {
+    f.allowed_links()
+        .iter()
+        .map(|l| l.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl FamilyKind {
+    /// The family with a given link, checked against the links R allows for it
+    /// (`binomial(link = "probit")` is `FamilyKind::Binomial.with_link(LinkKind::Probit)`).
+    ///
+    /// # Errors
+    /// [`LinkNotAllowed`] naming the allowed links.
+    pub fn with_link(self, link: LinkKind) -> Result<FamilySpec, LinkNotAllowed> {
+        if self.allowed_links().contains(&link) {
+            Ok(FamilySpec::new(self, link))
+        } else {
+            Err(LinkNotAllowed { family: self, link })
+        }
     }
 }
 
@@ -808,5 +852,23 @@ mod tests {
         let s = FamilySpec::parse("Gamma", None).unwrap();
         assert_eq!(s.link, LinkKind::Inverse);
         assert!(FamilySpec::parse("beta", None).is_err());
+    }
+
+    #[test]
+    fn typed_family_and_link_are_checked_like_the_names() {
+        let e = FamilyKind::Poisson.with_link(LinkKind::Logit).unwrap_err();
+        assert_eq!(
+            Err(e.to_string()),
+            FamilySpec::parse("poisson", Some("logit"))
+        );
+        assert_eq!(
+            FamilyKind::Binomial.with_link(LinkKind::Probit),
+            Ok(FamilySpec::new(FamilyKind::Binomial, LinkKind::Probit))
+        );
+        assert_eq!(FamilySpec::from(FamilyKind::Gamma).link, LinkKind::Inverse);
+        let g = GlmFamily::from(FamilyKind::Binomial);
+        let shared = g.clone();
+        assert_eq!(shared.link.name(), "logit");
+        assert_eq!(shared.family.name(), "binomial");
     }
 }

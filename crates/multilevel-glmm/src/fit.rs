@@ -27,7 +27,7 @@
 use multilevel_design::Design;
 use multilevel_lmm::optimizer::{Bobyqa, Optimizer, Problem, central_derivatives};
 use multilevel_lmm::results::*;
-use multilevel_lmm::summaries::{self, five_numbers, ranef_tables, variance_components};
+use multilevel_lmm::summaries;
 use multilevel_lmm::{LmmOptions, lmer};
 
 use crate::family::{FamilySpec, GlmFamily};
@@ -648,44 +648,11 @@ pub fn glmer_full(
     };
     let npar = p + ntheta + usize::from(has_scale);
     let objective = fval;
-    let loglik = -objective / 2.0;
     let deviance: f64 = devres.iter().map(|v| v * v).sum();
     let df_resid = n as f64 - npar as f64;
 
     let lambda = design.lambdas(&theta);
     let b_terms = b_from_u(&design, &lambda, &state.u);
-    let fixed: Vec<FixedEffect> = beta
-        .iter()
-        .enumerate()
-        .map(|(a, &est)| {
-            let se = vcov[a * p + a].sqrt();
-            let z = est / se;
-            FixedEffect {
-                term: design.x_names.get(a).cloned().unwrap_or_default(),
-                estimate: est,
-                std_error: se,
-                statistic: z,
-                df: None,
-                p_value: Some(2.0 * normal_upper(z.abs())),
-            }
-        })
-        .collect();
-    let mut fixed_correlation = vec![0.0; p * p];
-    for a in 0..p {
-        for b in 0..p {
-            fixed_correlation[a * p + b] =
-                vcov[a * p + b] / (vcov[a * p + a] * vcov[b * p + b]).sqrt();
-        }
-    }
-    let (random, correlations) = variance_components(&design, &lambda, sigma2);
-    let ranef = ranef_tables(
-        &design,
-        &lambda,
-        &b_terms,
-        opts.cond_var.then_some(blocks.as_slice()),
-        sigma2,
-    );
-    let groups = summaries::groups(&design);
 
     // ---- warnings ----
     let mut all = summaries::design_warnings(&design);
@@ -719,54 +686,35 @@ pub fn glmer_full(
     } else {
         Method::Laplace
     };
-    let result = FitResult {
-        formula: design.formula.clone(),
-        data_name: design.data_name.clone(),
-        family: fam.name().to_string(),
-        link: family.link.name().to_string(),
-        method,
-        nobs: n,
-        n_dropped_missing: design.n_dropped_missing,
-        groups,
-        fixed,
-        vcov,
-        random,
-        correlations,
-        residual: if has_scale {
-            Some(Residual {
-                variance: sigma2,
-                std_dev: sigma,
-            })
-        } else {
-            None
-        },
-        theta: theta.clone(),
-        sigma,
-        loglik,
-        objective,
-        deviance: Some(deviance),
-        aic: objective + 2.0 * npar as f64,
-        bic: objective + (n as f64).ln() * npar as f64,
-        npar,
-        df_resid,
-        ranef,
-        fitted: mu.clone(),
-        residuals: resp.clone(),
-        scaled_residuals: five_numbers(&scaled),
-        fixed_correlation,
-        converged,
-        singular,
-        warnings,
-        optimizer: OptimizerInfo {
-            name: if opts.n_agq == 0 {
-                "bobyqa (nAGQ = 0)".into()
-            } else {
-                "bobyqa + bobyqa".into()
+    let result = FitResult::builder(&design, method)
+        .family(fam.name(), family.link.name())
+        .coefficients(&beta, vcov, |z| Some(2.0 * normal_upper(z.abs())))
+        .theta(theta.clone())
+        .scale(sigma, sigma2, has_scale)
+        .criterion(objective, Some(deviance), npar)
+        .df_resid(df_resid)
+        .random_effects(
+            &lambda,
+            &b_terms,
+            opts.cond_var.then_some(blocks.as_slice()),
+            sigma2,
+        )
+        .response(mu.clone(), resp.clone(), &scaled)
+        .status(
+            converged,
+            singular,
+            warnings,
+            OptimizerInfo {
+                name: if opts.n_agq == 0 {
+                    "bobyqa (nAGQ = 0)".into()
+                } else {
+                    "bobyqa + bobyqa".into()
+                },
+                evaluations: evals1 + evals2,
+                message,
             },
-            evaluations: evals1 + evals2,
-            message,
-        },
-    };
+        )
+        .build();
     Ok(GlmmFit {
         result,
         eta,

@@ -22,5 +22,6 @@ mod scalar_pls;
 
 pub use family::{
     BuiltinFamily, BuiltinLink, Family, FamilyKind, FamilySpec, GlmFamily, Link, LinkKind,
+    LinkNotAllowed,
 };
 pub use fit::{GlmmError, GlmmFit, GlmmOptions, Overdispersion, VcovSource, glmer, glmer_full};

@@ -3,6 +3,7 @@
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::InferenceError;
+use crate::model::FittedLmm;
 use multilevel_lmm::{FitResult, LinearMixedModel, LmmOptions, Method};
 
 /// One row of the comparison table.
@@ -57,70 +58,99 @@ impl Default for CompareOptions {
     }
 }
 
-/// Compare fits by likelihood-ratio tests, as lme4's `anova(m1, m2, ...)`.
+/// Compare fitted linear mixed models by likelihood-ratio tests, as lme4's
+/// `anova(m1, m2, ...)`.
 ///
-/// Each entry is a prepared model and its fit. When any fit is by REML and `opts.refit`, the
-/// REML fits are refitted by ML (lme4 does this whenever a REML fit is present, whether or not
-/// the fixed effects differ), and the table says so. Rows are sorted by the number of
-/// parameters; each row after the first is tested against the one before it:
-/// `χ² = 2 max(0, ℓ_k − ℓ_{k−1})` on `npar_k − npar_{k−1}` df.
+/// When any fit is by REML and `opts.refit`, the REML fits are refitted by ML from their
+/// models (lme4 does this whenever a REML fit is present, whether or not the fixed effects
+/// differ), and the table says so. Rows are sorted by the number of parameters; each row after
+/// the first is tested against the one before it: `χ² = 2 max(0, ℓ_k − ℓ_{k−1})` on
+/// `npar_k − npar_{k−1}` df.
 ///
 /// # Errors
 /// Fewer than two models; models fitted to different numbers of observations; a REML
 /// comparison of different fixed effects without refitting; a failed refit.
-pub fn compare(
-    fits: &[(&LinearMixedModel, &FitResult)],
+pub fn compare(fits: &[&FittedLmm], opts: &CompareOptions) -> Result<LrtTable, InferenceError> {
+    let results: Vec<&FitResult> = fits.iter().map(|f| f.fit_result()).collect();
+    check_comparable(&results)?;
+    let any_reml = results.iter().any(|f| f.method == Method::Reml);
+    if !(any_reml && opts.refit) {
+        return compare_fits(&results, opts);
+    }
+    let mut used: Vec<FitResult> = Vec::with_capacity(fits.len());
+    for f in fits {
+        if f.fit_result().method == Method::Reml {
+            let ml = LmmOptions {
+                reml: false,
+                cond_var: false,
+                ..LmmOptions::default()
+            };
+            let mut m = LinearMixedModel::new(f.model().design().clone(), ml)?;
+            used.push(m.fit()?);
+        } else {
+            used.push(f.fit_result().clone());
+        }
+    }
+    let notes = vec!["refitting model(s) with ML (instead of REML)".to_string()];
+    Ok(lrt_table(&used.iter().collect::<Vec<_>>(), true, notes))
+}
+
+/// The likelihood-ratio table of fits as they are (no refitting): maximum-likelihood fits of
+/// any mixed models (GLMM fits included), or REML fits of models with the same fixed effects
+/// when `opts.refit` is off.
+///
+/// # Errors
+/// Fewer than two fits; fits to different numbers of observations; REML fits with
+/// `opts.refit` on (they need their models: use [`compare`]), or REML fits of different fixed
+/// effects or mixed with ML fits.
+pub fn compare_fits(
+    fits: &[&FitResult],
     opts: &CompareOptions,
 ) -> Result<LrtTable, InferenceError> {
+    check_comparable(fits)?;
+    let any_reml = fits.iter().any(|f| f.method == Method::Reml);
+    let mut notes = Vec::new();
+    if any_reml {
+        if opts.refit {
+            return Err(InferenceError::Mismatch(
+                "REML fits must be refitted by ML before a likelihood-ratio comparison, which needs their models; hint: compare the fitted models rather than their results".into(),
+            ));
+        }
+        let names0: Vec<&str> = fits[0].fixed.iter().map(|f| f.term.as_str()).collect();
+        let differ = fits.iter().any(|f| {
+            f.method != Method::Reml
+                || f.fixed.iter().map(|x| x.term.as_str()).collect::<Vec<_>>() != names0
+        });
+        if differ {
+            return Err(InferenceError::Mismatch(
+                "REML criteria of models with different fixed effects (or mixed REML and ML fits) are not comparable; hint: compare with refitting by ML (the default)".into(),
+            ));
+        }
+        notes.push("comparing REML criteria (models not refitted)".to_string());
+    }
+    Ok(lrt_table(fits, false, notes))
+}
+
+/// At least two fits, all to the same number of observations.
+fn check_comparable(fits: &[&FitResult]) -> Result<(), InferenceError> {
     if fits.len() < 2 {
         return Err(InferenceError::Mismatch(
             "a likelihood-ratio comparison needs at least two models".into(),
         ));
     }
-    let n0 = fits[0].1.nobs;
-    if let Some((i, _)) = fits.iter().enumerate().find(|(_, (_, f))| f.nobs != n0) {
+    let n0 = fits[0].nobs;
+    if let Some((i, f)) = fits.iter().enumerate().find(|(_, f)| f.nobs != n0) {
         return Err(InferenceError::Mismatch(format!(
             "model 1 uses {n0} observations but model {} uses {}; hint: fit all models to the same rows (drop missing values first)",
             i + 1,
-            fits[i].1.nobs
+            f.nobs
         )));
     }
-    let any_reml = fits.iter().any(|(_, f)| f.method == Method::Reml);
-    let mut notes = Vec::new();
-    let mut refitted = false;
-    let mut used: Vec<FitResult> = Vec::with_capacity(fits.len());
-    if any_reml && opts.refit {
-        refitted = true;
-        notes.push("refitting model(s) with ML (instead of REML)".to_string());
-        for (model, fit) in fits {
-            if fit.method == Method::Reml {
-                let ml = LmmOptions {
-                    reml: false,
-                    cond_var: false,
-                    ..LmmOptions::default()
-                };
-                let mut m = LinearMixedModel::new(model.design().clone(), ml)?;
-                used.push(m.fit()?);
-            } else {
-                used.push((*fit).clone());
-            }
-        }
-    } else {
-        if any_reml {
-            let names0: Vec<&str> = fits[0].1.fixed.iter().map(|f| f.term.as_str()).collect();
-            let differ = fits.iter().any(|(_, f)| {
-                f.method != Method::Reml
-                    || f.fixed.iter().map(|x| x.term.as_str()).collect::<Vec<_>>() != names0
-            });
-            if differ {
-                return Err(InferenceError::Mismatch(
-                    "REML criteria of models with different fixed effects (or mixed REML and ML fits) are not comparable; hint: compare with refitting by ML (the default)".into(),
-                ));
-            }
-            notes.push("comparing REML criteria (models not refitted)".to_string());
-        }
-        used.extend(fits.iter().map(|(_, f)| (*f).clone()));
-    }
+    Ok(())
+}
+
+/// Rows sorted by `npar` (ties in input order), each tested against the one before.
+fn lrt_table(used: &[&FitResult], refitted: bool, notes: Vec<String>) -> LrtTable {
     let mut order: Vec<usize> = (0..used.len()).collect();
     order.sort_by_key(|&i| used[i].npar);
     let mut rows: Vec<LrtRow> = Vec::with_capacity(used.len());
@@ -157,9 +187,9 @@ pub fn compare(
             p_value,
         });
     }
-    Ok(LrtTable {
+    LrtTable {
         rows,
         refitted,
         notes,
-    })
+    }
 }

@@ -101,7 +101,7 @@ mod varpar;
 
 pub use anova::{AnovaRow, anova_type3};
 pub use bootstrap::{BootstrapResult, bootstrap, percentile_intervals};
-pub use compare::{CompareOptions, LrtRow, LrtTable, compare};
+pub use compare::{CompareOptions, LrtRow, LrtTable, compare, compare_fits};
 pub use confint::{Interval, wald_confint};
 pub use contrasts::{TermContrast, type1_contrasts, type3_contrasts};
 pub use kenward_roger::{

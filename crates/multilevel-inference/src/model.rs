@@ -45,8 +45,8 @@ impl FittedLmm {
     ///
     /// # Errors
     /// [`InferenceError::Mismatch`] when the fit does not belong to the model (different
-    /// number of coefficients or θ, or a GLMM fit); [`InferenceError::NotFinite`] when σ̂ is
-    /// not positive and finite.
+    /// number of coefficients or θ, or a GLMM fit). (A σ̂ that is not positive and finite is
+    /// an [`InferenceError::NotFinite`] of the derivatives, when they are first needed.)
     pub fn new(model: LinearMixedModel, fit: FitResult) -> Result<Self, InferenceError> {
         let design = model.design();
         check_shape(design, &fit)?;
@@ -59,12 +59,6 @@ impl FittedLmm {
                 )));
             }
         };
-        if !(fit.sigma.is_finite() && fit.sigma > 0.0) {
-            return Err(InferenceError::NotFinite(format!(
-                "residual standard deviation σ̂ = {}",
-                fit.sigma
-            )));
-        }
         let mut varpar = fit.theta.clone();
         varpar.push(fit.sigma);
         Ok(FittedLmm {
@@ -117,12 +111,7 @@ impl FittedLmm {
                 design.n_theta()
             )));
         }
-        let names = design.x_names.clone();
-        let (formula, data_name, n) = (
-            design.formula.clone(),
-            design.data_name.clone(),
-            design.nobs(),
-        );
+        let n = design.nobs();
         let dev = model.deviance_function();
         let reml = dev.reml();
         let p = dev.p();
@@ -135,61 +124,22 @@ impl FittedLmm {
         let vcov: Vec<f64> = dev.rx_inverse().into_iter().map(|v| v * sigma2).collect();
         let objective = if reml { reml_crit } else { ml_dev };
         let npar = p + theta.len() + 1;
-        let fixed = beta
-            .iter()
-            .enumerate()
-            .map(|(a, &est)| {
-                let se = vcov[a * p + a].sqrt();
-                multilevel_lmm::FixedEffect {
-                    term: names.get(a).cloned().unwrap_or_default(),
-                    estimate: est,
-                    std_error: se,
-                    statistic: est / se,
-                    df: None,
-                    p_value: None,
-                }
-            })
-            .collect();
-        let fit = FitResult {
-            formula,
-            data_name,
-            family: "gaussian".into(),
-            link: "identity".into(),
-            method: if reml { Method::Reml } else { Method::Ml },
-            nobs: n,
-            n_dropped_missing: 0,
-            groups: Vec::new(),
-            fixed,
-            vcov,
-            random: Vec::new(),
-            correlations: Vec::new(),
-            residual: Some(multilevel_lmm::Residual {
-                variance: sigma2,
-                std_dev: sigma2.sqrt(),
-            }),
-            theta: theta.to_vec(),
-            sigma: sigma2.sqrt(),
-            loglik: -objective / 2.0,
-            objective,
-            deviance: Some(ml_dev),
-            aic: objective + 2.0 * npar as f64,
-            bic: objective + (n as f64).ln() * npar as f64,
-            npar,
-            df_resid: n.saturating_sub(npar) as f64,
-            ranef: Vec::new(),
-            fitted: Vec::new(),
-            residuals: Vec::new(),
-            scaled_residuals: [f64::NAN; 5],
-            fixed_correlation: Vec::new(),
-            converged: true,
-            singular: false,
-            warnings: vec!["evaluated at a given θ, not optimised".into()],
-            optimizer: multilevel_lmm::OptimizerInfo {
-                name: "none".into(),
-                evaluations: 0,
-                message: "evaluated at a given θ".into(),
-            },
-        };
+        let fit = FitResult::builder(model.design(), if reml { Method::Reml } else { Method::Ml })
+            .coefficients(&beta, vcov, |_| None)
+            .theta(theta.to_vec())
+            .scale(sigma2.sqrt(), sigma2, true)
+            .criterion(objective, Some(ml_dev), npar)
+            .status(
+                true,
+                false,
+                vec!["evaluated at a given θ, not optimised".into()],
+                multilevel_lmm::OptimizerInfo {
+                    name: "none".into(),
+                    evaluations: 0,
+                    message: "evaluated at a given θ".into(),
+                },
+            )
+            .build();
         Self::new(model, fit)
     }
 
@@ -206,6 +156,40 @@ impl FittedLmm {
     /// The prepared model.
     pub fn model(&self) -> &LinearMixedModel {
         &self.model
+    }
+
+    /// The model and its fit, taken apart (e.g. to refit the model to a new response).
+    pub fn into_parts(self) -> (LinearMixedModel, FitResult) {
+        (self.model, self.fit)
+    }
+
+    /// lme4's `confint(fit, method = "Wald")`: `β̂ᵢ ± z seᵢ` (see [`crate::wald_confint`]).
+    ///
+    /// # Errors
+    /// [`InferenceError::BadLevel`] unless `0 < level < 1`.
+    pub fn wald_confint(&self, level: f64) -> Result<Vec<crate::Interval>, InferenceError> {
+        crate::wald_confint(&self.fit, level)
+    }
+
+    /// lme4's `confint(fit, method = "profile")` (see [`crate::profile_confint`]).
+    ///
+    /// # Errors
+    /// As [`crate::profile_confint`].
+    pub fn profile_confint(&self, level: f64) -> Result<Vec<crate::Interval>, InferenceError> {
+        crate::profile_confint(self.model.design(), &self.fit, level)
+    }
+
+    /// lme4's parametric `bootMer` from this fit (see [`crate::bootstrap`]).
+    ///
+    /// # Errors
+    /// As [`crate::bootstrap`].
+    pub fn bootstrap(
+        &self,
+        nsim: usize,
+        seed: u64,
+        threads: Option<usize>,
+    ) -> Result<crate::BootstrapResult, InferenceError> {
+        crate::bootstrap(&self.model, &self.fit, nsim, seed, threads)
     }
 
     /// Whether the fit is by REML.
@@ -281,6 +265,12 @@ impl FittedLmm {
     }
 
     fn compute_derivatives(&mut self) -> Result<Derivatives, InferenceError> {
+        if !(self.fit.sigma.is_finite() && self.fit.sigma > 0.0) {
+            return Err(InferenceError::NotFinite(format!(
+                "residual standard deviation σ̂ = {}",
+                self.fit.sigma
+            )));
+        }
         let x = self.varpar.clone();
         let m = x.len();
         let hessian = numderiv::hessian(&mut |v: &[f64]| self.varpar_deviance(v), &x);

@@ -228,12 +228,11 @@ fn check_compare(name: &str, r: &Value, fails: &mut Failures) {
     let mut models = Vec::new();
     for formula in strings(&r["formulas"]) {
         let (_, _, design, lopts) = prepare(r, &formula, reml);
-        let mut m = LinearMixedModel::new(design, lopts).unwrap();
-        let fit = m.fit().unwrap();
-        models.push((m, fit));
+        let m = LinearMixedModel::new(design, lopts).unwrap();
+        models.push(FittedLmm::fit(m).unwrap());
     }
-    let pairs: Vec<_> = models.iter().map(|(m, f)| (m, f)).collect();
-    let table = compare(&pairs, &CompareOptions::default()).unwrap();
+    let refs: Vec<&FittedLmm> = models.iter().collect();
+    let table = compare(&refs, &CompareOptions::default()).unwrap();
     assert!(table.refitted, "{name}: REML fits must be refitted by ML");
     let t = &r["table"];
     let npar: Vec<usize> = nums(&t["npar"]).iter().map(|&v| v as usize).collect();

@@ -5,7 +5,7 @@ use multilevel_design::Design;
 use crate::objective::ProfiledDeviance;
 use crate::optimizer::{Bobyqa, Optimizer, Problem, ProjectedLbfgs, central_derivatives};
 use crate::results::*;
-use crate::summaries::{self, five_numbers};
+use crate::summaries;
 
 /// Errors of the LMM layer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -404,36 +404,6 @@ impl LinearMixedModel {
                 r * w.sqrt() / sigma
             })
             .collect();
-        let scaled_residuals = five_numbers(&scaled);
-
-        // Fixed effects.
-        let fixed: Vec<FixedEffect> = beta
-            .iter()
-            .enumerate()
-            .map(|(a, &est)| {
-                let se = vcov[a * p + a].sqrt();
-                FixedEffect {
-                    term: d.x_names.get(a).cloned().unwrap_or_default(),
-                    estimate: est,
-                    std_error: se,
-                    statistic: est / se,
-                    df: None,
-                    p_value: None,
-                }
-            })
-            .collect();
-        let mut fixed_correlation = vec![0.0; p * p];
-        for a in 0..p {
-            for b in 0..p {
-                fixed_correlation[a * p + b] =
-                    vcov[a * p + b] / (vcov[a * p + a] * vcov[b * p + b]).sqrt();
-            }
-        }
-
-        // Variance components Σⱼ = σ² ΛⱼΛⱼ', conditional modes, grouping factors.
-        let (random, correlations) = summaries::variance_components(d, &lambda, sigma2);
-        let ranef = summaries::ranef_tables(d, &lambda, &b_terms, inv_blocks.as_deref(), sigma2);
-        let groups = summaries::groups(d);
 
         // Warnings about the data, then singularity (lme4's isSingular: θ on its bound).
         let mut warnings = summaries::design_warnings(d);
@@ -459,48 +429,27 @@ impl LinearMixedModel {
         }
 
         let npar = p + theta.len() + 1;
-        let loglik = -objective / 2.0;
         let d = &self.design;
-        Ok(FitResult {
-            formula: d.formula.clone(),
-            data_name: d.data_name.clone(),
-            family: "gaussian".into(),
-            link: "identity".into(),
-            method: if reml { Method::Reml } else { Method::Ml },
-            nobs: n,
-            n_dropped_missing: d.n_dropped_missing,
-            groups,
-            fixed,
-            vcov,
-            random,
-            correlations,
-            residual: Some(Residual {
-                variance: sigma2,
-                std_dev: sigma,
-            }),
-            theta,
-            sigma,
-            loglik,
-            objective,
-            deviance: Some(ml_dev),
-            aic: objective + 2.0 * npar as f64,
-            bic: objective + (n as f64).ln() * npar as f64,
-            npar,
-            df_resid: (n - npar.min(n)) as f64,
-            ranef,
-            fitted,
-            residuals,
-            scaled_residuals,
-            fixed_correlation,
-            converged,
-            singular,
-            warnings,
-            optimizer: OptimizerInfo {
-                name: optimizer_name.into(),
-                evaluations,
-                message,
-            },
-        })
+        Ok(
+            FitResult::builder(d, if reml { Method::Reml } else { Method::Ml })
+                .coefficients(&beta, vcov, |_| None)
+                .scale(sigma, sigma2, true)
+                .criterion(objective, Some(ml_dev), npar)
+                .random_effects(&lambda, &b_terms, inv_blocks.as_deref(), sigma2)
+                .response(fitted, residuals, &scaled)
+                .status(
+                    converged,
+                    singular,
+                    warnings,
+                    OptimizerInfo {
+                        name: optimizer_name.into(),
+                        evaluations,
+                        message,
+                    },
+                )
+                .theta(theta)
+                .build(),
+        )
     }
 
     /// lme4's `checkConv`: the gradient `g` of the criterion at θ̂ (projected: a component on
@@ -596,6 +545,7 @@ impl LinearMixedModel {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::summaries::five_numbers;
     use multilevel_design::{CovarianceSpec, ReTerm};
 
     #[test]

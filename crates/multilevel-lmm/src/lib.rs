@@ -7,12 +7,14 @@
 //! - [`fit`]: the fit and everything lme4 reports after it;
 //! - [`results`]: plain-data results shared with the report and inference layers.
 
+pub mod build;
 pub mod fit;
 pub mod objective;
 pub mod optimizer;
 pub mod results;
 pub mod summaries;
 
+pub use build::FitResultBuilder;
 pub use fit::{
     AUTO_QUASI_NEWTON_MAX_DENSE_BLOCK, AUTO_QUASI_NEWTON_MIN_THETA, LinearMixedModel, LmmError,
     LmmOptions, OptimizerChoice, lmer,

@@ -1,50 +1,297 @@
-//! Generalized linear mixed models through the facade (lme4's `glmer`).
+//! Generalized linear mixed models through the facade (lme4's `glmer`): the fitted object and
+//! the typed family.
 
-use crate::{DataFrame, Error, FitOptions, FitResult};
-use multilevel_design::DesignOptions;
-use multilevel_glmm::{FamilySpec, GlmmOptions};
+use std::ops::Deref;
+
+use multilevel_design::{Design, DesignOptions};
+use multilevel_formula::Formula;
+use multilevel_frame::ModelFrame;
+use multilevel_glmm::{GlmFamily, GlmmFit, GlmmOptions};
+
+use crate::model::{CoefTable, coef_tables};
+use crate::options::{GlmerOptions, IntervalMethod};
+use crate::{DataFrame, Error, FitResult, RanefTable, inference};
+
+/// A fitted generalized linear mixed model (lme4's `glmerMod`).
+///
+/// It holds the parsed formula, the model frame, the design, the family and the full GLMM
+/// result (η̂, μ̂, residuals of every type, the overdispersion check); it dereferences to the
+/// [`FitResult`].
+///
+/// ```
+/// use multilevel::{Family, GlmerOptions, Link, dataset, glmer};
+///
+/// let cbpp = dataset("cbpp")?;
+/// let m = glmer(
+///     "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+///     &cbpp,
+///     Family::Binomial,
+///     &GlmerOptions::default(),
+/// )?;
+/// assert_eq!(m.family, "binomial");
+/// assert!((m.loglik() + 92.03).abs() < 0.01); // lme4: logLik = -92.02628
+/// // Another link, checked against those R allows for the family:
+/// let probit = Family::Binomial.with_link(Link::Probit)?;
+/// let p = glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", &cbpp, probit,
+///     &GlmerOptions::default())?;
+/// assert_eq!(p.link, "probit");
+/// assert!(Family::Poisson.with_link(Link::Logit).is_err());
+/// # Ok::<(), multilevel::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct GeneralizedLinearMixedModel {
+    formula: Formula,
+    frame: ModelFrame,
+    design: Design,
+    family: GlmFamily,
+    options: GlmerOptions,
+    fit: GlmmFit,
+}
 
 /// Fit a generalized linear mixed model (lme4's `glmer(formula, data, family, nAGQ)`).
 ///
-/// `family` is `binomial`, `poisson`, `gamma` (or `Gamma`), `inverse_gaussian` or `gaussian`;
-/// `link` defaults to the family's canonical link (`logit`, `log`, `inverse`, `1/mu^2`).
-/// `n_agq` = 1 is the Laplace approximation, > 1 adaptive Gauss–Hermite quadrature (one scalar
-/// random-effects term only), 0 the fast first stage (β profiled by PIRLS).
-/// `opts.weights` are prior weights (binomial: the number of trials for a proportion response).
+/// `family` is a [`crate::Family`] (with its canonical link), a checked family–link pair
+/// ([`crate::Family::with_link`]), or any [`GlmFamily`] (custom families and links implement
+/// the [`crate::CustomFamily`] and [`crate::CustomLink`] traits). The options carry the
+/// quadrature ([`crate::Quadrature`]) and the prior weights (binomial: the number of trials for
+/// a proportion response).
 ///
-/// ```
-/// use multilevel::{FitOptions, dataset, glmer};
-///
-/// let cbpp = dataset("cbpp")?;
-/// let fit = glmer(
-///     "cbind(incidence, size - incidence) ~ period + (1 | herd)",
-///     &cbpp,
-///     "binomial",
-///     None,
-///     1,
-///     &FitOptions::default(),
-/// )?;
-/// assert_eq!(fit.family, "binomial");
-/// assert!((fit.loglik + 92.03).abs() < 0.01); // lme4: logLik = -92.02628
-/// # Ok::<(), multilevel::Error>(())
-/// ```
+/// # Errors
+/// Invalid options, and the pipeline's errors.
 pub fn glmer(
     formula: &str,
     data: &DataFrame,
-    family: &str,
-    link: Option<&str>,
-    n_agq: usize,
-    opts: &FitOptions,
-) -> Result<FitResult, Error> {
-    let spec = FamilySpec::parse(family, link).map_err(Error::Family)?;
-    let (parsed, mf) = crate::parse_and_frame(formula, data, opts)?;
-    let mut design =
-        multilevel_design::build_design_with(&parsed, &mf, &DesignOptions { allow_n: true })?;
-    design.formula = formula.to_string();
-    let glmm_opts = GlmmOptions {
-        n_agq,
-        cond_var: opts.cond_var,
+    family: impl Into<GlmFamily>,
+    opts: &GlmerOptions,
+) -> Result<GeneralizedLinearMixedModel, Error> {
+    GeneralizedLinearMixedModel::fit(formula, data, family, opts)
+}
+
+impl GeneralizedLinearMixedModel {
+    /// Parse, build the model frame and the design, and fit (see [`glmer`]).
+    ///
+    /// # Errors
+    /// Invalid options, and the pipeline's errors.
+    pub fn fit(
+        formula: &str,
+        data: &DataFrame,
+        family: impl Into<GlmFamily>,
+        opts: &GlmerOptions,
+    ) -> Result<Self, Error> {
+        opts.check()?;
+        let family = family.into();
+        let (parsed, frame) = crate::parse_and_frame(formula, data, &opts.fit)?;
+        let mut design = multilevel_design::build_design_with(
+            &parsed,
+            &frame,
+            &DesignOptions { allow_n: true },
+        )?;
+        design.formula = formula.to_string();
+        let fit = multilevel_glmm::glmer_full(design.clone(), &family, &glmm_options(opts))?;
+        Ok(GeneralizedLinearMixedModel {
+            formula: parsed,
+            frame,
+            design,
+            family,
+            options: opts.clone(),
+            fit,
+        })
+    }
+
+    /// The summary (lme4's `summary(fit)`: coefficients with z tests).
+    pub fn summary(&self) -> &FitResult {
+        &self.fit.result
+    }
+
+    /// The summary, owned.
+    pub fn into_summary(self) -> FitResult {
+        self.fit.result
+    }
+
+    /// The full GLMM result: η̂, μ̂, deviance and Pearson residuals, the overdispersion check.
+    pub fn glmm_fit(&self) -> &GlmmFit {
+        &self.fit
+    }
+
+    /// Wald confidence intervals of the fixed effects (lme4's `confint(fit, method = "Wald")`),
+    /// the one method available for GLMMs here.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for the profile and bootstrap methods; a level outside (0, 1).
+    pub fn confint(
+        &self,
+        method: IntervalMethod,
+        level: f64,
+    ) -> Result<Vec<inference::Interval>, Error> {
+        match method {
+            IntervalMethod::Wald => Ok(inference::wald_confint(self.summary(), level)?),
+            _ => Err(Error::Unsupported(
+                "profile and bootstrap intervals are available for linear mixed models only; hint: use IntervalMethod::Wald for a GLMM".into(),
+            )),
+        }
+    }
+
+    /// Likelihood-ratio test of this model against another fitted to the same rows (lme4's
+    /// `anova(m1, m2)`; GLMMs are maximum-likelihood fits, so nothing is refitted).
+    ///
+    /// # Errors
+    /// As [`GeneralizedLinearMixedModel::compare_all`].
+    pub fn compare(&self, other: &Self) -> Result<inference::LrtTable, Error> {
+        Self::compare_all(&[self, other])
+    }
+
+    /// Likelihood-ratio tests of several fitted GLMMs (see
+    /// [`crate::LinearMixedModel::compare_all`]).
+    ///
+    /// # Errors
+    /// Fewer than two models, models on different numbers of rows.
+    pub fn compare_all(models: &[&Self]) -> Result<inference::LrtTable, Error> {
+        let fits: Vec<&FitResult> = models.iter().map(|m| m.summary()).collect();
+        let mut table = inference::compare_fits(&fits, &inference::CompareOptions::default())?;
+        crate::add_boundary_note(&mut table, models.iter().map(|m| m.theta().len()));
+        Ok(table)
+    }
+
+    /// Refit the same model to a new response on the scale of the design's response (0/1, a
+    /// proportion for `cbind` responses, counts), as lme4's `refit(fit, newresp)`.
+    ///
+    /// # Errors
+    /// A response of the wrong length or one the family cannot use; the fit's errors.
+    pub fn refit(self, y: &[f64]) -> Result<Self, Error> {
+        if y.len() != self.design.nobs() {
+            return Err(Error::Glmm(multilevel_glmm::GlmmError::BadInput(format!(
+                "refit needs {} response values, got {}",
+                self.design.nobs(),
+                y.len()
+            ))));
+        }
+        let mut design = self.design;
+        design.y = y.to_vec();
+        let fit = multilevel_glmm::glmer_full(
+            design.clone(),
+            &self.family,
+            &glmm_options(&self.options),
+        )?;
+        Ok(GeneralizedLinearMixedModel {
+            design,
+            fit,
+            ..self
+        })
+    }
+
+    /// The conditional modes of the random effects per grouping factor (lme4's `ranef()`).
+    pub fn ranef(&self) -> &[RanefTable] {
+        &self.summary().ranef
+    }
+
+    /// The coefficients per level of each grouping factor on the linear-predictor scale:
+    /// fixed effects plus random effects (lme4's `coef()`).
+    pub fn coef(&self) -> Vec<CoefTable> {
+        coef_tables(self.summary(), &self.design.x_names)
+    }
+
+    /// β̂, in the order of the columns of `X` (lme4's `fixef()`).
+    pub fn fixef(&self) -> Vec<f64> {
+        self.summary().fixed.iter().map(|f| f.estimate).collect()
+    }
+
+    /// The names of the fixed-effect coefficients.
+    pub fn fixef_names(&self) -> &[String] {
+        &self.design.x_names
+    }
+
+    /// `vcov(β̂)`, row-major `p × p`.
+    pub fn vcov(&self) -> &[f64] {
+        &self.summary().vcov
+    }
+
+    /// θ̂.
+    pub fn theta(&self) -> &[f64] {
+        &self.summary().theta
+    }
+
+    /// σ̂ (1 for the binomial and Poisson families).
+    pub fn sigma(&self) -> f64 {
+        self.summary().sigma
+    }
+
+    /// The log-likelihood (Laplace or adaptive Gauss–Hermite approximation).
+    pub fn loglik(&self) -> f64 {
+        self.summary().loglik
+    }
+
+    /// Fitted means μ̂ (response scale).
+    pub fn fitted(&self) -> &[f64] {
+        &self.fit.mu
+    }
+
+    /// The linear predictor η̂ (offset included).
+    pub fn linear_predictor(&self) -> &[f64] {
+        &self.fit.eta
+    }
+
+    /// Response residuals `y − μ̂` (so `fitted() + residuals()` is the response).
+    pub fn residuals(&self) -> &[f64] {
+        &self.fit.response_residuals
+    }
+
+    /// Deviance residuals (lme4's default `residuals()` for GLMMs).
+    pub fn deviance_residuals(&self) -> &[f64] {
+        &self.fit.deviance_residuals
+    }
+
+    /// Pearson residuals.
+    pub fn pearson_residuals(&self) -> &[f64] {
+        &self.fit.pearson_residuals
+    }
+
+    /// The response the model was fitted to (a proportion for `cbind` responses).
+    pub fn response(&self) -> &[f64] {
+        &self.design.y
+    }
+
+    /// The design.
+    pub fn design(&self) -> &Design {
+        &self.design
+    }
+
+    /// The family and link.
+    pub fn family(&self) -> &GlmFamily {
+        &self.family
+    }
+
+    /// The parsed formula.
+    pub fn formula(&self) -> &Formula {
+        &self.formula
+    }
+
+    /// The model frame.
+    pub fn frame(&self) -> &ModelFrame {
+        &self.frame
+    }
+
+    /// The options the model was fitted with.
+    pub fn options(&self) -> &GlmerOptions {
+        &self.options
+    }
+
+    /// The cross-level interactions among the fixed effects (for the reports' labels).
+    pub fn cross_level_interactions(&self) -> Vec<crate::workflow::CrossLevelTerm> {
+        crate::workflow::cross_level_interactions(&self.formula, &self.frame)
+    }
+}
+
+impl Deref for GeneralizedLinearMixedModel {
+    type Target = FitResult;
+    fn deref(&self) -> &FitResult {
+        self.summary()
+    }
+}
+
+fn glmm_options(opts: &GlmerOptions) -> GlmmOptions {
+    GlmmOptions {
+        n_agq: opts.quadrature.n_agq(),
+        cond_var: opts.fit.cond_var,
         ..GlmmOptions::default()
-    };
-    Ok(multilevel_glmm::glmer(design, &spec, &glmm_opts)?)
+    }
 }

@@ -24,39 +24,49 @@
 //! # Ok::<(), multilevel::Error>(())
 //! ```
 //!
-//! [`lmer`] reports t values without df, as lme4. lmerTest's tests are opt-in:
-//! [`lmer_with_df`] adds Satterthwaite df and p-values to the coefficients, [`anova_type3`]
-//! gives the type III F tests of the terms, [`compare_models`] the likelihood-ratio tests of
-//! nested models (lme4's `anova(m1, m2)`):
+//! [`lmer`] returns a fitted [`LinearMixedModel`]: fit once, then ask it. It reports t values
+//! without df, as lme4; lmerTest's tests are opt-in: [`LinearMixedModel::summary_with_df`]
+//! adds Satterthwaite (or Kenward–Roger) df and p-values to the coefficients,
+//! [`LinearMixedModel::anova`] gives the type III F tests of the terms,
+//! [`LinearMixedModel::compare`] the likelihood-ratio test of nested models (lme4's
+//! `anova(m1, m2)`), [`LinearMixedModel::confint`] the intervals:
 //!
 //! ```
-//! use multilevel::{Ddf, FitOptions, anova_type3, compare_models, dataset};
+//! use multilevel::{Ddf, FitOptions, dataset, lmer};
 //!
 //! let cake = dataset("cake")?;
-//! let (_fit, table) = anova_type3(
+//! let mut m = lmer(
 //!     "angle ~ recipe * temperature + (1 | recipe:replicate)",
 //!     &cake,
 //!     &FitOptions::default(),
-//!     Ddf::Satterthwaite,
 //! )?;
+//! let table = m.anova(Ddf::Satterthwaite)?;
 //! assert_eq!(table[1].term, "temperature");
 //! assert!((table[1].den_df - 210.0).abs() < 0.1); // lmerTest: 210
 //!
 //! let sleep = dataset("sleepstudy")?;
-//! let lrt = compare_models(
-//!     &["Reaction ~ Days + (1 | Subject)", "Reaction ~ Days + (Days | Subject)"],
-//!     &sleep,
-//!     &FitOptions::default(),
-//! )?;
+//! let m1 = lmer("Reaction ~ Days + (1 | Subject)", &sleep, &FitOptions::default())?;
+//! let m2 = lmer("Reaction ~ Days + (Days | Subject)", &sleep, &FitOptions::default())?;
+//! let lrt = m1.compare(&m2)?;
 //! assert!(lrt.refitted); // REML fits are refitted by ML first
 //! assert!((lrt.rows[1].chisq.unwrap_or(0.0) - 42.139).abs() < 1e-2); // lme4: 42.139
 //! # Ok::<(), multilevel::Error>(())
 //! ```
+//!
+//! GLMMs take a typed family and options: `glmer(formula, &data, Family::Binomial,
+//! &GlmerOptions::new().quadrature(Quadrature::Agq(25)))` (see [`glmer`]).
 
 mod glmm;
-pub use glmm::glmer;
+mod model;
+mod options;
 
-use std::collections::BTreeMap;
+pub use glmm::{GeneralizedLinearMixedModel, glmer};
+pub use model::{CoefTable, LinearMixedModel};
+pub use multilevel_glmm::{
+    Family as CustomFamily, FamilyKind as Family, FamilySpec, GlmFamily, Link as CustomLink,
+    LinkKind as Link, LinkNotAllowed,
+};
+pub use options::{Ddf, FitOptions, GlmerOptions, IntervalMethod, MAX_AGQ, Quadrature};
 
 pub use multilevel_datasets as datasets;
 pub use multilevel_design as design;
@@ -74,8 +84,8 @@ pub use multilevel_workflow as workflow;
 pub use multilevel_design::Design;
 pub use multilevel_frame::{Contrasts, DataFrame, ReadOptions};
 pub use multilevel_lmm::{
-    Correlation, FitResult, FixedEffect, GroupInfo, LinearMixedModel, LmmOptions, Method,
-    OptimizerInfo, RanefTable, Residual, VarComp,
+    Correlation, FitResult, FixedEffect, GroupInfo, LmmOptions, Method, OptimizerInfo, RanefTable,
+    Residual, VarComp,
 };
 
 /// Any error of the pipeline, with a message that names what went wrong, where, and a hint.
@@ -83,7 +93,7 @@ pub use multilevel_lmm::{
 pub enum Error {
     /// A linear mixed model was asked for with a factor (text) response.
     #[error(
-        "the response `{response}` is a factor with {levels} levels, but a linear mixed model needs a numeric response; hint: for a two-level outcome use --family binomial (glmer), otherwise check the column"
+        "the response `{response}` is a factor with {levels} levels, but a linear mixed model needs a numeric response; hint: for a two-level outcome fit a binomial GLMM (glmer), otherwise check the column"
     )]
     FactorResponse {
         /// Response label.
@@ -91,9 +101,20 @@ pub enum Error {
         /// Number of levels.
         levels: usize,
     },
-    /// The family or link is unknown or not allowed.
+    /// A link the family does not allow.
     #[error("{0}")]
-    Family(String),
+    Link(#[from] LinkNotAllowed),
+    /// An option that cannot be used (see the options' `check()`).
+    #[error("invalid option `{option}`: {reason}")]
+    InvalidOption {
+        /// The option.
+        option: &'static str,
+        /// What is wrong, with a hint.
+        reason: String,
+    },
+    /// A question the model cannot answer (e.g. profile intervals of a GLMM).
+    #[error("{0}")]
+    Unsupported(String),
     /// The GLMM fit failed.
     #[error("{0}")]
     Glmm(#[from] multilevel_glmm::GlmmError),
@@ -117,7 +138,7 @@ pub enum Error {
     Inference(#[from] multilevel_inference::InferenceError),
     /// An ANOVA table was asked for without a df method.
     #[error(
-        "the type III ANOVA table needs denominator df; hint: use --ddf satterthwaite (Ddf::Satterthwaite), the default"
+        "the type III ANOVA table needs denominator df; hint: use Ddf::Satterthwaite (the default) or Ddf::KenwardRoger"
     )]
     AnovaNeedsDdf,
     /// No embedded data set of that name.
@@ -128,30 +149,6 @@ pub enum Error {
         /// Comma-separated names of the embedded data sets.
         available: String,
     },
-}
-
-/// Options of [`lmer`] beyond the formula and the data.
-#[derive(Debug, Clone)]
-pub struct FitOptions {
-    /// REML (default, as lme4) or ML.
-    pub reml: bool,
-    /// Column of prior weights.
-    pub weights: Option<String>,
-    /// Contrasts per factor column (default treatment; polynomial for ordered factors).
-    pub contrasts: BTreeMap<String, Contrasts>,
-    /// Compute conditional variances of the random effects (lme4's `condVar`).
-    pub cond_var: bool,
-}
-
-impl Default for FitOptions {
-    fn default() -> Self {
-        FitOptions {
-            reml: true,
-            weights: None,
-            contrasts: BTreeMap::new(),
-            cond_var: true,
-        }
-    }
 }
 
 /// Parse a formula and evaluate its model frame on `data` (the first half of lme4's
@@ -173,7 +170,7 @@ pub(crate) fn parse_and_frame(
 
 /// A linear mixed model needs a numeric response; a factor (text) response is refused rather
 /// than silently coded 0/1.
-fn check_lmm_response(frame: &multilevel_frame::ModelFrame) -> Result<(), Error> {
+pub(crate) fn check_lmm_response(frame: &multilevel_frame::ModelFrame) -> Result<(), Error> {
     if let Some(multilevel_frame::ResponseValues::Factor { levels, .. }) = &frame.response {
         return Err(Error::FactorResponse {
             response: frame.response_label.clone().unwrap_or_default(),
@@ -193,18 +190,6 @@ pub fn build_design(formula: &str, data: &DataFrame, opts: &FitOptions) -> Resul
     Ok(design)
 }
 
-/// The cross-level interactions among the fixed effects of `formula` on `data`: interaction
-/// terms of a predictor that varies within the groups of a grouping factor and one constant
-/// within them (see [`workflow::levels`]). Used by the reports to label such terms.
-pub fn cross_level_interactions(
-    formula: &str,
-    data: &DataFrame,
-    opts: &FitOptions,
-) -> Result<Vec<workflow::CrossLevelTerm>, Error> {
-    let (parsed, frame) = parse_and_frame(formula, data, opts)?;
-    Ok(workflow::cross_level_interactions(&parsed, &frame))
-}
-
 /// The stages of a prepared (not yet fitted) linear mixed model, kept for inference: the
 /// parsed formula and model frame are what [`inference::type3_contrasts`] needs beside the
 /// design held by the model.
@@ -215,7 +200,7 @@ pub struct PreparedLmm {
     /// The model frame (evaluated variables, complete cases).
     pub frame: multilevel_frame::ModelFrame,
     /// The model, ready to fit.
-    pub model: LinearMixedModel,
+    pub model: multilevel_lmm::LinearMixedModel,
 }
 
 /// Parse, build the model frame and the design, and set up the model without fitting it;
@@ -229,7 +214,7 @@ pub fn prepare_lmm_parts(
     check_lmm_response(&frame)?;
     let mut design = multilevel_design::build_design(&parsed, &frame)?;
     design.formula = formula.to_string();
-    let model = LinearMixedModel::new(design, lmm_options(opts))?;
+    let model = multilevel_lmm::LinearMixedModel::new(design, lmm_options(opts))?;
     Ok(PreparedLmm {
         formula: parsed,
         frame,
@@ -237,43 +222,9 @@ pub fn prepare_lmm_parts(
     })
 }
 
-/// Method for the denominator degrees of freedom of the fixed-effect t and F tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ddf {
-    /// Satterthwaite's approximation, lmerTest's default: for a contrast `l`,
-    /// `ν = 2 (l'Cl)² / (g'Ag)` with `C = vcov(β̂)`, `gᵢ = l' ∂C/∂varparᵢ l` and `A` the
-    /// asymptotic covariance of the variance parameters (see [`inference`]).
-    Satterthwaite,
-    /// Kenward–Roger's approximation (pbkrtest; REML fits only): adjusted covariance of β̂ and
-    /// the df of its scaled F / t tests (computed through q×q matrices via Woodbury for large data, densely for small).
-    KenwardRoger,
-    /// No df and no p-values (lme4's `summary`).
-    None,
-}
-
-impl Ddf {
-    /// The name of the method as lmerTest prints it (`Satterthwaite`), `None` for [`Ddf::None`].
-    pub fn display_name(self) -> Option<&'static str> {
-        match self {
-            Ddf::Satterthwaite => Some("Satterthwaite"),
-            Ddf::KenwardRoger => Some("Kenward-Roger"),
-            Ddf::None => None,
-        }
-    }
-
-    /// The inference method, or the reason there is none.
-    fn method(self) -> Result<Option<&'static dyn inference::DfMethod>, Error> {
-        match self {
-            Ddf::Satterthwaite => Ok(Some(&inference::Satterthwaite)),
-            Ddf::KenwardRoger => Ok(Some(&inference::KenwardRoger)),
-            Ddf::None => Ok(None),
-        }
-    }
-}
-
 /// Fit a linear mixed model and add denominator df and p-values to its coefficients
-/// (lmerTest's `summary(lmer(...))`): `fixed[i].df` and `fixed[i].p_value` are filled from the
-/// two-sided t test of `β̂ᵢ = 0` on the method's df. With [`Ddf::None`] this is [`lmer`].
+/// (lmerTest's `summary(lmer(...))`); a thin wrapper over [`LinearMixedModel::summary_with_df`].
+/// With [`Ddf::None`] this is the summary of [`lmer`].
 ///
 /// ```
 /// use multilevel::{Ddf, FitOptions, dataset, lmer_with_df};
@@ -291,19 +242,12 @@ pub fn lmer_with_df(
     opts: &FitOptions,
     ddf: Ddf,
 ) -> Result<FitResult, Error> {
-    let Some(method) = ddf.method()? else {
-        return lmer(formula, data, opts);
-    };
-    let prepared = prepare_lmm_parts(formula, data, opts)?;
-    let mut fitted = inference::FittedLmm::fit(prepared.model)?;
-    let mut fit = fitted.fit_result().clone();
-    inference::add_df(&mut fitted, &mut fit, method)?;
-    Ok(fit)
+    lmer(formula, data, opts)?.summary_with_df(ddf)
 }
 
 /// Fit a linear mixed model and test each fixed-effects term (lmerTest's `anova(fit)`, type
-/// III): one F test per term with the method's denominator df. Returns the fit (with df and
-/// p-values of the coefficients) and the table.
+/// III); a thin wrapper over [`LinearMixedModel::anova`]. Returns the summary with df and
+/// p-values of the coefficients, and the table.
 ///
 /// # Errors
 /// [`Error::AnovaNeedsDdf`] for [`Ddf::None`]; the pipeline's errors otherwise.
@@ -313,22 +257,17 @@ pub fn anova_type3(
     opts: &FitOptions,
     ddf: Ddf,
 ) -> Result<(FitResult, Vec<inference::AnovaRow>), Error> {
-    let Some(method) = ddf.method()? else {
+    if ddf == Ddf::None {
         return Err(Error::AnovaNeedsDdf);
-    };
-    let prepared = prepare_lmm_parts(formula, data, opts)?;
-    let contrasts =
-        inference::type3_contrasts(&prepared.formula, &prepared.frame, prepared.model.design())?;
-    let mut fitted = inference::FittedLmm::fit(prepared.model)?;
-    let mut fit = fitted.fit_result().clone();
-    inference::add_df(&mut fitted, &mut fit, method)?;
-    let rows = inference::anova_type3(&mut fitted, &contrasts, method)?;
+    }
+    let mut model = lmer(formula, data, opts)?;
+    let fit = model.summary_with_df(ddf)?;
+    let rows = model.anova(ddf)?;
     Ok((fit, rows))
 }
 
 /// Fit several models to the same data and compare them by likelihood-ratio tests (lme4's
-/// `anova(m1, m2, ...)`); REML fits are refitted by ML first, and the table says so. When the
-/// models differ in their number of variance parameters θ, the notes get [`BOUNDARY_NOTE`].
+/// `anova(m1, m2, ...)`); a thin wrapper over [`LinearMixedModel::compare_all`].
 ///
 /// # Errors
 /// Fewer than two formulas, models on different rows, and the pipeline's errors.
@@ -337,38 +276,42 @@ pub fn compare_models(
     data: &DataFrame,
     opts: &FitOptions,
 ) -> Result<inference::LrtTable, Error> {
-    let mut fitted = Vec::with_capacity(formulas.len());
-    for f in formulas {
-        let mut model = prepare_lmm(f, data, opts)?;
-        let fit = model.fit()?;
-        fitted.push((model, fit));
-    }
-    let pairs: Vec<(&LinearMixedModel, &FitResult)> = fitted.iter().map(|(m, f)| (m, f)).collect();
-    let mut table = inference::compare(&pairs, &inference::CompareOptions::default())?;
-    let n_theta = |f: &FitResult| f.theta.len();
-    if fitted
+    let models = formulas
         .iter()
-        .any(|(_, f)| n_theta(f) != n_theta(&fitted[0].1))
+        .map(|f| lmer(f, data, opts))
+        .collect::<Result<Vec<_>, _>>()?;
+    LinearMixedModel::compare_all(&models.iter().collect::<Vec<_>>())
+}
+
+/// Added to a likelihood-ratio table when the models differ in their random effects.
+pub const BOUNDARY_NOTE: &str = "the models differ in their random effects: a variance tested at 0 lies on the boundary of its range, where the χ² reference does not hold, so these p-values are conservative (too large; for one variance, halving the p-value is the usual correction)";
+
+/// Add [`BOUNDARY_NOTE`] when the models' numbers of θ differ.
+pub(crate) fn add_boundary_note(
+    table: &mut inference::LrtTable,
+    mut n_theta: impl Iterator<Item = usize>,
+) {
+    if let Some(first) = n_theta.next()
+        && n_theta.any(|n| n != first)
     {
         table.notes.push(BOUNDARY_NOTE.to_string());
     }
-    Ok(table)
 }
-
-/// Added by [`compare_models`] when the models differ in their random effects.
-pub const BOUNDARY_NOTE: &str = "the models differ in their random effects: a variance tested at 0 lies on the boundary of its range, where the χ² reference does not hold, so these p-values are conservative (too large; for one variance, halving the p-value is the usual correction)";
 
 /// Prepare a linear mixed model without fitting it (for refits and bootstrap).
 pub fn prepare_lmm(
     formula: &str,
     data: &DataFrame,
     opts: &FitOptions,
-) -> Result<LinearMixedModel, Error> {
+) -> Result<multilevel_lmm::LinearMixedModel, Error> {
     let design = build_design(formula, data, opts)?;
-    Ok(LinearMixedModel::new(design, lmm_options(opts))?)
+    Ok(multilevel_lmm::LinearMixedModel::new(
+        design,
+        lmm_options(opts),
+    )?)
 }
 
-fn lmm_options(opts: &FitOptions) -> LmmOptions {
+pub(crate) fn lmm_options(opts: &FitOptions) -> LmmOptions {
     LmmOptions {
         reml: opts.reml,
         cond_var: opts.cond_var,
@@ -376,29 +319,20 @@ fn lmm_options(opts: &FitOptions) -> LmmOptions {
     }
 }
 
-/// Fit a linear mixed model (lme4's `lmer(formula, data, REML = opts.reml)`).
-pub fn lmer(formula: &str, data: &DataFrame, opts: &FitOptions) -> Result<FitResult, Error> {
-    let design = build_design(formula, data, opts)?;
-    Ok(multilevel_lmm::lmer(design, &lmm_options(opts))?)
+/// Fit a linear mixed model (lme4's `lmer(formula, data, REML = opts.reml)`): the fitted
+/// [`LinearMixedModel`] (which dereferences to its [`FitResult`]).
+///
+/// # Errors
+/// The pipeline's errors.
+pub fn lmer(formula: &str, data: &DataFrame, opts: &FitOptions) -> Result<LinearMixedModel, Error> {
+    LinearMixedModel::fit(formula, data, opts)
 }
 
-/// How [`confint`] computes confidence intervals (lme4's `confint(fit, method = ...)`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum IntervalMethod {
-    /// β̂ ± z·se for the fixed effects.
-    Wald,
-    /// Profile likelihood for the standard deviations, correlations, σ and the fixed effects.
-    Profile,
-    /// Parametric bootstrap percentile intervals (`nsim` refits, reproducible from `seed`).
-    Bootstrap {
-        /// Number of simulated responses.
-        nsim: usize,
-        /// Seed of the random number streams (results do not depend on the thread count).
-        seed: u64,
-    },
-}
-
-/// Fit a linear mixed model and compute confidence intervals at `level` (e.g. 0.95).
+/// Fit a linear mixed model and compute confidence intervals at `level` (e.g. 0.95); a thin
+/// wrapper over [`LinearMixedModel::confint`] (conditional variances are not computed).
+///
+/// # Errors
+/// The pipeline's errors; a level outside (0, 1).
 pub fn confint(
     formula: &str,
     data: &DataFrame,
@@ -410,19 +344,9 @@ pub fn confint(
         cond_var: false,
         ..opts.clone()
     };
-    let mut model = prepare_lmm(formula, data, &fit_opts)?;
-    let fit = model.fit()?;
-    let intervals = match method {
-        IntervalMethod::Wald => multilevel_inference::wald_confint(&fit, level)?,
-        IntervalMethod::Profile => {
-            multilevel_inference::profile_confint(model.design(), &fit, level)?
-        }
-        IntervalMethod::Bootstrap { nsim, seed } => {
-            let boot = multilevel_inference::bootstrap(&model, &fit, nsim, seed, None)?;
-            multilevel_inference::percentile_intervals(&boot, level)?
-        }
-    };
-    Ok((fit, intervals))
+    let model = lmer(formula, data, &fit_opts)?;
+    let intervals = model.confint(method, level)?;
+    Ok((model.into_summary(), intervals))
 }
 
 /// Load an embedded data set by name (case-insensitive), with its factor columns set up.
@@ -472,6 +396,8 @@ mod tests {
             .unwrap();
         let err = lmer("y ~ 1 + (1 | g)", &data, &FitOptions::default()).unwrap_err();
         assert!(matches!(err, Error::FactorResponse { levels: 2, .. }));
-        assert!(err.to_string().contains("--family binomial"));
+        // The library names its own API, never a command-line flag.
+        assert!(err.to_string().contains("binomial GLMM"));
+        assert!(!err.to_string().contains("--"));
     }
 }

@@ -1,0 +1,356 @@
+//! The fitted linear mixed model: fit once, then ask it for its summary, tests, intervals,
+//! comparisons, random effects, fitted values and refits.
+//!
+//! Layering: the object lives in the facade because its questions are answered by three
+//! crates below it — the model and its factorization at θ̂ by `multilevel-lmm`, the df, F
+//! tests, intervals and likelihood-ratio tests by `multilevel-inference` (which takes the
+//! lower-level fitted model [`inference::FittedLmm`]: the prepared model, its factor and the
+//! [`FitResult`]), and the cross-level labels by `multilevel-workflow` from the parsed formula
+//! and model frame kept here. Data flow one way: nothing below the facade knows this type.
+//!
+//! `predict` (new data through the kept frame's levels and contrasts) and `simulate` (draws
+//! from the fitted model, as the parametric bootstrap already makes them) belong here as
+//! methods too; they are the next issues.
+
+use std::ops::Deref;
+
+use multilevel_design::Design;
+use multilevel_formula::Formula;
+use multilevel_frame::ModelFrame;
+
+use crate::options::{Ddf, FitOptions, IntervalMethod};
+use crate::{Error, FitResult, RanefTable, inference};
+
+/// A fitted linear mixed model (lme4's `merMod` from `lmer()`).
+///
+/// It holds the parsed formula, the model frame, the design, the cross products and the factor
+/// at θ̂, and the [`FitResult`]; it dereferences to the [`FitResult`], so `fit.objective` or
+/// `fit.fixed[1]` read the summary directly. The small-sample derivatives (Satterthwaite,
+/// Kenward–Roger) are computed on first use and kept, so an ANOVA table after a summary with df
+/// costs nothing more.
+///
+/// ```
+/// use multilevel::{Ddf, FitOptions, IntervalMethod, dataset, lmer};
+///
+/// let data = dataset("sleepstudy")?;
+/// let mut m = lmer("Reaction ~ Days + (Days | Subject)", &data, &FitOptions::default())?;
+/// assert!((m.loglik() + 871.814).abs() < 1e-3); // lme4: logLik = -871.8141 (REML)
+/// let table = m.anova(Ddf::Satterthwaite)?;
+/// assert!((table[0].den_df - 17.0).abs() < 0.01); // lmerTest: 17.00
+/// let ci = m.confint(IntervalMethod::Wald, 0.95)?;
+/// assert_eq!(ci[1].term, "Days");
+/// // Subject 308's line: fixed effects plus its random effects.
+/// let coef = m.coef();
+/// assert_eq!(coef[0].levels[0], "308");
+/// # Ok::<(), multilevel::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct LinearMixedModel {
+    formula: Formula,
+    frame: ModelFrame,
+    options: FitOptions,
+    fitted: inference::FittedLmm,
+}
+
+/// The per-level coefficients of one grouping factor (lme4's `coef()`): the fixed effects plus
+/// the factor's random effects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoefTable {
+    /// Grouping factor.
+    pub group: String,
+    /// Coefficient names: the fixed-effect columns, then random-effect columns without a fixed
+    /// counterpart (their fixed part is 0).
+    pub terms: Vec<String>,
+    /// Level labels.
+    pub levels: Vec<String>,
+    /// `values[level][term]`.
+    pub values: Vec<Vec<f64>>,
+}
+
+impl LinearMixedModel {
+    /// Parse, build the model frame and the design, and fit (lme4's `lmer`).
+    ///
+    /// # Errors
+    /// The pipeline's errors ([`Error`]).
+    pub fn fit(
+        formula: &str,
+        data: &crate::DataFrame,
+        options: &FitOptions,
+    ) -> Result<Self, Error> {
+        options.check()?;
+        let (parsed, frame) = crate::parse_and_frame(formula, data, options)?;
+        crate::check_lmm_response(&frame)?;
+        let mut design = multilevel_design::build_design(&parsed, &frame)?;
+        design.formula = formula.to_string();
+        let model = multilevel_lmm::LinearMixedModel::new(design, crate::lmm_options(options))?;
+        let fitted = inference::FittedLmm::fit(model).map_err(lmm_error)?;
+        Ok(LinearMixedModel {
+            formula: parsed,
+            frame,
+            options: options.clone(),
+            fitted,
+        })
+    }
+
+    /// The summary (lme4's `summary(fit)`: coefficients with t values and no df).
+    pub fn summary(&self) -> &FitResult {
+        self.fitted.fit_result()
+    }
+
+    /// The summary, owned.
+    pub fn into_summary(self) -> FitResult {
+        self.fitted.into_parts().1
+    }
+
+    /// The summary with denominator df and p-values of the coefficients (lmerTest's
+    /// `summary(fit)`); [`Ddf::None`] gives [`LinearMixedModel::summary`].
+    ///
+    /// # Errors
+    /// [`Error::Inference`] when the df cannot be computed.
+    pub fn summary_with_df(&mut self, ddf: Ddf) -> Result<FitResult, Error> {
+        let mut fit = self.fitted.fit_result().clone();
+        if let Some(method) = ddf.method() {
+            inference::add_df(&mut self.fitted, &mut fit, method)?;
+        }
+        Ok(fit)
+    }
+
+    /// lmerTest's `anova(fit)`: the type III F test of each fixed-effects term with the
+    /// method's denominator df.
+    ///
+    /// # Errors
+    /// [`Error::AnovaNeedsDdf`] for [`Ddf::None`]; [`Error::Inference`] otherwise.
+    pub fn anova(&mut self, ddf: Ddf) -> Result<Vec<inference::AnovaRow>, Error> {
+        let Some(method) = ddf.method() else {
+            return Err(Error::AnovaNeedsDdf);
+        };
+        let contrasts =
+            inference::type3_contrasts(&self.formula, &self.frame, self.fitted.model().design())?;
+        Ok(inference::anova_type3(
+            &mut self.fitted,
+            &contrasts,
+            method,
+        )?)
+    }
+
+    /// Confidence intervals at `level` (lme4's `confint(fit, method = ...)`).
+    ///
+    /// # Errors
+    /// [`Error::Inference`]: a level outside (0, 1), a failed profile or bootstrap.
+    pub fn confint(
+        &self,
+        method: IntervalMethod,
+        level: f64,
+    ) -> Result<Vec<inference::Interval>, Error> {
+        Ok(match method {
+            IntervalMethod::Wald => self.fitted.wald_confint(level)?,
+            IntervalMethod::Profile => self.fitted.profile_confint(level)?,
+            IntervalMethod::Bootstrap { nsim, seed } => {
+                let boot = self.fitted.bootstrap(nsim, seed, None)?;
+                inference::percentile_intervals(&boot, level)?
+            }
+        })
+    }
+
+    /// Likelihood-ratio test of this model against another fitted to the same rows (lme4's
+    /// `anova(m1, m2)`); REML fits are refitted by ML first. See [`LinearMixedModel::compare_all`].
+    ///
+    /// # Errors
+    /// As [`LinearMixedModel::compare_all`].
+    pub fn compare(&self, other: &LinearMixedModel) -> Result<inference::LrtTable, Error> {
+        Self::compare_all(&[self, other])
+    }
+
+    /// Likelihood-ratio tests of several fitted models (lme4's `anova(m1, m2, ...)`): sorted
+    /// by number of parameters, each tested against the one before; REML fits are refitted by
+    /// ML first, and the table says so. When the models differ in their number of variance
+    /// parameters θ, the notes get [`crate::BOUNDARY_NOTE`].
+    ///
+    /// # Errors
+    /// Fewer than two models, models on different numbers of rows, a failed ML refit.
+    pub fn compare_all(models: &[&LinearMixedModel]) -> Result<inference::LrtTable, Error> {
+        let fitted: Vec<&inference::FittedLmm> = models.iter().map(|m| &m.fitted).collect();
+        let mut table = inference::compare(&fitted, &inference::CompareOptions::default())?;
+        crate::add_boundary_note(&mut table, models.iter().map(|m| m.theta().len()));
+        Ok(table)
+    }
+
+    /// Refit the same model to a new response (same rows, `X`, `Z`, weights and offset), as
+    /// lme4's `refit(fit, newresp)`.
+    ///
+    /// # Errors
+    /// A response of the wrong length or with non-finite values; the fit's errors.
+    pub fn refit(self, y: &[f64]) -> Result<Self, Error> {
+        let LinearMixedModel {
+            formula,
+            frame,
+            options,
+            fitted,
+        } = self;
+        let (mut model, _) = fitted.into_parts();
+        if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Fit(multilevel_lmm::LmmError::BadInput(format!(
+                "new response value {} is not finite",
+                i + 1
+            ))));
+        }
+        let fit = model.refit(y)?;
+        let fitted = inference::FittedLmm::new(model, fit)?;
+        Ok(LinearMixedModel {
+            formula,
+            frame,
+            options,
+            fitted,
+        })
+    }
+
+    /// The conditional modes of the random effects per grouping factor (lme4's `ranef()`),
+    /// with their conditional variances when the options asked for them.
+    pub fn ranef(&self) -> &[RanefTable] {
+        &self.summary().ranef
+    }
+
+    /// The coefficients per level of each grouping factor: fixed effects plus random effects
+    /// (lme4's `coef()`).
+    pub fn coef(&self) -> Vec<CoefTable> {
+        coef_tables(self.summary(), &self.design().x_names)
+    }
+
+    /// β̂, in the order of [`LinearMixedModel::fixef_names`] (lme4's `fixef()`).
+    pub fn fixef(&self) -> Vec<f64> {
+        self.summary().fixed.iter().map(|f| f.estimate).collect()
+    }
+
+    /// The names of the fixed-effect coefficients (columns of `X`).
+    pub fn fixef_names(&self) -> &[String] {
+        &self.design().x_names
+    }
+
+    /// `vcov(β̂)`, row-major `p × p`.
+    pub fn vcov(&self) -> &[f64] {
+        &self.summary().vcov
+    }
+
+    /// θ̂, lme4's relative covariance parameters (`getME(fit, "theta")`).
+    pub fn theta(&self) -> &[f64] {
+        &self.summary().theta
+    }
+
+    /// σ̂, the residual standard deviation.
+    pub fn sigma(&self) -> f64 {
+        self.summary().sigma
+    }
+
+    /// The log-likelihood (REML or ML, as fitted).
+    pub fn loglik(&self) -> f64 {
+        self.summary().loglik
+    }
+
+    /// Fitted values `Xβ̂ + Zb̂` (+ offset).
+    pub fn fitted(&self) -> &[f64] {
+        &self.summary().fitted
+    }
+
+    /// Response residuals `y − fitted`.
+    pub fn residuals(&self) -> &[f64] {
+        &self.summary().residuals
+    }
+
+    /// The response the model was fitted to.
+    pub fn response(&self) -> &[f64] {
+        &self.design().y
+    }
+
+    /// Number of observations used.
+    pub fn nobs(&self) -> usize {
+        self.design().nobs()
+    }
+
+    /// The design (`X`, the random-effects terms, θ's layout).
+    pub fn design(&self) -> &Design {
+        self.fitted.model().design()
+    }
+
+    /// The parsed formula.
+    pub fn formula(&self) -> &Formula {
+        &self.formula
+    }
+
+    /// The model frame (evaluated variables, complete cases).
+    pub fn frame(&self) -> &ModelFrame {
+        &self.frame
+    }
+
+    /// The options the model was fitted with.
+    pub fn options(&self) -> &FitOptions {
+        &self.options
+    }
+
+    /// The lower-level fitted model, for the inference functions not wrapped here (df of
+    /// arbitrary contrasts, Kenward–Roger parts, the Hessian of the variance parameters).
+    pub fn inference(&mut self) -> &mut inference::FittedLmm {
+        &mut self.fitted
+    }
+
+    /// The cross-level interactions among the fixed effects (see
+    /// [`crate::workflow::cross_level_interactions`]), used by the reports to label them.
+    pub fn cross_level_interactions(&self) -> Vec<crate::workflow::CrossLevelTerm> {
+        crate::workflow::cross_level_interactions(&self.formula, &self.frame)
+    }
+}
+
+impl Deref for LinearMixedModel {
+    type Target = FitResult;
+    fn deref(&self) -> &FitResult {
+        self.summary()
+    }
+}
+
+/// A fit error from the inference layer's wrapper is the LMM's own error.
+fn lmm_error(e: inference::InferenceError) -> Error {
+    match e {
+        inference::InferenceError::Lmm(e) => Error::Fit(e),
+        e => Error::Inference(e),
+    }
+}
+
+/// lme4's `coef()`: per grouping factor, the fixed effects repeated per level plus the
+/// factor's conditional modes in the columns of the same name.
+pub(crate) fn coef_tables(fit: &FitResult, x_names: &[String]) -> Vec<CoefTable> {
+    let beta: Vec<f64> = fit.fixed.iter().map(|f| f.estimate).collect();
+    fit.ranef
+        .iter()
+        .map(|r| {
+            let mut terms: Vec<String> = x_names.to_vec();
+            for t in &r.terms {
+                if !terms.contains(t) {
+                    terms.push(t.clone());
+                }
+            }
+            let cols: Vec<usize> = r
+                .terms
+                .iter()
+                .map(|t| terms.iter().position(|x| x == t).unwrap_or(0))
+                .collect();
+            let values = r
+                .values
+                .iter()
+                .map(|b| {
+                    let mut row: Vec<f64> = (0..terms.len())
+                        .map(|j| beta.get(j).copied().unwrap_or(0.0))
+                        .collect();
+                    for (v, &c) in b.iter().zip(&cols) {
+                        row[c] += v;
+                    }
+                    row
+                })
+                .collect();
+            CoefTable {
+                group: r.group.clone(),
+                terms,
+                levels: r.levels.clone(),
+                values,
+            }
+        })
+        .collect()
+}

@@ -103,8 +103,9 @@ fn formula_snapshots() {
     }
 }
 
-/// The 52 formulas of the benchmark suite (copied from /work/shared/bench/suite.tsv into a
-/// fixture so this always runs), in one snapshot.
+/// The 52 formulas of the benchmark suite (copied from the shared suite.tsv into a fixture so
+/// this always runs; the published suite has since dropped `dialectnl_1`, whose data lack a
+/// column, but its formula stays here as a parser case), in one snapshot.
 #[test]
 fn bench_suite_snapshot() {
     let fixture = include_str!("fixtures/suite_formulas.tsv");
@@ -147,6 +148,12 @@ fn bench_suite_fixture_matches_shared_file() {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(str::to_string)
+        .collect();
+    // The fixture keeps the suite's former `dialectnl_1` row (a parser case); every other
+    // row must match the shared file, in order.
+    let fixture: Vec<String> = fixture
+        .into_iter()
+        .filter(|l| !(l.starts_with("dialectnl_1\t") && !from_shared.contains(l)))
         .collect();
     assert_eq!(from_shared, fixture);
 }

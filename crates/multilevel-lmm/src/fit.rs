@@ -614,7 +614,7 @@ impl LinearMixedModel {
             );
         }
         let mut l = hess.clone();
-        match crate::objective::small_cholesky(&mut l, m) {
+        match crate::blocks::small::small_cholesky(&mut l, m) {
             None => Some(
                 "Model failed to converge: the Hessian at the optimum is not positive definite; hint: the model may be nearly unidentifiable — simplify the random effects or rescale predictors".into(),
             ),

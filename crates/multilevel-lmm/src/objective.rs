@@ -45,21 +45,25 @@
 //! dense block that could stay sparse, which is cheap while the later terms have few levels.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+use faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
-use faer::reborrow::ReborrowMut;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use multilevel_design::Design;
 use rayon::prelude::*;
 
-mod dense;
+use crate::blocks::layout::{RestRow, TermShape};
+use crate::blocks::schur::{SchurParts, scale_scalar_column};
+use crate::blocks::small::{
+    TINY_BLOCK, level_mix_into, lower_t_mul, rows_times_into, small_lower_inverse,
+    small_lower_inverse_into, spd_inverse_from_lower_inverse,
+};
+use crate::blocks::sparse::{SparseRest, TileIndex};
+use crate::blocks::{dense, levels, rows, schur};
+
 mod gradient;
 mod scalar;
-mod schur_index;
 mod single;
-
-use schur_index::{SparseRest, TileIndex};
 
 /// Size of the dense block from which its formation and Cholesky factor use two threads
 /// (below it the thread hand-offs cost more than they save on the 2-core machine).
@@ -69,312 +73,6 @@ const PARALLEL_MIN: usize = 640;
 /// the gradient's `S⁻¹W`) is cut into two halves on two threads even when the block is
 /// smaller than [`PARALLEL_MIN`] (kb07_1: 16 and 31 million, for a block of 265).
 const PRODUCT_PARALLEL_MIN: usize = 8_000_000;
-
-/// Shape of one random-effects term in θ and in `u`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TermShape {
-    /// Columns per level.
-    pub k: usize,
-    /// Number of levels.
-    pub nlevels: usize,
-    /// Offset of the term's elements in θ.
-    pub theta_offset: usize,
-    /// Offset of the term's columns in the rest block (`None` for the first term).
-    pub rest_offset: Option<usize>,
-}
-
-/// Origin of a row of the rest block (the later random-effects terms, then `X`, then `y`).
-#[derive(Debug, Clone, Copy)]
-struct RestRow {
-    /// Index of the term the row belongs to, or `u32::MAX` for the `X` and `y` rows.
-    term: u32,
-    /// First row of the `k`-group (term, level) this row belongs to.
-    group_start: u32,
-}
-
-/// The read-only inputs of [`ProfiledDeviance::form_schur`], shared by the column blocks.
-struct SchurParts<'a> {
-    nt: usize,
-    nr: usize,
-    k0: usize,
-    a_rest: MatRef<'a, f64>,
-    rest_rows: &'a [RestRow],
-    rest_scalar: bool,
-    rest_scale: &'a [f64],
-    lambda: &'a [Vec<f64>],
-    terms: &'a [TermShape],
-    bptr: &'a [usize],
-    brow: &'a [u32],
-    vval: &'a [f64],
-    /// The non-zeros of `A_rr` when it is sparse (then `a_rest` is not read).
-    sparse: Option<&'a SparseRest>,
-    /// Which levels of the first term reach into each column block (sparse downdate only).
-    tiles: &'a TileIndex,
-}
-
-impl SchurParts<'_> {
-    /// Column `b` of `Λᵣ'A_rr Λᵣ` (+1 on the diagonal of the random-effects part) into `scol`,
-    /// from the first row of `b`'s (term, level) group down. `t` is `nt` scratch values and
-    /// `seen` `nt` marks (both unused when every later term is scalar; `t` must be zero on
-    /// entry when `A_rr` is sparse, and is left so).
-    fn scale_column(&self, b: usize, scol: &mut [f64], t: &mut [f64], seen: &mut [u32]) {
-        if let Some(sp) = self.sparse {
-            self.scale_column_sparse(sp, b, scol, t, seen);
-        } else {
-            self.scale_column_dense(b, scol, t);
-        }
-        if b < self.nr {
-            scol[b] += 1.0;
-        }
-    }
-
-    /// [`Self::scale_column`] from the sparse `A_rr`: the column is zeroed and only the
-    /// non-zeros are scaled into it (the same products, in the same order, as the dense
-    /// version; the skipped terms are exact zeros).
-    fn scale_column_sparse(
-        &self,
-        sp: &SparseRest,
-        b: usize,
-        scol: &mut [f64],
-        t: &mut [f64],
-        seen: &mut [u32],
-    ) {
-        let nt = self.nt;
-        if self.rest_scalar {
-            scale_scalar_column(b, self.rest_scale, self.a_rest, Some(sp), scol);
-            return;
-        }
-        let rb = self.rest_rows[b];
-        let gs = rb.group_start as usize;
-        scol[gs..nt].fill(0.0);
-        // t = A Λᵣ e_b, scattered: columns b.. of b's group, weighted by Λⱼ[c, b] (an X or y
-        // column is its own group, with weight 1).
-        let (lam, k): (&[f64], usize) = if rb.term == u32::MAX {
-            (&[1.0], 1)
-        } else {
-            let j = rb.term as usize;
-            (&self.lambda[j], self.terms[j].k)
-        };
-        let mix = |c: usize| lam[(c - gs) * k + (b - gs)];
-        let (first_col, last_col) = (b, gs + k);
-        for c in first_col..last_col {
-            let w = mix(c);
-            if w == 0.0 {
-                continue;
-            }
-            let (rows, vals) = sp.col(c);
-            for (&a, &v) in rows.iter().zip(vals) {
-                t[a as usize] += w * v;
-            }
-        }
-        // S e_b = Λᵣ't on every (term, level) group t touches; then clear t there.
-        let stamp = b as u32 + 1;
-        for c in first_col..last_col {
-            if mix(c) == 0.0 {
-                continue;
-            }
-            for &a in sp.col(c).0 {
-                let ra = self.rest_rows[a as usize];
-                let g = ra.group_start as usize;
-                if seen[g] == stamp {
-                    continue;
-                }
-                seen[g] = stamp;
-                let len = if ra.term == u32::MAX {
-                    1
-                } else {
-                    self.terms[ra.term as usize].k
-                };
-                lambda_t_rows(self.rest_rows, self.terms, self.lambda, t, scol, g..g + len);
-            }
-        }
-        for c in first_col..last_col {
-            for &a in sp.col(c).0 {
-                t[a as usize] = 0.0;
-            }
-        }
-    }
-
-    /// [`Self::scale_column`] from the dense `A_rr`.
-    fn scale_column_dense(&self, b: usize, scol: &mut [f64], t: &mut [f64]) {
-        let nt = self.nt;
-        let a_col = |c: usize| -> &[f64] {
-            self.a_rest
-                .col(c)
-                .try_as_col_major()
-                .map_or(&[][..], |col| col.as_slice())
-        };
-        if self.rest_scalar {
-            scale_scalar_column(b, self.rest_scale, self.a_rest, None, scol);
-        } else {
-            // Column mixing t = A Λᵣ e_b (rows from the group start on), then row mixing
-            // S e_b = Λᵣ't.
-            let rb = self.rest_rows[b];
-            let gs = rb.group_start as usize;
-            let tcol = &mut t[gs..nt];
-            if rb.term == u32::MAX {
-                tcol.copy_from_slice(&a_col(b)[gs..]);
-            } else {
-                let lam = &self.lambda[rb.term as usize];
-                let k = self.terms[rb.term as usize].k;
-                let cb = b - gs;
-                tcol.iter_mut().for_each(|v| *v = 0.0);
-                for c in cb..k {
-                    let w = lam[c * k + cb];
-                    if w == 0.0 {
-                        continue;
-                    }
-                    for (tv, a) in tcol.iter_mut().zip(&a_col(gs + c)[gs..]) {
-                        *tv += w * a;
-                    }
-                }
-            }
-            lambda_t_rows(self.rest_rows, self.terms, self.lambda, t, scol, gs..nt);
-        }
-    }
-
-    /// `S[:, c₀..c₀+w] −= Σ_l V_l V_l'` on the lower triangle of the columns in `cols`, which
-    /// are column block `tile` of [`Self::tiles`] (only the levels listed there reach into it;
-    /// they are visited in ascending order, as a sweep over all levels would).
-    fn downdate_columns(&self, tile: usize, c0: usize, mut cols: MatMut<'_, f64>) {
-        let k0 = self.k0;
-        let c1 = c0 + cols.ncols();
-        for (l, first) in self.tiles.tile(tile) {
-            let end = self.bptr[l + 1];
-            if k0 == 1 {
-                self.downdate_scalar_level(first, end, c0, cols.rb_mut());
-                continue;
-            }
-            for bi in first..end {
-                let cb = self.brow[bi] as usize;
-                if cb >= c1 {
-                    break;
-                }
-                let vb = &self.vval[bi * k0..(bi + 1) * k0];
-                let col = column_mut(cols.rb_mut(), cb - c0);
-                for (ai, &r) in self.brow.iter().enumerate().take(end).skip(bi) {
-                    let va = &self.vval[ai * k0..(ai + 1) * k0];
-                    let dot: f64 = va.iter().zip(vb).map(|(x, y)| x * y).sum();
-                    col[r as usize] -= dot;
-                }
-            }
-        }
-    }
-
-    /// The downdate by one level of a scalar first term (`k₀ = 1`): `S[r, c] −= v_r v_c` for
-    /// the level's rows `c` in the block (from `brow[first]` on) and its rows `r ≥ c`. Two
-    /// columns are updated per sweep over the rows, which halves the loads of row indices and
-    /// values; every entry still receives exactly one product per level.
-    fn downdate_scalar_level(
-        &self,
-        first: usize,
-        end: usize,
-        c0: usize,
-        mut cols: MatMut<'_, f64>,
-    ) {
-        let c1 = c0 + cols.ncols();
-        let rows = &self.brow[..end];
-        let vals = &self.vval[..end];
-        let mut bi = first;
-        while bi < end && (rows[bi] as usize) < c1 {
-            let cb = rows[bi] as usize;
-            let x = vals[bi];
-            if bi + 1 < end && (rows[bi + 1] as usize) < c1 {
-                // Rows are sorted and distinct within a level, so cb < cb2.
-                let cb2 = rows[bi + 1] as usize;
-                let x2 = vals[bi + 1];
-                let (left, right) = cols.rb_mut().split_at_col_mut(cb2 - c0);
-                let col = column_mut(left, cb - c0);
-                let col2 = column_mut(right, 0);
-                col[cb] -= x * x;
-                for (&r, &v) in rows[bi + 1..].iter().zip(&vals[bi + 1..]) {
-                    let r = r as usize;
-                    col[r] -= v * x;
-                    col2[r] -= v * x2;
-                }
-                bi += 2;
-            } else {
-                let col = column_mut(cols.rb_mut(), cb - c0);
-                for (&r, &v) in rows[bi..].iter().zip(&vals[bi..]) {
-                    col[r as usize] -= v * x;
-                }
-                bi += 1;
-            }
-        }
-    }
-}
-
-/// Column `b` of `Λᵣ'A_rr Λᵣ` when every later term is scalar (`Λᵣ = diag(d)`, `d = 1` on the
-/// `X` and `y` rows): `dst[a] = d_a d_b A[a, b]` for `a ≥ b`, read from the non-zeros of `A_rr`
-/// when `sparse` is given (the other entries are written as zeros), else from the dense copy.
-fn scale_scalar_column(
-    b: usize,
-    d: &[f64],
-    a_rest: MatRef<'_, f64>,
-    sparse: Option<&SparseRest>,
-    dst: &mut [f64],
-) {
-    let nt = d.len();
-    let db = d[b];
-    match sparse {
-        Some(sp) => {
-            dst[b..nt].fill(0.0);
-            let (rows, vals) = sp.col(b);
-            for (&a, &v) in rows.iter().zip(vals) {
-                let a = a as usize;
-                dst[a] = d[a] * db * v;
-            }
-        }
-        None => {
-            let Some(src) = a_rest.col(b).try_as_col_major().map(|c| c.as_slice()) else {
-                return;
-            };
-            for a in b..nt {
-                dst[a] = d[a] * db * src[a];
-            }
-        }
-    }
-}
-
-/// `dst[r] = (Λ̃ᵣ' src)[r]` for the rows `r` in `rows` of the rest block, which must start and
-/// end on (term, level) group boundaries: `Λⱼ'` within each group of a later term, the
-/// identity on the `X` and `y` rows.
-fn lambda_t_rows(
-    rest_rows: &[RestRow],
-    terms: &[TermShape],
-    lambda: &[Vec<f64>],
-    src: &[f64],
-    dst: &mut [f64],
-    rows: std::ops::Range<usize>,
-) {
-    let mut a = rows.start;
-    while a < rows.end {
-        let ra = rest_rows[a];
-        if ra.term == u32::MAX {
-            dst[a] = src[a];
-            a += 1;
-            continue;
-        }
-        let lam = &lambda[ra.term as usize];
-        let k = terms[ra.term as usize].k;
-        for c in 0..k {
-            let mut acc = 0.0;
-            for cc in c..k {
-                acc += lam[cc * k + c] * src[a + cc];
-            }
-            dst[a + c] = acc;
-        }
-        a += k;
-    }
-}
-
-/// Column `j` of a column-major block as a slice (faer's matrices store columns contiguously;
-/// the empty slice is never returned for them).
-fn column_mut(m: MatMut<'_, f64>, j: usize) -> &mut [f64] {
-    m.col_mut(j)
-        .try_as_col_major_mut()
-        .map_or(&mut [][..], |c| c.as_slice_mut())
-}
 
 /// Log-determinants and residual of one factorization of `M(θ)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -386,11 +84,6 @@ pub struct FactorSummary {
     /// Penalized residual sum of squares `r²`.
     pub pwrss: f64,
 }
-
-/// Dense blocks of at most this many rows are factored and inverted by the hand-written
-/// kernels (a plain Cholesky, a triangular inverse) rather than faer's, whose setup costs more
-/// than the arithmetic at this size; the small-model gradient paths use the same bound.
-pub(crate) const TINY_BLOCK: usize = 24;
 
 /// A prepared linear mixed model: cross products of `[Z X y]` and the workspace to evaluate
 /// the profiled REML criterion or ML deviance at any θ.
@@ -458,6 +151,8 @@ pub struct ProfiledDeviance {
     gradient_chunk_work: usize,
     /// Scratch for small per-level blocks (`2 k_max²`).
     small: Vec<f64>,
+    /// Row-major copy of a tiny dense block while it is factored.
+    tiny: Vec<f64>,
     mem: MemBuffer,
     par: Par,
     evaluations: usize,
@@ -579,6 +274,7 @@ impl ProfiledDeviance {
             parallel_min: PARALLEL_MIN,
             gradient_chunk_work: gradient::GRADIENT_CHUNK_WORK,
             small: vec![0.0; 2 * kmax * kmax],
+            tiny: Vec::new(),
             mem,
             par,
             evaluations: 0,
@@ -932,76 +628,20 @@ impl ProfiledDeviance {
 
     fn factor_uncached(&mut self, theta: &[f64]) -> Option<FactorSummary> {
         self.set_lambda(theta);
-        let k0 = self.k0;
-        let mut ld_l2 = 0.0;
-
-        // L₀₀: per level, chol(Λ₀'A₀₀Λ₀ + I). For scalar terms the log-determinant is
-        // accumulated as a product (one logarithm per 32 levels; each factor is ≥ 1 and
-        // below 1e9 in any sane model, so 32 of them cannot overflow).
-        let lam0 = &self.lambda[0];
+        let kk = self.k0 * self.k0;
+        // L₀₀: per level, chol(Λ₀'A₀₀Λ₀ + I).
         let mut tmp = std::mem::take(&mut self.small);
-        let mut prod = 1.0f64;
-        let mut nprod = 0;
-        for l in 0..self.l0 {
-            let a = &self.a00[l * k0 * k0..(l + 1) * k0 * k0];
-            let out = &mut self.l00[l * k0 * k0..(l + 1) * k0 * k0];
-            if k0 == 1 {
-                let v = lam0[0] * lam0[0] * a[0] + 1.0;
-                out[0] = v.sqrt();
-                prod *= v;
-                nprod += 1;
-                if nprod == 32 {
-                    ld_l2 += prod.ln();
-                    prod = 1.0;
-                    nprod = 0;
-                }
-                continue;
-            }
-            if k0 == 2 {
-                // Closed form of chol(Λ'AΛ + I) for 2 × 2 blocks (random intercept and slope).
-                let (la, lb, lc) = (lam0[0], lam0[2], lam0[3]);
-                let (p, q, r) = (a[0], a[1], a[3]);
-                let m00 = la * (p * la + q * lb) + lb * (q * la + r * lb) + 1.0;
-                let m01 = lc * (la * q + lb * r);
-                let m11 = r * lc * lc + 1.0;
-                if m00.is_nan() || m00 <= 0.0 {
-                    self.small = tmp;
-                    return None;
-                }
-                let l00 = m00.sqrt();
-                let l10 = m01 / l00;
-                let d11 = m11 - l10 * l10;
-                if d11.is_nan() || d11 <= 0.0 {
-                    self.small = tmp;
-                    return None;
-                }
-                out[0] = l00;
-                out[1] = 0.0;
-                out[2] = l10;
-                out[3] = d11.sqrt();
-                prod *= m00 * d11;
-                nprod += 1;
-                if nprod == 32 {
-                    ld_l2 += prod.ln();
-                    prod = 1.0;
-                    nprod = 0;
-                }
-                continue;
-            }
-            sandwich_into(a, lam0, k0, out, &mut tmp);
-            for d in 0..k0 {
-                out[d * k0 + d] += 1.0;
-            }
-            match small_cholesky(out, k0) {
-                Some(ld) => ld_l2 += ld,
-                None => {
-                    self.small = tmp;
-                    return None;
-                }
-            }
-        }
-
-        ld_l2 += prod.ln();
+        let first = levels::factor_levels(
+            &self.a00[..self.l0 * kk],
+            &self.lambda[0],
+            self.k0,
+            &mut self.l00[..self.l0 * kk],
+            &mut tmp,
+        );
+        let Some(mut ld_l2) = first else {
+            self.small = tmp;
+            return None;
+        };
 
         // V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ, then S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] − V V' (lower triangle).
         if !(self.small_paths && (self.single_term_schur() || self.scalar_terms_schur())) {
@@ -1012,28 +652,9 @@ impl ProfiledDeviance {
 
         // Dense Cholesky of S.
         let nt = self.nt;
-        if nt <= TINY_BLOCK {
-            // Tiny blocks: a plain column-major Cholesky beats the general kernel's setup.
-            if !tiny_cholesky(&mut self.s) {
-                return None;
-            }
-        } else if self.two_threads(nt) {
-            if !dense::blocked_cholesky(self.s.as_mut(), &mut self.mem) {
-                return None;
-            }
-        } else {
-            let stack = MemStack::new(&mut self.mem);
-            if cholesky_in_place(
-                self.s.as_mut(),
-                Default::default(),
-                self.par,
-                stack,
-                Default::default(),
-            )
-            .is_err()
-            {
-                return None;
-            }
+        let two = self.two_threads(nt);
+        if !dense::factor(&mut self.s, two, &mut self.mem, &mut self.tiny) {
+            return None;
         }
         let mut ld_rx2 = 0.0;
         for r in 0..self.nr {
@@ -1084,87 +705,18 @@ impl ProfiledDeviance {
     /// `V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ` per level of the first term (same layout as `bval`; also into
     /// the dense copy when there is one).
     fn compute_v(&mut self, tmp: &mut [f64]) {
-        match self.k0 {
-            2 => self.compute_v_k::<2>(tmp),
-            3 => self.compute_v_k::<3>(tmp),
-            4 => self.compute_v_k::<4>(tmp),
-            5 => self.compute_v_k::<5>(tmp),
-            6 => self.compute_v_k::<6>(tmp),
-            7 => self.compute_v_k::<7>(tmp),
-            8 => self.compute_v_k::<8>(tmp),
-            _ => self.compute_v_k::<0>(tmp),
-        }
-    }
-
-    /// [`Self::compute_v`] with `k₀ = K0` known at compile time (so the loops over a row's
-    /// `k₀` values become straight vector code), or `K0 = 0` for any `k₀`. Same arithmetic
-    /// whatever `K0`.
-    fn compute_v_k<const K0: usize>(&mut self, tmp: &mut [f64]) {
-        let k0 = if K0 == 0 { self.k0 } else { K0 };
-        for l in 0..self.l0 {
-            let (start, end) = (self.bptr[l], self.bptr[l + 1]);
-            // Row mixing by Λⱼ' for rows of later vector terms; scalar scaling otherwise.
-            let mut idx = start;
-            while idx < end {
-                let r = self.brow[idx] as usize;
-                let rr = self.rest_rows[r];
-                if rr.term == u32::MAX {
-                    self.vval[idx * k0..(idx + 1) * k0]
-                        .copy_from_slice(&self.bval[idx * k0..(idx + 1) * k0]);
-                    idx += 1;
-                    continue;
-                }
-                let lam = &self.lambda[rr.term as usize];
-                let k = self.terms[rr.term as usize].k;
-                if k == 1 {
-                    let d = lam[0];
-                    for (o, b) in self.vval[idx * k0..(idx + 1) * k0]
-                        .iter_mut()
-                        .zip(&self.bval[idx * k0..(idx + 1) * k0])
-                    {
-                        *o = d * b;
-                    }
-                    idx += 1;
-                    continue;
-                }
-                // A whole group of k consecutive rows (all components are present):
-                // row ca of the group is Σ_{cc ≥ ca} Λⱼ[cc, ca] · (row cc), k₀ values at a time.
-                let src = &self.bval[idx * k0..(idx + k) * k0];
-                let dst = &mut self.vval[idx * k0..(idx + k) * k0];
-                for (ca, out) in dst.chunks_exact_mut(k0).enumerate() {
-                    out.iter_mut().for_each(|v| *v = 0.0);
-                    for (cc, row) in src.chunks_exact(k0).enumerate().skip(ca) {
-                        let w = lam[cc * k + ca];
-                        for (o, b) in out.iter_mut().zip(row) {
-                            *o += w * b;
-                        }
-                    }
-                }
-                idx += k;
-            }
-            // Column mixing by Λ₀ and the solve with L₀₀: v ← L₀₀⁻¹ (v Λ₀)', i.e. the row
-            // v times M = Λ₀ L₀₀⁻ᵀ (one k₀ × k₀ matrix per level, so the rows are independent
-            // products instead of dependent triangular solves).
-            let lam0 = &self.lambda[0];
-            let lblk = &self.l00[l * k0 * k0..(l + 1) * k0 * k0];
-            if k0 == 1 {
-                for v in &mut self.vval[start..end] {
-                    *v = *v * lam0[0] / lblk[0];
-                }
-            } else {
-                let (scratch, mix) = tmp.split_at_mut(k0 * k0);
-                level_mix_into(lam0, lblk, k0, scratch, mix);
-                rows_times_into(&mut self.vval[start * k0..end * k0], mix, k0, scratch);
-            }
-            if let Some(vd) = self.vdense.as_mut() {
-                for idx in start..end {
-                    let r = self.brow[idx] as usize;
-                    for c in 0..k0 {
-                        vd[(r, l * k0 + c)] = self.vval[idx * k0 + c];
-                    }
-                }
-            }
-        }
+        let inp = rows::VInputs {
+            k0: self.k0,
+            l0: self.l0,
+            bptr: &self.bptr,
+            brow: &self.brow,
+            bval: &self.bval,
+            rest_rows: &self.rest_rows,
+            terms: &self.terms,
+            lambda: &self.lambda,
+            l00: &self.l00,
+        };
+        rows::compute_v(&inp, &mut self.vval, self.vdense.as_mut(), tmp);
     }
 
     /// The Schur complement `S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] − VV'` (lower triangle), formed in
@@ -1207,59 +759,10 @@ impl ProfiledDeviance {
             sparse: self.a_rest_sparse.as_ref(),
             tiles: &self.tile_index,
         };
-        let run = |(blk, mut cols): (usize, MatMut<'_, f64>)| {
-            let c0 = blk * width;
-            let vector = !parts.rest_scalar;
-            let mut scratch = vec![0.0; if vector { nt } else { 0 }];
-            let mut seen = vec![
-                0u32;
-                if vector && parts.sparse.is_some() {
-                    nt
-                } else {
-                    0
-                }
-            ];
-            for j in 0..cols.ncols() {
-                let col = column_mut(cols.rb_mut(), j);
-                parts.scale_column(c0 + j, col, &mut scratch, &mut seen);
-            }
-            if sparse {
-                parts.downdate_columns(blk, c0, cols);
-            }
-        };
-        if parallel {
-            self.s
-                .as_mut()
-                .par_col_chunks_mut(width)
-                .enumerate()
-                .for_each(run);
-        } else {
-            let mut rest = self.s.as_mut();
-            let mut blk = 0;
-            while rest.ncols() > 0 {
-                let take = width.min(rest.ncols());
-                let (cols, tail) = rest.split_at_col_mut(take);
-                run((blk, cols));
-                rest = tail;
-                blk += 1;
-            }
-        }
+        schur::form_columns(&parts, self.s.as_mut(), width, parallel, sparse);
         if let Some(vd) = self.vdense.as_ref() {
-            if self.halved_product(nt, nt * nt / 2 * vd.ncols()) {
-                dense::syrk_lower_sub(self.s.as_mut(), vd.as_ref());
-            } else {
-                triangular::matmul(
-                    self.s.as_mut(),
-                    BlockStructure::TriangularLower,
-                    Accum::Add,
-                    vd.as_ref(),
-                    BlockStructure::Rectangular,
-                    vd.transpose(),
-                    BlockStructure::Rectangular,
-                    -1.0,
-                    self.par,
-                );
-            }
+            let halved = self.halved_product(nt, nt * nt / 2 * vd.ncols());
+            schur::downdate_dense(self.s.as_mut(), vd.as_ref(), halved, self.par);
         }
     }
 
@@ -1474,208 +977,12 @@ impl std::fmt::Debug for ProfiledDeviance {
     }
 }
 
-impl TermShape {
-    /// `k · nlevels`.
-    pub(crate) fn q_len(&self) -> usize {
-        self.k * self.nlevels
-    }
-}
-
-/// In-place lower Cholesky of a small column-major matrix (lower triangle read and written);
-/// `false` if a pivot is not positive.
-fn tiny_cholesky(s: &mut Mat<f64>) -> bool {
-    // Left-looking, column by column: the updates of column j by the columns m < j are
-    // applied in increasing m (the order of the dot products of the textbook form), on
-    // contiguous column slices.
-    let n = s.nrows();
-    for j in 0..n {
-        let (left, right) = s.as_mut().split_at_col_mut(j);
-        let colj = column_mut(right, 0);
-        for m in 0..j {
-            let colm = left
-                .as_ref()
-                .col(m)
-                .try_as_col_major()
-                .map_or(&[][..], |c| c.as_slice());
-            let x = colm[j];
-            for (o, v) in colj[j..n].iter_mut().zip(&colm[j..n]) {
-                *o -= v * x;
-            }
-        }
-        let d = colj[j];
-        if d <= 0.0 || d.is_nan() {
-            return false;
-        }
-        let d = d.sqrt();
-        colj[j] = d;
-        for o in &mut colj[j + 1..n] {
-            *o /= d;
-        }
-    }
-    true
-}
-
 /// The first column of `X` whose entries are all equal and non-zero, with that value.
 fn constant_column(x: &Mat<f64>) -> Option<(usize, f64)> {
     (0..x.ncols()).find_map(|j| {
         let c = *x.col_as_slice(j).first()?;
         (c != 0.0 && x.col_as_slice(j).iter().all(|&v| v == c)).then_some((j, c))
     })
-}
-
-/// `out = Λ' A Λ` for small `k × k` row-major matrices (`Λ` lower triangular); `t` is
-/// scratch of at least `k²`.
-fn sandwich_into(a: &[f64], lam: &[f64], k: usize, out: &mut [f64], t: &mut [f64]) {
-    // t = A Λ
-    for r in 0..k {
-        for c in 0..k {
-            let mut acc = 0.0;
-            for m in c..k {
-                acc += a[r * k + m] * lam[m * k + c];
-            }
-            t[r * k + c] = acc;
-        }
-    }
-    lower_t_mul(lam, t, k, out);
-}
-
-/// `out = Λ'B` for `k × k` row-major matrices (`Λ` lower triangular).
-pub(crate) fn lower_t_mul(lam: &[f64], b: &[f64], k: usize, out: &mut [f64]) {
-    for r in 0..k {
-        for c in 0..k {
-            let mut acc = 0.0;
-            for m in r..k {
-                acc += lam[m * k + r] * b[m * k + c];
-            }
-            out[r * k + c] = acc;
-        }
-    }
-}
-
-/// In-place lower Cholesky of a small row-major SPD matrix; returns `2 Σ log diag(L)` or
-/// `None` if a pivot is not positive. The strict upper triangle is zeroed.
-pub(crate) fn small_cholesky(a: &mut [f64], k: usize) -> Option<f64> {
-    let mut ld = 0.0;
-    for j in 0..k {
-        let mut d = a[j * k + j];
-        for m in 0..j {
-            d -= a[j * k + m] * a[j * k + m];
-        }
-        if d <= 0.0 || d.is_nan() {
-            return None;
-        }
-        let d = d.sqrt();
-        a[j * k + j] = d;
-        ld += 2.0 * d.ln();
-        for i in j + 1..k {
-            let mut acc = a[i * k + j];
-            for m in 0..j {
-                acc -= a[i * k + m] * a[j * k + m];
-            }
-            a[i * k + j] = acc / d;
-        }
-        for c in j + 1..k {
-            a[j * k + c] = 0.0;
-        }
-    }
-    Some(ld)
-}
-
-/// Inverse of a small row-major lower-triangular matrix.
-pub(crate) fn small_lower_inverse(l: &[f64], k: usize) -> Vec<f64> {
-    let mut inv = vec![0.0; k * k];
-    small_lower_inverse_into(l, k, &mut inv);
-    inv
-}
-
-/// [`small_lower_inverse`] into `inv` (`k × k`, row-major): writes the lower triangle only.
-pub(crate) fn small_lower_inverse_into(l: &[f64], k: usize, inv: &mut [f64]) {
-    for j in 0..k {
-        inv[j * k + j] = 1.0 / l[j * k + j];
-        for i in j + 1..k {
-            let mut acc = 0.0;
-            for m in j..i {
-                acc -= l[i * k + m] * inv[m * k + j];
-            }
-            inv[i * k + j] = acc / l[i * k + i];
-        }
-    }
-}
-
-/// `M = Λ₀ L⁻ᵀ` (`k × k`, row-major) for a level of the first term whose factor block is `l`
-/// (`L = chol(Λ₀'A_jΛ₀ + I)`): a row `v` of `Λᵣ'A_r0` (one level's `k` columns) becomes the
-/// row `v M` of `V = Λᵣ'A_r0 Λ₀ L⁻ᵀ`. `linv` (`k²`) receives `L⁻¹` (lower triangle). Entry by entry,
-/// `M[a, c] = Σ_{j ≤ min(a, c)} Λ₀[a, j] (L⁻¹)[c, j]`.
-pub(crate) fn level_mix_into(lam0: &[f64], l: &[f64], k: usize, linv: &mut [f64], m: &mut [f64]) {
-    small_lower_inverse_into(l, k, linv);
-    for a in 0..k {
-        for c in 0..k {
-            let mut acc = 0.0;
-            for j in 0..=a.min(c) {
-                acc += lam0[a * k + j] * linv[c * k + j];
-            }
-            m[a * k + c] = acc;
-        }
-    }
-}
-
-/// `v ← v M` for every row `v` (length `k`) of the row-major `rows`, with `m` a row-major
-/// `k × k` matrix; each entry is summed over the rows of `m` in order, from 0 (`out` is `k`
-/// values of scratch). Sizes up to 8 run with the size known at compile time (same arithmetic).
-pub(crate) fn rows_times_into(rows: &mut [f64], m: &[f64], k: usize, out: &mut [f64]) {
-    fn fixed<const K: usize>(rows: &mut [f64], m: &[f64]) {
-        let Some(m) = m.get(..K * K) else {
-            return;
-        };
-        for v in rows.chunks_exact_mut(K) {
-            let mut out = [0.0; K];
-            for (&x, mrow) in v.iter().zip(m.chunks_exact(K)) {
-                for (o, mv) in out.iter_mut().zip(mrow) {
-                    *o += x * mv;
-                }
-            }
-            v.copy_from_slice(&out);
-        }
-    }
-    match k {
-        2 => fixed::<2>(rows, m),
-        3 => fixed::<3>(rows, m),
-        4 => fixed::<4>(rows, m),
-        5 => fixed::<5>(rows, m),
-        6 => fixed::<6>(rows, m),
-        7 => fixed::<7>(rows, m),
-        8 => fixed::<8>(rows, m),
-        _ => {
-            let out = &mut out[..k];
-            for v in rows.chunks_exact_mut(k) {
-                out.iter_mut().for_each(|o| *o = 0.0);
-                for (&x, mrow) in v.iter().zip(m.chunks_exact(k)) {
-                    for (o, mv) in out.iter_mut().zip(mrow) {
-                        *o += x * mv;
-                    }
-                }
-                v.copy_from_slice(out);
-            }
-        }
-    }
-}
-
-/// `S⁻¹ = L⁻ᵀL⁻¹` of `S = LL'` from the row-major lower-triangular inverse `li` (`m × m`):
-/// `put(a, b, (S⁻¹)_ab)` for every `b ≤ a` (the caller mirrors it).
-pub(crate) fn spd_inverse_from_lower_inverse(
-    li: &[f64],
-    m: usize,
-    mut put: impl FnMut(usize, usize, f64),
-) {
-    for a in 0..m {
-        for b in 0..=a {
-            let mut acc = 0.0;
-            for i in a..m {
-                acc += li[i * m + a] * li[i * m + b];
-            }
-            put(a, b, acc);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -1969,20 +1276,5 @@ pub(crate) mod tests {
         let mut fresh = ProfiledDeviance::new(&d2, true);
         let theta = [0.7, -0.3, 0.4, 1.3, 0.2, 0.5, 0.9];
         assert_eq!(dev.objective(&theta), fresh.objective(&theta));
-    }
-
-    #[test]
-    fn small_cholesky_factors_and_rejects() {
-        let mut a = vec![4.0, 2.0, 2.0, 3.0];
-        let ld = small_cholesky(&mut a, 2).unwrap();
-        assert!((a[0] - 2.0).abs() < 1e-15 && (a[2] - 1.0).abs() < 1e-15);
-        assert!((a[3] - 2f64.sqrt()).abs() < 1e-15 && a[1] == 0.0);
-        assert!((ld - 8f64.ln()).abs() < 1e-14);
-        let mut bad = vec![1.0, 2.0, 2.0, 1.0];
-        assert!(small_cholesky(&mut bad, 2).is_none());
-        let inv = small_lower_inverse(&a, 2);
-        // L · L⁻¹ = I
-        assert!((a[0] * inv[0] - 1.0).abs() < 1e-15);
-        assert!((a[2] * inv[0] + a[3] * inv[2]).abs() < 1e-15);
     }
 }

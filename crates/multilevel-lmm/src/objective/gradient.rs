@@ -63,6 +63,7 @@
 //! (`Σ_j |pattern_j|² k₀`, the cost of the downdate `VV'`).
 
 use super::*;
+use faer::reborrow::ReborrowMut;
 
 /// Dense matrices of the first-term and later-term passes, kept between gradient evaluations
 /// (on kb07_1 they are five 265 × 448 blocks per gradient: allocating and zeroing fresh ones

@@ -785,7 +785,7 @@ mod optimizer_tests {
     fn quasi_newton_and_bobyqa_reach_the_same_optimum() {
         // Crossed vector terms (7 θ), REML and ML, with weights; a response with clear
         // random intercepts and slopes for the first two terms, so that the optimum is interior.
-        let mut d = crate::objective::tests::design_with(true, 240, &[(12, 2), (8, 2), (5, 1)]);
+        let mut d = crate::testing::design_with(true, 240, &[(12, 2), (8, 2), (5, 1)]);
         let mut seed = 11u64;
         let mut unif = || {
             seed = seed

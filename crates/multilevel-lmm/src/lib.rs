@@ -7,11 +7,17 @@
 //! - [`results`]: plain-data results shared with the report and inference layers.
 
 pub(crate) mod blocks;
+mod cross;
+mod fast;
 pub mod fit;
+mod gradient;
 pub mod objective;
 pub mod optimizer;
 pub mod results;
+mod solve;
 pub mod summaries;
+#[cfg(test)]
+mod testing;
 
 pub use fit::{
     AUTO_QUASI_NEWTON_MAX_DENSE_BLOCK, AUTO_QUASI_NEWTON_MIN_THETA, LinearMixedModel, LmmError,

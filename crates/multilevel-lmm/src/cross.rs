@@ -1,14 +1,220 @@
-//! The cross products of `[Z X y]` from which every evaluation of the profiled criterion
-//! starts: `Z₀'Z₀` per level of the first term, the sparse `[Z_r X y]'Z₀` and the dense
-//! `A_rr = [Z_r X y]'[Z_r X y]` (kept sparse as well when it has few non-zeros).
+//! Preparing a model: the shapes of the blocks and the cross products of `[Z X y]` from which
+//! every evaluation of the profiled criterion starts (`Z₀'Z₀` per level of the first term, the
+//! sparse `[Z_r X y]'Z₀` and the dense `A_rr = [Z_r X y]'[Z_r X y]`, kept sparse as well when it
+//! has few non-zeros), and what the prepared model reports about itself.
 
-use faer::Mat;
+use faer::dyn_stack::MemBuffer;
+use faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch;
+use faer::{Mat, Par};
 use multilevel_design::Design;
 
+use crate::assemble::PARALLEL_MIN;
+use crate::blocks::dense;
+use crate::blocks::layout::{RestRow, TermShape};
 use crate::blocks::sparse::{SparseRest, TileIndex};
-use crate::objective::ProfiledDeviance;
+use crate::objective::{FactorSummary, ProfiledDeviance};
 
 impl ProfiledDeviance {
+    /// Prepare the cross products of a design. `reml` selects the criterion.
+    ///
+    /// The design must have at least one random-effects term (checked by the caller).
+    pub fn new(design: &Design, reml: bool) -> Self {
+        let n = design.nobs();
+        let p = design.p();
+        let mut terms = Vec::with_capacity(design.terms.len());
+        let mut theta_offset = 0;
+        let mut rest_offset = 0;
+        for (j, t) in design.terms.iter().enumerate() {
+            terms.push(TermShape {
+                k: t.k,
+                nlevels: t.nlevels(),
+                theta_offset,
+                rest_offset: if j == 0 { None } else { Some(rest_offset) },
+            });
+            theta_offset += t.n_theta();
+            if j > 0 {
+                rest_offset += t.q();
+            }
+        }
+        let nr = rest_offset;
+        let nt = nr + p + 1;
+        let k0 = terms.first().map_or(1, |t| t.k);
+        let l0 = terms.first().map_or(0, |t| t.nlevels);
+
+        let mut rest_rows = Vec::with_capacity(nt);
+        for (j, t) in terms.iter().enumerate().skip(1) {
+            if let Some(off) = t.rest_offset {
+                for level in 0..t.nlevels {
+                    for _ in 0..t.k {
+                        rest_rows.push(RestRow {
+                            term: j as u32,
+                            group_start: (off + level * t.k) as u32,
+                        });
+                    }
+                }
+            }
+        }
+        for r in nr..nt {
+            rest_rows.push(RestRow {
+                term: u32::MAX,
+                group_start: r as u32,
+            });
+        }
+        let rest_scalar = terms.iter().skip(1).all(|t| t.k == 1);
+        let kmax = terms.iter().map(|t| t.k).max().unwrap_or(1);
+
+        let lambda = terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
+        // faer's kernels run sequentially. Measured on the 2-core development machine, they were
+        // faster than faer's parallel ones even on InstEval's 1,145-row block (2.34 s vs 2.66 s
+        // per fit), and after faer's parallel kernels had run, rayon work elsewhere in the same
+        // process (the GLMM's chunked PIRLS sums) became ~7× slower (`cargo xtask bench-lme4
+        // --models insteval,glmm_binomial`).
+        let par = Par::Seq;
+        // Scratch for faer's Cholesky of the whole block, or of one panel of the blocked one.
+        let mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
+            nt.max(dense::PANEL),
+            par,
+            Default::default(),
+        ));
+        let mut dev = ProfiledDeviance {
+            reml,
+            n,
+            p,
+            terms,
+            k0,
+            l0,
+            nr,
+            nt,
+            a00: vec![0.0; l0 * k0 * k0],
+            level_order: Vec::new(),
+            level_start: Vec::new(),
+            bptr: Vec::new(),
+            brow: Vec::new(),
+            bval: Vec::new(),
+            a_rest: Mat::zeros(nt, nt),
+            a_rest_sparse: None,
+            tile_index: TileIndex::default(),
+            rest_rows,
+            rest_scalar,
+            log_det_w: 0.0,
+            const_col: constant_column(&design.x),
+            y_shift: 0.0,
+            lambda,
+            l00: vec![0.0; l0 * k0 * k0],
+            vval: Vec::new(),
+            s: Mat::zeros(nt, nt),
+            vdense: None,
+            rest_scale: Vec::with_capacity(nt),
+            tile_width: if nt > 512 { 64 } else { nt },
+            parallel_min: PARALLEL_MIN,
+            gradient_chunk_work: crate::gradient::GRADIENT_CHUNK_WORK,
+            small: vec![0.0; 2 * kmax * kmax],
+            tiny: Vec::new(),
+            mem,
+            par,
+            evaluations: 0,
+            gradient_evaluations: 0,
+            sinv: Mat::zeros(0, 0),
+            linv: Mat::zeros(0, 0),
+            grad_mem: None,
+            dense_work: crate::gradient::DenseWork::default(),
+            single: crate::fast::single::SingleWork::default(),
+            scalar: crate::fast::scalar::ScalarWork::default(),
+            factored_theta: Vec::new(),
+            factored: None,
+            small_paths: true,
+        };
+        dev.accumulate(
+            design,
+            design.weights.as_deref(),
+            &design.y,
+            design.offset.as_deref(),
+        );
+        dev
+    }
+
+    /// Replace the response (same `X`, `Z`, weights and offset) and recompute the cross
+    /// products. Used to refit simulated responses.
+    ///
+    /// `y` must have one value per observation of the design.
+    pub fn set_response(&mut self, design: &Design, y: &[f64]) {
+        self.accumulate(
+            design,
+            design.weights.as_deref(),
+            y,
+            design.offset.as_deref(),
+        );
+    }
+
+    /// Recompute the cross products with other weights, response and offset (same `X` and
+    /// `Z`): one step of penalized iteratively reweighted least squares for GLMMs uses the
+    /// working weights and working response here. All slices have one value per observation;
+    /// weights must be positive.
+    pub fn update(
+        &mut self,
+        design: &Design,
+        weights: Option<&[f64]>,
+        y: &[f64],
+        offset: Option<&[f64]>,
+    ) {
+        self.accumulate(design, weights, y, offset);
+    }
+
+    /// Factor `M(θ)` and return its log-determinants and penalized residual sum of squares
+    /// (`None` if the factorization fails). After a success, [`Self::solve`] and
+    /// [`Self::rx_inverse`] read the same factor.
+    pub fn factor_summary(&mut self, theta: &[f64]) -> Option<FactorSummary> {
+        self.factor(theta)
+    }
+
+    /// β̂ and the spherical random effects û (one vector per term, sorted term order, `k`
+    /// values per level) from the last successful factorization.
+    pub fn solve(&self) -> (Vec<f64>, Vec<Vec<f64>>) {
+        self.solve_current()
+    }
+
+    /// Λ of each term (row-major `k × k`, lower triangular) as set by the last factorization.
+    pub fn lambda(&self) -> &[Vec<f64>] {
+        &self.lambda
+    }
+
+    /// Number of observations.
+    pub fn nobs(&self) -> usize {
+        self.n
+    }
+
+    /// Number of fixed-effects coefficients.
+    pub fn p(&self) -> usize {
+        self.p
+    }
+
+    /// Whether the criterion is REML.
+    pub fn reml(&self) -> bool {
+        self.reml
+    }
+
+    /// Switch between the REML criterion and the ML deviance (the cross products are shared).
+    pub fn set_reml(&mut self, reml: bool) {
+        self.reml = reml;
+    }
+
+    /// Rows of the dense block factored at every evaluation: the random effects after the
+    /// first term, then `X` and `y`.
+    pub fn dense_block_size(&self) -> usize {
+        self.nt
+    }
+
+    /// Number of objective evaluations since the structure was built (gradient evaluations
+    /// included).
+    pub fn evaluations(&self) -> usize {
+        self.evaluations
+    }
+
+    /// `Σ log wᵢ` of the prior weights (0 without weights).
+    pub fn log_det_w(&self) -> f64 {
+        self.log_det_w
+    }
+
     /// Build every cross product from the design's `X` and `Z` with the given weights,
     /// response and offset. Also forgets the cached factor of [`Self::factor_at`] and the
     /// gradient's workspace (which keeps a copy of `[Z_r X]'Z₀`): every change of the
@@ -197,4 +403,17 @@ pub(crate) fn constant_column(x: &Mat<f64>) -> Option<(usize, f64)> {
         let c = *x.col_as_slice(j).first()?;
         (c != 0.0 && x.col_as_slice(j).iter().all(|&v| v == c)).then_some((j, c))
     })
+}
+
+impl std::fmt::Debug for ProfiledDeviance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProfiledDeviance")
+            .field("reml", &self.reml)
+            .field("n", &self.n)
+            .field("p", &self.p)
+            .field("terms", &self.terms)
+            .field("dense_block", &self.nt)
+            .field("evaluations", &self.evaluations)
+            .finish_non_exhaustive()
+    }
 }

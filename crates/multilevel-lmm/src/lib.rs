@@ -6,6 +6,7 @@
 //! - [`fit`]: the fit and everything lme4 reports after it;
 //! - [`results`]: plain-data results shared with the report and inference layers.
 
+mod assemble;
 pub(crate) mod blocks;
 mod cross;
 mod fast;

@@ -6,8 +6,9 @@
 use faer::Mat;
 use multilevel_design::{Design, ReTerm};
 
+use crate::assemble::PARALLEL_MIN;
 use crate::blocks::sparse::TileIndex;
-use crate::objective::{PARALLEL_MIN, ProfiledDeviance};
+use crate::objective::ProfiledDeviance;
 
 /// Deterministic pseudo-random numbers in [0, 1).
 fn lcg(seed: &mut u64) -> f64 {

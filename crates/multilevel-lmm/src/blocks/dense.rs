@@ -32,19 +32,21 @@ pub(crate) fn factor(
 ) -> bool {
     let n = s.nrows();
     if n <= TINY_BLOCK {
-        tiny.clear();
+        // Every entry the kernel reads (the lower triangle) is copied in; the rest is scratch.
         tiny.resize(n * n, 0.0);
         for j in 0..n {
-            for (i, v) in s.col_as_slice(j).iter().enumerate().skip(j) {
-                tiny[i * n + j] = *v;
+            let col = &s.col_as_slice(j)[j..n];
+            for (v, dst) in col.iter().zip(tiny[j * n + j..].iter_mut().step_by(n)) {
+                *dst = *v;
             }
         }
         if !cholesky_in_place(tiny, n, |_| {}) {
             return false;
         }
         for j in 0..n {
-            for (i, v) in s.col_as_slice_mut(j).iter_mut().enumerate().skip(j) {
-                *v = tiny[i * n + j];
+            let col = &mut s.col_as_slice_mut(j)[j..n];
+            for (v, src) in col.iter_mut().zip(tiny[j * n + j..].iter().step_by(n)) {
+                *v = *src;
             }
         }
         true

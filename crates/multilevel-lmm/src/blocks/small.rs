@@ -52,26 +52,30 @@ pub(crate) fn lower_t_mul(lam: &[f64], b: &[f64], k: usize, out: &mut [f64]) {
 /// increasing `m` (the order of the textbook form, which every caller's numbers depend on).
 #[inline]
 pub(crate) fn cholesky_in_place(a: &mut [f64], k: usize, mut pivot: impl FnMut(f64)) -> bool {
+    let Some(a) = a.get_mut(..k * k) else {
+        return false;
+    };
     for j in 0..k {
-        let mut d = a[j * k + j];
-        for m in 0..j {
-            d -= a[j * k + m] * a[j * k + m];
+        // Row j of L (columns < j are done), then the rows below it.
+        let (rowj, below) = a[j * k..].split_at_mut(k);
+        let mut d = rowj[j];
+        for x in &rowj[..j] {
+            d -= x * x;
         }
         if d <= 0.0 || d.is_nan() {
             return false;
         }
         pivot(d);
         let d = d.sqrt();
-        a[j * k + j] = d;
-        for i in j + 1..k {
-            let mut acc = a[i * k + j];
-            for m in 0..j {
-                acc -= a[i * k + m] * a[j * k + m];
+        rowj[j] = d;
+        rowj[j + 1..].fill(0.0);
+        let done = &rowj[..j];
+        for row in below.chunks_exact_mut(k) {
+            let mut acc = row[j];
+            for (x, y) in row[..j].iter().zip(done) {
+                acc -= x * y;
             }
-            a[i * k + j] = acc / d;
-        }
-        for c in j + 1..k {
-            a[j * k + c] = 0.0;
+            row[j] = acc / d;
         }
     }
     true

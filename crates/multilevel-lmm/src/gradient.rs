@@ -137,7 +137,7 @@ impl ProfiledDeviance {
     /// (REML; for ML `A = Λ'Z'ZΛ + I` replaces `Ω` and `n` replaces `n − p`). Only the diagonal
     /// (term, level) blocks of `Ω⁻¹Λ̃'G̃` are formed, from a selected inverse built on the
     /// blocked factor; `Z'r` comes from the stored cross products. The derivation is in the
-    /// source (`objective/gradient.rs`). The cost is about two to three objective evaluations.
+    /// source (`gradient.rs`). The cost is about two to three objective evaluations.
     ///
     /// At a boundary (a diagonal θ at 0) the result is the one-sided derivative into the
     /// feasible region (the criterion is smooth in θ there as long as `M` is factorable).

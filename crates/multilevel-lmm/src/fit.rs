@@ -514,7 +514,7 @@ impl LinearMixedModel {
             );
         }
         let mut l = hess.clone();
-        match crate::objective::small_cholesky(&mut l, m) {
+        match crate::blocks::small::small_cholesky(&mut l, m) {
             None => Some(
                 "Model failed to converge: the Hessian at the optimum is not positive definite; hint: the model may be nearly unidentifiable — simplify the random effects or rescale predictors".into(),
             ),
@@ -687,7 +687,7 @@ mod optimizer_tests {
     fn quasi_newton_and_bobyqa_reach_the_same_optimum() {
         // Crossed vector terms (7 θ), REML and ML, with weights; a response with clear
         // random intercepts and slopes for the first two terms, so that the optimum is interior.
-        let mut d = crate::objective::tests::design_with(true, 240, &[(12, 2), (8, 2), (5, 1)]);
+        let mut d = crate::testing::design_with(true, 240, &[(12, 2), (8, 2), (5, 1)]);
         let mut seed = 11u64;
         let mut unif = || {
             seed = seed

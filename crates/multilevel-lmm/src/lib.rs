@@ -7,12 +7,20 @@
 //! - [`fit`]: the fit and everything lme4 reports after it;
 //! - [`results`]: plain-data results shared with the report and inference layers.
 
+mod assemble;
+pub(crate) mod blocks;
 pub mod build;
+mod cross;
+mod fast;
 pub mod fit;
+mod gradient;
 pub mod objective;
 pub mod optimizer;
 pub mod results;
+mod solve;
 pub mod summaries;
+#[cfg(test)]
+mod testing;
 
 pub use build::FitResultBuilder;
 pub use fit::{

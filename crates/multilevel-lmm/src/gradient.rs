@@ -62,7 +62,17 @@
 //! factorizations of it) plus one pass over the sparse off-diagonal pattern per level
 //! (`Σ_j |pattern_j|² k₀`, the cost of the downdate `VV'`).
 
-use super::*;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::reborrow::ReborrowMut;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+use rayon::prelude::*;
+
+use crate::blocks::dense;
+use crate::blocks::small::{
+    TINY_BLOCK, lower_t_mul, small_lower_inverse, spd_inverse_from_lower_inverse,
+};
+use crate::objective::{FactorSummary, ProfiledDeviance};
 
 /// Dense matrices of the first-term and later-term passes, kept between gradient evaluations
 /// (on kb07_1 they are five 265 × 448 blocks per gradient: allocating and zeroing fresh ones
@@ -127,7 +137,7 @@ impl ProfiledDeviance {
     /// (REML; for ML `A = Λ'Z'ZΛ + I` replaces `Ω` and `n` replaces `n − p`). Only the diagonal
     /// (term, level) blocks of `Ω⁻¹Λ̃'G̃` are formed, from a selected inverse built on the
     /// blocked factor; `Z'r` comes from the stored cross products. The derivation is in the
-    /// source (`objective/gradient.rs`). The cost is about two to three objective evaluations.
+    /// source (`gradient.rs`). The cost is about two to three objective evaluations.
     ///
     /// At a boundary (a diagonal θ at 0) the result is the one-sided derivative into the
     /// feasible region (the criterion is smooth in θ there as long as `M` is factorable).
@@ -195,7 +205,7 @@ impl ProfiledDeviance {
     }
 
     /// The gradient at the current factor (`f` its summary, `ntheta` the length of θ).
-    fn gradient_current(&mut self, f: &FactorSummary, ntheta: usize) -> Vec<f64> {
+    pub(crate) fn gradient_current(&mut self, f: &FactorSummary, ntheta: usize) -> Vec<f64> {
         let nr = self.nr;
         let p = self.p;
         let k0 = self.k0;
@@ -959,7 +969,7 @@ impl ProfiledDeviance {
 
 /// Work (`Σ_j |pattern_j| k₀²`) from which the first term's levels are split into chunks
 /// computed on the rayon threads (kb07's maximal model has ~10⁶).
-pub(super) const GRADIENT_CHUNK_WORK: usize = 200_000;
+pub(crate) const GRADIENT_CHUNK_WORK: usize = 200_000;
 
 /// Largest `m · k₀ℓ₀` (entries of each dense `m × k₀ℓ₀` matrix of the dense first-term pass,
 /// [`ProfiledDeviance::first_term_dense`]) for which that pass is used.
@@ -981,7 +991,7 @@ struct LevelSums {
 /// `r = y − Xβ − Z_r b_r − …`, as the gradient's `Z'r` sums read it: `b_r[row]` for a later
 /// random effect (`row < nr`), `β[row − nr]` for a column of `X`, and `−1` for `y`.
 #[inline(always)]
-pub(super) fn residual_coef(row: usize, nr: usize, br: &[f64], beta: &[f64]) -> f64 {
+pub(crate) fn residual_coef(row: usize, nr: usize, br: &[f64], beta: &[f64]) -> f64 {
     if row < nr {
         br[row]
     } else {
@@ -991,13 +1001,14 @@ pub(super) fn residual_coef(row: usize, nr: usize, br: &[f64], beta: &[f64]) -> 
 
 /// Smallest `|θ_t|` for which the gradient uses the scalar-term identity
 /// `∂ log|Ω|/∂θ_t = (2/θ_t)(q_t − tr((Ω⁻¹)_tt))` (see `gradient_scalar_terms`).
-pub(super) const SCALAR_SHORTCUT_MIN_THETA: f64 = 1e-3;
+pub(crate) const SCALAR_SHORTCUT_MIN_THETA: f64 = 1e-3;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use super::super::tests::{design, design_with};
     use super::*;
+    use crate::testing::{design, design_with};
+    use multilevel_design::Design;
 
     /// Central differences of the objective, step `h`.
     fn numeric(dev: &mut ProfiledDeviance, theta: &[f64], h: f64) -> Vec<f64> {

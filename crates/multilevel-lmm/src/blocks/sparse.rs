@@ -1,5 +1,5 @@
 //! Precomputed structure that makes forming the dense Schur block `S` cheap when its inputs are
-//! sparse (see [`super::ProfiledDeviance::form_schur`]).
+//! sparse (see `super::schur`).
 //!
 //! * [`SparseRest`]: the non-zeros of `A_rr = [Z_r X y]'[Z_r X y]` column by column. For the
 //!   random-effects part this is usually very sparse (with crossed scalar terms `Z_j'Z_j` is
@@ -10,7 +10,7 @@
 //!   rows of `V` reach into it, each with the position of its first such row, so the sparse
 //!   downdate of a tile visits only those levels and needs no search.
 
-use super::RestRow;
+use crate::blocks::layout::RestRow;
 use faer::Mat;
 
 /// `A_rr` is kept sparse only when its stored entries are at most this fraction (1/`n`) of the

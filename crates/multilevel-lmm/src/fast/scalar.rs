@@ -15,17 +15,19 @@
 // visibly that of the general path (which these paths must reproduce).
 #![allow(clippy::needless_range_loop)]
 
-use super::*;
+use crate::blocks::schur::scale_scalar_column;
+use crate::blocks::small::TINY_BLOCK;
+use crate::objective::{FactorSummary, ProfiledDeviance};
 
 /// Largest leading block (`m`) for which the gradient's `S⁻¹` is formed by the explicit
 /// small inverse.
 const SMALL_BLOCK: usize = TINY_BLOCK;
 
-use super::gradient::{SCALAR_SHORTCUT_MIN_THETA, residual_coef};
+use crate::gradient::{SCALAR_SHORTCUT_MIN_THETA, residual_coef};
 
 /// Workspace of the scalar-term gradient, kept across evaluations.
 #[derive(Debug, Default)]
-pub(super) struct ScalarWork {
+pub(crate) struct ScalarWork {
     beta: Vec<f64>,
     u0: Vec<f64>,
     ur: Vec<f64>,
@@ -50,7 +52,7 @@ impl ProfiledDeviance {
     /// every term is scalar, in one pass with the arithmetic of [`Self::compute_v`] and
     /// [`Self::form_schur`]. Returns `false` (nothing done) for other models. Needs `Λ` and
     /// `L₀₀` of the current θ.
-    pub(super) fn scalar_terms_schur(&mut self) -> bool {
+    pub(crate) fn scalar_terms_schur(&mut self) -> bool {
         if !self.scalar_small_layout() {
             return false;
         }
@@ -99,7 +101,7 @@ impl ProfiledDeviance {
 
     /// The gradient at the current factor when every term is scalar, every `|θ_t| ≥ 1e-3`
     /// and the leading block has at most [`SMALL_BLOCK`] rows; `None` otherwise.
-    pub(super) fn scalar_terms_small_gradient(
+    pub(crate) fn scalar_terms_small_gradient(
         &mut self,
         f: &FactorSummary,
         ntheta: usize,

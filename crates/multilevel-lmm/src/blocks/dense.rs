@@ -1,4 +1,5 @@
-//! Dense kernels of the Schur-complement block on two threads.
+//! The dense block `S = L_S L_S'` (the rows after the first term): its Cholesky factor, chosen
+//! by size ([`factor`]), and its products on two threads.
 //!
 //! faer's own parallel kernels gained nothing on this project's 2-core machine for blocks of
 //! ~1,000 rows (InstEval) and slowed later rayon work in the same process, so the LMM engine
@@ -10,11 +11,63 @@
 //! thread or two.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt::factor::cholesky_in_place;
+use faer::linalg::cholesky::llt::factor::cholesky_in_place as cholesky_in_place_llt;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::reborrow::{Reborrow, ReborrowMut};
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+use crate::blocks::small::{TINY_BLOCK, cholesky_in_place};
+
+/// Factor the dense block in place, `S = L_S L_S'` on its lower triangle (the upper triangle is
+/// not read); `false` when a pivot is not positive. By size: at most [`TINY_BLOCK`] rows go
+/// through the small kernel ([`cholesky_in_place`], on a row-major copy in `tiny`); with
+/// `two_threads` the panel-blocked kernel ([`blocked_cholesky`]); otherwise faer's sequential
+/// one. `mem` must hold faer's sequential Cholesky scratch for `max(n, PANEL)` columns.
+pub(crate) fn factor(
+    s: &mut Mat<f64>,
+    two_threads: bool,
+    mem: &mut MemBuffer,
+    tiny: &mut Vec<f64>,
+) -> bool {
+    let n = s.nrows();
+    if n <= TINY_BLOCK {
+        // Every entry the kernel reads (the lower triangle) is copied in; the rest is scratch.
+        tiny.resize(n * n, 0.0);
+        for j in 0..n {
+            let col = &s.col_as_slice(j)[j..n];
+            for (v, dst) in col.iter().zip(tiny[j * n + j..].iter_mut().step_by(n)) {
+                *dst = *v;
+            }
+        }
+        if !cholesky_in_place(tiny, n, |_| {}) {
+            return false;
+        }
+        for j in 0..n {
+            let col = &mut s.col_as_slice_mut(j)[j..n];
+            for (v, src) in col.iter_mut().zip(tiny[j * n + j..].iter().step_by(n)) {
+                *v = *src;
+            }
+        }
+        true
+    } else if two_threads {
+        blocked_cholesky(s.as_mut(), mem)
+    } else {
+        cholesky_in_place_faer(s.as_mut(), mem)
+    }
+}
+
+/// faer's sequential Cholesky factor of `a` in place (lower triangle).
+fn cholesky_in_place_faer(a: MatMut<'_, f64>, mem: &mut MemBuffer) -> bool {
+    cholesky_in_place_llt(
+        a,
+        Default::default(),
+        Par::Seq,
+        MemStack::new(mem),
+        Default::default(),
+    )
+    .is_ok()
+}
 
 /// Run `a` and `b` in parallel on [`dense_pool`] (sequentially when it could not be built or
 /// rayon is limited to one thread, `RAYON_NUM_THREADS=1`).
@@ -135,7 +188,7 @@ pub(crate) fn blocked_cholesky(mut a: MatMut<'_, f64>, mem: &mut MemBuffer) -> b
         let view = a.rb_mut().submatrix_mut(k, k, n - k, n - k);
         let (left, right) = view.split_at_col_mut(kb);
         let (mut l11, mut a21) = left.split_at_row_mut(kb);
-        if cholesky_in_place(
+        if cholesky_in_place_llt(
             l11.rb_mut(),
             Default::default(),
             Par::Seq,
@@ -195,7 +248,7 @@ mod tests {
                 Par::Seq,
                 Default::default(),
             ));
-            cholesky_in_place(
+            cholesky_in_place_llt(
                 reference.as_mut(),
                 Default::default(),
                 Par::Seq,

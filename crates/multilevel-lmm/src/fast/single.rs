@@ -21,13 +21,16 @@
 // visibly that of the general path (which these paths must reproduce).
 #![allow(clippy::needless_range_loop)]
 
-use super::*;
-
-use super::gradient::SCALAR_SHORTCUT_MIN_THETA;
+use crate::blocks::small::{
+    TINY_BLOCK, level_mix_into, rows_times_into, small_lower_inverse_into,
+    spd_inverse_from_lower_inverse,
+};
+use crate::gradient::SCALAR_SHORTCUT_MIN_THETA;
+use crate::objective::{FactorSummary, ProfiledDeviance};
 
 /// Workspace of [`ProfiledDeviance::single_term_gradient`], kept across evaluations.
 #[derive(Debug, Default)]
-pub(super) struct SingleWork {
+pub(crate) struct SingleWork {
     /// β for the centred response (`p`).
     beta: Vec<f64>,
     /// Leading `m × m` block of `L_S`, then its inverse (row-major).
@@ -45,7 +48,7 @@ impl ProfiledDeviance {
     /// `k₀ ≤ 3` ([`Self::single_term_gradient`], the general path's numbers) or small models
     /// whose terms are all scalar (`scalar.rs`, equal to rounding); `None` when neither
     /// applies and the general path runs.
-    pub(super) fn small_model_gradient(
+    pub(crate) fn small_model_gradient(
         &mut self,
         f: &FactorSummary,
         ntheta: usize,
@@ -317,7 +320,7 @@ impl ProfiledDeviance {
     /// `y` only): the work of [`Self::compute_v`] and [`Self::form_schur`] in one pass over the
     /// levels, with the same arithmetic in the same order. Returns `false` (nothing done) for
     /// other models. Needs `Λ` and `L₀₀` of the current θ.
-    pub(super) fn single_term_schur(&mut self) -> bool {
+    pub(crate) fn single_term_schur(&mut self) -> bool {
         if self.nr != 0 || self.vdense.is_some() || self.two_threads(self.nt) {
             return false;
         }
@@ -379,8 +382,9 @@ impl ProfiledDeviance {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use super::super::tests::design_with;
     use super::*;
+    use crate::testing::design_with;
+    use multilevel_design::Design;
 
     /// The criterion, gradient, β and u by the fast paths and by the general path, for REML
     /// and ML. `exact`: the numbers must be the same bit for bit, else to 1e-12 relative.

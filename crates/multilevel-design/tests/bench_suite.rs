@@ -103,7 +103,10 @@ fn all_benchmark_designs_build() {
     );
     // The published suite lists 51 models (52 in an older copy whose dialectNL row names a
     // column its data lacks: that row is counted as a data error).
-    assert!(ok >= 51, "suite.tsv should have at least 51 buildable models, built {ok}");
+    assert!(
+        ok >= 51,
+        "suite.tsv should have at least 51 buildable models, built {ok}"
+    );
     assert!(failures.is_empty(), "failures: {failures:#?}");
     assert_eq!(ok + data_errors.len(), total);
 }

@@ -27,8 +27,8 @@
 //!
 //! Plain loops only, on purpose: faer's AVX-512 kernels leave the upper halves of the vector
 //! registers dirty, and the scalar SSE code that runs next in every PIRLS step (`exp`, `log`
-//! of libm, for μ and the deviance) then runs several times slower on the Xeons this was
-//! measured on (a whole crossed-binomial fit went from 0.2 s to 2 s).
+//! of libm, for μ and the deviance) then runs several times slower on Xeons
+//! (docs/performance-notes.md).
 
 use multilevel_design::Design;
 use rayon::prelude::*;

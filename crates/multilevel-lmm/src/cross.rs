@@ -64,11 +64,9 @@ impl ProfiledDeviance {
         let kmax = terms.iter().map(|t| t.k).max().unwrap_or(1);
 
         let lambda = terms.iter().map(|t| vec![0.0; t.k * t.k]).collect();
-        // faer's kernels run sequentially. Measured on the 2-core development machine, they were
-        // faster than faer's parallel ones even on InstEval's 1,145-row block (2.34 s vs 2.66 s
-        // per fit), and after faer's parallel kernels had run, rayon work elsewhere in the same
-        // process (the GLMM's chunked PIRLS sums) became ~7× slower (`cargo xtask bench-lme4
-        // --models insteval,glmm_binomial`).
+        // faer's kernels run sequentially: its parallel ones were no faster on the Schur block
+        // and slowed later rayon work in the same process (docs/performance-notes.md); the engine
+        // splits the large dense products itself (blocks::dense).
         let par = Par::Seq;
         // Scratch for faer's Cholesky of the whole block, or of one panel of the blocked one.
         let mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(

@@ -1,14 +1,13 @@
 //! The dense block `S = L_S L_S'` (the rows after the first term): its Cholesky factor, chosen
 //! by size ([`factor`]), and its products on two threads.
 //!
-//! faer's own parallel kernels gained nothing on this project's 2-core machine for blocks of
-//! ~1,000 rows (InstEval) and slowed later rayon work in the same process, so the LMM engine
-//! runs faer sequentially and splits the work itself: a right-looking blocked Cholesky
-//! whose panel solve and trailing update are each cut into two equal halves (run on two threads
-//! of their own, see `join2`),
-//! and the symmetric rank-k downdate `S −= XX'` cut the same way. The cut points depend only
-//! on the matrix size, never on the number of threads, so the results are identical with one
-//! thread or two.
+//! faer's own parallel kernels gained nothing for blocks of ~1,000 rows (InstEval) and slowed
+//! later rayon work in the same process, so the LMM engine runs faer sequentially and splits
+//! the work itself: a right-looking blocked Cholesky whose panel solve and trailing update are
+//! each cut into two equal halves (run on threads of their own, see `join2`), and the
+//! symmetric rank-k downdate `S −= XX'` cut the same way. The cut points depend only on the
+//! matrix size, never on the number of threads, so the results are identical with one thread
+//! or two.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::cholesky_in_place as cholesky_in_place_llt;
@@ -73,9 +72,8 @@ fn cholesky_in_place_faer(a: MatMut<'_, f64>, mem: &mut MemBuffer) -> bool {
 /// rayon is limited to one thread, `RAYON_NUM_THREADS=1`).
 ///
 /// Not on rayon's global pool: after a thread has run faer's kernels, scalar code on that
-/// thread stays slow for the rest of its life (measured: the GLMM's PIRLS sums on the global
-/// pool became ~5× slower after one InstEval fit had run these halves there), so the dense
-/// kernels get two threads of their own.
+/// thread stays slow for the rest of its life (see docs/performance-notes.md), so the dense
+/// kernels get threads of their own.
 pub(crate) fn join2(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
     match dense_pool().filter(|_| rayon::current_num_threads() > 1) {
         Some(pool) => {
@@ -88,12 +86,14 @@ pub(crate) fn join2(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
     }
 }
 
-/// The two threads that run the halves of the dense kernels, built on first use.
+/// The threads that run the halves of the dense kernels, built on first use: as many as rayon
+/// is set to use (the machine's parallelism by default, `RAYON_NUM_THREADS` to change it), at
+/// most two, since [`join2`] hands it exactly two tasks at a time.
 fn dense_pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
+            .num_threads(rayon::current_num_threads().clamp(1, 2))
             .thread_name(|i| format!("multilevel-dense-{i}"))
             .build()
             .ok()
@@ -101,7 +101,8 @@ fn dense_pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
-/// Columns per panel of the blocked Cholesky (best of 96–256 measured at n = 1,145 and 3,706).
+/// Columns per panel of the blocked Cholesky (chosen by benchmark over 96–256 on InstEval's and
+/// ml1m's blocks; see docs/performance-notes.md).
 pub(crate) const PANEL: usize = 192;
 
 /// Column at which the lower triangle of an `m × m` block splits into two halves of equal

@@ -5,6 +5,7 @@ use crate::fit::{check_response, cli_error, write_report};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use multilevel::IntervalMethod;
+use multilevel::MixedModel;
 
 /// Examples shown by `multilevel confint --help`.
 pub const EXAMPLES: &str = "\

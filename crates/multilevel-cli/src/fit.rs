@@ -2,6 +2,7 @@
 
 use crate::args::{Ddf, Family, FitArgs, OutputFormat};
 use anyhow::{Result, anyhow, bail};
+use multilevel::MixedModel;
 use multilevel::{DataFrame, ReadOptions};
 use multilevel_report::{Format, RenderOptions, render_with};
 use std::path::Path;

@@ -3,6 +3,7 @@
 use crate::fit::{check_response, cli_error};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
+use multilevel::MixedModel;
 use multilevel::plot::{Figure, ImageFormat, figures, save};
 use std::path::PathBuf;
 

@@ -4,6 +4,7 @@ use crate::args::{AnovaArgs, CompareArgs, Ddf};
 use crate::fit::{check_ddf, check_response, cli_error, report_format, write_report};
 use anyhow::{Result, bail};
 use multilevel::FitOptions;
+use multilevel::MixedModel;
 use multilevel_report::{render_anova, render_compare};
 
 /// Runs `multilevel anova`: lmerTest's type III table of F tests.

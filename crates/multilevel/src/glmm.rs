@@ -8,9 +8,9 @@ use multilevel_formula::Formula;
 use multilevel_frame::ModelFrame;
 use multilevel_glmm::{GlmFamily, GlmmFit, GlmmOptions};
 
-use crate::model::{CoefTable, coef_tables};
+use crate::MixedModel;
 use crate::options::{GlmerOptions, IntervalMethod};
-use crate::{DataFrame, Error, FitResult, RanefTable, inference};
+use crate::{DataFrame, Error, FitResult, inference};
 
 /// A fitted generalized linear mixed model (lme4's `glmerMod`).
 ///
@@ -19,7 +19,7 @@ use crate::{DataFrame, Error, FitResult, RanefTable, inference};
 /// [`FitResult`].
 ///
 /// ```
-/// use multilevel::{Family, GlmerOptions, Link, dataset, glmer};
+/// use multilevel::{Family, GlmerOptions, Link, MixedModel, dataset, glmer};
 ///
 /// let cbpp = dataset("cbpp")?;
 /// let m = glmer(
@@ -98,11 +98,6 @@ impl GeneralizedLinearMixedModel {
         })
     }
 
-    /// The summary (lme4's `summary(fit)`: coefficients with z tests).
-    pub fn summary(&self) -> &FitResult {
-        &self.fit.result
-    }
-
     /// The summary, owned.
     pub fn into_summary(self) -> FitResult {
         self.fit.result
@@ -179,47 +174,6 @@ impl GeneralizedLinearMixedModel {
         })
     }
 
-    /// The conditional modes of the random effects per grouping factor (lme4's `ranef()`).
-    pub fn ranef(&self) -> &[RanefTable] {
-        &self.summary().ranef
-    }
-
-    /// The coefficients per level of each grouping factor on the linear-predictor scale:
-    /// fixed effects plus random effects (lme4's `coef()`).
-    pub fn coef(&self) -> Vec<CoefTable> {
-        coef_tables(self.summary(), &self.design.x_names)
-    }
-
-    /// β̂, in the order of the columns of `X` (lme4's `fixef()`).
-    pub fn fixef(&self) -> Vec<f64> {
-        self.summary().fixed.iter().map(|f| f.estimate).collect()
-    }
-
-    /// The names of the fixed-effect coefficients.
-    pub fn fixef_names(&self) -> &[String] {
-        &self.design.x_names
-    }
-
-    /// `vcov(β̂)`, row-major `p × p`.
-    pub fn vcov(&self) -> &[f64] {
-        &self.summary().vcov
-    }
-
-    /// θ̂.
-    pub fn theta(&self) -> &[f64] {
-        &self.summary().theta
-    }
-
-    /// σ̂ (1 for the binomial and Poisson families).
-    pub fn sigma(&self) -> f64 {
-        self.summary().sigma
-    }
-
-    /// The log-likelihood (Laplace or adaptive Gauss–Hermite approximation).
-    pub fn loglik(&self) -> f64 {
-        self.summary().loglik
-    }
-
     /// Fitted means μ̂ (response scale).
     pub fn fitted(&self) -> &[f64] {
         &self.fit.mu
@@ -245,39 +199,24 @@ impl GeneralizedLinearMixedModel {
         &self.fit.pearson_residuals
     }
 
-    /// The response the model was fitted to (a proportion for `cbind` responses).
-    pub fn response(&self) -> &[f64] {
-        &self.design.y
-    }
-
-    /// The design.
-    pub fn design(&self) -> &Design {
-        &self.design
-    }
-
     /// The family and link.
     pub fn family(&self) -> &GlmFamily {
         &self.family
     }
 
-    /// The parsed formula.
-    pub fn formula(&self) -> &Formula {
-        &self.formula
+    /// The design (through [`MixedModel::design`]).
+    pub(crate) fn design_ref(&self) -> &Design {
+        &self.design
     }
 
-    /// The model frame.
-    pub fn frame(&self) -> &ModelFrame {
-        &self.frame
+    /// The parsed formula and the model frame.
+    pub(crate) fn parts(&self) -> (&Formula, &ModelFrame) {
+        (&self.formula, &self.frame)
     }
 
     /// The options the model was fitted with.
     pub fn options(&self) -> &GlmerOptions {
         &self.options
-    }
-
-    /// The cross-level interactions among the fixed effects (for the reports' labels).
-    pub fn cross_level_interactions(&self) -> Vec<crate::workflow::CrossLevelTerm> {
-        crate::workflow::cross_level_interactions(&self.formula, &self.frame)
     }
 }
 

@@ -57,10 +57,12 @@
 //! &GlmerOptions::new().quadrature(Quadrature::Agq(25)))` (see [`glmer`]).
 
 mod glmm;
+mod mixed;
 mod model;
 mod options;
 
 pub use glmm::{GeneralizedLinearMixedModel, glmer};
+pub use mixed::MixedModel;
 pub use model::{CoefTable, LinearMixedModel};
 pub use multilevel_glmm::{
     Family as CustomFamily, FamilyKind as Family, FamilySpec, GlmFamily, Link as CustomLink,

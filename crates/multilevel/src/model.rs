@@ -14,12 +14,11 @@
 
 use std::ops::Deref;
 
-use multilevel_design::Design;
 use multilevel_formula::Formula;
 use multilevel_frame::ModelFrame;
 
 use crate::options::{Ddf, FitOptions, IntervalMethod};
-use crate::{Error, FitResult, RanefTable, inference};
+use crate::{Error, FitResult, MixedModel, inference};
 
 /// A fitted linear mixed model (lme4's `merMod` from `lmer()`).
 ///
@@ -30,7 +29,7 @@ use crate::{Error, FitResult, RanefTable, inference};
 /// costs nothing more.
 ///
 /// ```
-/// use multilevel::{Ddf, FitOptions, IntervalMethod, dataset, lmer};
+/// use multilevel::{Ddf, FitOptions, IntervalMethod, MixedModel, dataset, lmer};
 ///
 /// let data = dataset("sleepstudy")?;
 /// let mut m = lmer("Reaction ~ Days + (Days | Subject)", &data, &FitOptions::default())?;
@@ -90,11 +89,6 @@ impl LinearMixedModel {
             options: options.clone(),
             fitted,
         })
-    }
-
-    /// The summary (lme4's `summary(fit)`: coefficients with t values and no df).
-    pub fn summary(&self) -> &FitResult {
-        self.fitted.fit_result()
     }
 
     /// The summary, owned.
@@ -204,48 +198,6 @@ impl LinearMixedModel {
         })
     }
 
-    /// The conditional modes of the random effects per grouping factor (lme4's `ranef()`),
-    /// with their conditional variances when the options asked for them.
-    pub fn ranef(&self) -> &[RanefTable] {
-        &self.summary().ranef
-    }
-
-    /// The coefficients per level of each grouping factor: fixed effects plus random effects
-    /// (lme4's `coef()`).
-    pub fn coef(&self) -> Vec<CoefTable> {
-        coef_tables(self.summary(), &self.design().x_names)
-    }
-
-    /// β̂, in the order of [`LinearMixedModel::fixef_names`] (lme4's `fixef()`).
-    pub fn fixef(&self) -> Vec<f64> {
-        self.summary().fixed.iter().map(|f| f.estimate).collect()
-    }
-
-    /// The names of the fixed-effect coefficients (columns of `X`).
-    pub fn fixef_names(&self) -> &[String] {
-        &self.design().x_names
-    }
-
-    /// `vcov(β̂)`, row-major `p × p`.
-    pub fn vcov(&self) -> &[f64] {
-        &self.summary().vcov
-    }
-
-    /// θ̂, lme4's relative covariance parameters (`getME(fit, "theta")`).
-    pub fn theta(&self) -> &[f64] {
-        &self.summary().theta
-    }
-
-    /// σ̂, the residual standard deviation.
-    pub fn sigma(&self) -> f64 {
-        self.summary().sigma
-    }
-
-    /// The log-likelihood (REML or ML, as fitted).
-    pub fn loglik(&self) -> f64 {
-        self.summary().loglik
-    }
-
     /// Fitted values `Xβ̂ + Zb̂` (+ offset).
     pub fn fitted(&self) -> &[f64] {
         &self.summary().fitted
@@ -256,29 +208,14 @@ impl LinearMixedModel {
         &self.summary().residuals
     }
 
-    /// The response the model was fitted to.
-    pub fn response(&self) -> &[f64] {
-        &self.design().y
+    /// The lower-level fitted model (read only).
+    pub(crate) fn inner(&self) -> &inference::FittedLmm {
+        &self.fitted
     }
 
-    /// Number of observations used.
-    pub fn nobs(&self) -> usize {
-        self.design().nobs()
-    }
-
-    /// The design (`X`, the random-effects terms, θ's layout).
-    pub fn design(&self) -> &Design {
-        self.fitted.model().design()
-    }
-
-    /// The parsed formula.
-    pub fn formula(&self) -> &Formula {
-        &self.formula
-    }
-
-    /// The model frame (evaluated variables, complete cases).
-    pub fn frame(&self) -> &ModelFrame {
-        &self.frame
+    /// The parsed formula and the model frame.
+    pub(crate) fn parts(&self) -> (&Formula, &ModelFrame) {
+        (&self.formula, &self.frame)
     }
 
     /// The options the model was fitted with.
@@ -290,12 +227,6 @@ impl LinearMixedModel {
     /// arbitrary contrasts, Kenward–Roger parts, the Hessian of the variance parameters).
     pub fn inference(&mut self) -> &mut inference::FittedLmm {
         &mut self.fitted
-    }
-
-    /// The cross-level interactions among the fixed effects (see
-    /// [`crate::workflow::cross_level_interactions`]), used by the reports to label them.
-    pub fn cross_level_interactions(&self) -> Vec<crate::workflow::CrossLevelTerm> {
-        crate::workflow::cross_level_interactions(&self.formula, &self.frame)
     }
 }
 

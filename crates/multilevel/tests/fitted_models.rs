@@ -5,8 +5,8 @@
 
 use multilevel::frame::Column;
 use multilevel::{
-    Ddf, Family, FitOptions, GlmerOptions, IntervalMethod, Link, Quadrature, dataset, glmer,
-    inference, lmer,
+    Ddf, Family, FitOptions, GlmerOptions, IntervalMethod, Link, MixedModel, Quadrature, dataset,
+    glmer, inference, lmer,
 };
 
 const SLEEP: &str = "Reaction ~ Days + (Days | Subject)";

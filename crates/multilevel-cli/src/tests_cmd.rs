@@ -4,7 +4,7 @@ use crate::args::{AnovaArgs, CompareArgs, Ddf};
 use crate::fit::{check_ddf, check_response, report_format, write_report};
 use anyhow::{Result, bail};
 use multilevel::FitOptions;
-use multilevel_report::{render_anova, render_compare};
+use multilevel_report::{AnovaReport, CompareReport, Render};
 
 /// Runs `multilevel anova`: lmerTest's type III table of F tests.
 pub fn run_anova(a: &AnovaArgs) -> Result<()> {
@@ -20,13 +20,13 @@ pub fn run_anova(a: &AnovaArgs) -> Result<()> {
     let ddf = a.ddf.to_lib();
     let (fit, rows) = multilevel::anova_type3(&a.formula, &data, &opts, ddf)?;
     let method = ddf.display_name().unwrap_or("Satterthwaite");
-    let report = render_anova(
-        &rows,
-        method,
-        &fit.formula,
-        &fit.data_name,
-        report_format(a.report.format),
-    );
+    let report = AnovaReport {
+        rows: &rows,
+        df_method: method,
+        formula: &fit.formula,
+        data: &fit.data_name,
+    }
+    .render(report_format(a.report.format));
     for w in &fit.warnings {
         eprintln!("warning: {w}");
     }
@@ -45,6 +45,10 @@ pub fn run_compare(a: &CompareArgs) -> Result<()> {
     };
     let formulas: Vec<&str> = a.formulas.iter().map(String::as_str).collect();
     let table = multilevel::compare_models(&formulas, &data, &opts)?;
-    let report = render_compare(&table, data.name(), report_format(a.report.format));
+    let report = CompareReport {
+        table: &table,
+        data: data.name(),
+    }
+    .render(report_format(a.report.format));
     write_report(&report, a.report.output.as_deref())
 }

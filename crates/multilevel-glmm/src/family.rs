@@ -17,7 +17,7 @@
 use std::f64::consts::PI;
 use std::fmt;
 
-use multilevel_numeric::dist::{dnorm, pnorm, qnorm};
+use multilevel_numeric::dist::{dnorm, pnorm, pnorm_inverse};
 use statrs::function::gamma::ln_gamma;
 
 const EPS: f64 = f64::EPSILON;
@@ -259,7 +259,7 @@ impl Link for BuiltinLink {
     fn link(&self, mu: f64) -> f64 {
         match self.0 {
             LinkKind::Logit => (mu / (1.0 - mu)).ln(),
-            LinkKind::Probit => qnorm(mu),
+            LinkKind::Probit => pnorm_inverse(mu),
             LinkKind::Cloglog => (-(1.0 - mu).ln()).ln(),
             LinkKind::Cauchit => (PI * (mu - 0.5)).tan(),
             LinkKind::Log => mu.ln(),

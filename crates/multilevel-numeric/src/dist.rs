@@ -47,27 +47,40 @@ pub fn qnorm(p: f64) -> f64 {
     Normal::new(0.0, 1.0).map_or(f64::NAN, |n| n.inverse_cdf(p))
 }
 
-/// Two-sided critical value of the normal: `z` with `P(|Z| > z) = alpha`
-/// (R: `qnorm(alpha/2, lower.tail = FALSE)`), the quantile of `1 − alpha/2` refined by three
-/// Newton steps on statrs' CDF (the meta-analysis' intervals and their committed references
-/// are computed with this value; it differs from [`qnorm`] by ~1e-11 relative).
-pub fn crit_norm(alpha: f64) -> f64 {
+/// The inverse of [`pnorm`] as computed here: statrs' quantile refined by three Newton steps
+/// on `pnorm(q) − p`, so `pnorm(pnorm_inverse(p)) = p` to rounding (statrs' `erfc` is ~1e-11
+/// relative from the true Φ, so [`qnorm`] does not invert [`pnorm`] that closely). For the
+/// probit link, whose link and inverse link must round-trip. `−∞` at 0, `+∞` at 1, `NaN`
+/// outside `[0, 1]`.
+pub fn pnorm_inverse(p: f64) -> f64 {
+    if p.is_nan() || !(0.0..=1.0).contains(&p) {
+        return f64::NAN;
+    }
+    if p == 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p == 1.0 {
+        return f64::INFINITY;
+    }
     let Ok(n) = Normal::new(0.0, 1.0) else {
         return f64::NAN;
     };
-    let target = 1.0 - alpha / 2.0;
-    if !(0.0..=1.0).contains(&target) {
-        return f64::NAN;
-    }
-    let mut q = n.inverse_cdf(target);
+    let mut q = n.inverse_cdf(p);
     for _ in 0..3 {
-        let step = (n.cdf(q) - target) / n.pdf(q);
+        let step = (n.cdf(q) - p) / n.pdf(q);
         if !step.is_finite() {
             break;
         }
         q -= step;
     }
     q
+}
+
+/// Two-sided critical value of the normal: `z` with `P(|Z| > z) = alpha`
+/// (R: `qnorm(alpha/2, lower.tail = FALSE)`), as [`pnorm_inverse`]`(1 − alpha/2)` (the
+/// meta-analysis' intervals and their committed references are computed with this value).
+pub fn crit_norm(alpha: f64) -> f64 {
+    pnorm_inverse(1.0 - alpha / 2.0)
 }
 
 /// Two-sided p-value of a t statistic on `df` degrees of freedom, `2 P(T > |t|)`; an infinite
@@ -144,6 +157,17 @@ mod tests {
         assert!(rel(p_f_upper(4.0, 2.0, 10.0), 5.292214940134465e-02) < 1e-10);
         assert!(rel(pnorm(1.0), 0.8413447460685429) < 1e-10);
         assert!(rel(pnorm_upper(5.0), 2.866515718791939e-07) < 1e-9);
+    }
+
+    #[test]
+    fn pnorm_inverse_inverts_pnorm() {
+        for p in [1e-12, 1e-5, 0.025, 0.2, 0.5, 0.7, 0.975, 1.0 - 1e-9] {
+            let q = pnorm_inverse(p);
+            assert!((pnorm(q) - p).abs() <= 1e-15 * p.max(1e-3), "{p} {q}");
+            assert!((q - qnorm(p)).abs() < 1e-9 * q.abs().max(1.0), "{p}");
+        }
+        assert_eq!(pnorm_inverse(0.0), f64::NEG_INFINITY);
+        assert!(pnorm_inverse(-0.1).is_nan());
     }
 
     #[test]

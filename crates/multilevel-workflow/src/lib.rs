@@ -1084,6 +1084,20 @@ mod tests {
         assert_eq!(xs, vec!["ses".to_string(), "x 2".to_string()]);
         assert!(parse_simple_formula("y ~ x + (1 | g)").is_err());
         assert!(parse_simple_formula("y x").is_err());
+        // The formula parser reads the terms: interactions, transformations, offsets and a
+        // transformed response are refused; a repeated predictor counts once.
+        for bad in [
+            "y ~ x:z",
+            "y ~ x * z",
+            "y ~ log(x)",
+            "y ~ x + offset(z)",
+            "log(y) ~ x",
+            "~ x",
+        ] {
+            assert!(parse_simple_formula(bad).is_err(), "{bad}");
+        }
+        let (_, xs) = parse_simple_formula("y ~ 0 + b + a + b").unwrap();
+        assert_eq!(xs, vec!["b".to_string(), "a".to_string()]);
         let (_, none) = parse_simple_formula("y ~ 1").unwrap();
         assert!(none.is_empty());
     }

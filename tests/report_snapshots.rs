@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use multilevel::{FitOptions, FitResult};
-use multilevel_report::{JsonRenderer, MarkdownRenderer, Renderer, TextRenderer, to_json_value};
+use multilevel_report::{JsonRenderer, MarkdownRenderer, TextRenderer, to_json_value};
 use serde_json::Value;
 
 fn fit(dataset: &str, formula: &str, reml: bool) -> FitResult {

@@ -1,11 +1,11 @@
 //! `multilevel confint`: confidence intervals (lme4's `confint(fit, method = ...)`).
 
-use crate::args::OutputFormat;
-use crate::fit::{check_response, cli_error, write_report};
+use crate::fit::{check_response, cli_error, report_format, write_report};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use multilevel::IntervalMethod;
 use multilevel::MixedModel;
+use multilevel_report::{ConfintReport, Render};
 
 /// Examples shown by `multilevel confint --help`.
 pub const EXAMPLES: &str = "\
@@ -80,71 +80,13 @@ pub fn run(a: &ConfintArgs) -> Result<()> {
     let model = multilevel::lmer(&a.formula, &data, &opts).map_err(cli_error)?;
     let intervals = model.confint(method, a.level).map_err(cli_error)?;
     let fit = model.summary();
-    let lo = format!("{:.1} %", 50.0 * (1.0 - a.level));
-    let hi = format!("{:.1} %", 100.0 - 50.0 * (1.0 - a.level));
-    let report = match a.report.format {
-        OutputFormat::Json => {
-            let rows: Vec<serde_json::Value> = intervals
-                .iter()
-                .map(|i| {
-                    serde_json::json!({
-                        "parameter": i.term,
-                        "lower": finite(i.lower),
-                        "upper": finite(i.upper),
-                    })
-                })
-                .collect();
-            let v = serde_json::json!({
-                "formula": fit.formula,
-                "data": fit.data_name,
-                "method": label,
-                "level": a.level,
-                "intervals": rows,
-            });
-            format!("{}\n", serde_json::to_string_pretty(&v)?)
-        }
-        OutputFormat::Text => {
-            let width = intervals
-                .iter()
-                .map(|i| i.term.chars().count())
-                .max()
-                .unwrap_or(0);
-            let mut s = format!(
-                "Confidence intervals ({label}, level {})\nFormula: {}\n   Data: {}\n\n",
-                a.level, fit.formula, fit.data_name
-            );
-            s.push_str(&format!("{:width$} {lo:>12} {hi:>12}\n", ""));
-            for i in &intervals {
-                s.push_str(&format!(
-                    "{:width$} {:>12.5} {:>12.5}\n",
-                    i.term, i.lower, i.upper
-                ));
-            }
-            s
-        }
-        OutputFormat::Markdown => {
-            let mut s = format!(
-                "## Confidence intervals ({label}, level {})\n\n- **Formula:** `{}`\n- **Data:** {}\n\n| parameter | {lo} | {hi} |\n| --- | ---: | ---: |\n",
-                a.level, fit.formula, fit.data_name
-            );
-            for i in &intervals {
-                s.push_str(&format!(
-                    "| {} | {:.5} | {:.5} |\n",
-                    i.term.replace('|', "\\|"),
-                    i.lower,
-                    i.upper
-                ));
-            }
-            s
-        }
-    };
-    write_report(&report, a.report.output.as_deref())
-}
-
-fn finite(x: f64) -> serde_json::Value {
-    if x.is_finite() {
-        serde_json::json!(x)
-    } else {
-        serde_json::Value::Null
+    let report = ConfintReport {
+        formula: &fit.formula,
+        data: &fit.data_name,
+        method: label,
+        level: a.level,
+        intervals: &intervals,
     }
+    .render(report_format(a.report.format));
+    write_report(&report, a.report.output.as_deref())
 }

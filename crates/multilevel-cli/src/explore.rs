@@ -2,13 +2,12 @@
 //! `multilevel-workflow`): ICC and design effect per grouping factor, the pooled OLS, between,
 //! within, random-effects and hybrid estimates side by side, and the Hausman test.
 
-use crate::args::{DataSource, OutputFormat, ReportOutput};
-use crate::fit::write_report;
+use crate::args::{DataSource, ReportOutput};
+use crate::fit::{report_format, write_report};
 use anyhow::Result;
 use clap::Args;
-use multilevel::workflow::{
-    ExploreOptions, explore, parse_simple_formula, render_markdown, render_text,
-};
+use multilevel::workflow::{ExploreOptions, explore, parse_simple_formula};
+use multilevel_report::Render;
 
 /// Examples shown by `multilevel explore --help`.
 pub const EXAMPLES: &str = "\
@@ -67,10 +66,6 @@ pub fn run(a: &ExploreArgs) -> Result<()> {
         ..ExploreOptions::default()
     };
     let report = explore(&data, &response, &predictors, &a.groups, &opts)?;
-    let text = match a.report.format {
-        OutputFormat::Text => render_text(&report),
-        OutputFormat::Markdown => render_markdown(&report),
-        OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
-    };
+    let text = report.render(report_format(a.report.format));
     write_report(&text, a.report.output.as_deref())
 }

@@ -4,7 +4,7 @@ use crate::args::{Ddf, Family, FitArgs, OutputFormat};
 use anyhow::{Result, anyhow, bail};
 use multilevel::MixedModel;
 use multilevel::{DataFrame, ReadOptions};
-use multilevel_report::{Format, RenderOptions, render_with};
+use multilevel_report::{FitReport, Format, Render, RenderOptions};
 use std::path::Path;
 
 /// Runs `multilevel fit`.
@@ -38,7 +38,11 @@ pub fn run(a: &FitArgs) -> Result<()> {
             ..Default::default()
         };
         let fit = model.summary();
-        let report = render_with(fit, report_format(a.report.format), &render_opts);
+        let report = FitReport {
+            fit,
+            options: &render_opts,
+        }
+        .render(report_format(a.report.format));
         if a.report.format != OutputFormat::Text || a.report.output.is_some() {
             for w in &fit.warnings {
                 eprintln!("warning: {w}");
@@ -64,7 +68,11 @@ pub fn run(a: &FitArgs) -> Result<()> {
         df_method: df_method.map(str::to_string),
         cross_level: cross_level_notes(model.cross_level_interactions()),
     };
-    let report = render_with(&fit, report_format(a.report.format), &render_opts);
+    let report = FitReport {
+        fit: &fit,
+        options: &render_opts,
+    }
+    .render(report_format(a.report.format));
     // The report lists the warnings; repeat them on stderr when the report is not text on the
     // terminal, so they are not missed.
     if a.report.format != OutputFormat::Text || a.report.output.is_some() {

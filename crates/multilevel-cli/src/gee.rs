@@ -1,11 +1,12 @@
 //! `multilevel gee`: generalized estimating equations (crate `multilevel-marginal`, geepack's
 //! `geeglm`) with robust sandwich standard errors.
 
-use crate::args::{DataSource, OutputFormat, ReportOutput};
-use crate::fit::write_report;
+use crate::args::{DataSource, ReportOutput};
+use crate::fit::{report_format, write_report};
 use anyhow::{Result, anyhow};
 use clap::{Args, ValueEnum};
-use multilevel::marginal::{CorStructure, GeeOptions, gee, render};
+use multilevel::marginal::{CorStructure, GeeOptions, gee};
+use multilevel_report::Render;
 
 /// Examples shown by `multilevel gee --help`.
 pub const EXAMPLES: &str = "\
@@ -100,13 +101,6 @@ pub fn run(a: &GeeArgs) -> Result<()> {
         ..GeeOptions::default()
     };
     let fit = gee(&a.formula, &data, &a.group, &opts)?;
-    let text = match a.report.format {
-        OutputFormat::Text => render::gee_text(&fit),
-        OutputFormat::Markdown => render::gee_markdown(&fit),
-        OutputFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&render::gee_json(&fit))?
-        ),
-    };
+    let text = fit.render(report_format(a.report.format));
     write_report(&text, a.report.output.as_deref())
 }

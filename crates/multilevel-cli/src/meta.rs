@@ -1,12 +1,12 @@
 //! `multilevel meta`: random-effects meta-analysis and meta-regression of effect sizes with
 //! known sampling variances (crate `multilevel-meta`, metafor's `rma()`).
 
-use crate::args::{DataSource, OutputFormat, ReportOutput};
-use crate::fit::write_report;
+use crate::args::{DataSource, ReportOutput};
+use crate::fit::{report_format, write_report};
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use multilevel::meta::report::{Format, render};
 use multilevel::meta::{DataSpec, Method, RmaOptions, Test, rma_data};
+use multilevel_report::Render;
 
 /// Examples shown by `multilevel meta --help`.
 pub const EXAMPLES: &str = "\
@@ -156,10 +156,8 @@ pub fn run(a: &MetaArgs) -> Result<()> {
         ..RmaOptions::default()
     };
     let fit = rma_data(&data, &spec, &opts)?;
-    let format = match a.report.format {
-        OutputFormat::Text => Format::Text,
-        OutputFormat::Markdown => Format::Markdown,
-        OutputFormat::Json => Format::Json,
-    };
-    write_report(&render(&fit, format), a.report.output.as_deref())
+    write_report(
+        &fit.render(report_format(a.report.format)),
+        a.report.output.as_deref(),
+    )
 }

@@ -2,11 +2,12 @@
 //! CR2) standard errors and Satterthwaite df (crate `multilevel-marginal`, clubSandwich's
 //! `coef_test`).
 
-use crate::args::{DataSource, OutputFormat, ReportOutput};
-use crate::fit::write_report;
+use crate::args::{DataSource, ReportOutput};
+use crate::fit::{report_format, write_report};
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use multilevel::marginal::{Clusters, CrType, lmm_robust, ols_robust, render};
+use multilevel::marginal::{Clusters, CrType, lmm_robust, ols_robust};
+use multilevel_report::Render;
 
 /// Examples shown by `multilevel robust --help`.
 pub const EXAMPLES: &str = "\
@@ -103,13 +104,6 @@ pub fn run(a: &RobustArgs) -> Result<()> {
             lmm_robust(prepared.model.design(), &fit, &clusters, ty)?
         }
     };
-    let text = match a.report.format {
-        OutputFormat::Text => render::robust_text(&res),
-        OutputFormat::Markdown => render::robust_markdown(&res),
-        OutputFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&render::robust_json(&res))?
-        ),
-    };
+    let text = res.render(report_format(a.report.format));
     write_report(&text, a.report.output.as_deref())
 }

@@ -5,7 +5,7 @@ use crate::fit::{check_ddf, check_response, cli_error, report_format, write_repo
 use anyhow::{Result, bail};
 use multilevel::FitOptions;
 use multilevel::MixedModel;
-use multilevel_report::{render_anova, render_compare};
+use multilevel_report::{AnovaReport, CompareReport, Render};
 
 /// Runs `multilevel anova`: lmerTest's type III table of F tests.
 pub fn run_anova(a: &AnovaArgs) -> Result<()> {
@@ -24,13 +24,13 @@ pub fn run_anova(a: &AnovaArgs) -> Result<()> {
     let rows = model.anova(ddf).map_err(cli_error)?;
     let fit = model.summary();
     let method = ddf.display_name().unwrap_or("Satterthwaite");
-    let report = render_anova(
-        &rows,
-        method,
-        &fit.formula,
-        &fit.data_name,
-        report_format(a.report.format),
-    );
+    let report = AnovaReport {
+        rows: &rows,
+        df_method: method,
+        formula: &fit.formula,
+        data: &fit.data_name,
+    }
+    .render(report_format(a.report.format));
     for w in &fit.warnings {
         eprintln!("warning: {w}");
     }
@@ -54,6 +54,10 @@ pub fn run_compare(a: &CompareArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let refs: Vec<&multilevel::LinearMixedModel> = models.iter().collect();
     let table = multilevel::LinearMixedModel::compare_all(&refs).map_err(cli_error)?;
-    let report = render_compare(&table, data.name(), report_format(a.report.format));
+    let report = CompareReport {
+        table: &table,
+        data: data.name(),
+    }
+    .render(report_format(a.report.format));
     write_report(&report, a.report.output.as_deref())
 }

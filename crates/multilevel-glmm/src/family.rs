@@ -18,7 +18,7 @@ use std::f64::consts::PI;
 use std::fmt;
 use std::sync::Arc;
 
-use statrs::function::erf::erfc;
+use multilevel_numeric::dist::{dnorm, pnorm, pnorm_inverse};
 use statrs::function::gamma::ln_gamma;
 
 const EPS: f64 = f64::EPSILON;
@@ -90,74 +90,6 @@ fn y_log_y(y: f64, mu: f64) -> f64 {
 /// `log(x)` with `log 0 = 0` (lme4's `logN0`).
 fn log_n0(x: f64) -> f64 {
     if x == 0.0 { 0.0 } else { x.ln() }
-}
-
-/// Standard normal density.
-fn dnorm(x: f64) -> f64 {
-    (-0.5 * x * x).exp() / (2.0 * PI).sqrt()
-}
-
-/// Standard normal distribution function.
-fn pnorm(x: f64) -> f64 {
-    0.5 * erfc(-x / std::f64::consts::SQRT_2)
-}
-
-/// Standard normal quantile (Acklam's rational approximation refined by one Halley step,
-/// accurate to ~1e-15; used only for starting values).
-fn qnorm(p: f64) -> f64 {
-    if p <= 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if p >= 1.0 {
-        return f64::INFINITY;
-    }
-    const A: [f64; 6] = [
-        -3.969_683_028_665_376e1,
-        2.209_460_984_245_205e2,
-        -2.759_285_104_469_687e2,
-        1.383_577_518_672_69e2,
-        -3.066_479_806_614_716e1,
-        2.506_628_277_459_239,
-    ];
-    const B: [f64; 5] = [
-        -5.447_609_879_822_406e1,
-        1.615_858_368_580_409e2,
-        -1.556_989_798_598_866e2,
-        6.680_131_188_771_972e1,
-        -1.328_068_155_288_572e1,
-    ];
-    const C: [f64; 6] = [
-        -7.784_894_002_430_293e-3,
-        -3.223_964_580_411_365e-1,
-        -2.400_758_277_161_838,
-        -2.549_732_539_343_734,
-        4.374_664_141_464_968,
-        2.938_163_982_698_783,
-    ];
-    const D: [f64; 4] = [
-        7.784_695_709_041_462e-3,
-        3.224_671_290_700_398e-1,
-        2.445_134_137_142_996,
-        3.754_408_661_907_416,
-    ];
-    let plow = 0.02425;
-    let x = if p < plow {
-        let q = (-2.0 * p.ln()).sqrt();
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    } else if p <= 1.0 - plow {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
-    } else {
-        let q = (-2.0 * (1.0 - p).ln()).sqrt();
-        -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-    let e = pnorm(x) - p;
-    let u = e * (2.0 * PI).sqrt() * (0.5 * x * x).exp();
-    x - u / (1.0 + 0.5 * x * u)
 }
 
 /// log of the binomial probability `P(X = x)`, `X ~ Bin(m, p)`.
@@ -328,7 +260,7 @@ impl Link for BuiltinLink {
     fn link(&self, mu: f64) -> f64 {
         match self.0 {
             LinkKind::Logit => (mu / (1.0 - mu)).ln(),
-            LinkKind::Probit => qnorm(mu),
+            LinkKind::Probit => pnorm_inverse(mu),
             LinkKind::Cloglog => (-(1.0 - mu).ln()).ln(),
             LinkKind::Cauchit => (PI * (mu - 0.5)).tan(),
             LinkKind::Log => mu.ln(),
@@ -829,10 +761,11 @@ mod tests {
     }
 
     #[test]
-    fn qnorm_matches_known_quantiles() {
-        let q = qnorm(0.975);
+    fn probit_link_is_the_normal_quantile() {
+        let l = LinkKind::Probit.build();
+        let q = l.link(0.975);
         assert!((q - 1.959_963_984_540_054).abs() < 1e-9, "{q}");
-        assert!((qnorm(1e-10) + 6.361_340_902_404_056).abs() < 1e-10);
+        assert!((l.link(1e-10) + 6.361_340_902_404_056).abs() < 1e-10);
     }
 
     #[test]

@@ -29,6 +29,8 @@ use multilevel_lmm::optimizer::{Bobyqa, Optimizer, Problem, central_derivatives}
 use multilevel_lmm::results::*;
 use multilevel_lmm::summaries;
 use multilevel_lmm::{LmmOptions, lmer};
+use multilevel_numeric::Cholesky;
+use multilevel_numeric::dist::{p_chisq_upper, p_norm_two_sided};
 
 use crate::family::{FamilySpec, GlmFamily};
 use crate::pirls::{Pirls, b_from_u};
@@ -283,62 +285,6 @@ fn theta_scales(design: &Design, theta: &[f64], w: &[f64]) -> Vec<f64> {
         idx += nt;
     }
     out
-}
-
-/// In-place lower Cholesky of a row-major SPD matrix; `None` if not positive definite.
-fn cholesky(a: &mut [f64], k: usize) -> Option<()> {
-    for j in 0..k {
-        let mut d = a[j * k + j];
-        for m in 0..j {
-            d -= a[j * k + m] * a[j * k + m];
-        }
-        if d <= 0.0 || !d.is_finite() {
-            return None;
-        }
-        let d = d.sqrt();
-        a[j * k + j] = d;
-        for i in j + 1..k {
-            let mut acc = a[i * k + j];
-            for m in 0..j {
-                acc -= a[i * k + m] * a[j * k + m];
-            }
-            a[i * k + j] = acc / d;
-        }
-        for c in j + 1..k {
-            a[j * k + c] = 0.0;
-        }
-    }
-    Some(())
-}
-
-/// Inverse of an SPD row-major matrix through its Cholesky factor.
-fn spd_inverse(a: &[f64], k: usize) -> Option<Vec<f64>> {
-    let mut l = a.to_vec();
-    cholesky(&mut l, k)?;
-    let mut inv = vec![0.0; k * k];
-    for c in 0..k {
-        // Solve L L' x = e_c.
-        let mut x = vec![0.0; k];
-        x[c] = 1.0;
-        for i in 0..k {
-            let mut acc = x[i];
-            for m in 0..i {
-                acc -= l[i * k + m] * x[m];
-            }
-            x[i] = acc / l[i * k + i];
-        }
-        for i in (0..k).rev() {
-            let mut acc = x[i];
-            for m in i + 1..k {
-                acc -= l[m * k + i] * x[m];
-            }
-            x[i] = acc / l[i * k + i];
-        }
-        for i in 0..k {
-            inv[i * k + c] = x[i];
-        }
-    }
-    Some(inv)
 }
 
 /// Fit a GLMM with any [`GlmFamily`] (custom families and links included) and return the
@@ -600,7 +546,10 @@ pub fn glmer_full(
             converged = false;
             warnings.push(msg);
         }
-        if let Some(hi) = spd_inverse(&h, npar_opt).or_else(|| general_inverse(&h, npar_opt)) {
+        if let Some(hi) = Cholesky::new(&h, npar_opt)
+            .map(|c| c.inverse())
+            .or_else(|| general_inverse(&h, npar_opt))
+        {
             let mut v = vec![0.0; p * p];
             for a in 0..p {
                 for b in 0..p {
@@ -608,8 +557,7 @@ pub fn glmer_full(
                         + hi[(ntheta + b) * npar_opt + ntheta + a];
                 }
             }
-            let mut c = v.clone();
-            if v.iter().all(|x| x.is_finite()) && cholesky(&mut c, p).is_some() {
+            if v.iter().all(|x| x.is_finite()) && Cholesky::new(&v, p).is_some() {
                 hess_vcov = Some(v);
             }
         }
@@ -665,7 +613,7 @@ pub fn glmer_full(
     }
     let overdispersion = if fam.fixed_dispersion() && !bernoulli && df_resid > 0.0 {
         let ratio = pearson_chisq / df_resid;
-        let p_value = chisq_upper(pearson_chisq, df_resid);
+        let p_value = p_chisq_upper(pearson_chisq, df_resid);
         if ratio > opts.overdispersion_threshold {
             warnings.push(format!(
                 "overdispersion: Pearson chi-squared / residual df = {ratio:.3} ({pearson_chisq:.2} on {df_resid} df, p = {p_value:.3e}); hint: add an observation-level random effect such as `(1 | obs)` or use a family with a dispersion parameter"
@@ -688,7 +636,7 @@ pub fn glmer_full(
     };
     let result = FitResult::builder(&design, method)
         .family(fam.name(), family.link.name())
-        .coefficients(&beta, vcov, |z| Some(2.0 * normal_upper(z.abs())))
+        .coefficients(&beta, vcov, |z| Some(p_norm_two_sided(z)))
         .theta(theta.clone())
         .scale(sigma, sigma2, has_scale)
         .criterion(objective, Some(deviance), npar)
@@ -739,19 +687,12 @@ fn check_conv(g: &[f64], h: &[f64], m: usize) -> Option<String> {
             "convergence check: the gradient or Hessian at the optimum is not finite".into(),
         );
     }
-    let mut l = h.to_vec();
-    if cholesky(&mut l, m).is_none() {
+    let Some(l) = Cholesky::new(h, m) else {
         return Some("Model failed to converge: degenerate Hessian (not positive definite); hint: rescale predictors or simplify the model".into());
-    }
+    };
     // chol(H) in R is U = L'; solve(U, g) is a back substitution.
     let mut s = g.to_vec();
-    for i in (0..m).rev() {
-        let mut acc = s[i];
-        for j in i + 1..m {
-            acc -= l[j * m + i] * s[j];
-        }
-        s[i] = acc / l[i * m + i];
-    }
+    l.solve_upper_in_place(&mut s);
     let max = s
         .iter()
         .zip(g)
@@ -799,14 +740,6 @@ fn general_inverse(a: &[f64], k: usize) -> Option<Vec<f64>> {
         }
     }
     Some(inv)
-}
-
-fn normal_upper(z: f64) -> f64 {
-    0.5 * statrs::function::erf::erfc(z / std::f64::consts::SQRT_2)
-}
-
-fn chisq_upper(x: f64, df: f64) -> f64 {
-    statrs::function::gamma::gamma_ur(df / 2.0, x / 2.0)
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use rayon::prelude::*;
 use crate::InferenceError;
 use crate::confint::Interval;
 use crate::varpar::{sv_names, theta_to_sv};
+use multilevel_numeric::SplitMix64;
 
 /// The replicates of a parametric bootstrap.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -38,53 +39,6 @@ pub struct BootstrapResult {
     pub names: Vec<String>,
     /// Replicates whose refit failed or gave non-finite values (left out of `replicates`).
     pub failed: usize,
-}
-
-/// A small deterministic generator: SplitMix64 with Box–Muller normals.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64 {
-    state: u64,
-    spare: Option<f64>,
-}
-
-impl SplitMix64 {
-    /// Stream for replicate `index` of a bootstrap seeded with `seed`.
-    pub(crate) fn for_replicate(seed: u64, index: u64) -> Self {
-        let mut g = SplitMix64 {
-            state: seed,
-            spare: None,
-        };
-        // Mix the seed, then the index, so that nearby (seed, index) pairs give unrelated
-        // streams.
-        let a = g.next_u64();
-        g.state = a ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
-        let _ = g.next_u64();
-        g
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform on (0, 1): 53 random bits, never 0.
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Standard normal (Box–Muller, both values used).
-    pub(crate) fn normal(&mut self) -> f64 {
-        if let Some(v) = self.spare.take() {
-            return v;
-        }
-        let r = (-2.0 * self.uniform().ln()).sqrt();
-        let a = 2.0 * std::f64::consts::PI * self.uniform();
-        self.spare = Some(r * a.sin());
-        r * a.cos()
-    }
 }
 
 /// Options of a refit inside the bootstrap: the fit's criterion, no conditional variances
@@ -216,7 +170,7 @@ pub fn bootstrap(
                 },
                 |(local, y), i| {
                     let out = local.as_mut().and_then(|m| {
-                        let mut rng = SplitMix64::for_replicate(seed, i as u64);
+                        let mut rng = SplitMix64::for_stream(seed, i as u64);
                         simulate(design, &eta, &lambda, fit.sigma, &mut rng, y);
                         let r = m.refit(y).ok()?;
                         let mut row = theta_to_sv(m.design(), &r.theta, r.sigma);
@@ -320,7 +274,7 @@ fn norm_inter(sorted: &[f64], p: f64) -> f64 {
     if k >= r {
         return last;
     }
-    let z = |q: f64| crate::profile::qnorm(q);
+    let z = multilevel_numeric::dist::qnorm;
     let lo = z(k as f64 / (r as f64 + 1.0));
     let hi = z((k + 1) as f64 / (r as f64 + 1.0));
     sorted[k - 1] + (z(p) - lo) / (hi - lo) * (sorted[k] - sorted[k - 1])
@@ -329,33 +283,6 @@ fn norm_inter(sorted: &[f64], p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn streams_are_reproducible_and_distinct() {
-        let mut a = SplitMix64::for_replicate(1, 0);
-        let mut b = SplitMix64::for_replicate(1, 0);
-        let mut c = SplitMix64::for_replicate(1, 1);
-        let mut d = SplitMix64::for_replicate(2, 0);
-        let xa: Vec<f64> = (0..8).map(|_| a.normal()).collect();
-        let xb: Vec<f64> = (0..8).map(|_| b.normal()).collect();
-        let xc: Vec<f64> = (0..8).map(|_| c.normal()).collect();
-        let xd: Vec<f64> = (0..8).map(|_| d.normal()).collect();
-        assert_eq!(xa, xb);
-        assert_ne!(xa, xc);
-        assert_ne!(xa, xd);
-    }
-
-    #[test]
-    fn normals_have_unit_moments() {
-        let mut g = SplitMix64::for_replicate(42, 7);
-        let n = 200_000;
-        let x: Vec<f64> = (0..n).map(|_| g.normal()).collect();
-        let mean = x.iter().sum::<f64>() / n as f64;
-        let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
-        // Standard errors: 1/√n ≈ 0.0022 for the mean, √(2/n) ≈ 0.0032 for the variance.
-        assert!(mean.abs() < 0.01, "mean {mean}");
-        assert!((var - 1.0).abs() < 0.015, "variance {var}");
-    }
 
     #[test]
     fn norm_inter_matches_boot() {

@@ -1,7 +1,5 @@
 //! Likelihood-ratio comparison of nested fits (lme4's `anova(m1, m2, ...)`).
 
-use statrs::distribution::{ChiSquared, ContinuousCDF};
-
 use crate::InferenceError;
 use crate::model::FittedLmm;
 use multilevel_lmm::{FitResult, LinearMixedModel, LmmOptions, Method};
@@ -168,9 +166,10 @@ fn lrt_table(used: &[&FitResult], refitted: bool, notes: Vec<String>) -> LrtTabl
             let p = if df == 0 {
                 None
             } else {
-                ChiSquared::new(df.unsigned_abs() as f64)
-                    .ok()
-                    .map(|d| d.sf(chisq))
+                Some(multilevel_numeric::dist::p_chisq_upper(
+                    chisq,
+                    df.unsigned_abs() as f64,
+                ))
             };
             (Some(chisq), Some(df), p)
         };

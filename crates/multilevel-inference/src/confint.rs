@@ -1,7 +1,5 @@
 //! Wald confidence intervals for the fixed effects.
 
-use statrs::distribution::{ContinuousCDF, Normal};
-
 use crate::InferenceError;
 use multilevel_lmm::FitResult;
 
@@ -25,9 +23,7 @@ pub fn wald_confint(fit: &FitResult, level: f64) -> Result<Vec<Interval>, Infere
     if !(level > 0.0 && level < 1.0) {
         return Err(InferenceError::BadLevel(level));
     }
-    let normal = Normal::new(0.0, 1.0)
-        .map_err(|e| InferenceError::Numerical(format!("standard normal: {e}")))?;
-    let z = normal.inverse_cdf(0.5 + level / 2.0);
+    let z = multilevel_numeric::dist::qnorm(0.5 + level / 2.0);
     Ok(fit
         .fixed
         .iter()

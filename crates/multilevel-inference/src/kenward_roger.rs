@@ -109,7 +109,7 @@
 use faer::Mat;
 use faer::linalg::solvers::DenseSolveCore;
 use multilevel_design::Design;
-use statrs::distribution::{ContinuousCDF, FisherSnedecor};
+use multilevel_numeric::dist::p_f_upper;
 
 use crate::InferenceError;
 use crate::kr_structured::{STRUCTURED_MAX_Q, structured_pieces};
@@ -655,7 +655,7 @@ impl KrParts {
         let qf = q as f64;
         let f_unscaled = quad / qf;
         let f_scaled = lambda * f_unscaled;
-        let p_value = FisherSnedecor::new(qf, m).map_or(f64::NAN, |d| d.sf(f_scaled));
+        let p_value = p_f_upper(f_scaled, qf, m);
         Ok(KrTest {
             num_df: qf,
             den_df: m,
@@ -714,8 +714,7 @@ impl DfMethod for KenwardRoger {
     fn contrast_f(&self, model: &mut FittedLmm, l: &[Vec<f64>]) -> Result<FTest, InferenceError> {
         let parts = model.kr_parts()?;
         let t = parts.f_test(l)?;
-        let p_value =
-            FisherSnedecor::new(t.num_df, t.den_df).map_or(f64::NAN, |d| d.sf(t.f_unscaled));
+        let p_value = p_f_upper(t.f_unscaled, t.num_df, t.den_df);
         Ok(FTest {
             f_value: t.f_unscaled,
             num_df: t.num_df,

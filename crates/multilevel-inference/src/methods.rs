@@ -1,6 +1,6 @@
 //! Denominator-degrees-of-freedom methods for t and F tests of fixed-effect contrasts.
 
-use statrs::distribution::{ChiSquared, ContinuousCDF, FisherSnedecor, Normal, StudentsT};
+use multilevel_numeric::dist::{p_chisq_upper, p_f_upper};
 
 use crate::InferenceError;
 use crate::linalg::{qform, sym_eigen};
@@ -267,9 +267,9 @@ pub fn f_ddf(nu: &[f64]) -> f64 {
 
 fn f_table(f: f64, q: f64, ddf: f64, sigma2: f64) -> FTest {
     let p_value = if ddf.is_infinite() {
-        ChiSquared::new(q).map_or(f64::NAN, |d| d.sf(f * q))
+        p_chisq_upper(f * q, q)
     } else {
-        FisherSnedecor::new(q, ddf).map_or(f64::NAN, |d| d.sf(f))
+        p_f_upper(f, q, ddf)
     };
     FTest {
         f_value: f,
@@ -281,16 +281,9 @@ fn f_table(f: f64, q: f64, ddf: f64, sigma2: f64) -> FTest {
     }
 }
 
-/// Two-sided p-value `2 P(T_ν > |t|)`; the normal for `ν = ∞`.
-pub fn two_sided_t(t: f64, df: f64) -> f64 {
-    if !t.is_finite() || df.is_nan() || df <= 0.0 {
-        return f64::NAN;
-    }
-    if df.is_infinite() {
-        return Normal::new(0.0, 1.0).map_or(f64::NAN, |n| 2.0 * n.sf(t.abs()));
-    }
-    StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |d| 2.0 * d.sf(t.abs()))
-}
+/// Two-sided p-value `2 P(T_ν > |t|)`; the normal for `ν = ∞` (the numeric leaf's
+/// [`p_t_two_sided`](multilevel_numeric::dist::p_t_two_sided), under its lmerTest name).
+pub use multilevel_numeric::dist::p_t_two_sided as two_sided_t;
 
 /// Fill `fixed[i].df` and `fixed[i].p_value` of `fit` with the method's test of each
 /// coefficient (`l = eᵢ`): the t statistic `β̂ᵢ/se` is compared with Student's t on the

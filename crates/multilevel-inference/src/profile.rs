@@ -31,16 +31,10 @@
 use multilevel_design::Design;
 use multilevel_lmm::optimizer::{FnProblem, NelderMead, Optimizer};
 use multilevel_lmm::{FitResult, LmmOptions, Method, ProfiledDeviance};
-use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::InferenceError;
 use crate::confint::Interval;
 use crate::varpar::{sv_is_sd, sv_names, sv_to_theta, theta_to_sv};
-
-/// Standard-normal quantile.
-pub(crate) fn qnorm(p: f64) -> f64 {
-    Normal::new(0.0, 1.0).map_or(f64::NAN, |n| n.inverse_cdf(p))
-}
 
 /// Minimise `f` from `x0` without bounds: the minimiser and the minimum.
 fn minimize_unbounded(
@@ -450,7 +444,7 @@ pub fn profile_confint(
     if !(level > 0.0 && level < 1.0) {
         return Err(InferenceError::BadLevel(level));
     }
-    let z = qnorm(0.5 + level / 2.0);
+    let z = multilevel_numeric::dist::qnorm(0.5 + level / 2.0);
     let mut profiler = Profiler::new(design, fit)?;
     let params = profiler.parameters().to_vec();
     Ok(params

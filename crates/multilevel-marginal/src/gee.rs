@@ -335,7 +335,7 @@ pub fn gee_fit(
             let z = beta[a] / se;
             let wald = z * z;
             // P(χ²₁ > z²) = 2Φ(−|z|) = erfc(|z|/√2), accurate far into the tail.
-            let p_value = statrs::function::erf::erfc(z.abs() / std::f64::consts::SQRT_2);
+            let p_value = multilevel_numeric::dist::p_norm_two_sided(z);
             GeeCoef {
                 term: design.x_names.get(a).cloned().unwrap_or_default(),
                 estimate: beta[a],

@@ -6,9 +6,39 @@
 //! are `null`.
 
 use crate::{GeeResult, QUESTION_NOTE, RobustResult};
-use multilevel_report::num::{format_pval, format_vec, signif_stars};
-use multilevel_report::table::{Align, layout_matrix};
+use multilevel_numeric::fmt::{format_pval, format_vec, signif_stars};
+use multilevel_numeric::render::{Format, Render};
+use multilevel_numeric::table::{Align, layout_matrix};
 use serde_json::{Value, json};
+
+/// Pretty JSON ending with a newline.
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+impl Render for GeeResult {
+    /// [`gee_text`], [`gee_markdown`] or [`gee_json`] pretty-printed.
+    fn render(&self, format: Format) -> String {
+        match format {
+            Format::Text => gee_text(self),
+            Format::Markdown => gee_markdown(self),
+            Format::Json => pretty(&gee_json(self)),
+        }
+    }
+}
+
+impl Render for RobustResult {
+    /// [`robust_text`], [`robust_markdown`] or [`robust_json`] pretty-printed.
+    fn render(&self, format: Format) -> String {
+        match format {
+            Format::Text => robust_text(self),
+            Format::Markdown => robust_markdown(self),
+            Format::Json => pretty(&robust_json(self)),
+        }
+    }
+}
 
 fn num(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }

@@ -30,8 +30,8 @@ use crate::{Clusters, MarginalError};
 use faer::Mat;
 use multilevel_design::Design;
 use multilevel_frame::DataFrame;
-use multilevel_inference::two_sided_t;
 use multilevel_lmm::FitResult;
+use multilevel_numeric::dist::p_t_two_sided as two_sided_t;
 use serde::Serialize;
 
 /// Which small-sample correction.

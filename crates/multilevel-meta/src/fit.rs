@@ -1,10 +1,13 @@
 //! Model fitting: τ², coefficients, tests, heterogeneity statistics, R², fit statistics.
 
-use crate::dist::{crit_norm, crit_t, p_chisq_upper, p_f_upper, p_norm_two_sided, p_t_two_sided};
-use crate::linalg::{Wls, cholesky, inverse_chol, log_det_chol};
+use crate::linalg::{PIVOT_TOL, Wls, inverse_sym};
 use crate::{
     Coefficient, FitStats, MetaError, MetaResult, Method, ModeratorTest, RmaOptions, StudyWeight,
     Test, estimate,
+};
+use multilevel_numeric::Cholesky;
+use multilevel_numeric::dist::{
+    crit_norm, crit_t, p_chisq_upper, p_f_upper, p_norm_two_sided, p_t_two_sided,
 };
 
 /// Random-effects meta-analysis (no moderators) or meta-regression on the moderator columns
@@ -215,9 +218,9 @@ pub fn rma_matrix(
             .flat_map(|&a| btt.iter().map(move |&b| (a, b)))
             .map(|(a, b)| vcov[a * p + b])
             .collect();
-        let qm = match cholesky(&sub, m) {
+        let qm = match Cholesky::with_tolerance(&sub, m, PIVOT_TOL) {
             Some(l) => {
-                let inv = inverse_chol(&l, m);
+                let inv = inverse_sym(&l);
                 let mut s = 0.0;
                 for (ia, &a) in btt.iter().enumerate() {
                     for (ib, &b) in btt.iter().enumerate() {
@@ -278,7 +281,8 @@ pub fn rma_matrix(
     let sum_log_v: f64 = vi.iter().map(|v| (v + tau2).ln()).sum();
     let ll_ml = -0.5 * k as f64 * two_pi_ln - 0.5 * sum_log_v - 0.5 * rss_f;
     let xtx = crate::linalg::crossprod(&x, &vec![1.0; k]);
-    let log_det_xtx = cholesky(&xtx, p).map_or(f64::NAN, |l| log_det_chol(&l, p));
+    let log_det_xtx =
+        Cholesky::with_tolerance(&xtx, p, PIVOT_TOL).map_or(f64::NAN, |l| l.log_det());
     let ll_reml = -0.5 * kp as f64 * two_pi_ln + 0.5 * log_det_xtx
         - 0.5 * sum_log_v
         - 0.5 * fit.log_det()

@@ -59,7 +59,6 @@
 //! ```
 
 mod data;
-mod dist;
 mod error;
 mod estimate;
 mod fit;
@@ -424,8 +423,8 @@ impl MetaResult {
     pub fn crit(&self) -> f64 {
         let alpha = 1.0 - self.level / 100.0;
         match self.df {
-            Some(df) => dist::crit_t(alpha, df as f64),
-            None => dist::crit_norm(alpha),
+            Some(df) => multilevel_numeric::dist::crit_t(alpha, df as f64),
+            None => multilevel_numeric::dist::crit_norm(alpha),
         }
     }
 

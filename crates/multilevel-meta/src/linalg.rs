@@ -4,6 +4,9 @@
 //! every quantity the estimators need is a trace or quadratic form that reduces to `p × p`
 //! products (see [`Wls`]).
 
+use multilevel_numeric::Cholesky;
+use multilevel_numeric::spd::symmetrize;
+
 /// `X' diag(d) X` (`p × p`, row-major) for the columns `x` of `X`.
 pub(crate) fn crossprod(x: &[Vec<f64>], d: &[f64]) -> Vec<f64> {
     let p = x.len();
@@ -23,66 +26,15 @@ pub(crate) fn crossprod(x: &[Vec<f64>], d: &[f64]) -> Vec<f64> {
     m
 }
 
-/// Cholesky factor `L` (row-major, lower) of a symmetric positive definite `p × p` matrix, or
-/// `None` when a pivot is not positive (relative to the diagonal's scale).
-pub(crate) fn cholesky(m: &[f64], p: usize) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; p * p];
-    let scale = (0..p).map(|i| m[i * p + i].abs()).fold(0.0, f64::max);
-    for j in 0..p {
-        let mut d = m[j * p + j];
-        for c in 0..j {
-            d -= l[j * p + c] * l[j * p + c];
-        }
-        if d.is_nan() || d <= 1e-13 * scale.max(f64::MIN_POSITIVE) {
-            return None;
-        }
-        let djj = d.sqrt();
-        l[j * p + j] = djj;
-        for i in (j + 1)..p {
-            let mut s = m[i * p + j];
-            for c in 0..j {
-                s -= l[i * p + c] * l[j * p + c];
-            }
-            l[i * p + j] = s / djj;
-        }
-    }
-    Some(l)
-}
+/// Relative pivot tolerance of the Cholesky factorizations: a pivot `≤ 1e-13 · max |a_ii|`
+/// means the matrix is singular.
+pub(crate) const PIVOT_TOL: f64 = 1e-13;
 
-/// `log det` of a symmetric positive definite matrix from its Cholesky factor.
-pub(crate) fn log_det_chol(l: &[f64], p: usize) -> f64 {
-    (0..p).map(|i| 2.0 * l[i * p + i].ln()).sum()
-}
-
-/// Inverse of a symmetric positive definite matrix from its Cholesky factor.
-pub(crate) fn inverse_chol(l: &[f64], p: usize) -> Vec<f64> {
-    // Solve L Lᵀ X = I column by column.
-    let mut inv = vec![0.0; p * p];
-    for col in 0..p {
-        let mut z = vec![0.0; p];
-        for i in 0..p {
-            let mut s = if i == col { 1.0 } else { 0.0 };
-            for c in 0..i {
-                s -= l[i * p + c] * z[c];
-            }
-            z[i] = s / l[i * p + i];
-        }
-        for i in (0..p).rev() {
-            let mut s = z[i];
-            for c in (i + 1)..p {
-                s -= l[c * p + i] * inv[c * p + col];
-            }
-            inv[i * p + col] = s / l[i * p + i];
-        }
-    }
-    // Symmetrise (rounding).
-    for a in 0..p {
-        for b in (a + 1)..p {
-            let s = 0.5 * (inv[a * p + b] + inv[b * p + a]);
-            inv[a * p + b] = s;
-            inv[b * p + a] = s;
-        }
-    }
+/// The inverse of a symmetric positive definite matrix from its Cholesky factor, with the two
+/// triangles averaged (rounding).
+pub(crate) fn inverse_sym(chol: &Cholesky) -> Vec<f64> {
+    let mut inv = chol.inverse();
+    symmetrize(&mut inv, chol.dim());
     inv
 }
 
@@ -119,7 +71,7 @@ pub(crate) struct Wls<'a> {
     /// `(X'WX)⁻¹`, row-major.
     pub a: Vec<f64>,
     /// Cholesky factor of `X'WX`.
-    pub chol: Vec<f64>,
+    pub chol: Cholesky,
     /// `β̂`.
     pub beta: Vec<f64>,
     /// Residuals `y − Xβ̂`.
@@ -131,8 +83,8 @@ impl<'a> Wls<'a> {
     pub fn new(x: &'a [Vec<f64>], y: &[f64], w: Vec<f64>) -> Option<Self> {
         let p = x.len();
         let m = crossprod(x, &w);
-        let chol = cholesky(&m, p)?;
-        let a = inverse_chol(&chol, p);
+        let chol = Cholesky::with_tolerance(&m, p, PIVOT_TOL)?;
+        let a = inverse_sym(&chol);
         let xwy: Vec<f64> = x
             .iter()
             .map(|c| {
@@ -218,7 +170,7 @@ impl<'a> Wls<'a> {
 
     /// `log det(X'WX)`.
     pub fn log_det(&self) -> f64 {
-        log_det_chol(&self.chol, self.p())
+        self.chol.log_det()
     }
 }
 
@@ -268,8 +220,8 @@ mod tests {
     #[test]
     fn inverse_is_inverse() {
         let m = vec![4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 2.0];
-        let l = cholesky(&m, 3).unwrap();
-        let inv = inverse_chol(&l, 3);
+        let l = Cholesky::with_tolerance(&m, 3, PIVOT_TOL).unwrap();
+        let inv = inverse_sym(&l);
         let id = matmul(&m, &inv, 3);
         for i in 0..3 {
             for j in 0..3 {
@@ -277,6 +229,6 @@ mod tests {
                 assert!((id[i * 3 + j] - e).abs() < 1e-12);
             }
         }
-        assert!(cholesky(&[1.0, 1.0, 1.0, 1.0], 2).is_none());
+        assert!(Cholesky::with_tolerance(&[1.0, 1.0, 1.0, 1.0], 2, PIVOT_TOL).is_none());
     }
 }

@@ -3,23 +3,21 @@
 
 use crate::{MetaResult, Method};
 
-/// Report format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// metafor-style plain text.
-    Text,
-    /// Markdown tables.
-    Markdown,
-    /// Pretty-printed JSON of the whole result.
-    Json,
-}
+pub use multilevel_numeric::render::{Format, Render};
 
-/// Render `fit` in `format`.
+/// Render `fit` in `format`: metafor-style plain text, markdown tables, or pretty-printed JSON
+/// of the whole result.
 pub fn render(fit: &MetaResult, format: Format) -> String {
     match format {
         Format::Text => text(fit),
         Format::Markdown => markdown(fit),
         Format::Json => json(fit),
+    }
+}
+
+impl Render for MetaResult {
+    fn render(&self, format: Format) -> String {
+        render(self, format)
     }
 }
 

@@ -6,6 +6,7 @@
 use multilevel_design::Design;
 use multilevel_inference::Profiler;
 use multilevel_lmm::{FitResult, LinearMixedModel, LmmOptions, RanefTable};
+use multilevel_numeric::Cholesky;
 
 use crate::{
     CaterpillarData, CaterpillarPanel, FittedLine, GroupsData, LinesPanel, PlotError, ProfileData,
@@ -259,32 +260,10 @@ fn group_ols(
             }
         }
     }
-    // Cholesky with a relative pivot tolerance, then two triangular solves.
-    let scale = (0..k).map(|p| a[p * k + p]).fold(0.0f64, f64::max);
-    if scale.is_nan() || scale <= 0.0 {
-        return None;
-    }
-    let mut l = vec![0.0f64; k * k];
-    for c in 0..k {
-        let d = a[c * k + c] - (0..c).map(|j| l[c * k + j].powi(2)).sum::<f64>();
-        if d.is_nan() || d <= 1e-10 * scale {
-            return None;
-        }
-        let dc = d.sqrt();
-        l[c * k + c] = dc;
-        for r2 in c + 1..k {
-            let s = a[r2 * k + c] - (0..c).map(|j| l[r2 * k + j] * l[c * k + j]).sum::<f64>();
-            l[r2 * k + c] = s / dc;
-        }
-    }
-    let mut u = vec![0.0; k];
-    for p in 0..k {
-        u[p] = (b[p] - (0..p).map(|j| l[p * k + j] * u[j]).sum::<f64>()) / l[p * k + p];
-    }
-    let mut x = vec![0.0; k];
-    for p in (0..k).rev() {
-        x[p] = (u[p] - (p + 1..k).map(|j| l[j * k + p] * x[j]).sum::<f64>()) / l[p * k + p];
-    }
+    // Cholesky with a relative pivot tolerance, then the two triangular solves.
+    let chol = Cholesky::with_tolerance(&a, k, 1e-10)?;
+    let mut x = b;
+    chol.solve_in_place(&mut x);
     x.iter().all(|v| v.is_finite()).then_some(x)
 }
 

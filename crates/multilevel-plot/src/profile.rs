@@ -1,5 +1,6 @@
 //! Profile ζ plots (lme4's `xyplot(profile(fit))`).
 
+use multilevel_numeric::dist::qnorm;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -52,13 +53,11 @@ impl ProfileData {
                 p.name
             )));
         }
-        let norm = statrs::distribution::Normal::new(0.0, 1.0)
-            .map_err(|e| PlotError::BadData(e.to_string()))?;
         let zs: Vec<f64> = self
             .levels
             .iter()
             .filter(|l| **l > 0.0 && **l < 1.0)
-            .map(|l| statrs::distribution::ContinuousCDF::inverse_cdf(&norm, 0.5 + l / 2.0))
+            .map(|l| qnorm(0.5 + l / 2.0))
             .collect();
         let zmax = self
             .panels

@@ -1,9 +1,9 @@
 //! Residual diagnostics: residuals against fitted values and normal QQ plots.
 
+use multilevel_numeric::dist::qnorm;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::PlotError;
 use crate::palette::OKABE_ITO;
@@ -62,16 +62,13 @@ type PointsAndLine = (Vec<(f64, f64)>, Option<(f64, f64)>);
 pub(crate) fn normal_qq(values: &[f64]) -> PointsAndLine {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     v.sort_by(f64::total_cmp);
-    let Ok(norm) = Normal::new(0.0, 1.0) else {
-        return (Vec::new(), None);
-    };
     let pts: Vec<(f64, f64)> = ppoints(v.len())
         .into_iter()
-        .map(|p| norm.inverse_cdf(p))
+        .map(qnorm)
         .zip(v.iter().copied())
         .collect();
     let (q1, q3) = (quantile_sorted(&v, 0.25), quantile_sorted(&v, 0.75));
-    let (t1, t3) = (norm.inverse_cdf(0.25), norm.inverse_cdf(0.75));
+    let (t1, t3) = (qnorm(0.25), qnorm(0.75));
     let line = (v.len() >= 2 && q3 > q1).then(|| {
         let slope = (q3 - q1) / (t3 - t1);
         (q1 - slope * t1, slope)
@@ -212,10 +209,7 @@ mod tests {
         assert!((ppoints(20)[0] - 0.025).abs() < 1e-12);
         // R: x <- qnorm(ppoints(11)); qqline(x) has intercept 0 and slope 0.9048675057
         // (type-7 sample quartiles over the normal quartiles).
-        let xs: Vec<f64> = ppoints(11)
-            .iter()
-            .filter_map(|&p| Normal::new(0.0, 1.0).ok().map(|n| n.inverse_cdf(p)))
-            .collect();
+        let xs: Vec<f64> = ppoints(11).iter().map(|&p| qnorm(p)).collect();
         let (pts, line) = normal_qq(&xs);
         assert_eq!(pts.len(), 11);
         let (a, b) = line.unwrap_or((f64::NAN, f64::NAN));

@@ -1,6 +1,5 @@
 //! The stable JSON schema of a fit (documented in `docs/json.md`).
 
-use crate::Renderer;
 use crate::summary::icc;
 use multilevel_lmm::{FitResult, Method};
 use serde_json::{Map, Value, json};
@@ -46,8 +45,9 @@ pub const JSON_KEYS: [&str; 29] = [
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonRenderer;
 
-impl Renderer for JsonRenderer {
-    fn render(&self, fit: &FitResult) -> String {
+impl JsonRenderer {
+    /// Renders the fit with the default options. The string ends with a newline.
+    pub fn render(&self, fit: &FitResult) -> String {
         self.render_with(fit, &crate::RenderOptions::default())
     }
 }

@@ -1,6 +1,6 @@
 //! Renderers for fitted mixed models.
 //!
-//! A [`FitResult`] is plain data; a [`Renderer`] turns it into a report:
+//! A [`FitResult`] is plain data; one renderer per [`Format`] turns it into a report:
 //!
 //! * [`TextRenderer`]: the layout of lme4's `print(summary(fit))` (with lmerTest's `df` and
 //!   `Pr(>|t|)` columns when the fit has denominator degrees of freedom), followed by the ICC of a
@@ -12,14 +12,22 @@
 //! method"); [`render_anova`] and [`render_compare`] render lmerTest's type III ANOVA table and
 //! lme4's likelihood-ratio comparison of models.
 //!
+//! Every result of the workspace implements the one [`Render`] trait in the one [`Format`]
+//! (both from `multilevel-numeric`); the results of this crate's inputs that need context to be
+//! printed are wrapped in [`FitReport`], [`AnovaReport`], [`CompareReport`] and
+//! [`ConfintReport`].
+//!
 //! Numbers are formatted as R formats them (see [`num`]): a column shares its decimals, chosen so
 //! every entry shows 4 significant digits.
 
-pub mod num;
-pub mod table;
+/// R-style number formatting (moved to the numeric leaf; re-exported under its old path).
+pub use multilevel_numeric::fmt as num;
+/// R's layout of a character matrix (moved to the numeric leaf; re-exported under its old path).
+pub use multilevel_numeric::table;
 
 mod json;
 mod markdown;
+mod reports;
 mod summary;
 mod tests_tables;
 mod text;
@@ -27,6 +35,8 @@ mod text;
 pub use json::{JSON_KEYS, JsonRenderer, SCHEMA_VERSION, to_json_value};
 pub use markdown::MarkdownRenderer;
 pub use multilevel_lmm::FitResult;
+pub use multilevel_numeric::render::{Format, Render};
+pub use reports::{AnovaReport, CompareReport, ConfintReport, FitReport};
 pub use summary::icc;
 pub use tests_tables::{anova_heading, render_anova, render_compare};
 pub use text::TextRenderer;
@@ -72,37 +82,9 @@ impl CrossLevelNote {
     }
 }
 
-/// Something that turns a fit into a report string.
-pub trait Renderer {
-    /// Renders the fit. The string ends with a newline.
-    fn render(&self, fit: &FitResult) -> String;
-}
-
-/// Output formats known to the renderers, for command-line style selection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// [`TextRenderer`].
-    Text,
-    /// [`JsonRenderer`].
-    Json,
-    /// [`MarkdownRenderer`].
-    Markdown,
-}
-
-impl Format {
-    /// The renderer for this format.
-    pub fn renderer(self) -> Box<dyn Renderer> {
-        match self {
-            Format::Text => Box::new(TextRenderer),
-            Format::Json => Box::new(JsonRenderer),
-            Format::Markdown => Box::new(MarkdownRenderer),
-        }
-    }
-}
-
 /// Renders `fit` in the given format.
 pub fn render(fit: &FitResult, format: Format) -> String {
-    format.renderer().render(fit)
+    render_with(fit, format, &RenderOptions::default())
 }
 
 /// Renders `fit` in the given format with options (see [`RenderOptions`]).

@@ -1,6 +1,5 @@
 //! Markdown summary: the text summary's content as headings, a bullet list and tables.
 
-use crate::Renderer;
 use crate::summary::{Criterion, FixedCorr, SIGNIF_LEGEND, Table, summarize_with};
 use crate::table::{Align, pad};
 use multilevel_lmm::FitResult;
@@ -78,8 +77,9 @@ fn md_named_table(t: &Table, first: &str, value_align: Align) -> Vec<String> {
     md_table(&headers, &rows, &aligns)
 }
 
-impl Renderer for MarkdownRenderer {
-    fn render(&self, fit: &FitResult) -> String {
+impl MarkdownRenderer {
+    /// Renders the fit with the default options. The string ends with a newline.
+    pub fn render(&self, fit: &FitResult) -> String {
         self.render_with(fit, &crate::RenderOptions::default())
     }
 }

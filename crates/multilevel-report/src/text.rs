@@ -1,6 +1,5 @@
 //! Plain-text summary laid out like lme4's `print(summary(fit))`.
 
-use crate::Renderer;
 use crate::summary::{Criterion, FixedCorr, SIGNIF_LEGEND, Summary, summarize_with};
 use crate::table::{Align, layout_matrix, layout_named};
 use multilevel_lmm::FitResult;
@@ -11,8 +10,9 @@ use multilevel_lmm::FitResult;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TextRenderer;
 
-impl Renderer for TextRenderer {
-    fn render(&self, fit: &FitResult) -> String {
+impl TextRenderer {
+    /// Renders the fit with the default options. The string ends with a newline.
+    pub fn render(&self, fit: &FitResult) -> String {
         self.render_with(fit, &crate::RenderOptions::default())
     }
 }

@@ -37,8 +37,8 @@ mod render;
 
 use multilevel_frame::{Column, DataFrame, FrameOptions, ModelFrame, format_r_number};
 use multilevel_lmm::{FitResult, LinearMixedModel, LmmError, LmmOptions};
+use multilevel_numeric::SplitMix64;
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 pub use levels::{CrossLevelTerm, cross_level_interactions};
 pub use render::{render_markdown, render_text};
@@ -259,44 +259,51 @@ pub struct ExploreReport {
     pub notes: Vec<String>,
 }
 
-/// Reads the simple formula `y ~ x1 + x2` (numeric columns, no interactions or random terms):
-/// returns the response and the predictors; `1` and `0`/`-1` are ignored, backticks removed.
+/// Reads the simple formula `y ~ x1 + x2` with the formula parser (numeric columns, no
+/// interactions, transformations or random terms): returns the response and the predictors in
+/// formula order; the intercept (`1`, `0`, `-1`) is ignored and backquotes are removed.
 pub fn parse_simple_formula(formula: &str) -> Result<(String, Vec<String>), WorkflowError> {
-    let err = |message: &str| WorkflowError::Formula {
+    use multilevel_formula::{Expr, Response};
+    let err = |message: String| WorkflowError::Formula {
         formula: formula.to_string(),
-        message: message.to_string(),
+        message,
     };
-    let Some((lhs, rhs)) = formula.split_once('~') else {
-        return Err(err(
-            "no `~`; hint: write the response, `~`, then the predictors, e.g. \"mAch ~ ses\"",
-        ));
-    };
-    let clean = |s: &str| s.trim().trim_matches('`').trim().to_string();
-    let response = clean(lhs);
-    if response.is_empty() {
-        return Err(err("no response before `~`; hint: e.g. \"mAch ~ ses\""));
-    }
-    let mut predictors = Vec::new();
-    for term in rhs.split('+') {
-        let t = clean(term);
-        if t.is_empty() {
-            return Err(err(
-                "an empty term between `+` signs; hint: e.g. \"y ~ x1 + x2\"",
-            ));
-        }
-        if t.contains(['(', ')', '|', '*', ':', '^', '~', '/', '-']) && t != "-1" {
-            return Err(err(&format!(
-                "term `{t}` is not a column name; hint: explore takes plain numeric predictors (no interactions, transformations or random-effects terms); the grouping factors go in --group"
+    let parsed = multilevel_formula::parse(formula).map_err(|e| err(e.to_string()))?;
+    let response = match &parsed.response {
+        Some(Response::Expr(Expr::Var(name))) => name.clone(),
+        Some(r) => {
+            return Err(err(format!(
+                "the response `{}` is not a column name; hint: explore takes a numeric column as the response, e.g. \"mAch ~ ses\"",
+                r.to_expr()
             )));
         }
-        if t == "1" || t == "0" || t == "-1" {
-            continue;
+        None => {
+            return Err(err(
+                "no response before `~`; hint: e.g. \"mAch ~ ses\"".to_string()
+            ));
         }
-        if !predictors.contains(&t) {
-            predictors.push(t);
-        }
+    };
+    let not_a_column = |label: &str| {
+        err(format!(
+            "term `{label}` is not a column name; hint: explore takes plain numeric predictors (no interactions, transformations or random-effects terms); the grouping factors go in --group"
+        ))
+    };
+    if let Some(r) = parsed.random.first() {
+        return Err(not_a_column(&format!("(… | {})", r.group_label)));
     }
-    Ok((response, predictors))
+    if let Some(o) = parsed.offsets.first() {
+        return Err(not_a_column(&format!("offset({o})")));
+    }
+    parsed
+        .fixed
+        .terms
+        .iter()
+        .map(|t| match t.variables.as_slice() {
+            [Expr::Var(name)] => Ok(name.clone()),
+            _ => Err(not_a_column(&t.label())),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(|predictors| (response, predictors))
 }
 
 /// The groups of a column as compact codes `0..G` (sorted by label) plus the labels.
@@ -420,28 +427,6 @@ fn variance_components(fit: &FitResult) -> (f64, f64) {
     (tau2, sigma2)
 }
 
-/// SplitMix64 stream with Box–Muller standard normals.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform on (0, 1).
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let u1 = self.uniform();
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
-
 /// Quantile of sorted values, linear interpolation (R's type 7).
 fn quantile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -476,15 +461,15 @@ fn summarise_group(
     let icc_ci = if opts.bootstrap > 0 {
         let beta0 = fit.fixed.first().map_or(0.0, |f| f.estimate);
         let (tau, sigma) = (tau2.sqrt(), sigma2.sqrt());
-        let mut rng = Rng(opts.seed);
+        let mut rng = SplitMix64::new(opts.seed);
         let mut reps = Vec::with_capacity(opts.bootstrap);
         let mut failed = 0usize;
         for _ in 0..opts.bootstrap {
-            let u: Vec<f64> = (0..g).map(|_| tau * rng.normal()).collect();
+            let u: Vec<f64> = (0..g).map(|_| tau * rng.normal_cos()).collect();
             let ystar: Vec<f64> = group
                 .codes
                 .iter()
-                .map(|&c| beta0 + u[c] + sigma * rng.normal())
+                .map(|&c| beta0 + u[c] + sigma * rng.normal_cos())
                 .collect();
             match model.refit(&ystar) {
                 Ok(f) => {
@@ -1068,7 +1053,7 @@ fn hausman_test(d: &[f64], v: &[f64], k: usize, terms: Vec<String>) -> Hausman {
     let p_value = if df == 0 {
         f64::NAN
     } else {
-        ChiSquared::new(df as f64).map_or(f64::NAN, |c| c.sf(statistic))
+        multilevel_numeric::dist::p_chisq_upper(statistic, df as f64)
     };
     let conclusion = if !p_value.is_finite() {
         "the Hausman test could not be computed (no positive eigenvalue of V_W − V_RE)".to_string()
@@ -1099,6 +1084,20 @@ mod tests {
         assert_eq!(xs, vec!["ses".to_string(), "x 2".to_string()]);
         assert!(parse_simple_formula("y ~ x + (1 | g)").is_err());
         assert!(parse_simple_formula("y x").is_err());
+        // The formula parser reads the terms: interactions, transformations, offsets and a
+        // transformed response are refused; a repeated predictor counts once.
+        for bad in [
+            "y ~ x:z",
+            "y ~ x * z",
+            "y ~ log(x)",
+            "y ~ x + offset(z)",
+            "log(y) ~ x",
+            "~ x",
+        ] {
+            assert!(parse_simple_formula(bad).is_err(), "{bad}");
+        }
+        let (_, xs) = parse_simple_formula("y ~ 0 + b + a + b").unwrap();
+        assert_eq!(xs, vec!["b".to_string(), "a".to_string()]);
         let (_, none) = parse_simple_formula("y ~ 1").unwrap();
         assert!(none.is_empty());
     }
@@ -1138,14 +1137,14 @@ mod synthetic_tests {
     /// 30 schools × 8 pupils, classes nested in schools (2 per school), a pupil-level `x` and a
     /// school-level `z`; one missing response.
     fn data() -> DataFrame {
-        let mut rng = Rng(7);
+        let mut rng = SplitMix64::new(7);
         let (mut y, mut x, mut z, mut school, mut class) = (vec![], vec![], vec![], vec![], vec![]);
         for s in 0..30 {
-            let u = rng.normal();
+            let u = rng.normal_cos();
             let zs = (s % 5) as f64;
             for i in 0..8 {
-                let xi = rng.normal() + 0.3 * u;
-                y.push(Some(1.0 + 0.5 * xi + 0.2 * zs + u + rng.normal()));
+                let xi = rng.normal_cos() + 0.3 * u;
+                y.push(Some(1.0 + 0.5 * xi + 0.2 * zs + u + rng.normal_cos()));
                 x.push(xi);
                 z.push(zs);
                 school.push(format!("s{s:02}"));

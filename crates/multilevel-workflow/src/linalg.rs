@@ -2,54 +2,10 @@
 //! (matrices of a few predictors: row-major `Vec<f64>`, `p × p`).
 
 /// Inverse of a symmetric positive-definite `p × p` matrix by Cholesky, `None` when a pivot is
-/// not positive (relative to the largest diagonal element): the matrix is singular or
-/// numerically so.
+/// not above `1e-12` times the largest diagonal element: the matrix is singular or numerically
+/// so.
 pub(crate) fn spd_inverse(a: &[f64], p: usize) -> Option<Vec<f64>> {
-    if a.len() != p * p {
-        return None;
-    }
-    let scale = (0..p).map(|i| a[i * p + i].abs()).fold(0.0_f64, f64::max);
-    let tol = 1e-12 * scale.max(f64::MIN_POSITIVE);
-    // Lower-triangular L with A = LL'.
-    let mut l = vec![0.0; p * p];
-    for j in 0..p {
-        let mut d = a[j * p + j];
-        for k in 0..j {
-            d -= l[j * p + k] * l[j * p + k];
-        }
-        if d.is_nan() || d <= tol {
-            return None;
-        }
-        let djj = d.sqrt();
-        l[j * p + j] = djj;
-        for i in (j + 1)..p {
-            let mut s = a[i * p + j];
-            for k in 0..j {
-                s -= l[i * p + k] * l[j * p + k];
-            }
-            l[i * p + j] = s / djj;
-        }
-    }
-    // Solve L L' X = I column by column.
-    let mut inv = vec![0.0; p * p];
-    for c in 0..p {
-        let mut z = vec![0.0; p];
-        for i in 0..p {
-            let mut s = if i == c { 1.0 } else { 0.0 };
-            for k in 0..i {
-                s -= l[i * p + k] * z[k];
-            }
-            z[i] = s / l[i * p + i];
-        }
-        for i in (0..p).rev() {
-            let mut s = z[i];
-            for k in (i + 1)..p {
-                s -= l[k * p + i] * inv[k * p + c];
-            }
-            inv[i * p + c] = s / l[i * p + i];
-        }
-    }
-    Some(inv)
+    multilevel_numeric::spd::spd_inverse(a, p, 1e-12)
 }
 
 /// Eigen-decomposition of a symmetric `p × p` matrix by cyclic Jacobi rotations: returns the

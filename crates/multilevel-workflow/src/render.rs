@@ -1,6 +1,24 @@
-//! Text and markdown renderings of an [`ExploreReport`].
+//! Text, markdown and JSON renderings of an [`ExploreReport`].
 
 use crate::ExploreReport;
+use multilevel_numeric::render::{Format, Render};
+
+impl Render for ExploreReport {
+    /// Text ([`render_text`]), markdown ([`render_markdown`]) or the report serialised as
+    /// pretty JSON.
+    fn render(&self, format: Format) -> String {
+        match format {
+            Format::Text => render_text(self),
+            Format::Markdown => render_markdown(self),
+            Format::Json => {
+                let mut s = serde_json::to_string_pretty(self)
+                    .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+                s.push('\n');
+                s
+            }
+        }
+    }
+}
 
 fn num(x: f64) -> String {
     if !x.is_finite() {

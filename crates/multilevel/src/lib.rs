@@ -79,6 +79,7 @@ pub use multilevel_inference as inference;
 pub use multilevel_lmm as lmm;
 pub use multilevel_marginal as marginal;
 pub use multilevel_meta as meta;
+pub use multilevel_numeric as numeric;
 pub use multilevel_plot as plot;
 pub use multilevel_report as report;
 pub use multilevel_workflow as workflow;

@@ -1,0 +1,25 @@
+//! The numeric leaf of `multilevel`: the small numerical and formatting pieces every other
+//! crate of the workspace shares, so each exists once.
+//!
+//! * [`dist`]: R's `pnorm`, `qnorm`, `pt`, `qt`, `pchisq`, `pf` tails and quantiles over statrs.
+//! * [`spd`]: one dense Cholesky factorization of a small symmetric positive-definite matrix
+//!   (row-major), with solves, the inverse and the log-determinant.
+//! * [`rng`]: one SplitMix64 generator with Box–Muller standard normals (the streams of the
+//!   parametric bootstrap and of `explore`'s ICC bootstrap).
+//! * [`fmt`]: R's `format()`, `round()`, `zapsmall()`, `format.pval()` and `abbreviate()` for
+//!   the printed tables; [`table`]: R's layout of a character matrix.
+//! * [`render`]: the report [`Format`](render::Format) and the [`Render`](render::Render) trait
+//!   every result type implements.
+//!
+//! The crate depends on nothing of the workspace; everything else may depend on it.
+
+pub mod dist;
+pub mod fmt;
+pub mod render;
+pub mod rng;
+pub mod spd;
+pub mod table;
+
+pub use render::{Format, Render};
+pub use rng::SplitMix64;
+pub use spd::Cholesky;

@@ -5,13 +5,16 @@
 //! - A column whose every non-missing field parses as a number is numeric; `Inf`, `-Inf`,
 //!   `NaN` in such a column are an error (they cannot be modelled). Any other column is a factor
 //!   whose levels are its distinct values sorted in byte order.
+//! - A column whose fields are mostly numbers but that is text because of a few other tokens
+//!   (`n/a`, `?`, `0,5`) stays text, as in R, and gets a [`crate::DataWarning`] naming the
+//!   first such token and its line ([`DataFrame::warnings`]).
 //! - Fields are read as bytes (`csv::ByteRecord`); a factor level is allocated once, not per cell.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use crate::data::{Column, DataFrame, Factor, ReadOptions, RowOrigin, is_na_text};
-use crate::error::DataError;
+use crate::error::{DataError, DataWarning};
 
 /// Per-column state while reading.
 enum ColState {
@@ -26,6 +29,8 @@ enum ColState {
         dict: HashMap<Vec<u8>, u32>,
         codes: Vec<Option<u32>>,
         text_from: usize,
+        /// Whether each level (by code) parses as a number, for the retyping warning.
+        is_num: Vec<bool>,
     },
 }
 
@@ -37,14 +42,16 @@ fn parse_number(field: &[u8]) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
-/// Intern `field` into `dict`, returning its code; new levels must be valid UTF-8.
-fn intern(dict: &mut HashMap<Vec<u8>, u32>, field: &[u8]) -> Option<u32> {
+/// Intern `field` into `dict`, returning its code; new levels must be valid UTF-8. `is_num`
+/// records, per code, whether the level parses as a number.
+fn intern(dict: &mut HashMap<Vec<u8>, u32>, is_num: &mut Vec<bool>, field: &[u8]) -> Option<u32> {
     if let Some(c) = dict.get(field) {
         return Some(*c);
     }
     std::str::from_utf8(field).ok()?;
     let code = dict.len() as u32;
     dict.insert(field.to_vec(), code);
+    is_num.push(parse_number(field).is_some());
     Some(code)
 }
 
@@ -198,9 +205,10 @@ impl DataFrame {
                             values.push(Some(x));
                         } else {
                             let mut dict = HashMap::new();
+                            let mut is_num = Vec::new();
                             let mut codes: Vec<Option<u32>> = Vec::with_capacity(values.capacity());
                             codes.resize(row, None);
-                            let Some(c) = intern(&mut dict, field) else {
+                            let Some(c) = intern(&mut dict, &mut is_num, field) else {
                                 return Err(DataError::Encoding {
                                     file,
                                     line,
@@ -212,14 +220,20 @@ impl DataFrame {
                                 dict,
                                 codes,
                                 text_from: row,
+                                is_num,
                             };
                         }
                     }
-                    ColState::Text { dict, codes, .. } => {
+                    ColState::Text {
+                        dict,
+                        codes,
+                        is_num,
+                        ..
+                    } => {
                         if missing {
                             codes.push(None);
                         } else {
-                            let Some(c) = intern(dict, field) else {
+                            let Some(c) = intern(dict, is_num, field) else {
                                 return Err(DataError::Encoding {
                                     file,
                                     line,
@@ -270,11 +284,12 @@ impl DataFrame {
                         dict,
                         codes,
                         text_from,
+                        is_num,
                     } = state
                         && r < *text_from
                         && !is_na_text(field)
                     {
-                        let Some(c) = intern(dict, field) else {
+                        let Some(c) = intern(dict, is_num, field) else {
                             return Err(DataError::Encoding {
                                 file,
                                 line,
@@ -309,7 +324,18 @@ impl DataFrame {
                     }
                     Column::Numeric(values)
                 }
-                ColState::Text { dict, codes, .. } => Column::Factor(sorted_factor(dict, codes)),
+                ColState::Text {
+                    dict,
+                    codes,
+                    text_from,
+                    is_num,
+                } => {
+                    if let Some(w) = retyping_warning(&df, name, &dict, &codes, text_from, &is_num)
+                    {
+                        df.push_warning(w);
+                    }
+                    Column::Factor(sorted_factor(dict, codes))
+                }
             };
             df = df.with_column(name, column)?;
         }
@@ -322,6 +348,48 @@ impl DataFrame {
         }
         Ok(df)
     }
+}
+
+/// The warning for a text column whose fields are mostly numbers: it names the first field
+/// that is not a number (the one at `text_from`, where the column stopped being numeric).
+fn retyping_warning(
+    df: &DataFrame,
+    column: &str,
+    dict: &HashMap<Vec<u8>, u32>,
+    codes: &[Option<u32>],
+    text_from: usize,
+    is_num: &[bool],
+) -> Option<DataWarning> {
+    let mut count = vec![0usize; is_num.len()];
+    for c in codes.iter().flatten() {
+        if let Some(k) = count.get_mut(*c as usize) {
+            *k += 1;
+        }
+    }
+    let (mut numeric, mut text) = (0usize, 0usize);
+    for (k, n) in is_num.iter().zip(&count) {
+        if *k {
+            numeric += n;
+        } else {
+            text += n;
+        }
+    }
+    if text == 0 || numeric <= text {
+        return None;
+    }
+    let code = (*codes.get(text_from)?)?;
+    let token = dict
+        .iter()
+        .find(|(_, c)| **c == code)
+        .map(|(b, _)| String::from_utf8_lossy(b).into_owned())?;
+    Some(DataWarning::ReadAsText {
+        file: df.name().to_string(),
+        column: column.to_string(),
+        token,
+        location: df.location(text_from),
+        numeric,
+        text,
+    })
 }
 
 /// Sort interned levels in byte order and recode.
@@ -537,6 +605,38 @@ mod tests {
         let e = DataFrame::from_csv_str("t.csv", "g,y\n1,2\n", &bad).unwrap_err();
         assert!(matches!(e, DataError::UnknownColumn { .. }));
         assert!(e.to_string().contains("did you mean `g`"));
+    }
+
+    #[test]
+    fn stray_token_in_numeric_column_is_announced() {
+        // one `n/a` among numbers: read as text (as R does), with a warning naming it
+        let df = read("y,x\n1,2\n2,3\n3,n/a\n4,5\n").unwrap();
+        assert_eq!(fac(&df, "x").levels, vec!["2", "3", "5", "n/a"]);
+        assert_eq!(num(&df, "y").len(), 4);
+        let w = df.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            matches!(&w[0], DataWarning::ReadAsText { column, token, location: crate::Location::Line(4), numeric: 3, text: 1, .. } if column == "x" && token == "n/a"),
+            "{w:?}"
+        );
+        let m = w[0].to_string();
+        assert!(
+            m.contains("t.csv, line 4, column `x`") && m.contains("`n/a`") && m.contains("NA"),
+            "{m}"
+        );
+        // `?` and a quoted decimal comma; the decimal-comma hint
+        let df = read("y,x\n1,\"0,5\"\n2,3\n3,?\n4,5\n5,6\n").unwrap();
+        let m = df.warnings()[0].to_string();
+        assert!(
+            m.contains("`0,5`") && m.contains("`0.5`") && m.contains("line 2"),
+            "{m}"
+        );
+        assert!(m.contains("1 other field"), "{m}");
+        // NA and empty are missing: no warning; a text column: no warning
+        let df = read("y,x,g\n1,NA,a\n2,,b\n3,4,c\n").unwrap();
+        assert!(df.warnings().is_empty(), "{:?}", df.warnings());
+        // in-memory data: none
+        assert!(DataFrame::new("m").warnings().is_empty());
     }
 
     #[test]

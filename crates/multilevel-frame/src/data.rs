@@ -1,6 +1,6 @@
 //! The raw data table: named numeric and factor columns of equal length.
 
-use crate::error::{DataError, Location, list_columns, suggestion};
+use crate::error::{DataError, DataWarning, Location, list_columns, suggestion};
 use crate::rnum::format_r_number;
 
 /// How a factor's levels are contrasted in `X` (R: `contr.treatment`, `contr.sum`,
@@ -102,6 +102,7 @@ pub struct DataFrame {
     nrows: usize,
     columns: Vec<(String, Column)>,
     pub(crate) origin: RowOrigin,
+    warnings: Vec<DataWarning>,
 }
 
 /// Options for reading CSV data.
@@ -122,6 +123,7 @@ impl DataFrame {
             nrows: 0,
             columns: Vec::new(),
             origin: RowOrigin::Memory,
+            warnings: Vec::new(),
         }
     }
 
@@ -143,6 +145,20 @@ impl DataFrame {
     /// The column names, in order.
     pub fn column_names(&self) -> Vec<&str> {
         self.columns.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// What the CSV reader wants the user to know about how it read the data (a numeric-looking
+    /// column read as text because of a stray token, ...), in column order; empty for data
+    /// built in memory. Commands that read data should print each one (it displays as one
+    /// line) and may put them in machine-readable output; the data are read as R's `read.csv`
+    /// reads them either way.
+    pub fn warnings(&self) -> &[DataWarning] {
+        &self.warnings
+    }
+
+    /// Record a reader warning.
+    pub(crate) fn push_warning(&mut self, w: DataWarning) {
+        self.warnings.push(w);
     }
 
     /// The column called `name`, if any.

@@ -354,6 +354,91 @@ pub enum FrameError {
     },
 }
 
+/// Something the CSV reader did that can change what a model means without being an error:
+/// the data are read as R's `read.csv` reads them, and the warning says how. Read them with
+/// [`crate::DataFrame::warnings`]; each displays as one line naming the file, the place, the
+/// column and the token, ending with a hint.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataWarning {
+    /// A column whose values are mostly numbers was read as text (a factor) because of a few
+    /// fields that are not numbers (`n/a`, `?`, `0,5`, ...). Only empty fields and `NA` are
+    /// missing values (as in R), so the column stays text; the warning names the first such
+    /// field.
+    ReadAsText {
+        /// File name.
+        file: String,
+        /// Column name.
+        column: String,
+        /// The first field that is not a number, as written.
+        token: String,
+        /// Where that field is.
+        location: Location,
+        /// Number of fields of the column that are numbers.
+        numeric: usize,
+        /// Number of non-missing fields of the column that are not numbers.
+        text: usize,
+    },
+}
+
+impl std::fmt::Display for DataWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataWarning::ReadAsText {
+                file,
+                column,
+                token,
+                location,
+                numeric,
+                text,
+            } => {
+                let token_t = token.trim();
+                let others = if *text > 1 {
+                    format!(" and {} other field(s) that are not numbers", text - 1)
+                } else {
+                    String::new()
+                };
+                write!(
+                    f,
+                    "{file}, {location}, column `{}`: the column is read as text (a factor) because of `{}`{others}, though {numeric} of its values are numbers; hint: ",
+                    shown(column),
+                    shown(token_t),
+                )?;
+                if looks_decimal_comma(token_t) {
+                    write!(
+                        f,
+                        "if `{}` is a number, write it with a decimal point (`{}`); ",
+                        shown(token_t),
+                        shown(&token_t.replace(',', "."))
+                    )?;
+                }
+                write!(
+                    f,
+                    "if it means a missing value, write NA or leave the field empty (only those are missing, as in R's read.csv)"
+                )
+            }
+        }
+    }
+}
+
+/// Whether `t` looks like a number written with a decimal comma (`0,5`, `-12,25`).
+fn looks_decimal_comma(t: &str) -> bool {
+    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+    match t.split_once(',') {
+        Some((a, b)) => {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// A name or value as shown in messages (kept as is for now).
+pub(crate) fn shown(s: &str) -> String {
+    s.to_string()
+}
+
 /// A place in the data: a line of a CSV file (header = line 1) or a 1-based row of in-memory
 /// data. Displays as `line 7` / `row 6`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

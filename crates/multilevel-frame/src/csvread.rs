@@ -8,6 +8,9 @@
 //! - A column whose fields are mostly numbers but that is text because of a few other tokens
 //!   (`n/a`, `?`, `0,5`) stays text, as in R, and gets a [`crate::DataWarning`] naming the
 //!   first such token and its line ([`DataFrame::warnings`]).
+//! - A numeric column holding two spellings of one whole number (`01` and `1`, `1.0` and `1`)
+//!   reads them as the same number, as R does, with a [`crate::DataWarning`] naming the pair
+//!   (numeric-looking identifiers with leading zeros would merge as grouping factors).
 //! - Fields are read as bytes (`csv::ByteRecord`); a factor level is allocated once, not per cell.
 
 use std::collections::HashMap;
@@ -23,6 +26,8 @@ enum ColState {
         values: Vec<Option<f64>>,
         /// First non-finite field: (0-based row, text).
         nonfinite: Option<(usize, String)>,
+        /// Whole numbers written other than in plain integer form (`01`, `1.0`), by value.
+        respelled: HashMap<u64, Respelling>,
     },
     /// A text column. Rows before `text_from` still need a second pass to get their text.
     Text {
@@ -32,6 +37,108 @@ enum ColState {
         /// Whether each level (by code) parses as a number, for the retyping warning.
         is_num: Vec<bool>,
     },
+}
+
+/// The spellings of one whole number that are not its plain integer form.
+struct Respelling {
+    /// The first such spelling and its 0-based row.
+    first: (String, usize),
+    /// A second, different such spelling, if any.
+    second: Option<String>,
+    /// Fields with any such spelling.
+    count: usize,
+}
+
+/// Whether a trimmed field is a whole number's plain form: an optional `-` then digits with no
+/// leading zero (`0` itself allowed, `-0` not).
+fn plain_integer(t: &[u8]) -> bool {
+    let (neg, d) = match t.strip_prefix(b"-") {
+        Some(d) => (true, d),
+        None => (false, t),
+    };
+    !d.is_empty()
+        && d.iter().all(u8::is_ascii_digit)
+        && (d.len() == 1 || d.first() != Some(&b'0'))
+        && !(neg && d == b"0")
+}
+
+/// Key of a whole number in [`Respelling`] maps (`-0` and `0` are one key).
+fn whole_key(x: f64) -> u64 {
+    if x == 0.0 { 0 } else { x.to_bits() }
+}
+
+/// Record `field` (finite value `x`, 0-based `row`) if it is a whole number not written in plain
+/// integer form.
+fn note_spelling(respelled: &mut HashMap<u64, Respelling>, field: &[u8], x: f64, row: usize) {
+    let t = field.trim_ascii();
+    if x.fract() != 0.0 || plain_integer(t) {
+        return;
+    }
+    let text = String::from_utf8_lossy(t);
+    match respelled.get_mut(&whole_key(x)) {
+        Some(r) => {
+            r.count += 1;
+            if r.second.is_none() && r.first.0 != text {
+                r.second = Some(text.into_owned());
+            }
+        }
+        None => {
+            respelled.insert(
+                whole_key(x),
+                Respelling {
+                    first: (text.into_owned(), row),
+                    second: None,
+                    count: 1,
+                },
+            );
+        }
+    }
+}
+
+/// The warning for a numeric column where two spellings of one whole number occur (the one
+/// whose first odd spelling comes first in the file).
+fn same_number_warning(
+    df: &DataFrame,
+    column: &str,
+    values: &[Option<f64>],
+    respelled: &HashMap<u64, Respelling>,
+) -> Option<DataWarning> {
+    if respelled.is_empty() {
+        return None;
+    }
+    let mut total: HashMap<u64, usize> = HashMap::new();
+    for x in values.iter().flatten() {
+        let k = whole_key(*x);
+        if respelled.contains_key(&k) {
+            *total.entry(k).or_insert(0) += 1;
+        }
+    }
+    respelled
+        .iter()
+        .filter_map(|(k, r)| {
+            let other = match &r.second {
+                Some(s) => s.clone(),
+                None if total.get(k).copied().unwrap_or(0) > r.count => {
+                    // the plain integer form also occurs
+                    let x = f64::from_bits(*k);
+                    if x.abs() < 1e15 {
+                        format!("{}", x as i64)
+                    } else {
+                        crate::rnum::format_r_number(x)
+                    }
+                }
+                None => return None,
+            };
+            Some((r.first.1, &r.first.0, other))
+        })
+        .min_by_key(|(row, _, _)| *row)
+        .map(|(row, spelling, other)| DataWarning::SameNumber {
+            file: df.name().to_string(),
+            column: column.to_string(),
+            spelling: spelling.clone(),
+            location: df.location(row),
+            other,
+        })
 }
 
 /// Parse a field as R's `type.convert` would take it as a number (surrounding blanks allowed).
@@ -167,6 +274,7 @@ impl DataFrame {
             .map(|_| ColState::Numeric {
                 values: Vec::new(),
                 nonfinite: None,
+                respelled: HashMap::new(),
             })
             .collect();
         let mut lines: Option<Vec<u64>> = None;
@@ -194,13 +302,21 @@ impl DataFrame {
             for (j, (field, state)) in record.iter().zip(states.iter_mut()).enumerate() {
                 let missing = is_na_text(field);
                 match state {
-                    ColState::Numeric { values, nonfinite } => {
+                    ColState::Numeric {
+                        values,
+                        nonfinite,
+                        respelled,
+                    } => {
                         if missing {
                             values.push(None);
                         } else if let Some(x) = parse_number(field) {
-                            if !x.is_finite() && nonfinite.is_none() {
-                                *nonfinite =
-                                    Some((row, String::from_utf8_lossy(field).into_owned()));
+                            if !x.is_finite() {
+                                if nonfinite.is_none() {
+                                    *nonfinite =
+                                        Some((row, String::from_utf8_lossy(field).into_owned()));
+                                }
+                            } else {
+                                note_spelling(respelled, field, x, row);
                             }
                             values.push(Some(x));
                         } else {
@@ -313,7 +429,14 @@ impl DataFrame {
         let mut df = DataFrame::new(name).with_origin(origin);
         for (name, state) in names.iter().zip(states) {
             let column = match state {
-                ColState::Numeric { values, nonfinite } => {
+                ColState::Numeric {
+                    values,
+                    nonfinite,
+                    respelled,
+                } => {
+                    if let Some(w) = same_number_warning(&df, name, &values, &respelled) {
+                        df.push_warning(w);
+                    }
                     if let Some((r, text)) = nonfinite {
                         return Err(DataError::NonFinite {
                             file,
@@ -637,6 +760,47 @@ mod tests {
         assert!(df.warnings().is_empty(), "{:?}", df.warnings());
         // in-memory data: none
         assert!(DataFrame::new("m").warnings().is_empty());
+    }
+
+    #[test]
+    fn ids_with_leading_zeros_are_announced() {
+        // `01` and `1` are one number (as in R): the reader says so, naming the column and
+        // the pair; 8 ids read as 4 distinct numbers
+        let df = read("id,y\n1,1\n01,2\n2,3\n02,4\n3,5\n03,6\n4,7\n04,8\n").unwrap();
+        assert_eq!(num(&df, "id")[1], Some(1.0));
+        let w = df.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            matches!(&w[0], DataWarning::SameNumber { column, spelling, other, location: crate::Location::Line(3), .. }
+                if column == "id" && spelling == "01" && other == "1"),
+            "{w:?}"
+        );
+        let m = w[0].to_string();
+        assert!(
+            m.contains("line 3, column `id`") && m.contains("`01` and `1`") && m.contains("group"),
+            "{m}"
+        );
+        // two odd spellings of one number; `1.0` against `1`
+        let df = read("id\n001\n01\n").unwrap();
+        assert!(
+            matches!(&df.warnings()[0], DataWarning::SameNumber { spelling, other, .. } if spelling == "001" && other == "01")
+        );
+        let df = read("x\n2.5\n1.0\n1\n").unwrap();
+        assert!(
+            matches!(&df.warnings()[0], DataWarning::SameNumber { spelling, other, .. } if spelling == "1.0" && other == "1")
+        );
+        // consistent spellings: no warning (zero-padded ids alone, decimals, plain integers,
+        // -0 alone)
+        for ok in [
+            "id\n01\n02\n10\n",
+            "x\n1.0\n2.0\n",
+            "x\n1\n2\n-3\n0\n",
+            "x\n0.5\n1.5\n",
+            "x\n-0\n2\n",
+        ] {
+            let df = read(ok).unwrap();
+            assert!(df.warnings().is_empty(), "{ok:?}: {:?}", df.warnings());
+        }
     }
 
     #[test]

@@ -378,6 +378,22 @@ pub enum DataWarning {
         /// Number of non-missing fields of the column that are not numbers.
         text: usize,
     },
+    /// A numeric column holds two spellings of one whole number (`01` and `1`, `1.0` and `1`,
+    /// `1e1` and `10`): they are the same number, as in R's `read.csv`, so a grouping factor
+    /// made from the column merges them. Typically numeric-looking identifiers with leading
+    /// zeros.
+    SameNumber {
+        /// File name.
+        file: String,
+        /// Column name.
+        column: String,
+        /// One spelling (not the plain integer form), as written.
+        spelling: String,
+        /// Where that spelling first occurs.
+        location: Location,
+        /// Another spelling of the same number.
+        other: String,
+    },
 }
 
 impl std::fmt::Display for DataWarning {
@@ -416,6 +432,21 @@ impl std::fmt::Display for DataWarning {
                     "if it means a missing value, write NA or leave the field empty (only those are missing, as in R's read.csv)"
                 )
             }
+            DataWarning::SameNumber {
+                file,
+                column,
+                spelling,
+                location,
+                other,
+            } => write!(
+                f,
+                "{file}, {location}, column `{}`: `{}` and `{}` are read as the same number (as R's read.csv reads them), so a grouping factor made from this column puts them in one group; hint: if they are different identifiers, make the column text (e.g. write a letter before each: `s{}`, `s{}`)",
+                shown(column),
+                shown(spelling.trim()),
+                shown(other.trim()),
+                shown(spelling.trim()),
+                shown(other.trim()),
+            ),
         }
     }
 }

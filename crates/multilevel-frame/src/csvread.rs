@@ -266,6 +266,16 @@ impl DataFrame {
             names.push(s.to_string());
         }
         let ncols = names.len();
+        // One column whose name holds `;` or tabs: most likely a file separated by them.
+        let separator = match names.as_slice() {
+            [only] => [';', '\t']
+                .into_iter()
+                .map(|c| (only.matches(c).count(), c))
+                .filter(|(n, _)| *n > 0)
+                .max_by_key(|(n, _)| *n)
+                .map(|(_, c)| (only.clone(), c)),
+            _ => None,
+        };
         let mut counter = LineCounter::new(bytes);
         let header_line = counter.line_of(&record);
 
@@ -427,6 +437,13 @@ impl DataFrame {
             Some(v) => RowOrigin::CsvLines(v),
         };
         let mut df = DataFrame::new(name).with_origin(origin);
+        if let Some((header, separator)) = separator {
+            df.push_warning(DataWarning::Separator {
+                file: df.name().to_string(),
+                header,
+                separator,
+            });
+        }
         for (name, state) in names.iter().zip(states) {
             let column = match state {
                 ColState::Numeric {
@@ -801,6 +818,35 @@ mod tests {
             let df = read(ok).unwrap();
             assert!(df.warnings().is_empty(), "{ok:?}: {:?}", df.warnings());
         }
+    }
+
+    #[test]
+    fn semicolon_or_tab_separated_file_is_named() {
+        for (text, sep, word) in [
+            ("y;x;g\n1;2;a\n3;4;b\n", ';', "semicolon-separated"),
+            ("y\tx\tg\n1\t2\ta\n3\t4\tb\n", '\t', "tab-separated"),
+        ] {
+            let df = read(text).unwrap();
+            assert_eq!(df.ncols(), 1);
+            let w = df.warnings();
+            assert!(
+                matches!(&w[0], DataWarning::Separator { separator, .. } if *separator == sep),
+                "{w:?}"
+            );
+            let m = w[0].to_string();
+            assert!(
+                m.contains("t.csv, line 1") && m.contains("1 column") && m.contains(word),
+                "{m}"
+            );
+            // the "unknown column" error built here carries the same note
+            let e = df.unknown_column_error("x").to_string();
+            assert!(e.contains("no column `x`") && e.contains(word), "{e}");
+        }
+        // a comma-separated file with `;` inside a quoted name of several columns: nothing
+        let df = read("\"a;b\",c\n1,2\n").unwrap();
+        assert!(df.warnings().is_empty());
+        let e = df.unknown_column_error("x").to_string();
+        assert!(!e.contains("separated"), "{e}");
     }
 
     #[test]

@@ -124,7 +124,8 @@ pub enum DataError {
         column: String,
         /// `" (did you mean `x`?)"` or empty.
         suggestion: String,
-        /// Comma-separated list of the column names.
+        /// Comma-separated list of the column names (followed by a note on the separator when
+        /// the file looks separated by something other than commas).
         available: String,
     },
     /// A factor code that does not index the level list.
@@ -394,6 +395,30 @@ pub enum DataWarning {
         /// Another spelling of the same number.
         other: String,
     },
+    /// The header has one column whose name contains `;` or a tab: the file is probably
+    /// separated by that character, not by commas, and was read as one column.
+    Separator {
+        /// File name.
+        file: String,
+        /// The header's only name.
+        header: String,
+        /// The separator the file seems to use.
+        separator: char,
+    },
+}
+
+/// The phrase describing a separator the file seems to use, and what to do about it.
+pub(crate) fn separator_phrase(header: &str, separator: char) -> String {
+    let (name, what) = match separator {
+        ';' => ("semicolon", "semicolons"),
+        '\t' => ("tab", "tabs"),
+        _ => ("other", "another character"),
+    };
+    let n = header.matches(separator).count() + 1;
+    format!(
+        "the header has 1 column (`{}`) but {n} names separated by {what}: the file looks {name}-separated; save it with commas between fields (a CSV file)",
+        shown(header)
+    )
 }
 
 impl std::fmt::Display for DataWarning {
@@ -446,6 +471,15 @@ impl std::fmt::Display for DataWarning {
                 shown(other.trim()),
                 shown(spelling.trim()),
                 shown(other.trim()),
+            ),
+            DataWarning::Separator {
+                file,
+                header,
+                separator,
+            } => write!(
+                f,
+                "{file}, line 1: {}",
+                separator_phrase(header, *separator)
             ),
         }
     }

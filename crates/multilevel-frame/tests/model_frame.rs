@@ -554,3 +554,20 @@ fn required_columns_drop_rows_like_model_variables() {
     let e = frame_opts("y ~ x", &df, &opts).unwrap_err();
     assert_names(&e, &["`ids`"]);
 }
+
+#[test]
+fn semicolon_file_unknown_column_names_the_separator() {
+    let data = DataFrame::from_csv_str(
+        "semi.csv",
+        "Reaction;Days;Subject\n250;0;a\n260;1;a\n270;0;b\n280;1;b\n",
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let e = frame("Reaction ~ Days + (1 | Subject)", &data).unwrap_err();
+    assert!(matches!(e, FrameError::UnknownColumn { .. }));
+    let m = e.to_string();
+    assert!(
+        m.contains("semi.csv") && m.contains("1 column") && m.contains("semicolon-separated"),
+        "{m}"
+    );
+}

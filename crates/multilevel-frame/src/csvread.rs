@@ -11,6 +11,8 @@
 //! - A numeric column holding two spellings of one whole number (`01` and `1`, `1.0` and `1`)
 //!   reads them as the same number, as R does, with a [`crate::DataWarning`] naming the pair
 //!   (numeric-looking identifiers with leading zeros would merge as grouping factors).
+//! - A path that is not a regular file (`/dev/zero`, a pipe) is read with bounds (1 GiB in
+//!   all, 16 MiB without a line break) and stops with one error naming the file.
 //! - Fields are read as bytes (`csv::ByteRecord`); a factor level is allocated once, not per cell.
 
 use std::collections::HashMap;
@@ -195,6 +197,93 @@ impl<'a> LineCounter<'a> {
     }
 }
 
+/// Most bytes read from a file that is not a regular file (a device or a pipe): 1 GiB.
+const MAX_STREAM_BYTES: usize = 1 << 30;
+/// Longest run of bytes without a line break accepted from such a file: 16 MiB.
+const MAX_STREAM_LINE: usize = 16 << 20;
+
+/// The bytes of `path`. A regular file (or a directory, which fails as before) is read whole;
+/// anything else (`/dev/zero`, a pipe, `/dev/stdin`) may never end, so it is read with bounds:
+/// at most [`MAX_STREAM_BYTES`] in all and [`MAX_STREAM_LINE`] without a line break.
+fn read_input(path: &Path) -> Result<Vec<u8>, DataError> {
+    let io = |e: std::io::Error| DataError::Io {
+        file: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    if meta.is_file() || meta.is_dir() {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes).map_err(io)?;
+        return Ok(bytes);
+    }
+    read_bounded(
+        f,
+        &path.display().to_string(),
+        MAX_STREAM_BYTES,
+        MAX_STREAM_LINE,
+    )
+}
+
+/// Read `r` to its end, failing with [`DataError::TooLarge`] after `max_total` bytes or after
+/// `max_line` bytes with no `\n`.
+fn read_bounded<R: std::io::Read>(
+    mut r: R,
+    file: &str,
+    max_total: usize,
+    max_line: usize,
+) -> Result<Vec<u8>, DataError> {
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut since_break = 0usize;
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(DataError::Io {
+                    file: file.to_string(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        let got = chunk.get(..n).unwrap_or(&[]);
+        for b in got {
+            if *b == b'\n' {
+                since_break = 0;
+            } else {
+                since_break += 1;
+                if since_break > max_line {
+                    return Err(DataError::TooLarge {
+                        file: file.to_string(),
+                        what: format!("{} without a line break", size_text(max_line)),
+                    });
+                }
+            }
+        }
+        if bytes.len() + got.len() > max_total {
+            return Err(DataError::TooLarge {
+                file: file.to_string(),
+                what: size_text(max_total),
+            });
+        }
+        bytes.extend_from_slice(got);
+    }
+    Ok(bytes)
+}
+
+/// `16 MiB`, `1 GiB`, `100 bytes`.
+fn size_text(n: usize) -> String {
+    if n >= 1 << 30 && n.is_multiple_of(1 << 30) {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 fn csv_error(file: &str, e: &csv::Error) -> DataError {
     let line = e.position().map_or(0, csv::Position::line);
     DataError::Csv {
@@ -212,10 +301,7 @@ impl DataFrame {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let bytes = std::fs::read(path).map_err(|e| DataError::Io {
-            file: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let bytes = read_input(path)?;
         Self::from_csv_bytes(&name, &bytes, opts)
     }
 
@@ -847,6 +933,44 @@ mod tests {
         assert!(df.warnings().is_empty());
         let e = df.unknown_column_error("x").to_string();
         assert!(!e.contains("separated"), "{e}");
+    }
+
+    #[test]
+    fn endless_input_stops_with_one_error() {
+        // a reader that never ends and has no line break (as /dev/zero)
+        let e = read_bounded(std::io::repeat(0), "zero", 1 << 20, 1000).unwrap_err();
+        assert!(matches!(e, DataError::TooLarge { .. }), "{e:?}");
+        let m = e.to_string();
+        assert!(
+            m.starts_with("zero: reading stopped after 1000 bytes without a line break")
+                && m.contains("hint"),
+            "{m}"
+        );
+        // one that never ends but has line breaks: the total bound
+        let e = read_bounded(std::io::repeat(b'\n'), "nl", 1 << 20, 1000).unwrap_err();
+        assert!(
+            e.to_string().starts_with("nl: reading stopped after 1 MiB"),
+            "{e}"
+        );
+        // a short stream is read whole
+        let b = read_bounded(&b"y,x\n1,2\n"[..], "s", 100, 10).unwrap();
+        assert_eq!(b, b"y,x\n1,2\n");
+        // the real device, on systems that have it
+        let zero = Path::new("/dev/zero");
+        if zero.exists() {
+            let e = DataFrame::read_csv(zero, &ReadOptions::default()).unwrap_err();
+            assert!(matches!(e, DataError::TooLarge { .. }), "{e:?}");
+            assert!(
+                e.to_string()
+                    .starts_with("/dev/zero: reading stopped after 16 MiB"),
+                "{e}"
+            );
+        }
+        let null = Path::new("/dev/null");
+        if null.exists() {
+            let e = DataFrame::read_csv(null, &ReadOptions::default()).unwrap_err();
+            assert!(matches!(e, DataError::Empty { .. }), "{e:?}");
+        }
     }
 
     #[test]

@@ -19,6 +19,17 @@ pub enum DataError {
         /// The operating system's message.
         message: String,
     },
+    /// A file that is not a regular file (a device, a pipe) gave more input than is sane for
+    /// a data table; reading stopped there.
+    #[error(
+        "{file}: reading stopped after {what}: it is not a regular file and does not look like CSV data; hint: check the path, or save the data to a regular CSV file first"
+    )]
+    TooLarge {
+        /// File path as given.
+        file: String,
+        /// What was read (`16 MiB without a line break`, `1 GiB`).
+        what: String,
+    },
     /// The file has no bytes (or only blank lines).
     #[error(
         "{file}: the file is empty; hint: line 1 must be a header naming the columns (e.g. `y,x,g`) followed by one line per observation"

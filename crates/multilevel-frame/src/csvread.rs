@@ -974,6 +974,27 @@ mod tests {
     }
 
     #[test]
+    fn header_control_characters_and_long_names_in_errors() {
+        // a duplicated header name holding an escape sequence: shown escaped
+        let e = read("\u{1b}[2Jy,\u{1b}[2Jy\n1,2\n").unwrap_err();
+        let m = e.to_string();
+        assert!(!m.contains('\u{1b}') && m.contains("`\\x1b[2Jy`"), "{m}");
+        // a 131 KB name: the unknown-column error shows a window, not the whole name
+        let long = "v".repeat(131_072);
+        let df = read(&format!("{long},y\n1,2\n")).unwrap();
+        let m = df.unknown_column_error(&long).to_string();
+        assert!(
+            m.len() < 1000 && m.contains("… (131072 characters)"),
+            "{}",
+            m.len()
+        );
+        // control characters in a level reach messages escaped too
+        let df = read("x\n1\n2\n\u{7}\n3\n").unwrap();
+        let m = df.warnings()[0].to_string();
+        assert!(!m.contains('\u{7}') && m.contains("`\\x07`"), "{m}");
+    }
+
+    #[test]
     fn file_round_trip() {
         let dir = std::env::temp_dir().join(format!("mlframe-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

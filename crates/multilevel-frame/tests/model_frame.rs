@@ -571,3 +571,24 @@ fn semicolon_file_unknown_column_names_the_separator() {
         "{m}"
     );
 }
+
+#[test]
+fn long_and_control_names_in_frame_errors_are_cut_and_escaped() {
+    let data = DataFrame::new("mem")
+        .with_numeric("y", vec![1.0, 2.0, 3.0])
+        .unwrap();
+    // a 131 KB unknown name: the error stays short (name and formula windowed)
+    let long = "q".repeat(131_072);
+    let e = frame(&format!("y ~ {long}"), &data).unwrap_err();
+    assert!(matches!(e, FrameError::UnknownColumn { .. }));
+    let m = e.to_string();
+    assert!(
+        m.len() < 1000 && m.contains("mem: unknown column"),
+        "{}",
+        m.len()
+    );
+    // a backquoted name holding an escape character: shown escaped
+    let e = frame("y ~ `a\u{1b}[31m`", &data).unwrap_err();
+    let m = e.to_string();
+    assert!(!m.contains('\u{1b}') && m.contains("\\x1b[31m"), "{m}");
+}

@@ -453,8 +453,8 @@ pub enum FrameError {
 /// column and the token, ending with a hint.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataWarning {
-    /// A column whose values are mostly numbers was read as text (a factor) because of a few
-    /// fields that are not numbers (`n/a`, `?`, `0,5`, ...). Only empty fields and `NA` are
+    /// A column whose values are nearly all numbers was read as text (a factor) because of a
+    /// few fields that are not numbers (at most 2, or at most 5% of its non-missing fields) (`n/a`, `?`, `0,5`, ...). Only empty fields and `NA` are
     /// missing values (as in R), so the column stays text; the warning names the first such
     /// field.
     ReadAsText {
@@ -526,7 +526,7 @@ impl std::fmt::Display for DataWarning {
             } => {
                 let token_t = token.trim();
                 let others = if *text > 1 {
-                    format!(" and {} other field(s) that are not numbers", text - 1)
+                    format!(" (one of {text} fields that are not numbers)")
                 } else {
                     String::new()
                 };

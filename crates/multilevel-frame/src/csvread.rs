@@ -5,13 +5,21 @@
 //! - A column whose every non-missing field parses as a number is numeric; `Inf`, `-Inf`,
 //!   `NaN` in such a column are an error (they cannot be modelled). Any other column is a factor
 //!   whose levels are its distinct values sorted in byte order.
+//! - A column whose fields are mostly numbers but that is text because of a few other tokens
+//!   (`n/a`, `?`, `0,5`) stays text, as in R, and gets a [`crate::DataWarning`] naming the
+//!   first such token and its line ([`DataFrame::warnings`]).
+//! - A numeric column holding two spellings of one whole number (`01` and `1`, `1.0` and `1`)
+//!   reads them as the same number, as R does, with a [`crate::DataWarning`] naming the pair
+//!   (numeric-looking identifiers with leading zeros would merge as grouping factors).
+//! - A path that is not a regular file (`/dev/zero`, a pipe) is read with bounds (1 GiB in
+//!   all, 16 MiB without a line break) and stops with one error naming the file.
 //! - Fields are read as bytes (`csv::ByteRecord`); a factor level is allocated once, not per cell.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use crate::data::{Column, DataFrame, Factor, ReadOptions, RowOrigin, is_na_text};
-use crate::error::DataError;
+use crate::error::{DataError, DataWarning};
 
 /// Per-column state while reading.
 enum ColState {
@@ -20,13 +28,119 @@ enum ColState {
         values: Vec<Option<f64>>,
         /// First non-finite field: (0-based row, text).
         nonfinite: Option<(usize, String)>,
+        /// Whole numbers written other than in plain integer form (`01`, `1.0`), by value.
+        respelled: HashMap<u64, Respelling>,
     },
     /// A text column. Rows before `text_from` still need a second pass to get their text.
     Text {
         dict: HashMap<Vec<u8>, u32>,
         codes: Vec<Option<u32>>,
         text_from: usize,
+        /// Whether each level (by code) parses as a number, for the retyping warning.
+        is_num: Vec<bool>,
     },
+}
+
+/// The spellings of one whole number that are not its plain integer form.
+struct Respelling {
+    /// The first such spelling and its 0-based row.
+    first: (String, usize),
+    /// A second, different such spelling, if any.
+    second: Option<String>,
+    /// Fields with any such spelling.
+    count: usize,
+}
+
+/// Whether a trimmed field is a whole number's plain form: an optional `-` then digits with no
+/// leading zero (`0` itself allowed, `-0` not).
+fn plain_integer(t: &[u8]) -> bool {
+    let (neg, d) = match t.strip_prefix(b"-") {
+        Some(d) => (true, d),
+        None => (false, t),
+    };
+    !d.is_empty()
+        && d.iter().all(u8::is_ascii_digit)
+        && (d.len() == 1 || d.first() != Some(&b'0'))
+        && !(neg && d == b"0")
+}
+
+/// Key of a whole number in [`Respelling`] maps (`-0` and `0` are one key).
+fn whole_key(x: f64) -> u64 {
+    if x == 0.0 { 0 } else { x.to_bits() }
+}
+
+/// Record `field` (finite value `x`, 0-based `row`) if it is a whole number not written in plain
+/// integer form.
+fn note_spelling(respelled: &mut HashMap<u64, Respelling>, field: &[u8], x: f64, row: usize) {
+    let t = field.trim_ascii();
+    if x.fract() != 0.0 || plain_integer(t) {
+        return;
+    }
+    let text = String::from_utf8_lossy(t);
+    match respelled.get_mut(&whole_key(x)) {
+        Some(r) => {
+            r.count += 1;
+            if r.second.is_none() && r.first.0 != text {
+                r.second = Some(text.into_owned());
+            }
+        }
+        None => {
+            respelled.insert(
+                whole_key(x),
+                Respelling {
+                    first: (text.into_owned(), row),
+                    second: None,
+                    count: 1,
+                },
+            );
+        }
+    }
+}
+
+/// The warning for a numeric column where two spellings of one whole number occur (the one
+/// whose first odd spelling comes first in the file).
+fn same_number_warning(
+    df: &DataFrame,
+    column: &str,
+    values: &[Option<f64>],
+    respelled: &HashMap<u64, Respelling>,
+) -> Option<DataWarning> {
+    if respelled.is_empty() {
+        return None;
+    }
+    let mut total: HashMap<u64, usize> = HashMap::new();
+    for x in values.iter().flatten() {
+        let k = whole_key(*x);
+        if respelled.contains_key(&k) {
+            *total.entry(k).or_insert(0) += 1;
+        }
+    }
+    respelled
+        .iter()
+        .filter_map(|(k, r)| {
+            let other = match &r.second {
+                Some(s) => s.clone(),
+                None if total.get(k).copied().unwrap_or(0) > r.count => {
+                    // the plain integer form also occurs
+                    let x = f64::from_bits(*k);
+                    if x.abs() < 1e15 {
+                        format!("{}", x as i64)
+                    } else {
+                        crate::rnum::format_r_number(x)
+                    }
+                }
+                None => return None,
+            };
+            Some((r.first.1, &r.first.0, other))
+        })
+        .min_by_key(|(row, _, _)| *row)
+        .map(|(row, spelling, other)| DataWarning::SameNumber {
+            file: df.name().to_string(),
+            column: column.to_string(),
+            spelling: spelling.clone(),
+            location: df.location(row),
+            other,
+        })
 }
 
 /// Parse a field as R's `type.convert` would take it as a number (surrounding blanks allowed).
@@ -37,14 +151,16 @@ fn parse_number(field: &[u8]) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
-/// Intern `field` into `dict`, returning its code; new levels must be valid UTF-8.
-fn intern(dict: &mut HashMap<Vec<u8>, u32>, field: &[u8]) -> Option<u32> {
+/// Intern `field` into `dict`, returning its code; new levels must be valid UTF-8. `is_num`
+/// records, per code, whether the level parses as a number.
+fn intern(dict: &mut HashMap<Vec<u8>, u32>, is_num: &mut Vec<bool>, field: &[u8]) -> Option<u32> {
     if let Some(c) = dict.get(field) {
         return Some(*c);
     }
     std::str::from_utf8(field).ok()?;
     let code = dict.len() as u32;
     dict.insert(field.to_vec(), code);
+    is_num.push(parse_number(field).is_some());
     Some(code)
 }
 
@@ -81,6 +197,93 @@ impl<'a> LineCounter<'a> {
     }
 }
 
+/// Most bytes read from a file that is not a regular file (a device or a pipe): 1 GiB.
+const MAX_STREAM_BYTES: usize = 1 << 30;
+/// Longest run of bytes without a line break accepted from such a file: 16 MiB.
+const MAX_STREAM_LINE: usize = 16 << 20;
+
+/// The bytes of `path`. A regular file (or a directory, which fails as before) is read whole;
+/// anything else (`/dev/zero`, a pipe, `/dev/stdin`) may never end, so it is read with bounds:
+/// at most [`MAX_STREAM_BYTES`] in all and [`MAX_STREAM_LINE`] without a line break.
+fn read_input(path: &Path) -> Result<Vec<u8>, DataError> {
+    let io = |e: std::io::Error| DataError::Io {
+        file: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    if meta.is_file() || meta.is_dir() {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes).map_err(io)?;
+        return Ok(bytes);
+    }
+    read_bounded(
+        f,
+        &path.display().to_string(),
+        MAX_STREAM_BYTES,
+        MAX_STREAM_LINE,
+    )
+}
+
+/// Read `r` to its end, failing with [`DataError::TooLarge`] after `max_total` bytes or after
+/// `max_line` bytes with no `\n`.
+fn read_bounded<R: std::io::Read>(
+    mut r: R,
+    file: &str,
+    max_total: usize,
+    max_line: usize,
+) -> Result<Vec<u8>, DataError> {
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut since_break = 0usize;
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(DataError::Io {
+                    file: file.to_string(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        let got = chunk.get(..n).unwrap_or(&[]);
+        for b in got {
+            if *b == b'\n' {
+                since_break = 0;
+            } else {
+                since_break += 1;
+                if since_break > max_line {
+                    return Err(DataError::TooLarge {
+                        file: file.to_string(),
+                        what: format!("{} without a line break", size_text(max_line)),
+                    });
+                }
+            }
+        }
+        if bytes.len() + got.len() > max_total {
+            return Err(DataError::TooLarge {
+                file: file.to_string(),
+                what: size_text(max_total),
+            });
+        }
+        bytes.extend_from_slice(got);
+    }
+    Ok(bytes)
+}
+
+/// `16 MiB`, `1 GiB`, `100 bytes`.
+fn size_text(n: usize) -> String {
+    if n >= 1 << 30 && n.is_multiple_of(1 << 30) {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 fn csv_error(file: &str, e: &csv::Error) -> DataError {
     let line = e.position().map_or(0, csv::Position::line);
     DataError::Csv {
@@ -98,10 +301,7 @@ impl DataFrame {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let bytes = std::fs::read(path).map_err(|e| DataError::Io {
-            file: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let bytes = read_input(path)?;
         Self::from_csv_bytes(&name, &bytes, opts)
     }
 
@@ -152,6 +352,16 @@ impl DataFrame {
             names.push(s.to_string());
         }
         let ncols = names.len();
+        // One column whose name holds `;` or tabs: most likely a file separated by them.
+        let separator = match names.as_slice() {
+            [only] => [';', '\t']
+                .into_iter()
+                .map(|c| (only.matches(c).count(), c))
+                .filter(|(n, _)| *n > 0)
+                .max_by_key(|(n, _)| *n)
+                .map(|(_, c)| (only.clone(), c)),
+            _ => None,
+        };
         let mut counter = LineCounter::new(bytes);
         let header_line = counter.line_of(&record);
 
@@ -160,6 +370,7 @@ impl DataFrame {
             .map(|_| ColState::Numeric {
                 values: Vec::new(),
                 nonfinite: None,
+                respelled: HashMap::new(),
             })
             .collect();
         let mut lines: Option<Vec<u64>> = None;
@@ -187,20 +398,29 @@ impl DataFrame {
             for (j, (field, state)) in record.iter().zip(states.iter_mut()).enumerate() {
                 let missing = is_na_text(field);
                 match state {
-                    ColState::Numeric { values, nonfinite } => {
+                    ColState::Numeric {
+                        values,
+                        nonfinite,
+                        respelled,
+                    } => {
                         if missing {
                             values.push(None);
                         } else if let Some(x) = parse_number(field) {
-                            if !x.is_finite() && nonfinite.is_none() {
-                                *nonfinite =
-                                    Some((row, String::from_utf8_lossy(field).into_owned()));
+                            if !x.is_finite() {
+                                if nonfinite.is_none() {
+                                    *nonfinite =
+                                        Some((row, String::from_utf8_lossy(field).into_owned()));
+                                }
+                            } else {
+                                note_spelling(respelled, field, x, row);
                             }
                             values.push(Some(x));
                         } else {
                             let mut dict = HashMap::new();
+                            let mut is_num = Vec::new();
                             let mut codes: Vec<Option<u32>> = Vec::with_capacity(values.capacity());
                             codes.resize(row, None);
-                            let Some(c) = intern(&mut dict, field) else {
+                            let Some(c) = intern(&mut dict, &mut is_num, field) else {
                                 return Err(DataError::Encoding {
                                     file,
                                     line,
@@ -212,14 +432,20 @@ impl DataFrame {
                                 dict,
                                 codes,
                                 text_from: row,
+                                is_num,
                             };
                         }
                     }
-                    ColState::Text { dict, codes, .. } => {
+                    ColState::Text {
+                        dict,
+                        codes,
+                        is_num,
+                        ..
+                    } => {
                         if missing {
                             codes.push(None);
                         } else {
-                            let Some(c) = intern(dict, field) else {
+                            let Some(c) = intern(dict, is_num, field) else {
                                 return Err(DataError::Encoding {
                                     file,
                                     line,
@@ -270,11 +496,12 @@ impl DataFrame {
                         dict,
                         codes,
                         text_from,
+                        is_num,
                     } = state
                         && r < *text_from
                         && !is_na_text(field)
                     {
-                        let Some(c) = intern(dict, field) else {
+                        let Some(c) = intern(dict, is_num, field) else {
                             return Err(DataError::Encoding {
                                 file,
                                 line,
@@ -296,9 +523,23 @@ impl DataFrame {
             Some(v) => RowOrigin::CsvLines(v),
         };
         let mut df = DataFrame::new(name).with_origin(origin);
+        if let Some((header, separator)) = separator {
+            df.push_warning(DataWarning::Separator {
+                file: df.name().to_string(),
+                header,
+                separator,
+            });
+        }
         for (name, state) in names.iter().zip(states) {
             let column = match state {
-                ColState::Numeric { values, nonfinite } => {
+                ColState::Numeric {
+                    values,
+                    nonfinite,
+                    respelled,
+                } => {
+                    if let Some(w) = same_number_warning(&df, name, &values, &respelled) {
+                        df.push_warning(w);
+                    }
                     if let Some((r, text)) = nonfinite {
                         return Err(DataError::NonFinite {
                             file,
@@ -309,7 +550,18 @@ impl DataFrame {
                     }
                     Column::Numeric(values)
                 }
-                ColState::Text { dict, codes, .. } => Column::Factor(sorted_factor(dict, codes)),
+                ColState::Text {
+                    dict,
+                    codes,
+                    text_from,
+                    is_num,
+                } => {
+                    if let Some(w) = retyping_warning(&df, name, &dict, &codes, text_from, &is_num)
+                    {
+                        df.push_warning(w);
+                    }
+                    Column::Factor(sorted_factor(dict, codes))
+                }
             };
             df = df.with_column(name, column)?;
         }
@@ -322,6 +574,51 @@ impl DataFrame {
         }
         Ok(df)
     }
+}
+
+/// The warning for a text column whose fields are mostly numbers: it names the first field
+/// that is not a number (the one at `text_from`, where the column stopped being numeric).
+fn retyping_warning(
+    df: &DataFrame,
+    column: &str,
+    dict: &HashMap<Vec<u8>, u32>,
+    codes: &[Option<u32>],
+    text_from: usize,
+    is_num: &[bool],
+) -> Option<DataWarning> {
+    let mut count = vec![0usize; is_num.len()];
+    for c in codes.iter().flatten() {
+        if let Some(k) = count.get_mut(*c as usize) {
+            *k += 1;
+        }
+    }
+    let (mut numeric, mut text) = (0usize, 0usize);
+    for (k, n) in is_num.iter().zip(&count) {
+        if *k {
+            numeric += n;
+        } else {
+            text += n;
+        }
+    }
+    // Only a few stray fields: a column with a real text category (`0`, `1`, `2`, `3+`) is a
+    // factor on purpose.
+    let few = text <= 2 || text * 20 <= numeric + text;
+    if text == 0 || numeric <= text || !few {
+        return None;
+    }
+    let code = (*codes.get(text_from)?)?;
+    let token = dict
+        .iter()
+        .find(|(_, c)| **c == code)
+        .map(|(b, _)| String::from_utf8_lossy(b).into_owned())?;
+    Some(DataWarning::ReadAsText {
+        file: df.name().to_string(),
+        column: column.to_string(),
+        token,
+        location: df.location(text_from),
+        numeric,
+        text,
+    })
 }
 
 /// Sort interned levels in byte order and recode.
@@ -537,6 +834,170 @@ mod tests {
         let e = DataFrame::from_csv_str("t.csv", "g,y\n1,2\n", &bad).unwrap_err();
         assert!(matches!(e, DataError::UnknownColumn { .. }));
         assert!(e.to_string().contains("did you mean `g`"));
+    }
+
+    #[test]
+    fn stray_token_in_numeric_column_is_announced() {
+        // one `n/a` among numbers: read as text (as R does), with a warning naming it
+        let df = read("y,x\n1,2\n2,3\n3,n/a\n4,5\n").unwrap();
+        assert_eq!(fac(&df, "x").levels, vec!["2", "3", "5", "n/a"]);
+        assert_eq!(num(&df, "y").len(), 4);
+        let w = df.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            matches!(&w[0], DataWarning::ReadAsText { column, token, location: crate::Location::Line(4), numeric: 3, text: 1, .. } if column == "x" && token == "n/a"),
+            "{w:?}"
+        );
+        let m = w[0].to_string();
+        assert!(
+            m.contains("t.csv, line 4, column `x`") && m.contains("`n/a`") && m.contains("NA"),
+            "{m}"
+        );
+        // `?` and a quoted decimal comma; the decimal-comma hint
+        let df = read("y,x\n1,\"0,5\"\n2,3\n3,?\n4,5\n5,6\n").unwrap();
+        let m = df.warnings()[0].to_string();
+        assert!(
+            m.contains("`0,5`") && m.contains("`0.5`") && m.contains("line 2"),
+            "{m}"
+        );
+        assert!(m.contains("one of 2 fields"), "{m}");
+        // a real category among numbers (`3+` on many rows): no warning
+        let many = format!("x\n{}", "0\n1\n2\n3+\n".repeat(10));
+        assert!(read(&many).unwrap().warnings().is_empty());
+        // NA and empty are missing: no warning; a text column: no warning
+        let df = read("y,x,g\n1,NA,a\n2,,b\n3,4,c\n").unwrap();
+        assert!(df.warnings().is_empty(), "{:?}", df.warnings());
+        // in-memory data: none
+        assert!(DataFrame::new("m").warnings().is_empty());
+    }
+
+    #[test]
+    fn ids_with_leading_zeros_are_announced() {
+        // `01` and `1` are one number (as in R): the reader says so, naming the column and
+        // the pair; 8 ids read as 4 distinct numbers
+        let df = read("id,y\n1,1\n01,2\n2,3\n02,4\n3,5\n03,6\n4,7\n04,8\n").unwrap();
+        assert_eq!(num(&df, "id")[1], Some(1.0));
+        let w = df.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            matches!(&w[0], DataWarning::SameNumber { column, spelling, other, location: crate::Location::Line(3), .. }
+                if column == "id" && spelling == "01" && other == "1"),
+            "{w:?}"
+        );
+        let m = w[0].to_string();
+        assert!(
+            m.contains("line 3, column `id`") && m.contains("`01` and `1`") && m.contains("group"),
+            "{m}"
+        );
+        // two odd spellings of one number; `1.0` against `1`
+        let df = read("id\n001\n01\n").unwrap();
+        assert!(
+            matches!(&df.warnings()[0], DataWarning::SameNumber { spelling, other, .. } if spelling == "001" && other == "01")
+        );
+        let df = read("x\n2.5\n1.0\n1\n").unwrap();
+        assert!(
+            matches!(&df.warnings()[0], DataWarning::SameNumber { spelling, other, .. } if spelling == "1.0" && other == "1")
+        );
+        // consistent spellings: no warning (zero-padded ids alone, decimals, plain integers,
+        // -0 alone)
+        for ok in [
+            "id\n01\n02\n10\n",
+            "x\n1.0\n2.0\n",
+            "x\n1\n2\n-3\n0\n",
+            "x\n0.5\n1.5\n",
+            "x\n-0\n2\n",
+        ] {
+            let df = read(ok).unwrap();
+            assert!(df.warnings().is_empty(), "{ok:?}: {:?}", df.warnings());
+        }
+    }
+
+    #[test]
+    fn semicolon_or_tab_separated_file_is_named() {
+        for (text, sep, word) in [
+            ("y;x;g\n1;2;a\n3;4;b\n", ';', "semicolon-separated"),
+            ("y\tx\tg\n1\t2\ta\n3\t4\tb\n", '\t', "tab-separated"),
+        ] {
+            let df = read(text).unwrap();
+            assert_eq!(df.ncols(), 1);
+            let w = df.warnings();
+            assert!(
+                matches!(&w[0], DataWarning::Separator { separator, .. } if *separator == sep),
+                "{w:?}"
+            );
+            let m = w[0].to_string();
+            assert!(
+                m.contains("t.csv, line 1") && m.contains("1 column") && m.contains(word),
+                "{m}"
+            );
+            // the "unknown column" error built here carries the same note
+            let e = df.unknown_column_error("x").to_string();
+            assert!(e.contains("no column `x`") && e.contains(word), "{e}");
+        }
+        // a comma-separated file with `;` inside a quoted name of several columns: nothing
+        let df = read("\"a;b\",c\n1,2\n").unwrap();
+        assert!(df.warnings().is_empty());
+        let e = df.unknown_column_error("x").to_string();
+        assert!(!e.contains("separated"), "{e}");
+    }
+
+    #[test]
+    fn endless_input_stops_with_one_error() {
+        // a reader that never ends and has no line break (as /dev/zero)
+        let e = read_bounded(std::io::repeat(0), "zero", 1 << 20, 1000).unwrap_err();
+        assert!(matches!(e, DataError::TooLarge { .. }), "{e:?}");
+        let m = e.to_string();
+        assert!(
+            m.starts_with("zero: reading stopped after 1000 bytes without a line break")
+                && m.contains("hint"),
+            "{m}"
+        );
+        // one that never ends but has line breaks: the total bound
+        let e = read_bounded(std::io::repeat(b'\n'), "nl", 1 << 20, 1000).unwrap_err();
+        assert!(
+            e.to_string().starts_with("nl: reading stopped after 1 MiB"),
+            "{e}"
+        );
+        // a short stream is read whole
+        let b = read_bounded(&b"y,x\n1,2\n"[..], "s", 100, 10).unwrap();
+        assert_eq!(b, b"y,x\n1,2\n");
+        // the real device, on systems that have it
+        let zero = Path::new("/dev/zero");
+        if zero.exists() {
+            let e = DataFrame::read_csv(zero, &ReadOptions::default()).unwrap_err();
+            assert!(matches!(e, DataError::TooLarge { .. }), "{e:?}");
+            assert!(
+                e.to_string()
+                    .starts_with("/dev/zero: reading stopped after 16 MiB"),
+                "{e}"
+            );
+        }
+        let null = Path::new("/dev/null");
+        if null.exists() {
+            let e = DataFrame::read_csv(null, &ReadOptions::default()).unwrap_err();
+            assert!(matches!(e, DataError::Empty { .. }), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn header_control_characters_and_long_names_in_errors() {
+        // a duplicated header name holding an escape sequence: shown escaped
+        let e = read("\u{1b}[2Jy,\u{1b}[2Jy\n1,2\n").unwrap_err();
+        let m = e.to_string();
+        assert!(!m.contains('\u{1b}') && m.contains("`\\x1b[2Jy`"), "{m}");
+        // a 131 KB name: the unknown-column error shows a window, not the whole name
+        let long = "v".repeat(131_072);
+        let df = read(&format!("{long},y\n1,2\n")).unwrap();
+        let m = df.unknown_column_error(&long).to_string();
+        assert!(
+            m.len() < 1000 && m.contains("… (131072 characters)"),
+            "{}",
+            m.len()
+        );
+        // control characters in a level reach messages escaped too
+        let df = read("x\n1\n2\n\u{7}\n3\n").unwrap();
+        let m = df.warnings()[0].to_string();
+        assert!(!m.contains('\u{7}') && m.contains("`\\x07`"), "{m}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The raw data table: named numeric and factor columns of equal length.
 
-use crate::error::{DataError, Location, list_columns, suggestion};
+use crate::error::{DataError, DataWarning, Location, list_columns, separator_phrase, suggestion};
 use crate::rnum::format_r_number;
 
 /// How a factor's levels are contrasted in `X` (R: `contr.treatment`, `contr.sum`,
@@ -102,6 +102,7 @@ pub struct DataFrame {
     nrows: usize,
     columns: Vec<(String, Column)>,
     pub(crate) origin: RowOrigin,
+    warnings: Vec<DataWarning>,
 }
 
 /// Options for reading CSV data.
@@ -122,6 +123,7 @@ impl DataFrame {
             nrows: 0,
             columns: Vec::new(),
             origin: RowOrigin::Memory,
+            warnings: Vec::new(),
         }
     }
 
@@ -145,6 +147,31 @@ impl DataFrame {
         self.columns.iter().map(|(n, _)| n.as_str()).collect()
     }
 
+    /// What the CSV reader wants the user to know about how it read the data (a numeric-looking
+    /// column read as text because of a stray token, ...), in column order; empty for data
+    /// built in memory. Commands that read data should print each one (it displays as one
+    /// line) and may put them in machine-readable output; the data are read as R's `read.csv`
+    /// reads them either way.
+    pub fn warnings(&self) -> &[DataWarning] {
+        &self.warnings
+    }
+
+    /// Record a reader warning.
+    pub(crate) fn push_warning(&mut self, w: DataWarning) {
+        self.warnings.push(w);
+    }
+
+    /// When the file was read as one column that looks separated by `;` or tabs: the note to
+    /// add to "unknown column" hints.
+    pub(crate) fn separator_note(&self) -> Option<String> {
+        self.warnings.iter().find_map(|w| match w {
+            DataWarning::Separator {
+                header, separator, ..
+            } => Some(separator_phrase(header, *separator)),
+            _ => None,
+        })
+    }
+
     /// The column called `name`, if any.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
@@ -166,11 +193,16 @@ impl DataFrame {
     /// The error for a name that is not a column, with the nearest column suggested.
     pub fn unknown_column_error(&self, name: &str) -> DataError {
         let names = self.column_names();
+        let mut available = list_columns(&names);
+        if let Some(note) = self.separator_note() {
+            available.push_str("; ");
+            available.push_str(&note);
+        }
         DataError::UnknownColumn {
             file: self.name.clone(),
             column: name.to_string(),
             suggestion: suggestion(name, &names),
-            available: list_columns(&names),
+            available,
         }
     }
 

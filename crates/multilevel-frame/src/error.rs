@@ -11,7 +11,9 @@ use thiserror::Error;
 pub enum DataError {
     /// The file does not exist or cannot be read.
     #[error(
-        "{file}: cannot read the file: {message}; hint: check the path and the file permissions"
+        "{file}: cannot read the file: {message}; hint: check the path and the file permissions",
+        file = shown_long(.file),
+        message = shown_long(.message)
     )]
     Io {
         /// File path as given.
@@ -19,9 +21,22 @@ pub enum DataError {
         /// The operating system's message.
         message: String,
     },
+    /// A file that is not a regular file (a device, a pipe) gave more input than is sane for
+    /// a data table; reading stopped there.
+    #[error(
+        "{file}: reading stopped after {what}: it is not a regular file and does not look like CSV data; hint: check the path, or save the data to a regular CSV file first",
+        file = shown_long(.file)
+    )]
+    TooLarge {
+        /// File path as given.
+        file: String,
+        /// What was read (`16 MiB without a line break`, `1 GiB`).
+        what: String,
+    },
     /// The file has no bytes (or only blank lines).
     #[error(
-        "{file}: the file is empty; hint: line 1 must be a header naming the columns (e.g. `y,x,g`) followed by one line per observation"
+        "{file}: the file is empty; hint: line 1 must be a header naming the columns (e.g. `y,x,g`) followed by one line per observation",
+        file = shown_long(.file)
     )]
     Empty {
         /// File name.
@@ -29,7 +44,8 @@ pub enum DataError {
     },
     /// The file has a header line but no data rows.
     #[error(
-        "{file}: line 1 is a header ({columns} columns) but there are no data rows; hint: add one line per observation below the header"
+        "{file}: line 1 is a header ({columns} columns) but there are no data rows; hint: add one line per observation below the header",
+        file = shown_long(.file)
     )]
     NoRows {
         /// File name.
@@ -39,7 +55,8 @@ pub enum DataError {
     },
     /// A data row has a different number of fields than the header.
     #[error(
-        "{file}, line {line}: {found} fields but the header (line 1) has {expected}; hint: check for a missing or extra separator, and quote text that contains commas"
+        "{file}, line {line}: {found} fields but the header (line 1) has {expected}; hint: check for a missing or extra separator, and quote text that contains commas",
+        file = shown_long(.file)
     )]
     Ragged {
         /// File name.
@@ -53,7 +70,9 @@ pub enum DataError {
     },
     /// Two columns share a name.
     #[error(
-        "{file}, line 1, column `{column}`: the name is used by columns {first} and {second}; hint: give every column a distinct name"
+        "{file}, line 1, column `{column}`: the name is used by columns {first} and {second}; hint: give every column a distinct name",
+        file = shown_long(.file),
+        column = shown(.column)
     )]
     DuplicateColumn {
         /// Data name.
@@ -67,7 +86,10 @@ pub enum DataError {
     },
     /// A numeric column holds `Inf`, `-Inf` or `NaN`.
     #[error(
-        "{file}, {location}, column `{column}`: `{value}` is not a finite number; hint: write a missing value as NA or an empty field (infinite and NaN values cannot be modelled)"
+        "{file}, {location}, column `{column}`: `{value}` is not a finite number; hint: write a missing value as NA or an empty field (infinite and NaN values cannot be modelled)",
+        file = shown_long(.file),
+        column = shown(.column),
+        value = shown(.value)
     )]
     NonFinite {
         /// Data name.
@@ -80,7 +102,11 @@ pub enum DataError {
         value: String,
     },
     /// The CSV parser rejected the input (e.g. an unterminated quote).
-    #[error("{file}, line {line}: malformed CSV: {message}; hint: check the quoting on that line")]
+    #[error(
+        "{file}, line {line}: malformed CSV: {message}; hint: check the quoting on that line",
+        file = shown_long(.file),
+        message = shown_long(.message)
+    )]
     Csv {
         /// File name.
         file: String,
@@ -91,7 +117,9 @@ pub enum DataError {
     },
     /// A field is not valid UTF-8.
     #[error(
-        "{file}, line {line}, column `{column}`: the text is not valid UTF-8; hint: re-save the file with UTF-8 encoding"
+        "{file}, line {line}, column `{column}`: the text is not valid UTF-8; hint: re-save the file with UTF-8 encoding",
+        file = shown_long(.file),
+        column = shown(.column)
     )]
     Encoding {
         /// File name.
@@ -103,7 +131,9 @@ pub enum DataError {
     },
     /// An in-memory column has the wrong length.
     #[error(
-        "{file}, column `{column}`: {found} values but the data has {expected} rows; hint: every column must have one value per row"
+        "{file}, column `{column}`: {found} values but the data has {expected} rows; hint: every column must have one value per row",
+        file = shown_long(.file),
+        column = shown(.column)
     )]
     LengthMismatch {
         /// Data name.
@@ -116,7 +146,13 @@ pub enum DataError {
         found: usize,
     },
     /// A column name that the data does not have.
-    #[error("{file}: no column `{column}`{suggestion}; hint: the columns are {available}")]
+    #[error(
+        "{file}: no column `{column}`{suggestion}; hint: the columns are {available}",
+        file = shown_long(.file),
+        column = shown(.column),
+        suggestion = escaped(.suggestion),
+        available = escaped(.available)
+    )]
     UnknownColumn {
         /// Data name.
         file: String,
@@ -124,12 +160,15 @@ pub enum DataError {
         column: String,
         /// `" (did you mean `x`?)"` or empty.
         suggestion: String,
-        /// Comma-separated list of the column names.
+        /// Comma-separated list of the column names (followed by a note on the separator when
+        /// the file looks separated by something other than commas).
         available: String,
     },
     /// A factor code that does not index the level list.
     #[error(
-        "{file}, row {row}, column `{column}`: level code {code} but only {nlevels} levels; hint: codes are 0-based indices into the level list"
+        "{file}, row {row}, column `{column}`: level code {code} but only {nlevels} levels; hint: codes are 0-based indices into the level list",
+        file = shown_long(.file),
+        column = shown(.column)
     )]
     BadFactorCode {
         /// Data name.
@@ -145,7 +184,10 @@ pub enum DataError {
     },
     /// A factor level list with a repeated label.
     #[error(
-        "{file}, column `{column}`: level `{level}` is listed twice; hint: factor levels must be distinct"
+        "{file}, column `{column}`: level `{level}` is listed twice; hint: factor levels must be distinct",
+        file = shown_long(.file),
+        column = shown(.column),
+        level = shown(.level)
     )]
     DuplicateLevel {
         /// Data name.
@@ -156,7 +198,10 @@ pub enum DataError {
         level: String,
     },
     /// An empty column name.
-    #[error("{file}: column {position} has an empty name; hint: give every column a name")]
+    #[error(
+        "{file}: column {position} has an empty name; hint: give every column a name",
+        file = shown_long(.file)
+    )]
     EmptyName {
         /// Data name.
         file: String,
@@ -172,7 +217,13 @@ pub enum FrameError {
     #[error(transparent)]
     Data(#[from] DataError),
     /// The formula names a column that the data does not have.
-    #[error("{data}: {message} (formula `{formula}`, position {column}){hint}")]
+    #[error(
+        "{data}: {message} (formula `{formula}`, position {column}){hint}",
+        data = shown_long(.data),
+        message = shown_long(.message),
+        formula = formula_window(.formula, *.column),
+        hint = escaped(.hint)
+    )]
     UnknownColumn {
         /// Data name.
         data: String,
@@ -187,7 +238,12 @@ pub enum FrameError {
     },
     /// A factor (text) column used where numbers are needed.
     #[error(
-        "{data}, {location}, column `{column}`: `{expression}` needs numbers but `{column}` holds text (e.g. `{value}`); hint: {}", not_numeric_hint(.column, *.from_text)
+        "{data}, {location}, column `{column}`: `{expression}` needs numbers but `{column}` holds text (e.g. `{value}`); hint: {}",
+        not_numeric_hint(.column, *.from_text),
+        data = shown_long(.data),
+        column = shown(.column),
+        expression = shown_expr(.expression),
+        value = shown(.value)
     )]
     NotNumeric {
         /// Data name.
@@ -206,7 +262,10 @@ pub enum FrameError {
     },
     /// Evaluation produced an infinite or NaN value on a row of the model frame.
     #[error(
-        "{data}, {location}: `{expression}` evaluates to {value}; hint: the transformation is undefined there (e.g. log of 0, sqrt of a negative number, division by 0): fix or drop that row, or shift the variable"
+        "{data}, {location}: `{expression}` evaluates to {value}; hint: the transformation is undefined there (e.g. log of 0, sqrt of a negative number, division by 0): fix or drop that row, or shift the variable",
+        data = shown_long(.data),
+        expression = shown_expr(.expression),
+        value = shown(.value)
     )]
     NonFinite {
         /// Data name.
@@ -220,7 +279,11 @@ pub enum FrameError {
     },
     /// A grouping factor with one level on the rows used.
     #[error(
-        "{data}, column `{column}`: grouping factor `{group}` has a single level (`{level}`) on the {n} rows used; hint: a random effect needs a grouping factor with at least 2 levels; remove the term or check the data"
+        "{data}, column `{column}`: grouping factor `{group}` has a single level (`{level}`) on the {n} rows used; hint: a random effect needs a grouping factor with at least 2 levels; remove the term or check the data",
+        data = shown_long(.data),
+        column = shown(.column),
+        group = shown(.group),
+        level = shown(.level)
     )]
     SingleLevelGroup {
         /// Data name.
@@ -236,7 +299,11 @@ pub enum FrameError {
     },
     /// The numeric response has the same value on every row.
     #[error(
-        "{data}, column `{column}`: the response `{response}` is constant ({value} on all {n} rows used); hint: a model needs a response that varies; check the column"
+        "{data}, column `{column}`: the response `{response}` is constant ({value} on all {n} rows used); hint: a model needs a response that varies; check the column",
+        data = shown_long(.data),
+        column = shown(.column),
+        response = shown(.response),
+        value = shown(.value)
     )]
     ConstantResponse {
         /// Data name.
@@ -252,7 +319,9 @@ pub enum FrameError {
     },
     /// Every row has a missing value in some variable the formula uses.
     #[error(
-        "{data}: all {nrows} rows were dropped for missing values (missing per column: {detail}); hint: check the columns named above, or remove variables that are mostly missing"
+        "{data}: all {nrows} rows were dropped for missing values (missing per column: {detail}); hint: check the columns named above, or remove variables that are mostly missing",
+        data = shown_long(.data),
+        detail = escaped(.detail)
     )]
     AllRowsDropped {
         /// Data name.
@@ -264,7 +333,11 @@ pub enum FrameError {
     },
     /// The weights column does not exist.
     #[error(
-        "{data}: weights column `{column}` not found{suggestion}; hint: the columns are {available}"
+        "{data}: weights column `{column}` not found{suggestion}; hint: the columns are {available}",
+        data = shown_long(.data),
+        column = shown(.column),
+        suggestion = escaped(.suggestion),
+        available = escaped(.available)
     )]
     WeightsNotFound {
         /// Data name.
@@ -278,7 +351,9 @@ pub enum FrameError {
     },
     /// The weights column holds text.
     #[error(
-        "{data}, column `{column}`: weights must be numbers but the column holds text; hint: use a numeric column for the weights"
+        "{data}, column `{column}`: weights must be numbers but the column holds text; hint: use a numeric column for the weights",
+        data = shown_long(.data),
+        column = shown(.column)
     )]
     WeightsNotNumeric {
         /// Data name.
@@ -288,7 +363,10 @@ pub enum FrameError {
     },
     /// A negative prior weight.
     #[error(
-        "{data}, {location}, column `{column}`: weight {value} is negative; hint: prior weights must be zero or positive"
+        "{data}, {location}, column `{column}`: weight {value} is negative; hint: prior weights must be zero or positive",
+        data = shown_long(.data),
+        column = shown(.column),
+        value = shown(.value)
     )]
     NegativeWeight {
         /// Data name.
@@ -302,7 +380,9 @@ pub enum FrameError {
     },
     /// `poly()` on a variable with missing values.
     #[error(
-        "{data}, {location}: `{expression}` cannot be computed because its argument is missing there; hint: poly() needs complete data (as in R): drop the rows with missing values first"
+        "{data}, {location}: `{expression}` cannot be computed because its argument is missing there; hint: poly() needs complete data (as in R): drop the rows with missing values first",
+        data = shown_long(.data),
+        expression = shown_expr(.expression)
     )]
     PolyMissing {
         /// Data name.
@@ -314,7 +394,9 @@ pub enum FrameError {
     },
     /// `poly(x, k)` with `k` not below the number of distinct values of `x`.
     #[error(
-        "{data}: `{expression}`: degree {degree} needs at least {needed} distinct values but the argument has {unique}; hint: lower the degree"
+        "{data}: `{expression}`: degree {degree} needs at least {needed} distinct values but the argument has {unique}; hint: lower the degree",
+        data = shown_long(.data),
+        expression = shown_expr(.expression)
     )]
     PolyDegree {
         /// Data name.
@@ -329,7 +411,13 @@ pub enum FrameError {
         unique: usize,
     },
     /// A function call the evaluator does not support, or bad arguments.
-    #[error("{data}: `{expression}`: {message}; hint: {hint}")]
+    #[error(
+        "{data}: `{expression}`: {message}; hint: {hint}",
+        data = shown_long(.data),
+        expression = shown_expr(.expression),
+        message = shown_long(.message),
+        hint = escaped(.hint)
+    )]
     BadCall {
         /// Data name.
         data: String,
@@ -341,7 +429,12 @@ pub enum FrameError {
         hint: String,
     },
     /// A multi-column value (e.g. `poly()`) or factor where one numeric column is needed.
-    #[error("{data}: `{expression}` cannot be used as {role}; hint: {hint}")]
+    #[error(
+        "{data}: `{expression}` cannot be used as {role}; hint: {hint}",
+        data = shown_long(.data),
+        expression = shown_expr(.expression),
+        hint = escaped(.hint)
+    )]
     WrongKind {
         /// Data name.
         data: String,
@@ -352,6 +445,223 @@ pub enum FrameError {
         /// What to do.
         hint: String,
     },
+}
+
+/// Something the CSV reader did that can change what a model means without being an error:
+/// the data are read as R's `read.csv` reads them, and the warning says how. Read them with
+/// [`crate::DataFrame::warnings`]; each displays as one line naming the file, the place, the
+/// column and the token, ending with a hint.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataWarning {
+    /// A column whose values are nearly all numbers was read as text (a factor) because of a
+    /// few fields that are not numbers (at most 2, or at most 5% of its non-missing fields) (`n/a`, `?`, `0,5`, ...). Only empty fields and `NA` are
+    /// missing values (as in R), so the column stays text; the warning names the first such
+    /// field.
+    ReadAsText {
+        /// File name.
+        file: String,
+        /// Column name.
+        column: String,
+        /// The first field that is not a number, as written.
+        token: String,
+        /// Where that field is.
+        location: Location,
+        /// Number of fields of the column that are numbers.
+        numeric: usize,
+        /// Number of non-missing fields of the column that are not numbers.
+        text: usize,
+    },
+    /// A numeric column holds two spellings of one whole number (`01` and `1`, `1.0` and `1`,
+    /// `1e1` and `10`): they are the same number, as in R's `read.csv`, so a grouping factor
+    /// made from the column merges them. Typically numeric-looking identifiers with leading
+    /// zeros.
+    SameNumber {
+        /// File name.
+        file: String,
+        /// Column name.
+        column: String,
+        /// One spelling (not the plain integer form), as written.
+        spelling: String,
+        /// Where that spelling first occurs.
+        location: Location,
+        /// Another spelling of the same number.
+        other: String,
+    },
+    /// The header has one column whose name contains `;` or a tab: the file is probably
+    /// separated by that character, not by commas, and was read as one column.
+    Separator {
+        /// File name.
+        file: String,
+        /// The header's only name.
+        header: String,
+        /// The separator the file seems to use.
+        separator: char,
+    },
+}
+
+/// The phrase describing a separator the file seems to use, and what to do about it.
+pub(crate) fn separator_phrase(header: &str, separator: char) -> String {
+    let (name, what) = match separator {
+        ';' => ("semicolon", "semicolons"),
+        '\t' => ("tab", "tabs"),
+        _ => ("other", "another character"),
+    };
+    let n = header.matches(separator).count() + 1;
+    format!(
+        "the header has 1 column (`{}`) but {n} names separated by {what}: the file looks {name}-separated; save it with commas between fields (a CSV file)",
+        shown(header)
+    )
+}
+
+impl std::fmt::Display for DataWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataWarning::ReadAsText {
+                file,
+                column,
+                token,
+                location,
+                numeric,
+                text,
+            } => {
+                let token_t = token.trim();
+                let others = if *text > 1 {
+                    format!(" (one of {text} fields that are not numbers)")
+                } else {
+                    String::new()
+                };
+                write!(
+                    f,
+                    "{}, {location}, column `{}`: the column is read as text (a factor) because of `{}`{others}, though {numeric} of its values are numbers; hint: ",
+                    shown_long(file),
+                    shown(column),
+                    shown(token_t),
+                )?;
+                if looks_decimal_comma(token_t) {
+                    write!(
+                        f,
+                        "if `{}` is a number, write it with a decimal point (`{}`); ",
+                        shown(token_t),
+                        shown(&token_t.replace(',', "."))
+                    )?;
+                }
+                write!(
+                    f,
+                    "if it means a missing value, write NA or leave the field empty (only those are missing, as in R's read.csv)"
+                )
+            }
+            DataWarning::SameNumber {
+                file,
+                column,
+                spelling,
+                location,
+                other,
+            } => write!(
+                f,
+                "{}, {location}, column `{}`: `{}` and `{}` are read as the same number (as R's read.csv reads them), so a grouping factor made from this column puts them in one group; hint: if they are different identifiers, make the column text (e.g. write a letter before each: `s{}`, `s{}`)",
+                shown_long(file),
+                shown(column),
+                shown(spelling.trim()),
+                shown(other.trim()),
+                shown(spelling.trim()),
+                shown(other.trim()),
+            ),
+            DataWarning::Separator {
+                file,
+                header,
+                separator,
+            } => write!(
+                f,
+                "{}, line 1: {}",
+                shown_long(file),
+                separator_phrase(header, *separator)
+            ),
+        }
+    }
+}
+
+/// Whether `t` looks like a number written with a decimal comma (`0,5`, `-12,25`).
+fn looks_decimal_comma(t: &str) -> bool {
+    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+    match t.split_once(',') {
+        Some((a, b)) => {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// Widest name or value shown whole in a message (in characters).
+const NAME_WIDTH: usize = 60;
+/// Widest expression or formula shown whole in a message.
+const EXPR_WIDTH: usize = 80;
+/// Widest file name or quoted message shown whole.
+const LONG_WIDTH: usize = 200;
+
+/// `s` with control characters (and the bidirectional-override characters, which reorder what
+/// a terminal shows) written as escapes: `\x1b`, `\x0a`, `\u{202e}`. Everything else is kept.
+pub(crate) fn escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            let u = c as u32;
+            if u < 0x100 {
+                out.push_str(&format!("\\x{u:02x}"));
+            } else {
+                out.push_str(&format!("\\u{{{u:x}}}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `s` escaped and, when longer than `width` characters, cut to its first `width` followed by
+/// `…` and the full length.
+fn cut(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return escaped(s);
+    }
+    let head: String = s.chars().take(width).collect();
+    format!("{}… ({n} characters)", escaped(&head))
+}
+
+/// A column name, level or value as shown in messages: escaped, at most 60 characters.
+pub(crate) fn shown(s: &str) -> String {
+    cut(s, NAME_WIDTH)
+}
+
+/// An expression as shown in messages: escaped, at most 80 characters.
+pub(crate) fn shown_expr(s: &str) -> String {
+    cut(s, EXPR_WIDTH)
+}
+
+/// A file name or a message from elsewhere: escaped, at most 200 characters.
+pub(crate) fn shown_long(s: &str) -> String {
+    cut(s, LONG_WIDTH)
+}
+
+/// A formula as shown in messages: escaped; when longer than 80 characters, the 80 around the
+/// 1-based character position `pos` (the place the message is about), with `…` at cut ends.
+pub(crate) fn formula_window(s: &str, pos: usize) -> String {
+    let n = s.chars().count();
+    if n <= EXPR_WIDTH {
+        return escaped(s);
+    }
+    let start = pos
+        .saturating_sub(1)
+        .saturating_sub(EXPR_WIDTH / 2)
+        .min(n - EXPR_WIDTH);
+    let mid: String = s.chars().skip(start).take(EXPR_WIDTH).collect();
+    let pre = if start > 0 { "…" } else { "" };
+    let post = if start + EXPR_WIDTH < n { "…" } else { "" };
+    format!("{pre}{}{post}", escaped(&mid))
 }
 
 /// A place in the data: a line of a CSV file (header = line 1) or a 1-based row of in-memory
@@ -374,6 +684,7 @@ impl std::fmt::Display for Location {
 }
 
 fn not_numeric_hint(column: &str, from_text: bool) -> String {
+    let column = shown(column);
     if from_text {
         format!(
             "`{column}` is a text column (a factor), so it cannot enter arithmetic or functions such as log(); if it should be numeric, fix the entries that are not numbers (write missing values as NA or leave them empty)"
@@ -406,7 +717,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 /// insensitive match first), or an empty string.
 pub(crate) fn suggestion(name: &str, candidates: &[&str]) -> String {
     if let Some(c) = candidates.iter().find(|c| c.eq_ignore_ascii_case(name)) {
-        return format!(" (did you mean `{c}`?)");
+        return format!(" (did you mean `{}`?)", shown(c));
     }
     let len = name.chars().count();
     let limit = (len / 3).max(2);
@@ -415,14 +726,18 @@ pub(crate) fn suggestion(name: &str, candidates: &[&str]) -> String {
         .map(|c| (edit_distance(name, c), *c))
         .filter(|(d, _)| *d <= limit && *d < len)
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .map(|(_, c)| format!(" (did you mean `{}`?)", shown(c)))
         .unwrap_or_default()
 }
 
 /// The column names as a short comma-separated list (at most 20 shown).
 pub(crate) fn list_columns(names: &[&str]) -> String {
-    let shown: Vec<String> = names.iter().take(20).map(|n| format!("`{n}`")).collect();
-    let mut s = shown.join(", ");
+    let listed: Vec<String> = names
+        .iter()
+        .take(20)
+        .map(|n| format!("`{}`", shown(n)))
+        .collect();
+    let mut s = listed.join(", ");
     if names.len() > 20 {
         s.push_str(&format!(", … ({} in all)", names.len()));
     }
@@ -441,6 +756,32 @@ mod tests {
         assert_eq!(edit_distance("Days", "days"), 1);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_long_names_cut() {
+        assert_eq!(
+            escaped("a\u{1b}[31mb\tc\u{202e}d"),
+            "a\\x1b[31mb\\x09c\\u{202e}d"
+        );
+        assert_eq!(shown("Days"), "Days");
+        let long = "x".repeat(131_072);
+        let s = shown(&long);
+        assert!(
+            s.starts_with(&"x".repeat(60)) && s.ends_with("… (131072 characters)"),
+            "{s}"
+        );
+        assert!(s.chars().count() < 90);
+        // a formula window around the place the message is about
+        let f = format!("y ~ {} + zz", "(".repeat(200));
+        let w = formula_window(&f, f.len() - 1);
+        assert!(
+            w.starts_with('…') && w.ends_with("+ zz") && w.chars().count() <= 81,
+            "{w}"
+        );
+        let w = formula_window(&f, 1);
+        assert!(w.starts_with("y ~ (") && w.ends_with('…'), "{w}");
+        assert_eq!(formula_window("y ~ x", 5), "y ~ x");
     }
 
     #[test]

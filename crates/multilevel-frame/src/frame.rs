@@ -236,9 +236,12 @@ impl ModelFrame {
                     message: fe.message,
                     formula: fe.formula,
                     column: fe.column,
-                    hint: fe.hint.map(|h| format!("; hint: {h}")).unwrap_or_else(|| {
-                        format!("; hint: the columns are {}", list_columns(&names))
-                    }),
+                    hint: match data.separator_note() {
+                        Some(note) => format!("; hint: {note}"),
+                        None => fe.hint.map(|h| format!("; hint: {h}")).unwrap_or_else(|| {
+                            format!("; hint: the columns are {}", list_columns(&names))
+                        }),
+                    },
                 });
             }
         }

@@ -14,7 +14,7 @@ mod frame;
 mod rnum;
 
 pub use data::{Column, Contrasts, DataFrame, Factor, ReadOptions};
-pub use error::{DataError, FrameError, Location};
+pub use error::{DataError, DataWarning, FrameError, Location};
 pub use eval::{orthopoly, scale};
 pub use frame::{
     FrameOptions, FrameVariable, ModelFrame, ResponseValues, VariableValue, interaction,

@@ -554,3 +554,41 @@ fn required_columns_drop_rows_like_model_variables() {
     let e = frame_opts("y ~ x", &df, &opts).unwrap_err();
     assert_names(&e, &["`ids`"]);
 }
+
+#[test]
+fn semicolon_file_unknown_column_names_the_separator() {
+    let data = DataFrame::from_csv_str(
+        "semi.csv",
+        "Reaction;Days;Subject\n250;0;a\n260;1;a\n270;0;b\n280;1;b\n",
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let e = frame("Reaction ~ Days + (1 | Subject)", &data).unwrap_err();
+    assert!(matches!(e, FrameError::UnknownColumn { .. }));
+    let m = e.to_string();
+    assert!(
+        m.contains("semi.csv") && m.contains("1 column") && m.contains("semicolon-separated"),
+        "{m}"
+    );
+}
+
+#[test]
+fn long_and_control_names_in_frame_errors_are_cut_and_escaped() {
+    let data = DataFrame::new("mem")
+        .with_numeric("y", vec![1.0, 2.0, 3.0])
+        .unwrap();
+    // a 131 KB unknown name: the error stays short (name and formula windowed)
+    let long = "q".repeat(131_072);
+    let e = frame(&format!("y ~ {long}"), &data).unwrap_err();
+    assert!(matches!(e, FrameError::UnknownColumn { .. }));
+    let m = e.to_string();
+    assert!(
+        m.len() < 1000 && m.contains("mem: unknown column"),
+        "{}",
+        m.len()
+    );
+    // a backquoted name holding an escape character: shown escaped
+    let e = frame("y ~ `a\u{1b}[31m`", &data).unwrap_err();
+    let m = e.to_string();
+    assert!(!m.contains('\u{1b}') && m.contains("\\x1b[31m"), "{m}");
+}

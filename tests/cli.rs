@@ -791,3 +791,41 @@ fn compare_needs_two_models_and_same_rows() {
     ]);
     assert_error(&r, &["observations", "hint"]);
 }
+
+/// A numeric-looking column turned into text by one stray token and ids written two ways: the
+/// reader's warnings reach the user on stderr after a fit that goes on as R's read.csv would
+/// read the file; a semicolon-separated file fails with one error line naming the separator.
+#[test]
+fn reader_warnings_are_printed() {
+    let dir = temp_dir("reader-warnings");
+    let mut text = String::from("y,x,g\n");
+    for i in 0..40 {
+        let x = if i == 7 {
+            "n/a".to_string()
+        } else {
+            format!("{}", i % 5)
+        };
+        let g = if i == 3 {
+            "01".to_string()
+        } else {
+            format!("{}", i % 4 + 1)
+        };
+        text.push_str(&format!(
+            "{},{x},{g}\n",
+            (i * 37 % 11) as f64 + 0.5 * (i % 4) as f64
+        ));
+    }
+    let path = write(&dir, "stray.csv", &text);
+    let r = run(&["fit", "--data", &path, "--factor", "g", "y ~ 1 + (1 | g)"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("warning:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("n/a") && r.stderr.contains("line 9"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("01"), "{}", r.stderr);
+    let semi = write(&dir, "semi.csv", "y;x;g\n1;2;a\n3;4;b\n");
+    let r = run(&["fit", "--data", &semi, "y ~ x + (1 | g)"]);
+    assert_error(&r, &["semi.csv", "semicolon"]);
+}

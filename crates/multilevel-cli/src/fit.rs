@@ -245,6 +245,12 @@ pub fn check_response(formula: &str, data: &DataFrame) -> Result<()> {
     Ok(())
 }
 
+/// What the CSV reader noticed (a column read as text because of a stray token, two spellings
+/// of one id, a file that looks semicolon-separated): printed as warnings when the command has
+/// finished, so a command that fails still ends with its one error line (whose hint names the
+/// cause), and nothing the reader noticed goes unsaid when it succeeds.
+pub static READER_WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 /// Reads `--data` or loads `--dataset`, applying `--factor`.
 pub fn load_data(
     data: Option<&Path>,
@@ -256,7 +262,11 @@ pub fn load_data(
             factor_columns: factors.to_vec(),
             ..ReadOptions::default()
         };
-        return Ok(DataFrame::read_csv(path, &opts)?);
+        let df = DataFrame::read_csv(path, &opts)?;
+        if let Ok(mut pending) = READER_WARNINGS.lock() {
+            pending.extend(df.warnings().iter().map(ToString::to_string));
+        }
+        return Ok(df);
     }
     let Some(name) = dataset else {
         bail!(

@@ -59,7 +59,14 @@ fn main() -> ExitCode {
         args::Command::Meta(a) => meta::run(&a),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            if let Ok(pending) = fit::READER_WARNINGS.lock() {
+                for w in pending.iter() {
+                    eprintln!("warning: {w}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {}", error_message(&e));
             ExitCode::FAILURE

@@ -1,7 +1,7 @@
 //! `cargo xtask`: project automation.
 //!
 //! - `cargo xtask validate [--suite ../shared/bench] [--skip-slow]` — fit every committed lme4
-//!   reference and compare; with `--suite`, also fit the 52 benchmark models by ML and compare
+//!   reference and compare; with `--suite`, also fit the 51 benchmark models by ML and compare
 //!   the deviance with the best published value, writing docs/validation.md.
 //! - `cargo xtask reference` — regenerate the reference JSON with R (`xtask/r/reference.R`).
 //! - `cargo xtask docs` — render docs/src/*.md into docs/ with real CLI output.
@@ -287,7 +287,7 @@ fn write_validation_md(root: &Path, outcomes: &[SuiteOutcome]) -> Result<()> {
     let mut s = String::new();
     s.push_str("# Validation against the benchmark suite\n\n");
     s.push_str("Written by `cargo xtask validate --suite ../shared/bench`: every model of the published suite\n");
-    s.push_str("(52 LMMs on 43 datasets) fitted by maximum likelihood, its deviance compared with the best\n");
+    s.push_str("(51 LMMs on 43 datasets) fitted by maximum likelihood, its deviance compared with the best\n");
     s.push_str(
         "known value over lme4 and MixedModels.jl fits with many optimizers (`ml_objective`).\n",
     );

@@ -49,18 +49,9 @@ fn p_phrase(p: f64) -> String {
     }
 }
 
+/// metafor's significance stars: R's cut points, nothing (not a blank) above 0.1.
 fn stars(p: f64) -> &'static str {
-    if p < 0.001 {
-        "***"
-    } else if p < 0.01 {
-        "**"
-    } else if p < 0.05 {
-        "*"
-    } else if p < 0.1 {
-        "."
-    } else {
-        ""
-    }
+    multilevel_numeric::fmt::signif_stars(p).trim_end()
 }
 
 fn f4(x: f64) -> String {

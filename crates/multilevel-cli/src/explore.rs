@@ -57,7 +57,7 @@ pub struct ExploreArgs {
 
 /// Runs `multilevel explore`.
 pub fn run(a: &ExploreArgs) -> Result<()> {
-    let (response, predictors) = parse_simple_formula(&a.formula)?;
+    let (response, predictors) = parse_simple_formula(&a.formula).map_err(explore_error)?;
     // Grouping columns of numbers are cluster labels: the workflow accepts them as they are.
     let data = a.source.load()?;
     let opts = ExploreOptions {
@@ -65,7 +65,16 @@ pub fn run(a: &ExploreArgs) -> Result<()> {
         seed: a.seed,
         ..ExploreOptions::default()
     };
-    let report = explore(&data, &response, &predictors, &a.groups, &opts)?;
+    let report = explore(&data, &response, &predictors, &a.groups, &opts).map_err(explore_error)?;
     let text = report.render(report_format(a.report.format));
     write_report(&text, a.report.output.as_deref())
+}
+
+/// The workflow's errors in the command's words: its grouping factors are `--group`.
+fn explore_error(e: multilevel::workflow::WorkflowError) -> anyhow::Error {
+    let msg = e
+        .to_string()
+        .replace("among the grouping factors", "with --group")
+        .replace("named apart from the formula", "given with --group");
+    anyhow::anyhow!(msg)
 }

@@ -100,7 +100,24 @@ pub fn run(a: &GeeArgs) -> Result<()> {
         corstr,
         ..GeeOptions::default()
     };
-    let fit = gee(&a.formula, &data, &a.group, &opts)?;
+    let fit = gee(&a.formula, &data, &a.group, &opts).map_err(|e| {
+        // The library names the method's settings; this command's are its flags.
+        anyhow!(
+            "{}",
+            e.to_string()
+                .replace("choose another family", "choose another --family")
+                .replace("try another link", "try another --link")
+                .replace(
+                    "the independence working correlation",
+                    "--corstr independence"
+                )
+                .replace("another working correlation", "another --corstr")
+                .replace(
+                    "given by their column, apart from the formula",
+                    "named with --group"
+                )
+        )
+    })?;
     let text = fit.render(report_format(a.report.format));
     write_report(&text, a.report.output.as_deref())
 }

@@ -84,7 +84,15 @@ pub fn run(a: &RobustArgs) -> Result<()> {
     };
     let data = a.source.load()?;
     let res = match a.model {
-        RobustModel::Ols => ols_robust(&a.formula, &data, &a.cluster, ty)?,
+        RobustModel::Ols => ols_robust(&a.formula, &data, &a.cluster, ty).map_err(|e| {
+            anyhow::anyhow!(
+                "{}",
+                e.to_string().replace(
+                    "the clusters are given by their column, apart from the formula",
+                    "name the cluster with --cluster, or use --model lmm"
+                )
+            )
+        })?,
         RobustModel::Lmm => {
             if multilevel::formula::parse(&a.formula).is_ok_and(|f| !f.has_random()) {
                 bail!(

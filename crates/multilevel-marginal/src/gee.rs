@@ -176,7 +176,7 @@ pub fn gee(
     cluster: &str,
     opts: &GeeOptions,
 ) -> Result<GeeResult, MarginalError> {
-    let m = fixed_model(formula, data, cluster, "gee")?;
+    let m = fixed_model(formula, data, cluster, "GEE")?;
     // Check the response here too, where a bad value can be named by its line in the data.
     check_response(&m.design, opts, |i| match m.rows.get(i) {
         Some(&r) => data.location(r).to_string(),
@@ -195,7 +195,7 @@ fn check_response(
     for (i, &y) in design.y.iter().enumerate() {
         if let Err(why) = fam.family.check_y(y) {
             return Err(MarginalError::Input(format!(
-                "{}, {}: {why}; hint: check the response `{}` or choose another --family",
+                "{}, {}: {why}; hint: check the response `{}` or choose another family",
                 design.data_name,
                 locate(i),
                 design.response_name
@@ -307,7 +307,7 @@ pub fn gee_fit(
         alpha = new_alpha;
         if !change.is_finite() {
             return Err(MarginalError::Numerical(
-                "the GEE iterations diverged (non-finite estimates); hint: check for separation or extreme predictor values, or try --corstr independence".to_string(),
+                "the GEE iterations diverged (non-finite estimates); hint: check for separation or extreme predictor values, or try the independence working correlation".to_string(),
             ));
         }
         if change <= opts.tol {
@@ -317,7 +317,7 @@ pub fn gee_fit(
     }
     if !converged {
         return Err(MarginalError::Numerical(format!(
-            "the GEE iterations did not converge in {} iterations; hint: check for separation or collinear predictors, or try --corstr independence",
+            "the GEE iterations did not converge in {} iterations; hint: check for separation or collinear predictors, or try the independence working correlation",
             opts.max_iter
         )));
     }
@@ -407,7 +407,7 @@ impl State {
                     .sum::<f64>();
             if !fam.link.valid_eta(eta) {
                 return Err(MarginalError::Numerical(format!(
-                    "the linear predictor left the range of the {} link at observation {}; hint: try another --link or check the predictors",
+                    "the linear predictor left the range of the {} link at observation {}; hint: try another link or check the predictors",
                     fam.link.name(),
                     i + 1
                 )));
@@ -416,7 +416,7 @@ impl State {
             let var = fam.family.variance(mu);
             if !(var > 0.0 && var.is_finite()) {
                 return Err(MarginalError::Numerical(format!(
-                    "the variance function is not positive at observation {} (μ = {mu}); hint: try another --link",
+                    "the variance function is not positive at observation {} (μ = {mu}); hint: try another link",
                     i + 1
                 )));
             }
@@ -579,7 +579,7 @@ fn estimate_alpha(
 
 fn no_pairs() -> MarginalError {
     MarginalError::Input(
-        "every cluster has a single observation, so the working correlation cannot be estimated; hint: use --corstr independence or check the cluster column".to_string(),
+        "every cluster has a single observation, so the working correlation cannot be estimated; hint: use the independence working correlation or check the cluster column".to_string(),
     )
 }
 
@@ -595,7 +595,7 @@ fn check_alpha(clusters: &Clusters, corstr: CorStructure, alpha: f64) -> Result<
         Ok(())
     } else {
         Err(MarginalError::Numerical(format!(
-            "the estimated {} correlation α = {alpha} does not give a positive-definite working correlation for clusters of {maxm} observations; hint: try another --corstr",
+            "the estimated {} correlation α = {alpha} does not give a positive-definite working correlation for clusters of {maxm} observations; hint: try another working correlation",
             corstr.name()
         )))
     }

@@ -19,7 +19,8 @@ pub struct FixedModel {
 /// Parse `formula`, evaluate it on `data` (rows with a missing value in a variable the formula
 /// uses are dropped, as R's `na.omit`) and attach the clusters from column `cluster`.
 ///
-/// `command` names the caller in the error for a formula with random-effects terms.
+/// `command` names the method in the error for a formula with random-effects terms ("GEE",
+/// "cluster-robust OLS").
 ///
 /// # Errors
 /// Formula syntax, unknown columns, a formula with `( … | … )` terms, fewer than 2 clusters.
@@ -33,12 +34,7 @@ pub fn fixed_model(
     let parsed = multilevel_formula::parse(formula)?;
     if parsed.has_random() {
         return Err(MarginalError::Input(format!(
-            "the formula `{formula}` has random-effects terms `( … | … )`, but {command} takes fixed effects only; hint: remove the bar terms and name the cluster with --{}",
-            if command.starts_with("gee") {
-                "group"
-            } else {
-                "cluster"
-            }
+            "the formula `{formula}` has random-effects terms `( … | … )`, but {command} takes fixed effects only; hint: remove the bar terms: the clusters are given by their column, apart from the formula"
         )));
     }
     // Rows with a missing cluster label are dropped and counted like any other incomplete row

@@ -136,7 +136,7 @@ pub fn ols_robust(
     cluster: &str,
     cr_type: CrType,
 ) -> Result<RobustResult, MarginalError> {
-    let m = fixed_model(formula, data, cluster, "robust --model ols")?;
+    let m = fixed_model(formula, data, cluster, "cluster-robust OLS")?;
     ols_robust_design(&m.design, &m.clusters, cr_type)
 }
 

@@ -70,7 +70,7 @@ pub enum WorkflowError {
     },
     /// No grouping factor given.
     #[error(
-        "no grouping factor given; hint: name at least one column of cluster labels (--group school)"
+        "no grouping factor given; hint: name at least one column of cluster labels (e.g. `school`) among the grouping factors"
     )]
     NoGroups,
     /// Too few complete rows or groups.
@@ -285,7 +285,7 @@ pub fn parse_simple_formula(formula: &str) -> Result<(String, Vec<String>), Work
     };
     let not_a_column = |label: &str| {
         err(format!(
-            "term `{label}` is not a column name; hint: explore takes plain numeric predictors (no interactions, transformations or random-effects terms); the grouping factors go in --group"
+            "term `{label}` is not a column name; hint: explore takes plain numeric predictors (no interactions, transformations or random-effects terms); the grouping factors are named apart from the formula"
         ))
     };
     if let Some(r) = parsed.random.first() {
@@ -1076,6 +1076,15 @@ fn hausman_test(d: &[f64], v: &[f64], k: usize, terms: Vec<String>) -> Hausman {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn library_errors_name_no_command_line_flags() {
+        for formula in ["mAch ~ ses + (1 | school)", "mAch ~ ses * sector"] {
+            let e = parse_simple_formula(formula).unwrap_err().to_string();
+            assert!(e.contains("hint") && !e.contains("--"), "{e}");
+        }
+        assert!(!WorkflowError::NoGroups.to_string().contains("--"));
+    }
 
     #[test]
     fn simple_formula_reads_response_and_predictors() {

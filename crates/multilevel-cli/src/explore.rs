@@ -6,7 +6,7 @@ use crate::args::{DataSource, ReportOutput};
 use crate::fit::{report_format, write_report};
 use anyhow::Result;
 use clap::Args;
-use multilevel::workflow::{ExploreOptions, explore, parse_simple_formula};
+use multilevel::workflow::{ExploreOptions, WorkflowError, explore, parse_simple_formula};
 use multilevel_report::Render;
 
 /// Examples shown by `multilevel explore --help`.
@@ -71,10 +71,14 @@ pub fn run(a: &ExploreArgs) -> Result<()> {
 }
 
 /// The workflow's errors in the command's words: its grouping factors are `--group`.
-fn explore_error(e: multilevel::workflow::WorkflowError) -> anyhow::Error {
-    let msg = e
-        .to_string()
-        .replace("among the grouping factors", "with --group")
-        .replace("named apart from the formula", "given with --group");
-    anyhow::anyhow!(msg)
+fn explore_error(e: WorkflowError) -> anyhow::Error {
+    match e {
+        WorkflowError::NoGroups => anyhow::anyhow!(
+            "no grouping factor given; hint: name at least one column of cluster labels with --group (e.g. --group school)"
+        ),
+        WorkflowError::NotAColumn { formula, term } => anyhow::anyhow!(
+            "formula `{formula}`: term `{term}` is not a column name; hint: explore takes plain numeric predictors (no interactions, transformations or random-effects terms); the grouping factors are given with --group"
+        ),
+        other => anyhow::anyhow!(other),
+    }
 }

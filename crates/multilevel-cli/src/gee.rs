@@ -5,7 +5,7 @@ use crate::args::{DataSource, ReportOutput};
 use crate::fit::{report_format, write_report};
 use anyhow::{Result, anyhow};
 use clap::{Args, ValueEnum};
-use multilevel::marginal::{CorStructure, GeeOptions, gee};
+use multilevel::marginal::{CorStructure, GeeOptions, MarginalError, Setting, gee, hint_with};
 use multilevel_report::Render;
 
 /// Examples shown by `multilevel gee --help`.
@@ -100,24 +100,31 @@ pub fn run(a: &GeeArgs) -> Result<()> {
         corstr,
         ..GeeOptions::default()
     };
-    let fit = gee(&a.formula, &data, &a.group, &opts).map_err(|e| {
-        // The library names the method's settings; this command's are its flags.
-        anyhow!(
-            "{}",
-            e.to_string()
-                .replace("choose another family", "choose another --family")
-                .replace("try another link", "try another --link")
-                .replace(
-                    "the independence working correlation",
-                    "--corstr independence"
-                )
-                .replace("another working correlation", "another --corstr")
-                .replace(
-                    "given by their column, apart from the formula",
-                    "named with --group"
-                )
-        )
-    })?;
+    let fit = gee(&a.formula, &data, &a.group, &opts).map_err(gee_error)?;
     let text = fit.render(report_format(a.report.format));
     write_report(&text, a.report.output.as_deref())
+}
+
+/// The library names the method's settings in its own words; this command's settings are its
+/// flags, so a hint about a setting names the flag.
+fn gee_error(e: MarginalError) -> anyhow::Error {
+    match e {
+        MarginalError::Setting {
+            problem,
+            check,
+            setting,
+        } => {
+            let advice = match setting {
+                Setting::Family => "choose another --family",
+                Setting::Link => "try another --link",
+                Setting::WorkingCorrelation => "try another --corstr",
+                Setting::IndependenceCorrelation => "use --corstr independence",
+                Setting::ClusterColumn => {
+                    "remove the bar terms: the clusters are named with --group"
+                }
+            };
+            anyhow!("{problem}; hint: {}", hint_with(check.as_deref(), advice))
+        }
+        other => anyhow!(other),
+    }
 }

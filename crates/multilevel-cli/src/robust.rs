@@ -6,7 +6,7 @@ use crate::args::{DataSource, ReportOutput};
 use crate::fit::{report_format, write_report};
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use multilevel::marginal::{Clusters, CrType, lmm_robust, ols_robust};
+use multilevel::marginal::{Clusters, CrType, MarginalError, Setting, lmm_robust, ols_robust};
 use multilevel_report::Render;
 
 /// Examples shown by `multilevel robust --help`.
@@ -84,15 +84,20 @@ pub fn run(a: &RobustArgs) -> Result<()> {
     };
     let data = a.source.load()?;
     let res = match a.model {
-        RobustModel::Ols => ols_robust(&a.formula, &data, &a.cluster, ty).map_err(|e| {
-            anyhow::anyhow!(
-                "{}",
-                e.to_string().replace(
-                    "the clusters are given by their column, apart from the formula",
-                    "name the cluster with --cluster, or use --model lmm"
-                )
-            )
-        })?,
+        RobustModel::Ols => {
+            ols_robust(&a.formula, &data, &a.cluster, ty).map_err(|e| match e {
+                // The clusters of this command are its --cluster flag; random effects are
+                // --model lmm.
+                MarginalError::Setting {
+                    problem,
+                    setting: Setting::ClusterColumn,
+                    ..
+                } => anyhow::anyhow!(
+                    "{problem}; hint: name the cluster with --cluster, or use --model lmm"
+                ),
+                other => anyhow::anyhow!(other),
+            })?
+        }
         RobustModel::Lmm => {
             if multilevel::formula::parse(&a.formula).is_ok_and(|f| !f.has_random()) {
                 bail!(

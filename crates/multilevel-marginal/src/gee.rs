@@ -32,7 +32,7 @@
 
 use crate::linalg::spd_inverse;
 use crate::model::fixed_model;
-use crate::{Clusters, MarginalError};
+use crate::{Clusters, MarginalError, Setting};
 use faer::Mat;
 use multilevel_design::Design;
 use multilevel_frame::DataFrame;
@@ -194,12 +194,11 @@ fn check_response(
     let fam: GlmFamily = opts.family.build();
     for (i, &y) in design.y.iter().enumerate() {
         if let Err(why) = fam.family.check_y(y) {
-            return Err(MarginalError::Input(format!(
-                "{}, {}: {why}; hint: check the response `{}` or choose another family",
-                design.data_name,
-                locate(i),
-                design.response_name
-            )));
+            return Err(MarginalError::Setting {
+                problem: format!("{}, {}: {why}", design.data_name, locate(i)),
+                check: Some(format!("check the response `{}`", design.response_name)),
+                setting: Setting::Family,
+            });
         }
     }
     Ok(())
@@ -306,9 +305,11 @@ pub fn gee_fit(
         change = change.max((new_alpha - alpha).abs());
         alpha = new_alpha;
         if !change.is_finite() {
-            return Err(MarginalError::Numerical(
-                "the GEE iterations diverged (non-finite estimates); hint: check for separation or extreme predictor values, or try the independence working correlation".to_string(),
-            ));
+            return Err(MarginalError::Setting {
+                problem: "the GEE iterations diverged (non-finite estimates)".to_string(),
+                check: Some("check for separation or extreme predictor values".to_string()),
+                setting: Setting::IndependenceCorrelation,
+            });
         }
         if change <= opts.tol {
             converged = true;
@@ -316,10 +317,14 @@ pub fn gee_fit(
         }
     }
     if !converged {
-        return Err(MarginalError::Numerical(format!(
-            "the GEE iterations did not converge in {} iterations; hint: check for separation or collinear predictors, or try the independence working correlation",
-            opts.max_iter
-        )));
+        return Err(MarginalError::Setting {
+            problem: format!(
+                "the GEE iterations did not converge in {} iterations",
+                opts.max_iter
+            ),
+            check: Some("check for separation or collinear predictors".to_string()),
+            setting: Setting::IndependenceCorrelation,
+        });
     }
     check_alpha(clusters, opts.corstr, alpha)?;
 
@@ -406,19 +411,27 @@ impl State {
                     .map(|(a, b)| design.x[(i, a)] * b)
                     .sum::<f64>();
             if !fam.link.valid_eta(eta) {
-                return Err(MarginalError::Numerical(format!(
-                    "the linear predictor left the range of the {} link at observation {}; hint: try another link or check the predictors",
-                    fam.link.name(),
-                    i + 1
-                )));
+                return Err(MarginalError::Setting {
+                    problem: format!(
+                        "the linear predictor left the range of the {} link at observation {}",
+                        fam.link.name(),
+                        i + 1
+                    ),
+                    check: Some("check the predictors".to_string()),
+                    setting: Setting::Link,
+                });
             }
             let mu = fam.link.inverse(eta);
             let var = fam.family.variance(mu);
             if !(var > 0.0 && var.is_finite()) {
-                return Err(MarginalError::Numerical(format!(
-                    "the variance function is not positive at observation {} (μ = {mu}); hint: try another link",
-                    i + 1
-                )));
+                return Err(MarginalError::Setting {
+                    problem: format!(
+                        "the variance function is not positive at observation {} (μ = {mu})",
+                        i + 1
+                    ),
+                    check: None,
+                    setting: Setting::Link,
+                });
             }
             let sv = var.sqrt();
             self.r[i] = (design.y[i] - mu) / sv;
@@ -578,9 +591,13 @@ fn estimate_alpha(
 }
 
 fn no_pairs() -> MarginalError {
-    MarginalError::Input(
-        "every cluster has a single observation, so the working correlation cannot be estimated; hint: use the independence working correlation or check the cluster column".to_string(),
-    )
+    MarginalError::Setting {
+        problem:
+            "every cluster has a single observation, so the working correlation cannot be estimated"
+                .to_string(),
+        check: Some("check the cluster column".to_string()),
+        setting: Setting::IndependenceCorrelation,
+    }
 }
 
 /// The working correlation must be positive definite for every cluster size.
@@ -594,10 +611,14 @@ fn check_alpha(clusters: &Clusters, corstr: CorStructure, alpha: f64) -> Result<
     if ok {
         Ok(())
     } else {
-        Err(MarginalError::Numerical(format!(
-            "the estimated {} correlation α = {alpha} does not give a positive-definite working correlation for clusters of {maxm} observations; hint: try another working correlation",
-            corstr.name()
-        )))
+        Err(MarginalError::Setting {
+            problem: format!(
+                "the estimated {} correlation α = {alpha} does not give a positive-definite working correlation for clusters of {maxm} observations",
+                corstr.name()
+            ),
+            check: None,
+            setting: Setting::WorkingCorrelation,
+        })
     }
 }
 

@@ -37,7 +37,7 @@ pub mod render;
 pub mod robust;
 
 pub use clusters::Clusters;
-pub use error::MarginalError;
+pub use error::{MarginalError, Setting, hint_with};
 pub use gee::{CorStructure, GeeCoef, GeeOptions, GeeResult, WorkingCorrelation, gee, gee_fit};
 pub use model::{FixedModel, fixed_model};
 pub use robust::{

@@ -1,6 +1,6 @@
 //! From formula text and data to the fixed-effects design and its clusters.
 
-use crate::{Clusters, MarginalError};
+use crate::{Clusters, MarginalError, Setting};
 use multilevel_design::Design;
 use multilevel_frame::{DataFrame, FrameOptions, ModelFrame};
 
@@ -33,9 +33,13 @@ pub fn fixed_model(
 ) -> Result<FixedModel, MarginalError> {
     let parsed = multilevel_formula::parse(formula)?;
     if parsed.has_random() {
-        return Err(MarginalError::Input(format!(
-            "the formula `{formula}` has random-effects terms `( … | … )`, but {command} takes fixed effects only; hint: remove the bar terms: the clusters are given by their column, apart from the formula"
-        )));
+        return Err(MarginalError::Setting {
+            problem: format!(
+                "the formula `{formula}` has random-effects terms `( … | … )`, but {command} takes fixed effects only"
+            ),
+            check: None,
+            setting: Setting::ClusterColumn,
+        });
     }
     // Rows with a missing cluster label are dropped and counted like any other incomplete row
     // (R's `na.omit` on `model.frame(y ~ x, id = cluster)`).

@@ -5,7 +5,7 @@
 use multilevel_frame::{DataFrame, FrameOptions, ModelFrame, ReadOptions};
 use multilevel_glmm::FamilySpec;
 use multilevel_marginal::{
-    Clusters, CorStructure, CrType, GeeOptions, gee, lmm_robust, ols_robust,
+    Clusters, CorStructure, CrType, GeeOptions, MarginalError, Setting, gee, lmm_robust, ols_robust,
 };
 use serde_json::Value;
 use std::path::PathBuf;
@@ -177,4 +177,43 @@ fn cluster_robust_matches_clubsandwich() {
             }
         }
     }
+}
+
+/// Errors that another setting may avoid say so in the library's words and carry the setting, so
+/// that a front end can name its own option for it.
+#[test]
+fn setting_errors_name_the_setting() {
+    let data = read("dietox.csv");
+    let opts = GeeOptions {
+        family: FamilySpec::parse("binomial", None).unwrap(),
+        ..GeeOptions::default()
+    };
+    let e = gee("Weight ~ Time", &data, "Pig", &opts).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            MarginalError::Setting {
+                setting: Setting::Family,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("check the response `Weight`, or choose another family")
+            && !text.contains("--"),
+        "{text}"
+    );
+    let e = ols_robust("Weight ~ Time + (1 | Pig)", &data, "Pig", CrType::Cr2).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            MarginalError::Setting {
+                setting: Setting::ClusterColumn,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }

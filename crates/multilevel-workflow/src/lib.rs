@@ -84,6 +84,17 @@ pub enum WorkflowError {
         /// What is wrong, with a hint.
         message: String,
     },
+    /// A term of the simple formula is not a plain column (an interaction, a transformation, an
+    /// offset or a random-effects term). The grouping factors are given apart from the formula.
+    #[error(
+        "formula `{formula}`: term `{term}` is not a column name; hint: explore takes plain numeric predictors (no interactions, transformations or random-effects terms); the grouping factors are named apart from the formula"
+    )]
+    NotAColumn {
+        /// The formula text.
+        formula: String,
+        /// The offending term as written.
+        term: String,
+    },
     /// A least-squares fit had a singular cross-product matrix.
     #[error(
         "the {method} estimator is not identified: its predictors are collinear (or constant); hint: drop one of the collinear predictors"
@@ -283,10 +294,9 @@ pub fn parse_simple_formula(formula: &str) -> Result<(String, Vec<String>), Work
             ));
         }
     };
-    let not_a_column = |label: &str| {
-        err(format!(
-            "term `{label}` is not a column name; hint: explore takes plain numeric predictors (no interactions, transformations or random-effects terms); the grouping factors are named apart from the formula"
-        ))
+    let not_a_column = |label: &str| WorkflowError::NotAColumn {
+        formula: formula.to_string(),
+        term: label.to_string(),
     };
     if let Some(r) = parsed.random.first() {
         return Err(not_a_column(&format!("(… | {})", r.group_label)));

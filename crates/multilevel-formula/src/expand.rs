@@ -310,7 +310,7 @@ impl<'t> Encoder<'t> {
                         format!(
                             "the number `{}` cannot be a term: only `1` (intercept) and `0` \
                              (no intercept) are allowed",
-                            crate::display::format_number(v)
+                            crate::number::format_number(v)
                         ),
                         "for arithmetic wrap it in I(), e.g. `I(2 * x)`",
                     ));
@@ -324,7 +324,7 @@ impl<'t> Encoder<'t> {
                         *col,
                         format!(
                             "`{}` (the intercept) cannot be an operand of `{}`",
-                            crate::display::format_number(v),
+                            crate::number::format_number(v),
                             op.symbol()
                         ),
                         "add or remove the intercept as a separate term, e.g. `1 + a*b`",
@@ -493,7 +493,7 @@ impl<'t> Encoder<'t> {
                     // A whole number in range, so the conversion is exact.
                     Ok(v as u64)
                 } else {
-                    Err(bad(*col, format!("`{}`", crate::display::format_number(v))))
+                    Err(bad(*col, format!("`{}`", crate::number::format_number(v))))
                 }
             }
             Node::Name { name, col } => Err(bad(*col, format!("`{name}`"))),

@@ -47,7 +47,7 @@ impl Tok {
     pub(crate) fn describe(&self) -> String {
         match self {
             Tok::Name(n) => format!("`{n}`"),
-            Tok::Num(v) => format!("number `{}`", crate::display::format_number(*v)),
+            Tok::Num(v) => format!("number `{}`", crate::number::format_number(*v)),
             Tok::Tilde => "`~`".into(),
             Tok::Bar => "`|`".into(),
             Tok::DoubleBar => "`||`".into(),

@@ -82,7 +82,9 @@ mod display;
 mod error;
 mod expand;
 mod lexer;
+mod number;
 mod parser;
+mod suggest;
 
 pub use error::FormulaError;
 

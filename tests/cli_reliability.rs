@@ -179,3 +179,176 @@ fn output_refuses_to_overwrite_the_input() {
     assert_eq!(r.code, Some(0), "stderr:\n{}", r.stderr);
     assert!(std::fs::read_to_string(&report).unwrap().contains("REML"));
 }
+
+// ----- bounds ------------------------------------------------------------------------------
+
+/// `confint --method boot --nsim 10000000000` used to abort on an 80 GB allocation; `--nsim 1`
+/// gave zero-width intervals.
+#[test]
+fn bootstrap_sizes_are_bounded() {
+    let base = [
+        "confint",
+        "--dataset",
+        "Dyestuff",
+        "--method",
+        "boot",
+        "Yield ~ 1 + (1 | Batch)",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let r = with(&["--nsim", "10000000000"]);
+    assert_error(&r, &["--nsim 10000000000", "at most 1000000"]);
+    let r = with(&["--nsim", "1"]);
+    assert_error(&r, &["--nsim 1 ", "at least 40", "95%"]);
+    let r = with(&["--nsim", "9", "--level", "0.8"]);
+    assert_error(&r, &["at least 10", "80%"]);
+    let r = run(&[
+        "explore",
+        "--dataset",
+        "sleepstudy",
+        "--group",
+        "Subject",
+        "--bootstrap",
+        "10000000000",
+        "Reaction ~ Days",
+    ]);
+    assert_error(&r, &["--bootstrap 10000000000", "at most 1000000"]);
+    let r = run(&[
+        "explore",
+        "--dataset",
+        "sleepstudy",
+        "--group",
+        "Subject",
+        "--bootstrap",
+        "3",
+        "Reaction ~ Days",
+    ]);
+    assert_error(&r, &["at least 40", "or 0 for no interval"]);
+}
+
+/// A 50-level redundant nesting took 108 s; it is refused at once.
+#[test]
+fn deep_nesting_is_refused() {
+    let groups = vec!["Subject"; 50].join("/");
+    let r = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        &format!("Reaction ~ Days + (1 | {groups})"),
+    ]);
+    assert_error(&r, &["nests 50 grouping factors", "at most 12"]);
+    assert!(r.stderr.lines().count() <= 5, "{}", r.stderr);
+}
+
+// ----- rows dropped and reinterpretation -----------------------------------------------------
+
+const NA_CSV: &str = "y,x,g\n1.2,1,a\n2.3,2,a\n2.9,3,a\n4.1,4,a\n0.5,1,b\n1.9,2,b\n2.2,3,b\n3.8,4,b\n1.7,1,c\n2.4,2,c\n3.6,3,c\n4.4,4,c\n1.1,1,d\n2.0,2,d\n3.3,3,d\n4.0,4,d\nNA,2,a\n3.1,,b\n";
+
+/// `compare` and `confint` dropped rows with missing values without a word.
+#[test]
+fn compare_and_confint_report_dropped_rows() {
+    let dir = temp_dir("dropped");
+    let p = write(&dir, "na.csv", NA_CSV);
+    let r = run(&[
+        "compare",
+        "--data",
+        &p,
+        "--format",
+        "json",
+        "y ~ 1 + (1 | g)",
+        "y ~ x + (1 | g)",
+    ]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_error(&r, &["different rows", "hint"]);
+    // Both models see x: the same rows, 2 dropped.
+    let r = run(&[
+        "compare",
+        "--data",
+        &p,
+        "--format",
+        "json",
+        "y ~ 1 + x + (1 | g)",
+        "y ~ x + (x | g)",
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["n_dropped_missing"], 2, "{}", r.stdout);
+    assert!(r.stderr.contains("2 rows of"), "{}", r.stderr);
+    for method in ["wald", "profile", "boot"] {
+        let r = run(&[
+            "confint",
+            "--data",
+            &p,
+            "--method",
+            method,
+            "--nsim",
+            "40",
+            "--format",
+            "json",
+            "y ~ x + (1 | g)",
+        ]);
+        assert_eq!(r.code, Some(0), "{method}: {}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["n_dropped_missing"], 2, "{method}");
+        let r = run(&[
+            "confint",
+            "--data",
+            &p,
+            "--method",
+            method,
+            "--nsim",
+            "40",
+            "y ~ x + (1 | g)",
+        ]);
+        assert_eq!(r.code, Some(0), "{method}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("2 rows of") && r.stdout.contains("dropped for missing values"),
+            "{method}: {}",
+            r.stdout
+        );
+    }
+}
+
+/// `compare` of `Reaction` against `log(Reaction)` printed χ² = 2072 on 0 df.
+#[test]
+fn compare_refuses_different_responses() {
+    let r = run(&[
+        "compare",
+        "--dataset",
+        "sleepstudy",
+        "Reaction ~ Days + (1 | Subject)",
+        "log(Reaction) ~ Days + (1 | Subject)",
+    ]);
+    assert_error(
+        &r,
+        &[
+            "different responses",
+            "`Reaction`",
+            "`log(Reaction)`",
+            "hint",
+        ],
+    );
+}
+
+/// `meta --level` takes a fraction as `confint --level` does; the percentage is deprecated.
+#[test]
+fn meta_level_is_a_fraction() {
+    let bcg = "tests/reference/meta/bcg.csv";
+    let args = |level: &str| {
+        run(&[
+            "meta", "--data", bcg, "--yi", "yi", "--vi", "vi", "--format", "json", "--level", level,
+        ])
+    };
+    let frac = args("0.9");
+    assert_eq!(frac.code, Some(0), "{}", frac.stderr);
+    let pct = args("90");
+    assert_eq!(pct.code, Some(0), "{}", pct.stderr);
+    assert_eq!(frac.stdout, pct.stdout);
+    assert!(pct.stderr.contains("deprecated"), "{}", pct.stderr);
+    assert!(frac.stderr.is_empty(), "{}", frac.stderr);
+    let bad = args("120");
+    assert_error(&bad, &["--level 120", "fraction"]);
+}

@@ -26,6 +26,7 @@ macro_rules! eprintln {
 }
 
 mod args;
+mod bounds;
 mod confint;
 mod datasets;
 mod explore;
@@ -35,6 +36,7 @@ mod meta;
 mod output;
 mod plot;
 mod robust;
+mod rows;
 mod tests_cmd;
 
 use clap::Parser;

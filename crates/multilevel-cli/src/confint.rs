@@ -59,6 +59,9 @@ pub struct ConfintArgs {
 
 /// Runs `multilevel confint`.
 pub fn run(a: &ConfintArgs) -> Result<()> {
+    if a.method == Method::Boot {
+        crate::bounds::check_replicates("--nsim", a.nsim, a.level, false)?;
+    }
     let data = a.model.load()?;
     check_response(&a.formula, &data)?;
     // Intervals need no conditional variances of the random effects.
@@ -88,5 +91,11 @@ pub fn run(a: &ConfintArgs) -> Result<()> {
         intervals: &intervals,
     }
     .render(report_format(a.report.format));
+    let report = crate::rows::with_dropped(
+        report,
+        a.report.format,
+        fit.n_dropped_missing,
+        &fit.data_name,
+    );
     write_report(&report, a.report.output.as_deref())
 }

@@ -13,21 +13,20 @@ pub fn run(a: &DatasetsArgs) -> Result<()> {
             out.push('\n');
             out.push_str(&describe(d, false));
         }
-        print!("{out}");
-        return Ok(());
+        return crate::output::stdout(&out);
     };
     let Some(d) = datasets::get(name) else {
         bail!("{}", unknown_dataset_message(name));
     };
     if a.csv {
-        print!("{}", d.csv);
+        crate::output::stdout(d.csv)?;
         if !d.csv.ends_with('\n') {
-            println!();
+            crate::output::stdout("\n")?;
         }
+        Ok(())
     } else {
-        print!("{}", describe(d, true));
+        crate::output::stdout(&describe(d, true))
     }
-    Ok(())
 }
 
 /// A description of one data set: name, size, title, columns and an example command.

@@ -57,6 +57,13 @@ pub struct ExploreArgs {
 
 /// Runs `multilevel explore`.
 pub fn run(a: &ExploreArgs) -> Result<()> {
+    // The ICC interval is a 95% percentile interval (`ExploreOptions::level`).
+    crate::bounds::check_replicates(
+        "--bootstrap",
+        a.bootstrap,
+        ExploreOptions::default().level,
+        true,
+    )?;
     let (response, predictors) = parse_simple_formula(&a.formula).map_err(explore_error)?;
     // Grouping columns of numbers are cluster labels: the workflow accepts them as they are.
     let data = a.source.load()?;

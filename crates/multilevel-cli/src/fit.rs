@@ -171,18 +171,10 @@ pub fn report_format(f: OutputFormat) -> Format {
     }
 }
 
-/// Writes the report to `--output`, or to standard output.
+/// Writes the report to `--output` (never over a data file the command read), or to standard
+/// output (see [`crate::output`]).
 pub fn write_report(report: &str, output: Option<&Path>) -> Result<()> {
-    match output {
-        Some(path) => std::fs::write(path, report).map_err(|e| {
-            anyhow!(
-                "{}: cannot write the report: {e}; hint: check that the directory exists and is writable",
-                path.display()
-            )
-        })?,
-        None => print!("{report}"),
-    }
-    Ok(())
+    crate::output::write_report(report, output)
 }
 
 /// Whether the options ask for a GLMM: a non-Gaussian family, or a Gaussian family with a
@@ -263,6 +255,7 @@ pub fn load_data(
             ..ReadOptions::default()
         };
         let df = DataFrame::read_csv(path, &opts)?;
+        crate::output::note_input(path);
         if let Ok(mut pending) = READER_WARNINGS.lock() {
             pending.extend(df.warnings().iter().map(ToString::to_string));
         }

@@ -10,17 +10,33 @@
 //! ```
 //!
 //! Errors print one message on stderr (what went wrong, where, and a hint) and exit with status 1;
-//! command-line usage errors exit with status 2.
+//! command-line usage errors exit with status 2. A closed standard output (a pipe into `head`)
+//! ends the command quietly with status 0; a message that cannot be written to stderr is dropped
+//! (the exit status still tells), never a panic.
+
+/// `eprintln!` for the whole binary, without std's panic when standard error cannot be written
+/// (`2>/dev/full`, a closed pipe): a warning or an error line that cannot be shown is dropped,
+/// and the exit status still says whether the command worked. Defined before the modules so its
+/// textual scope (which takes precedence over the prelude's macro) covers all of them.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 mod args;
+mod bounds;
 mod confint;
 mod datasets;
 mod explore;
 mod fit;
 mod gee;
 mod meta;
+mod output;
 mod plot;
 mod robust;
+mod rows;
 mod tests_cmd;
 
 use clap::Parser;
@@ -67,6 +83,8 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        // The reader of standard output went away: nothing is wrong and nothing more is said.
+        Err(e) if e.downcast_ref::<output::BrokenPipe>().is_some() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", error_message(&e));
             ExitCode::FAILURE

@@ -119,8 +119,9 @@ pub struct MetaArgs {
     #[arg(long, value_enum, default_value_t = TestArg::Z, value_name = "TEST")]
     pub test: TestArg,
 
-    /// Confidence level in percent.
-    #[arg(long, default_value_t = 95.0, value_name = "PERCENT")]
+    /// Confidence level, a fraction as for `confint --level` (0.95); a value from 1 to 100 is
+    /// still read as a percentage, with a deprecation note.
+    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
     pub level: f64,
 
     /// Report format and destination.
@@ -130,12 +131,7 @@ pub struct MetaArgs {
 
 /// Runs `multilevel meta`.
 pub fn run(a: &MetaArgs) -> Result<()> {
-    if !(a.level > 0.0 && a.level < 100.0) {
-        bail!(
-            "--level {} is not a percentage between 0 and 100; hint: use e.g. --level 95",
-            a.level
-        );
-    }
+    let level_percent = meta_level_percent(a.level)?;
     let data = a.source.load()?;
     let spec = DataSpec {
         yi: a.yi.clone(),
@@ -152,7 +148,7 @@ pub fn run(a: &MetaArgs) -> Result<()> {
             TestArg::Knha => Test::Knha,
             TestArg::Adhoc => Test::Adhoc,
         },
-        level: a.level,
+        level: level_percent,
         ..RmaOptions::default()
     };
     let fit = rma_data(&data, &spec, &opts)?;
@@ -160,4 +156,23 @@ pub fn run(a: &MetaArgs) -> Result<()> {
         &fit.render(report_format(a.report.format)),
         a.report.output.as_deref(),
     )
+}
+
+/// `--level` as the percentage the meta-analysis takes: a fraction in (0, 1) as everywhere else
+/// (`confint --level 0.95`); the older percentage form (1 to 100) is accepted with a
+/// deprecation note; anything else is refused.
+fn meta_level_percent(level: f64) -> Result<f64> {
+    if level > 0.0 && level < 1.0 {
+        return Ok(100.0 * level);
+    }
+    if (1.0..100.0).contains(&level) {
+        eprintln!(
+            "note: --level {level} read as {level}%; --level takes a fraction as in confint (--level {}), the percentage form is deprecated",
+            level / 100.0
+        );
+        return Ok(level);
+    }
+    bail!(
+        "--level {level} is not a confidence level; hint: give a fraction between 0 and 1, e.g. --level 0.95"
+    );
 }

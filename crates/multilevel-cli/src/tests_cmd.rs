@@ -52,6 +52,7 @@ pub fn run_compare(a: &CompareArgs) -> Result<()> {
         .iter()
         .map(|f| multilevel::lmer(f, &data, &opts).map_err(cli_error))
         .collect::<Result<Vec<_>>>()?;
+    crate::rows::check_comparable(&a.formulas, &models)?;
     let refs: Vec<&multilevel::LinearMixedModel> = models.iter().collect();
     let table = multilevel::LinearMixedModel::compare_all(&refs).map_err(cli_error)?;
     let report = CompareReport {
@@ -59,5 +60,7 @@ pub fn run_compare(a: &CompareArgs) -> Result<()> {
         data: data.name(),
     }
     .render(report_format(a.report.format));
+    let dropped = models.first().map_or(0, |m| m.summary().n_dropped_missing);
+    let report = crate::rows::with_dropped(report, a.report.format, dropped, data.name());
     write_report(&report, a.report.output.as_deref())
 }

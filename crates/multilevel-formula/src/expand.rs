@@ -26,6 +26,11 @@ type Bits = Vec<usize>;
 /// Largest number of term combinations one `*`, `:` or `^` may produce.
 const MAX_TERMS: usize = 10_000;
 
+/// Most grouping factors one random term may nest (`a/b/c` nests 3): each level adds a term
+/// whose grouping factor interacts all the levels above it, so the work grows with the square of
+/// the depth; real designs nest a handful of levels (school/class/pupil).
+pub(crate) const MAX_NESTING: usize = 12;
+
 /// A grouping factor of a random term: the interacting column names and lme4's label.
 type Group = (Vec<String>, String);
 
@@ -520,6 +525,17 @@ impl<'t> Encoder<'t> {
             ));
         }
         let groups = self.groups(rhs)?;
+        if groups.len() > MAX_NESTING {
+            return Err(self.err(
+                col,
+                format!(
+                    "the random term nests {} grouping factors; at most {MAX_NESTING} are accepted",
+                    groups.len()
+                ),
+                "nest only the levels of the design (e.g. `(1 | school/class)`); a factor \
+                 repeated in a nesting adds nothing",
+            ));
+        }
         // lme4 lists nested groups innermost first: `a/b` gives `b:a`, then `a`.
         let groups: Vec<Group> = groups.into_iter().rev().collect();
         let pieces: Vec<(ModelTerms, bool)> = if double {

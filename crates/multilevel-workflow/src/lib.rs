@@ -472,7 +472,8 @@ fn summarise_group(
         let beta0 = fit.fixed.first().map_or(0.0, |f| f.estimate);
         let (tau, sigma) = (tau2.sqrt(), sigma2.sqrt());
         let mut rng = SplitMix64::new(opts.seed);
-        let mut reps = Vec::with_capacity(opts.bootstrap);
+        // Grown per replicate: a huge request must not reserve all its memory up front.
+        let mut reps = Vec::with_capacity(opts.bootstrap.min(4096));
         let mut failed = 0usize;
         for _ in 0..opts.bootstrap {
             let u: Vec<f64> = (0..g).map(|_| tau * rng.normal_cos()).collect();

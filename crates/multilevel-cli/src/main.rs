@@ -20,7 +20,9 @@ mod fit;
 mod gee;
 mod meta;
 mod plot;
+mod predict;
 mod robust;
+mod simulate;
 mod tests_cmd;
 
 use clap::Parser;
@@ -57,6 +59,8 @@ fn main() -> ExitCode {
         args::Command::Robust(a) => robust::run(&a),
         args::Command::Plot(a) => plot::run(&a),
         args::Command::Meta(a) => meta::run(&a),
+        args::Command::Predict(a) => predict::run(&a),
+        args::Command::Simulate(a) => simulate::run(&a),
     };
     match result {
         Ok(()) => {

@@ -179,14 +179,22 @@ fn parse_re_form(s: &str) -> Result<ReForm> {
 /// A library error of `predict` in the words of the command line.
 fn predict_error(e: multilevel::Error) -> anyhow::Error {
     match e {
-        multilevel::Error::NewData(NewDataError::NewGroupLevel {
-            data,
-            location,
-            group,
-            level,
-        }) => anyhow!(
-            "{data}, {location}: the grouping factor `{group}` has the level \"{level}\", which the model's data do not have; hint: add --allow-new-levels to predict it with a zero random effect (or --re-form none)"
-        ),
+        multilevel::Error::NewData(boxed)
+            if matches!(*boxed, NewDataError::NewGroupLevel { .. }) =>
+        {
+            let NewDataError::NewGroupLevel {
+                data,
+                location,
+                group,
+                level,
+            } = *boxed
+            else {
+                return anyhow!("{boxed}");
+            };
+            anyhow!(
+                "{data}, {location}: the grouping factor `{group}` has the level \"{level}\", which the model's data do not have; hint: add --allow-new-levels to predict it with a zero random effect (or --re-form none)"
+            )
+        }
         e => cli_error(e),
     }
 }

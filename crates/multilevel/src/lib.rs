@@ -137,7 +137,7 @@ pub enum Error {
     /// New data for a prediction do not fit the model's recipe (a missing column, an unseen
     /// level).
     #[error("{0}")]
-    NewData(#[from] multilevel_frame::NewDataError),
+    NewData(Box<multilevel_frame::NewDataError>),
     /// The design could not be built.
     #[error("{0}")]
     Design(#[from] multilevel_design::DesignError),
@@ -160,6 +160,12 @@ pub enum Error {
         /// Comma-separated names of the embedded data sets.
         available: String,
     },
+}
+
+impl From<multilevel_frame::NewDataError> for Error {
+    fn from(e: multilevel_frame::NewDataError) -> Self {
+        Error::NewData(Box::new(e))
+    }
 }
 
 /// Parse a formula and evaluate its model frame on `data` (the first half of lme4's

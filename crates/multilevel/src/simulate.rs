@@ -189,7 +189,7 @@ pub(crate) fn simulate(
 /// `e^{−μ}` is far from underflow), otherwise Hörmann's transformed rejection (PTRS, 1993),
 /// also exact.
 fn poisson(mu: f64, rng: &mut SplitMix64) -> f64 {
-    if !(mu > 0.0) || !mu.is_finite() {
+    if mu.is_nan() || mu <= 0.0 || !mu.is_finite() {
         return 0.0;
     }
     if mu < 30.0 {

@@ -93,6 +93,12 @@ pub enum Command {
     /// Random-effects meta-analysis and meta-regression (metafor's `rma`).
     #[command(after_help = crate::meta::EXAMPLES)]
     Meta(crate::meta::MetaArgs),
+    /// Predictions for new data (lme4's `predict`): population level or with random effects.
+    #[command(after_help = crate::predict::EXAMPLES)]
+    Predict(crate::predict::PredictArgs),
+    /// Responses simulated from a fitted model (lme4's `simulate`), reproducible from a seed.
+    #[command(after_help = crate::simulate::EXAMPLES)]
+    Simulate(crate::simulate::SimulateArgs),
 }
 
 /// Response distribution (`--family`).

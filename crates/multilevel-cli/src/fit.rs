@@ -86,8 +86,14 @@ pub fn run(a: &FitArgs) -> Result<()> {
 /// The library's family and link for `--family` and `--link`, checked against the links R
 /// allows for the family.
 fn glmm_family(a: &FitArgs) -> Result<multilevel::FamilySpec> {
-    let family = a.family.to_lib();
-    let Some(name) = a.link.as_deref() else {
+    family_spec(a.family, a.link.as_deref())
+}
+
+/// The library's family and link for `--family` and `--link` (shared by the commands that
+/// fit GLMMs), checked against the links R allows for the family.
+pub fn family_spec(family_arg: Family, link: Option<&str>) -> Result<multilevel::FamilySpec> {
+    let family = family_arg.to_lib();
+    let Some(name) = link else {
         return Ok(family.into());
     };
     let allowed = || {
@@ -102,7 +108,7 @@ fn glmm_family(a: &FitArgs) -> Result<multilevel::FamilySpec> {
         bail!(
             "unknown link `{name}`; hint: --link takes one of {} for the {} family",
             allowed(),
-            a.family.name()
+            family_arg.name()
         );
     };
     family.with_link(link).map_err(|_| {

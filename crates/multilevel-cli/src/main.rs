@@ -35,8 +35,10 @@ mod gee;
 mod meta;
 mod output;
 mod plot;
+mod predict;
 mod robust;
 mod rows;
+mod simulate;
 mod tests_cmd;
 
 use clap::Parser;
@@ -73,6 +75,8 @@ fn main() -> ExitCode {
         args::Command::Robust(a) => robust::run(&a),
         args::Command::Plot(a) => plot::run(&a),
         args::Command::Meta(a) => meta::run(&a),
+        args::Command::Predict(a) => predict::run(&a),
+        args::Command::Simulate(a) => simulate::run(&a),
     };
     match result {
         Ok(()) => {

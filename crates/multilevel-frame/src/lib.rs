@@ -11,6 +11,7 @@ mod data;
 mod error;
 mod eval;
 mod frame;
+mod newdata;
 mod rnum;
 
 pub use data::{Column, Contrasts, DataFrame, Factor, ReadOptions};
@@ -20,4 +21,5 @@ pub use frame::{
     FrameOptions, FrameVariable, ModelFrame, ResponseValues, VariableValue, interaction,
     interaction_lex,
 };
+pub use newdata::{NewDataError, NewDataOptions, NewFrame, new_data_frame, poly_predict};
 pub use rnum::format_r_number;

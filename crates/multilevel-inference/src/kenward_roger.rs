@@ -694,6 +694,10 @@ impl DfMethod for KenwardRoger {
         "Kenward-Roger"
     }
 
+    fn adjusts_covariance(&self) -> bool {
+        true
+    }
+
     fn contrast_df(
         &self,
         model: &mut FittedLmm,

@@ -65,6 +65,14 @@ pub trait DfMethod {
     fn t_p_value(&self, t: f64, df: f64) -> f64 {
         two_sided_t(t, df)
     }
+
+    /// Whether the standard errors of [`DfMethod::contrast_df`] come from an adjusted
+    /// covariance of β̂ rather than `vcov(β̂)` (Kenward–Roger's Φ_A). [`add_df`] then replaces
+    /// each coefficient's standard error and t statistic, as lmerTest's
+    /// `summary(fit, ddf = "Kenward-Roger")` does.
+    fn adjusts_covariance(&self) -> bool {
+        false
+    }
 }
 
 /// Satterthwaite's approximation as lmerTest computes it.
@@ -288,7 +296,10 @@ pub use multilevel_numeric::dist::p_t_two_sided as two_sided_t;
 /// Fill `fixed[i].df` and `fixed[i].p_value` of `fit` with the method's test of each
 /// coefficient (`l = eᵢ`): the t statistic `β̂ᵢ/se` is compared with Student's t on the
 /// method's df (two-sided). For df = ∞ (Wald) `df` is left `None` and the p-value is the
-/// normal one.
+/// normal one. For a method with an adjusted covariance of β̂
+/// ([`DfMethod::adjusts_covariance`]: Kenward–Roger) `se` is the adjusted one, `√(Φ_A)ᵢᵢ`,
+/// and `std_error` and `statistic` are replaced by it and `β̂ᵢ/se` (lmerTest's
+/// `summary(fit, ddf = "Kenward-Roger")`); `vcov` stays the unadjusted `vcov(β̂)`.
 ///
 /// # Errors
 /// When `fit` has another number of coefficients than the model, or the df cannot be computed.
@@ -312,7 +323,12 @@ pub fn add_df(
         })
         .collect();
     let dfs = method.contrast_dfs(model, &ls)?;
-    for (fe, &(_, _, df)) in fit.fixed.iter_mut().zip(&dfs) {
+    let adjusted = method.adjusts_covariance();
+    for (fe, &(_, se, df)) in fit.fixed.iter_mut().zip(&dfs) {
+        if adjusted {
+            fe.std_error = se;
+            fe.statistic = fe.estimate / se;
+        }
         fe.df = df.is_finite().then_some(df);
         fe.p_value = Some(method.t_p_value(fe.statistic, df));
     }

@@ -42,6 +42,8 @@ use crate::{DataFrame, Error, FitResult, inference};
 pub struct GeneralizedLinearMixedModel {
     formula: Formula,
     frame: ModelFrame,
+    /// The training data's columns that the formula names (for predictions).
+    train: DataFrame,
     design: Design,
     family: GlmFamily,
     options: GlmerOptions,
@@ -88,9 +90,11 @@ impl GeneralizedLinearMixedModel {
         )?;
         design.formula = formula.to_string();
         let fit = multilevel_glmm::glmer_full(design.clone(), &family, &glmm_options(opts))?;
+        let train = crate::predict::training_columns(&parsed, data);
         Ok(GeneralizedLinearMixedModel {
             formula: parsed,
             frame,
+            train,
             design,
             family,
             options: opts.clone(),
@@ -172,6 +176,68 @@ impl GeneralizedLinearMixedModel {
             fit,
             ..self
         })
+    }
+
+    /// Predictions for new data (lme4's `predict(fit, newdata, re.form, allow.new.levels,
+    /// type)`): the linear predictor η or, with [`crate::PredictScale::Response`], the mean
+    /// `g⁻¹(η)`; one per row of `newdata`, `None` where a needed value is missing. The standard
+    /// error of the fixed-effect part is `√(x' vcov x)` on the link scale and
+    /// `|dμ/dη| √(x' vcov x)` on the response scale.
+    ///
+    /// # Errors
+    /// As [`crate::LinearMixedModel::predict`].
+    pub fn predict(
+        &self,
+        newdata: &DataFrame,
+        opts: &crate::PredictOptions,
+    ) -> Result<crate::Prediction, Error> {
+        let mut pred = crate::predict::linear_predictor(
+            &crate::predict::PredictInput {
+                formula: &self.formula,
+                frame: &self.frame,
+                train: &self.train,
+                design: &self.design,
+                fit: self.summary(),
+            },
+            newdata,
+            opts,
+        )?;
+        if opts.scale == crate::PredictScale::Response {
+            let link = &self.family.link;
+            if let Some(se) = pred.se_fit.as_mut() {
+                for (s, eta) in se.iter_mut().zip(&pred.fit) {
+                    if let (Some(s), Some(eta)) = (s.as_mut(), eta) {
+                        *s *= link.mu_eta(*eta).abs();
+                    }
+                }
+            }
+            for eta in pred.fit.iter_mut().flatten() {
+                *eta = link.inverse(*eta);
+            }
+        }
+        Ok(pred)
+    }
+
+    /// Responses simulated from the fitted model for its rows (lme4's `simulate(fit, nsim,
+    /// seed, re.form)`), on the scale of the fit's response (a binomial `cbind` or weighted
+    /// response: the proportion of successes of each row's trials); `out[s][i]`. See
+    /// [`crate::simulate`].
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for families other than binomial and Poisson;
+    /// [`Error::InvalidOption`] for `nsim = 0`.
+    pub fn simulate(&self, opts: &crate::SimulateOptions) -> Result<Vec<Vec<f64>>, Error> {
+        let link = self.family.link.as_ref();
+        let draw = match self.family.family.name() {
+            "binomial" => crate::simulate::Draw::Binomial(link),
+            "poisson" => crate::simulate::Draw::Poisson(link),
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "simulating a {other} GLMM is not available; hint: the binomial and Poisson families can be simulated"
+                )));
+            }
+        };
+        crate::simulate::simulate(&self.design, self.summary(), &draw, opts)
     }
 
     /// Fitted means μ̂ (response scale).

@@ -60,6 +60,8 @@ mod glmm;
 mod mixed;
 mod model;
 mod options;
+pub mod predict;
+pub mod simulate;
 
 pub use glmm::{GeneralizedLinearMixedModel, glmer};
 pub use mixed::MixedModel;
@@ -69,6 +71,8 @@ pub use multilevel_glmm::{
     LinkKind as Link, LinkNotAllowed,
 };
 pub use options::{Ddf, FitOptions, GlmerOptions, IntervalMethod, MAX_AGQ, Quadrature};
+pub use predict::{PredictOptions, PredictScale, Prediction, ReForm};
+pub use simulate::{SimulateOptions, SimulateReForm};
 
 pub use multilevel_datasets as datasets;
 pub use multilevel_design as design;
@@ -130,6 +134,10 @@ pub enum Error {
     /// The formula does not fit the data (unknown column, bad values, ...).
     #[error("{0}")]
     Frame(#[from] multilevel_frame::FrameError),
+    /// New data for a prediction do not fit the model's recipe (a missing column, an unseen
+    /// level).
+    #[error("{0}")]
+    NewData(Box<multilevel_frame::NewDataError>),
     /// The design could not be built.
     #[error("{0}")]
     Design(#[from] multilevel_design::DesignError),
@@ -152,6 +160,12 @@ pub enum Error {
         /// Comma-separated names of the embedded data sets.
         available: String,
     },
+}
+
+impl From<multilevel_frame::NewDataError> for Error {
+    fn from(e: multilevel_frame::NewDataError) -> Self {
+        Error::NewData(Box::new(e))
+    }
 }
 
 /// Parse a formula and evaluate its model frame on `data` (the first half of lme4's

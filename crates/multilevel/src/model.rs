@@ -8,9 +8,8 @@
 //! [`FitResult`]), and the cross-level labels by `multilevel-workflow` from the parsed formula
 //! and model frame kept here. Data flow one way: nothing below the facade knows this type.
 //!
-//! `predict` (new data through the kept frame's levels and contrasts) and `simulate` (draws
-//! from the fitted model, as the parametric bootstrap already makes them) belong here as
-//! methods too; they are the next issues.
+//! `predict` takes new data through the kept frame's recipe (levels, contrasts, the training
+//! statistics of `scale()`/`poly()`; [`crate::predict`]).
 
 use std::ops::Deref;
 
@@ -47,6 +46,8 @@ use crate::{Error, FitResult, MixedModel, inference};
 pub struct LinearMixedModel {
     formula: Formula,
     frame: ModelFrame,
+    /// The training data's columns that the formula names (for predictions).
+    train: crate::DataFrame,
     options: FitOptions,
     fitted: inference::FittedLmm,
 }
@@ -83,9 +84,11 @@ impl LinearMixedModel {
         design.formula = formula.to_string();
         let model = multilevel_lmm::LinearMixedModel::new(design, crate::lmm_options(options))?;
         let fitted = inference::FittedLmm::fit(model).map_err(lmm_error)?;
+        let train = crate::predict::training_columns(&parsed, data);
         Ok(LinearMixedModel {
             formula: parsed,
             frame,
+            train,
             options: options.clone(),
             fitted,
         })
@@ -178,6 +181,7 @@ impl LinearMixedModel {
         let LinearMixedModel {
             formula,
             frame,
+            train,
             options,
             fitted,
         } = self;
@@ -193,6 +197,7 @@ impl LinearMixedModel {
         Ok(LinearMixedModel {
             formula,
             frame,
+            train,
             options,
             fitted,
         })
@@ -206,6 +211,59 @@ impl LinearMixedModel {
     /// Response residuals `y − fitted`.
     pub fn residuals(&self) -> &[f64] {
         &self.summary().residuals
+    }
+
+    /// Responses simulated from the fitted model for its rows (lme4's `simulate(fit, nsim,
+    /// seed, re.form)`): `out[s][i]`, with new random effects (the default) or the conditional
+    /// modes; reproducible from the seed whatever the thread count. See [`crate::simulate`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for `nsim = 0`.
+    pub fn simulate(&self, opts: &crate::SimulateOptions) -> Result<Vec<Vec<f64>>, Error> {
+        crate::simulate::simulate(
+            self.fitted.model().design(),
+            self.summary(),
+            &crate::simulate::Draw::Gaussian,
+            opts,
+        )
+    }
+
+    /// Predictions for new data (lme4's `predict(fit, newdata, re.form, allow.new.levels)`):
+    /// one per row of `newdata`, in order; `None` where a value the prediction needs is
+    /// missing. See [`crate::predict`] for how the new data are coded.
+    ///
+    /// ```
+    /// use multilevel::{FitOptions, PredictOptions, ReForm, dataset, lmer};
+    ///
+    /// let data = dataset("sleepstudy")?;
+    /// let m = lmer("Reaction ~ Days + (Days | Subject)", &data, &FitOptions::default())?;
+    /// let pop = m.predict(&data, &PredictOptions { re_form: ReForm::None, ..Default::default() })?;
+    /// assert!((pop.fit[0].unwrap() - 251.405).abs() < 1e-3); // lme4: fixef(m)[1]
+    /// let own = m.predict(&data, &PredictOptions::default())?;
+    /// assert!((own.fit[0].unwrap() - m.fitted()[0]).abs() < 1e-9);
+    /// # Ok::<(), multilevel::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NewData`]: a column the formula uses is missing from `newdata`, a level the fit
+    /// has not seen (grouping levels: unless [`PredictOptions::allow_new_levels`]);
+    /// [`Error::Unsupported`]: a random term in [`ReForm::Terms`] the model does not have.
+    pub fn predict(
+        &self,
+        newdata: &crate::DataFrame,
+        opts: &crate::PredictOptions,
+    ) -> Result<crate::Prediction, Error> {
+        crate::predict::linear_predictor(
+            &crate::predict::PredictInput {
+                formula: &self.formula,
+                frame: &self.frame,
+                train: &self.train,
+                design: self.fitted.model().design(),
+                fit: self.summary(),
+            },
+            newdata,
+            opts,
+        )
     }
 
     /// The lower-level fitted model (read only).

@@ -68,7 +68,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {}", error_message(&e));
+            eprintln!("error: {}{}", error_message(&e), fit::reader_error_note());
             ExitCode::FAILURE
         }
     }

@@ -12,6 +12,7 @@ mod error;
 mod eval;
 mod frame;
 mod rnum;
+mod source;
 
 pub use data::{Column, Contrasts, DataFrame, Factor, ReadOptions};
 pub use error::{DataError, DataWarning, FrameError, Location};
@@ -21,3 +22,4 @@ pub use frame::{
     interaction_lex,
 };
 pub use rnum::format_r_number;
+pub use source::{Format, detect_delimiter, detect_format};

@@ -212,7 +212,9 @@ impl ModelData {
 /// A CSV file or an embedded data set, shared by every command that reads data.
 #[derive(Debug, Args)]
 pub struct DataSource {
-    /// CSV file with a header row (missing values: empty or NA).
+    /// Data file: CSV or other delimited text with a header row (missing values: empty or NA),
+    /// optionally gzip- or zstd-compressed, or Parquet, Arrow IPC/Feather, Stata .dta, SPSS .sav
+    /// (the format is recognised from the content); `-` reads standard input.
     #[arg(
         long,
         value_name = "PATH",
@@ -228,12 +230,43 @@ pub struct DataSource {
     /// Treat a (numeric) column as a factor; repeat for several columns.
     #[arg(long = "factor", value_name = "COL")]
     pub factors: Vec<String>,
+
+    /// Field separator of a text data file: comma, tab, semicolon, pipe, or one ASCII
+    /// character (default: detected from the first lines).
+    #[arg(long, value_name = "SEP", value_parser = parse_delimiter, requires = "data")]
+    pub delimiter: Option<u8>,
+}
+
+/// `--delimiter`: a name (`comma`, `tab`, `semicolon`, `pipe`, `space`), `\t`, or one ASCII
+/// character other than a quote or a line break.
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    let d = match s.to_ascii_lowercase().as_str() {
+        "comma" => b',',
+        "tab" | "\\t" => b'\t',
+        "semicolon" => b';',
+        "pipe" => b'|',
+        "space" => b' ',
+        _ => match s.as_bytes() {
+            [c] if c.is_ascii() && !matches!(c, b'"' | b'\n' | b'\r') => *c,
+            _ => {
+                return Err(format!(
+                    "`{s}` is not a delimiter; use comma, tab, semicolon, pipe, space or one ASCII character"
+                ));
+            }
+        },
+    };
+    Ok(d)
 }
 
 impl DataSource {
     /// The data set these options name.
     pub fn load(&self) -> anyhow::Result<multilevel::DataFrame> {
-        crate::fit::load_data(self.data.as_deref(), self.dataset.as_deref(), &self.factors)
+        crate::fit::load_data(
+            self.data.as_deref(),
+            self.dataset.as_deref(),
+            &self.factors,
+            self.delimiter,
+        )
     }
 }
 

@@ -249,21 +249,54 @@ pub fn check_response(formula: &str, data: &DataFrame) -> Result<()> {
 /// cause), and nothing the reader noticed goes unsaid when it succeeds.
 pub static READER_WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
-/// Reads `--data` or loads `--dataset`, applying `--factor`.
+/// How the data file was read when the delimiter was detected rather than the usual one for
+/// its name: appended to a failing command's error line (the warnings are printed only after a
+/// command succeeds), since a wrongly guessed delimiter can be the cause of the error.
+pub static READER_NOTE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The note to append to a failing command's error line (empty when there is none).
+pub fn reader_error_note() -> String {
+    READER_NOTE
+        .lock()
+        .ok()
+        .and_then(|n| n.clone())
+        .unwrap_or_default()
+}
+
+/// Reads `--data` (any format the data layer recognises; `-` is standard input; `--delimiter`
+/// forces the field separator of text) or loads `--dataset`, applying `--factor`.
 pub fn load_data(
     data: Option<&Path>,
     dataset: Option<&str>,
     factors: &[String],
+    delimiter: Option<u8>,
 ) -> Result<DataFrame> {
     if let Some(path) = data {
         let opts = ReadOptions {
             factor_columns: factors.to_vec(),
             ..ReadOptions::default()
         };
-        let df = DataFrame::read_csv(path, &opts)?;
+        let df = DataFrame::read_data(path, &opts, delimiter)?;
         crate::output::note_input(path);
         if let Ok(mut pending) = READER_WARNINGS.lock() {
             pending.extend(df.warnings().iter().map(ToString::to_string));
+        }
+        let detected = df.warnings().iter().find_map(|w| match w {
+            multilevel::frame::DataWarning::Delimiter { file, delimiter } => {
+                Some((file.clone(), *delimiter))
+            }
+            _ => None,
+        });
+        if let (Some((file, d)), Ok(mut note)) = (detected, READER_NOTE.lock()) {
+            let name = match d {
+                ';' => "semicolon".to_string(),
+                '\t' => "tab".to_string(),
+                ',' => "comma".to_string(),
+                c => format!("`{}`", c.escape_default()),
+            };
+            *note = Some(format!(
+                " (note: {file} was read as {name}-separated text, detected from its first lines; --delimiter sets it)"
+            ));
         }
         return Ok(df);
     }

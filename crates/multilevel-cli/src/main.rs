@@ -90,7 +90,7 @@ fn main() -> ExitCode {
         // The reader of standard output went away: nothing is wrong and nothing more is said.
         Err(e) if e.downcast_ref::<output::BrokenPipe>().is_some() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_message(&e));
+            eprintln!("error: {}{}", error_message(&e), fit::reader_error_note());
             ExitCode::FAILURE
         }
     }

@@ -198,14 +198,14 @@ impl<'a> LineCounter<'a> {
 }
 
 /// Most bytes read from a file that is not a regular file (a device or a pipe): 1 GiB.
-const MAX_STREAM_BYTES: usize = 1 << 30;
+pub(crate) const MAX_STREAM_BYTES: usize = 1 << 30;
 /// Longest run of bytes without a line break accepted from such a file: 16 MiB.
 const MAX_STREAM_LINE: usize = 16 << 20;
 
 /// The bytes of `path`. A regular file (or a directory, which fails as before) is read whole;
 /// anything else (`/dev/zero`, a pipe, `/dev/stdin`) may never end, so it is read with bounds:
 /// at most [`MAX_STREAM_BYTES`] in all and [`MAX_STREAM_LINE`] without a line break.
-fn read_input(path: &Path) -> Result<Vec<u8>, DataError> {
+pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, DataError> {
     let io = |e: std::io::Error| DataError::Io {
         file: path.display().to_string(),
         message: e.to_string(),
@@ -227,7 +227,7 @@ fn read_input(path: &Path) -> Result<Vec<u8>, DataError> {
 
 /// Read `r` to its end, failing with [`DataError::TooLarge`] after `max_total` bytes or after
 /// `max_line` bytes with no `\n`.
-fn read_bounded<R: std::io::Read>(
+pub(crate) fn read_bounded<R: std::io::Read>(
     mut r: R,
     file: &str,
     max_total: usize,
@@ -312,6 +312,20 @@ impl DataFrame {
 
     /// Read CSV bytes held in memory; `name` is used in messages.
     pub fn from_csv_bytes(name: &str, bytes: &[u8], opts: &ReadOptions) -> Result<Self, DataError> {
+        Self::from_delimited_bytes(name, bytes, opts, b',')
+    }
+
+    /// Read delimited text held in memory with fields separated by `delimiter` (`b','`,
+    /// `b'\t'`, `b';'`, ...); `name` is used in messages. The rules are those of CSV (see
+    /// [`DataFrame::read_csv`]); a header one name shorter than the first data row is R's
+    /// `write.table` layout with row names: the first field of every row is a row name, not a
+    /// variable, and a [`DataWarning::RowNames`] says so.
+    pub fn from_delimited_bytes(
+        name: &str,
+        bytes: &[u8],
+        opts: &ReadOptions,
+        delimiter: u8,
+    ) -> Result<Self, DataError> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let file = name.to_string();
         if bytes.trim_ascii().is_empty() {
@@ -320,6 +334,7 @@ impl DataFrame {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
+            .delimiter(delimiter)
             .from_reader(bytes);
         let mut record = csv::ByteRecord::new();
 
@@ -354,7 +369,7 @@ impl DataFrame {
         let ncols = names.len();
         // One column whose name holds `;` or tabs: most likely a file separated by them.
         let separator = match names.as_slice() {
-            [only] => [';', '\t']
+            [only] if delimiter == b',' => [';', '\t']
                 .into_iter()
                 .map(|c| (only.matches(c).count(), c))
                 .filter(|(n, _)| *n > 0)
@@ -375,6 +390,8 @@ impl DataFrame {
             .collect();
         let mut lines: Option<Vec<u64>> = None;
         let mut row = 0usize;
+        // R's write.table layout: the header names every column but the row names.
+        let mut row_names = false;
         loop {
             let got = reader
                 .read_byte_record(&mut record)
@@ -383,11 +400,15 @@ impl DataFrame {
                 break;
             }
             let line = counter.line_of(&record);
-            if record.len() != ncols {
+            if row == 0 && ncols > 0 && record.len() == ncols + 1 {
+                row_names = true;
+            }
+            let skip = usize::from(row_names);
+            if record.len() != ncols + skip {
                 return Err(DataError::Ragged {
                     file,
                     line,
-                    expected: ncols,
+                    expected: ncols + skip,
                     found: record.len(),
                 });
             }
@@ -395,7 +416,7 @@ impl DataFrame {
                 let v = lines.get_or_insert_with(|| (0..row as u64).map(|r| r + 2).collect());
                 v.push(line);
             }
-            for (j, (field, state)) in record.iter().zip(states.iter_mut()).enumerate() {
+            for (j, (field, state)) in record.iter().skip(skip).zip(states.iter_mut()).enumerate() {
                 let missing = is_na_text(field);
                 match state {
                     ColState::Numeric {
@@ -480,6 +501,7 @@ impl DataFrame {
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(true)
                 .flexible(true)
+                .delimiter(delimiter)
                 .from_reader(bytes);
             let mut counter = LineCounter::new(bytes);
             let mut r = 0usize;
@@ -491,7 +513,8 @@ impl DataFrame {
                     break;
                 }
                 let line = counter.line_of(&record);
-                for (j, (field, state)) in record.iter().zip(states.iter_mut()).enumerate() {
+                let fields = record.iter().skip(usize::from(row_names));
+                for (j, (field, state)) in fields.zip(states.iter_mut()).enumerate() {
                     if let ColState::Text {
                         dict,
                         codes,
@@ -528,6 +551,12 @@ impl DataFrame {
                 file: df.name().to_string(),
                 header,
                 separator,
+            });
+        }
+        if row_names {
+            df.push_warning(DataWarning::RowNames {
+                file: df.name().to_string(),
+                columns: ncols,
             });
         }
         for (name, state) in names.iter().zip(states) {

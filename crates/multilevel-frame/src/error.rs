@@ -197,6 +197,37 @@ pub enum DataError {
         /// The repeated level.
         level: String,
     },
+    /// A file whose content is not a data format that is read (a spreadsheet, a PDF, binary
+    /// data).
+    #[error(
+        "{file}: {looks}, not a data format that can be read; the formats read are CSV or other delimited text (also gzip- or zstd-compressed), Parquet, Arrow IPC/Feather, Stata .dta and SPSS .sav; hint: {hint}",
+        file = shown_long(.file)
+    )]
+    UnknownFormat {
+        /// File name.
+        file: String,
+        /// What the bytes look like (`the file looks like a ZIP archive (an Excel .xlsx file is one)`).
+        looks: String,
+        /// What to do.
+        hint: String,
+    },
+    /// A file in a recognised format that could not be read (corrupt, truncated, or using a
+    /// feature the reader lacks).
+    #[error(
+        "{file}: cannot read it as {format}: {message}; hint: {hint}",
+        file = shown_long(.file),
+        message = shown_long(.message)
+    )]
+    Format {
+        /// File name.
+        file: String,
+        /// The format (`a gzip-compressed file`, `a Parquet file`, ...).
+        format: String,
+        /// What went wrong (with the place in the file where known).
+        message: String,
+        /// What to do.
+        hint: String,
+    },
     /// An empty column name.
     #[error(
         "{file}: column {position} has an empty name; hint: give every column a name",
@@ -497,6 +528,35 @@ pub enum DataWarning {
         /// The separator the file seems to use.
         separator: char,
     },
+    /// The header names one column fewer than the data rows have fields: R's `write.table`
+    /// layout, where the first field of each row is its row name. The row names are not read as
+    /// a variable (as R's `read.table` makes them row names).
+    RowNames {
+        /// File name.
+        file: String,
+        /// Number of columns the header names (the variables read).
+        columns: usize,
+    },
+    /// The delimiter was detected from the file's first lines and differs from what its name
+    /// suggests (a `.csv` file separated by semicolons, say).
+    Delimiter {
+        /// File name.
+        file: String,
+        /// The delimiter used.
+        delimiter: char,
+    },
+}
+
+/// `commas`, `tabs`, `semicolons`, or the character itself in backquotes.
+pub(crate) fn delimiter_name(c: char) -> String {
+    match c {
+        ',' => "commas".to_string(),
+        '\t' => "tabs".to_string(),
+        ';' => "semicolons".to_string(),
+        '|' => "pipes (`|`)".to_string(),
+        ' ' => "spaces".to_string(),
+        c => format!("`{}` characters", escaped(&c.to_string())),
+    }
 }
 
 /// The phrase describing a separator the file seems to use, and what to do about it.
@@ -575,6 +635,18 @@ impl std::fmt::Display for DataWarning {
                 "{}, line 1: {}",
                 shown_long(file),
                 separator_phrase(header, *separator)
+            ),
+            DataWarning::RowNames { file, columns } => write!(
+                f,
+                "{}, line 1: the header names {columns} columns but the rows have {} fields: the first field of each row is read as its row name (R's write.table layout), not as a variable; hint: if it is data, give it a name in the header",
+                shown_long(file),
+                columns + 1
+            ),
+            DataWarning::Delimiter { file, delimiter } => write!(
+                f,
+                "{}: the fields are separated by {} (detected from the first lines), and the file was read that way; hint: if that is wrong, set the delimiter explicitly",
+                shown_long(file),
+                delimiter_name(*delimiter)
             ),
         }
     }

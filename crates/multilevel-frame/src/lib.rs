@@ -13,6 +13,7 @@ mod eval;
 mod frame;
 mod newdata;
 mod rnum;
+mod source;
 
 pub use data::{Column, Contrasts, DataFrame, Factor, ReadOptions};
 pub use error::{DataError, DataWarning, FrameError, Location};
@@ -23,3 +24,4 @@ pub use frame::{
 };
 pub use newdata::{NewDataError, NewDataOptions, NewFrame, new_data_frame, poly_predict};
 pub use rnum::format_r_number;
+pub use source::{Format, detect_delimiter, detect_format};

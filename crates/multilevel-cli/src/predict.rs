@@ -113,7 +113,8 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         },
     };
     let train = a.model.load()?;
-    let mut new = load_data(Some(&a.newdata), None, &[])?;
+    // The new data are read like the training data (same forced delimiter, if any).
+    let mut new = load_data(Some(&a.newdata), None, &[], a.model.source.delimiter)?;
     for f in &a.model.source.factors {
         if new.column(f).is_some() {
             new = new.to_factor(f, false)?;

@@ -13,6 +13,7 @@
 //! command-line usage errors exit with status 2.
 
 mod args;
+mod augment;
 mod confint;
 mod datasets;
 mod explore;
@@ -24,6 +25,7 @@ mod predict;
 mod robust;
 mod simulate;
 mod tests_cmd;
+mod tidy;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -277,3 +277,129 @@ fn simulate_is_reproducible_and_has_one_column_per_draw() {
     let out = run(&["simulate", "--dataset", "sleepstudy", "--nsim", "0", SLEEP]);
     assert_error(&out, &["--nsim 0"]);
 }
+
+#[test]
+fn fit_augment_writes_the_used_rows_and_lists_the_dropped_ones() {
+    let dir = std::env::temp_dir().join(format!("multilevel-augment-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("aug.csv");
+    let out = run(&[
+        "fit",
+        "--data",
+        &path("tests/data/kr_sleepstudy.csv"),
+        "--factor",
+        "Subject",
+        "--augment",
+        &file.to_string_lossy(),
+        "--format",
+        "json",
+        SLEEP,
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let b0 = v["fixed"][0]["estimate"].as_f64().unwrap();
+    let b1 = v["fixed"][1]["estimate"].as_f64().unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("row,Reaction,Days,Subject,.fitted,.resid,.fixed")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 154);
+    for r in &rows {
+        let num = |k: usize| r[k].parse::<f64>().unwrap();
+        // .fitted + .resid is the response; .fixed is the population level β̂₀ + β̂₁ Days.
+        assert!((num(4) + num(5) - num(1)).abs() < 1e-9);
+        assert!((num(6) - (b0 + b1 * num(2))).abs() < 1e-9);
+    }
+    assert!(!out.stderr.contains("were not used"));
+    // A row with a missing value is left out and listed.
+    let csv = dir.join("missing.csv");
+    std::fs::write(
+        &csv,
+        "y,x,g\n1,1,a\n2,,a\n3,2,b\n2,3,b\n4,4,c\n3,2,c\n5,1,a\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "fit",
+        "--data",
+        &csv.to_string_lossy(),
+        "--augment",
+        &file.to_string_lossy(),
+        "y ~ x + (1 | g)",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("1 rows of") && out.stderr.contains("rows 2"),
+        "{}",
+        out.stderr
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().count(), 7);
+    assert!(!text.lines().any(|l| l.starts_with("2,")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fit_tidy_and_glance_tables_hold_the_fit() {
+    let dir = std::env::temp_dir().join(format!("multilevel-tidy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tidy = dir.join("tidy.csv");
+    let tidy_json = dir.join("tidy.json");
+    let glance = dir.join("glance.json");
+    let out = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--tidy",
+        &tidy.to_string_lossy(),
+        "--glance",
+        &glance.to_string_lossy(),
+        "--format",
+        "json",
+        SLEEP,
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let text = std::fs::read_to_string(&tidy).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "effect,group,term,estimate,std.error,statistic,df,p.value"
+    );
+    // 2 fixed effects, 2 standard deviations and 1 correlation of Subject, the residual sd.
+    assert_eq!(lines.len(), 7);
+    assert!(lines[1].starts_with("fixed,,(Intercept),"));
+    assert!(lines[3].starts_with("ran_pars,Subject,sd__(Intercept),"));
+    assert!(lines[5].starts_with("ran_pars,Subject,cor__(Intercept).Days,"));
+    assert!(lines[6].starts_with("ran_pars,Residual,sd__Observation,"));
+    // The same numbers as the report (which prints them through its own number formatting).
+    let same = |a: f64, b: &serde_json::Value| {
+        let b = b.as_f64().unwrap();
+        assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
+    };
+    let days: Vec<&str> = lines[2].split(',').collect();
+    same(days[3].parse().unwrap(), &v["fixed"][1]["estimate"]);
+    same(days[6].parse().unwrap(), &v["fixed"][1]["df"]);
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&glance).unwrap()).unwrap();
+    assert_eq!(g["nobs"], 180);
+    same(g["logLik"].as_f64().unwrap(), &v["loglik"]);
+    same(g["AIC"].as_f64().unwrap(), &v["aic"]);
+    // JSON tidy: null group for the fixed effects.
+    let out = run(&[
+        "fit",
+        "--dataset",
+        "sleepstudy",
+        "--tidy",
+        &tidy_json.to_string_lossy(),
+        SLEEP,
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tidy_json).unwrap()).unwrap();
+    assert!(t[0]["group"].is_null());
+    assert_eq!(t[5]["term"], "sd__Observation");
+    let _ = std::fs::remove_dir_all(&dir);
+}

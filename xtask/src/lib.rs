@@ -8,6 +8,7 @@
 //! objective is lower than lme4's by more than that, parameter differences are reported but do
 //! not fail the check (we found a better optimum).
 
+pub mod after_refs;
 pub mod bench;
 pub mod docs;
 pub mod glmm_refs;

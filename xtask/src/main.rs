@@ -108,6 +108,9 @@ fn main() -> Result<()> {
             let (workflow_pass, workflow_total) = xtask::workflow_refs::validate(&root)?;
             println!("workflow (explore) checks: {workflow_pass}/{workflow_total} pass\n");
             let refs_ok = refs_ok && workflow_pass == workflow_total;
+            let (after_pass, after_total) = xtask::after_refs::validate(&root)?;
+            println!("Kenward-Roger summary and predict checks: {after_pass}/{after_total} pass\n");
+            let refs_ok = refs_ok && after_pass == after_total;
             let suite_ok = match suite {
                 Some(dir) => validate_suite(&root, &dir, skip_slow, only.as_deref())?,
                 None => true,

@@ -310,6 +310,21 @@ pub struct FitArgs {
     #[arg(long, value_enum, value_name = "METHOD")]
     pub ddf: Option<Ddf>,
 
+    /// Also write the rows the fit used, with `.fitted`, `.resid` and `.fixed` (the
+    /// population-level fit), to this CSV file; dropped rows are listed on stderr.
+    #[arg(long, value_name = "FILE")]
+    pub augment: Option<PathBuf>,
+
+    /// Also write the parameters as a table (broom.mixed's `tidy()` columns) to this file: CSV,
+    /// or JSON for a name ending in `.json`.
+    #[arg(long, value_name = "FILE")]
+    pub tidy: Option<PathBuf>,
+
+    /// Also write the one-row model summary (broom.mixed's `glance()` columns) to this file:
+    /// CSV, or JSON for a name ending in `.json`.
+    #[arg(long, value_name = "FILE")]
+    pub glance: Option<PathBuf>,
+
     /// Report format and destination.
     #[command(flatten)]
     pub report: ReportOutput,

@@ -37,7 +37,15 @@ pub fn run(a: &FitArgs) -> Result<()> {
             cross_level: cross_level_notes(model.cross_level_interactions()),
             ..Default::default()
         };
+        if let Some(path) = &a.augment {
+            let parts = crate::augment::Augmented {
+                fitted: model.fitted(),
+                resid: model.residuals(),
+            };
+            crate::augment::write(path, &data, &model, &parts)?;
+        }
         let fit = model.summary();
+        write_tables(a, fit)?;
         let report = FitReport {
             fit,
             options: &render_opts,
@@ -64,6 +72,14 @@ pub fn run(a: &FitArgs) -> Result<()> {
         }
         Err(e) => return Err(cli_error(e)),
     };
+    if let Some(path) = &a.augment {
+        let parts = crate::augment::Augmented {
+            fitted: model.fitted(),
+            resid: model.residuals(),
+        };
+        crate::augment::write(path, &data, &model, &parts)?;
+    }
+    write_tables(a, &fit)?;
     let render_opts = RenderOptions {
         df_method: df_method.map(str::to_string),
         cross_level: cross_level_notes(model.cross_level_interactions()),
@@ -81,6 +97,17 @@ pub fn run(a: &FitArgs) -> Result<()> {
         }
     }
     write_report(&report, a.report.output.as_deref())
+}
+
+/// `--tidy` and `--glance`.
+fn write_tables(a: &FitArgs, fit: &multilevel::FitResult) -> Result<()> {
+    if let Some(path) = &a.tidy {
+        crate::tidy::write_tidy(path, fit)?;
+    }
+    if let Some(path) = &a.glance {
+        crate::tidy::write_glance(path, fit)?;
+    }
+    Ok(())
 }
 
 /// The library's family and link for `--family` and `--link`, checked against the links R

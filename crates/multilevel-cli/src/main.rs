@@ -26,6 +26,7 @@ macro_rules! eprintln {
 }
 
 mod args;
+mod augment;
 mod bounds;
 mod confint;
 mod datasets;
@@ -40,6 +41,7 @@ mod robust;
 mod rows;
 mod simulate;
 mod tests_cmd;
+mod tidy;
 
 use clap::Parser;
 use std::process::ExitCode;

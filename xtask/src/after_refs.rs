@@ -1,0 +1,235 @@
+//! Validation of what a fitted model answers after the fit: the Kenward–Roger coefficient
+//! table (`tests/reference/kr_summary/*.json`, from `xtask/r/reference_kr_summary.R`,
+//! lmerTest's `summary(fit, ddf = "Kenward-Roger")`) and predictions for new data
+//! (`tests/reference/predict/*.json`, from `xtask/r/reference_predict.R`, lme4's `predict`).
+//!
+//! Tolerances: Kenward–Roger se and t 1e-4, df 5e-3, p 1e-3 relative (from our own fit);
+//! LMM predictions 1e-6, GLMM predictions and standard errors 1e-4.
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+use multilevel::{
+    Ddf, Family, FitOptions, GlmerOptions, PredictOptions, PredictScale, ReForm, glmer, lmer,
+};
+use serde_json::Value;
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn opt_nums(v: &Value) -> Vec<Option<f64>> {
+    v.as_array()
+        .map(|a| a.iter().map(Value::as_f64).collect())
+        .unwrap_or_default()
+}
+
+/// Largest relative difference (∞ when one side is missing and the other is not).
+fn max_rel(ours: &[Option<f64>], theirs: &[Option<f64>]) -> f64 {
+    if ours.len() != theirs.len() {
+        return f64::INFINITY;
+    }
+    ours.iter()
+        .zip(theirs)
+        .map(|(a, b)| match (a, b) {
+            (Some(a), Some(b)) if a == b => 0.0,
+            (Some(a), Some(b)) => (a - b).abs() / b.abs().max(1e-300),
+            (None, None) => 0.0,
+            _ => f64::INFINITY,
+        })
+        .fold(0.0, f64::max)
+}
+
+fn report(name: &str, what: &str, d: f64, tol: f64, pass: &mut usize, total: &mut usize) {
+    *total += 1;
+    let ok = d <= tol;
+    *pass += usize::from(ok);
+    println!(
+        "{name:<28} {what:<22} {d:>10.2e} {tol:>8.0e}  {}",
+        if ok { "ok" } else { "FAIL" }
+    );
+}
+
+fn kr_summary(root: &Path, path: &Path, pass: &mut usize, total: &mut usize) -> Result<()> {
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let name = r["name"].as_str().unwrap_or_default().to_string();
+    let csv = r["data"]["csv"]
+        .as_str()
+        .ok_or_else(|| anyhow!("{name}: no data"))?;
+    let data = multilevel::read_csv(&root.join(csv), &strings(&r["factors"]))?;
+    let mut m = lmer(
+        r["formula"].as_str().unwrap_or_default(),
+        &data,
+        &FitOptions::default(),
+    )?;
+    let fit = m.summary_with_df(Ddf::KenwardRoger)?;
+    let kr = &r["kenward_roger"];
+    let col = |get: fn(&multilevel::lmm::FixedEffect) -> Option<f64>| -> Vec<Option<f64>> {
+        fit.fixed.iter().map(get).collect()
+    };
+    for (what, ours, key, tol) in [
+        ("KR se", col(|f| Some(f.std_error)), "se", 1e-4),
+        ("KR t", col(|f| Some(f.statistic)), "t", 1e-4),
+        ("KR df", col(|f| f.df), "df", 5e-3),
+        ("KR p", col(|f| f.p_value), "p", 1e-3),
+    ] {
+        report(
+            &name,
+            what,
+            max_rel(&ours, &opt_nums(&kr[key])),
+            tol,
+            pass,
+            total,
+        );
+    }
+    Ok(())
+}
+
+fn predictions(root: &Path, path: &Path, pass: &mut usize, total: &mut usize) -> Result<()> {
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let name = r["name"].as_str().unwrap_or_default().to_string();
+    let ds = r["data"]["dataset"].as_str().unwrap_or_default();
+    let data = multilevel::dataset(ds)?;
+    let new = multilevel::read_csv(
+        &root.join(r["newdata"].as_str().unwrap_or_default()),
+        &strings(&r["new_factors"]),
+    )?;
+    let formula = r["formula"].as_str().unwrap_or_default();
+    let opts = |re_form: ReForm, allow: bool, scale: PredictScale| PredictOptions {
+        re_form,
+        allow_new_levels: allow,
+        se_fit: true,
+        scale,
+    };
+    let mut cases: Vec<(String, PredictOptions, &str, f64)> = vec![
+        (
+            "re.form NA".into(),
+            opts(ReForm::None, false, PredictScale::Link),
+            "population",
+            1e-6,
+        ),
+        (
+            "re.form NULL".into(),
+            opts(ReForm::All, true, PredictScale::Link),
+            "all_new_levels",
+            1e-6,
+        ),
+    ];
+    if let Some(t) = r["partial"]["re_form"].as_str() {
+        cases.push((
+            "re.form partial".into(),
+            opts(ReForm::Terms(vec![t.to_string()]), true, PredictScale::Link),
+            "partial",
+            1e-6,
+        ));
+    }
+    let is_glmm = r["kind"] == "glmm";
+    if is_glmm {
+        cases.push((
+            "response NA".into(),
+            opts(ReForm::None, false, PredictScale::Response),
+            "population_response",
+            1e-4,
+        ));
+        cases.push((
+            "response NULL".into(),
+            opts(ReForm::All, true, PredictScale::Response),
+            "all_new_levels_response",
+            1e-4,
+        ));
+    }
+    let lmm = if is_glmm {
+        None
+    } else {
+        Some(lmer(formula, &data, &FitOptions::default())?)
+    };
+    let gm = if is_glmm {
+        Some(glmer(
+            formula,
+            &data,
+            Family::Binomial,
+            &GlmerOptions::default(),
+        )?)
+    } else {
+        None
+    };
+    for (what, o, key, tol) in cases {
+        let p = match (&lmm, &gm) {
+            (Some(m), _) => m.predict(&new, &o)?,
+            (_, Some(m)) => m.predict(&new, &o)?,
+            _ => unreachable!("one of the two models is fitted"),
+        };
+        let theirs = if key == "partial" {
+            opt_nums(&r["partial"]["values"])
+        } else {
+            opt_nums(&r[key])
+        };
+        let tol = if is_glmm { tol.max(1e-4) } else { tol };
+        report(&name, &what, max_rel(&p.fit, &theirs), tol, pass, total);
+        if key == "population" || key == "population_response" {
+            let se_key = if key == "population" {
+                "se_fixed_link"
+            } else {
+                "se_fixed_response"
+            };
+            let se = p.se_fit.unwrap_or_default();
+            report(
+                &name,
+                &format!("se {what}"),
+                max_rel(&se, &opt_nums(&r[se_key])),
+                1e-4,
+                pass,
+                total,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Check every Kenward–Roger summary and prediction reference; prints one line per
+/// (reference, quantity) and returns `(passed, total)`.
+///
+/// # Errors
+/// A reference directory cannot be read.
+pub fn validate(root: &Path) -> Result<(usize, usize)> {
+    let (mut pass, mut total) = (0, 0);
+    println!(
+        "{:<28} {:<22} {:>10} {:>8}  status",
+        "reference", "quantity", "max rel", "tol"
+    );
+    for (dir, check) in [
+        (
+            "tests/reference/kr_summary",
+            kr_summary as fn(&Path, &Path, &mut usize, &mut usize) -> Result<()>,
+        ),
+        ("tests/reference/predict", predictions),
+    ] {
+        for path in crate::reference_files(&root.join(dir))? {
+            if let Err(e) = check(root, &path, &mut pass, &mut total) {
+                total += 1;
+                println!("{:<28} FAIL: {e}", path.display());
+            }
+        }
+    }
+    Ok((pass, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kr_summary_and_predict_reference_passes() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let (passed, total) = validate(&root).unwrap_or((0, 1));
+        // 3 KR models × 4 quantities; 5 prediction models.
+        assert!(total >= 12 + 5 * 3, "{total} checks");
+        assert_eq!(passed, total);
+    }
+}

@@ -40,7 +40,7 @@ fn data(seed: u64, groups: usize, per: usize) -> (Vec<f64>, Vec<f64>, Vec<String
 fn frame(y: &[f64], x: &[f64], g: &[String], y_first: bool) -> DataFrame {
     let labels: Vec<&str> = g.iter().map(String::as_str).collect();
     let df = DataFrame::new("prop");
-    let df = if y_first {
+    if y_first {
         df.with_numeric("y", y.to_vec())
             .unwrap()
             .with_numeric("x", x.to_vec())
@@ -54,8 +54,7 @@ fn frame(y: &[f64], x: &[f64], g: &[String], y_first: bool) -> DataFrame {
             .unwrap()
             .with_numeric("y", y.to_vec())
             .unwrap()
-    };
-    df
+    }
 }
 
 struct Fit {

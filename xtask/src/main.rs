@@ -6,6 +6,10 @@
 //! - `cargo xtask reference` — regenerate the reference JSON with R (`xtask/r/reference.R`).
 //! - `cargo xtask docs` — render docs/src/*.md into docs/ with real CLI output.
 //! - `cargo xtask suite-designs [--suite DIR]` — build the design of every suite model (count).
+//! - `cargo xtask fuzz --seconds N [--target NAME]` — run the fuzz targets of `fuzz/` (nightly,
+//!   cargo-fuzz) for N seconds each and print their execution counts.
+
+mod fuzz;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,6 +66,15 @@ enum Command {
     /// Render the worked examples: every docs/src/*.md becomes docs/*.md with the output of the
     /// `<!-- run: multilevel ... -->` commands it lists (release build of the CLI).
     Docs,
+    /// Run the cargo-fuzz targets (nightly toolchain and cargo-fuzz needed) on their corpus.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only this target (formula, csv_frame, design, json_report).
+        #[arg(long)]
+        target: Option<String>,
+    },
     /// Build the design of every benchmark-suite model and count successes.
     SuiteDesigns {
         /// Folder with suite.tsv and data/.
@@ -81,6 +94,10 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let root = repo_root();
     match cli.command {
+        Command::Fuzz { seconds, target } => {
+            fuzz::run(&root, seconds, target.as_deref())?;
+            Ok(())
+        }
         Command::Docs => {
             for path in xtask::docs::render_all(&root)? {
                 println!("wrote {}", path.display());

@@ -1139,24 +1139,45 @@ pub(crate) mod tests {
             formula_order: 1,
             structure: CovarianceSpec::unstructured(2),
         };
+        let y = (0..n).map(|_| (lcg(&mut seed) * 4.0).floor()).collect();
+        let offset = Some((0..n).map(|_| lcg(&mut seed) * 0.2).collect());
+        intercept_slope_design(
+            "y ~ x + (1 | a) + (x | b)",
+            &x,
+            y,
+            vec![scalar, vector],
+            offset,
+        )
+    }
+
+    /// A design with `X = [1, x]` (columns `(Intercept)` and `x`), the given response, random
+    /// terms and offset (also used by the scalar-term solver's tests).
+    pub(crate) fn intercept_slope_design(
+        formula: &str,
+        x: &[f64],
+        y: Vec<f64>,
+        terms: Vec<ReTerm>,
+        offset: Option<Vec<f64>>,
+    ) -> Design {
+        let n = x.len();
         let mut xm = Mat::zeros(n, 2);
         for i in 0..n {
             xm[(i, 0)] = 1.0;
             xm[(i, 1)] = x[i];
         }
         Design {
-            formula: "y ~ x + (1 | a) + (x | b)".into(),
+            formula: formula.into(),
             response_name: "y".into(),
-            y: (0..n).map(|_| (lcg(&mut seed) * 4.0).floor()).collect(),
+            y,
             trials: None,
             x: xm,
             x_names: vec!["(Intercept)".into(), "x".into()],
             x_assign: vec![0, 1],
             fixed_term_labels: vec!["(Intercept)".into(), "x".into()],
             dropped_columns: Vec::new(),
-            terms: vec![scalar, vector],
+            terms,
             weights: None,
-            offset: Some((0..n).map(|_| lcg(&mut seed) * 0.2).collect()),
+            offset,
             n_dropped_missing: 0,
             data_name: "test".into(),
         }

@@ -717,7 +717,7 @@ mod tests {
     use multilevel_design::{CovarianceSpec, ReTerm};
     use multilevel_lmm::ProfiledDeviance;
 
-    use crate::pirls::tests::lcg;
+    use crate::pirls::tests::{intercept_slope_design, lcg};
 
     /// Three crossed scalar terms (11, 6 and 4 levels; the last a slope on x) and X = [1, x],
     /// levels not grouped in row order.
@@ -740,31 +740,19 @@ mod tests {
             formula_order: order,
             structure: CovarianceSpec::unstructured(1),
         };
-        let mut xm = Mat::zeros(n, 2);
-        for i in 0..n {
-            xm[(i, 0)] = 1.0;
-            xm[(i, 1)] = x[i];
-        }
-        Design {
-            formula: "y ~ x + (1 | a) + (1 | b) + (0 + x | c)".into(),
-            response_name: "y".into(),
-            y: (0..n).map(|_| lcg(&mut seed)).collect(),
-            trials: None,
-            x: xm,
-            x_names: vec!["(Intercept)".into(), "x".into()],
-            x_assign: vec![0, 1],
-            fixed_term_labels: vec!["(Intercept)".into(), "x".into()],
-            dropped_columns: Vec::new(),
-            terms: vec![
-                term(11, 3, false, 0),
-                term(6, 5, false, 1),
-                term(4, 1, true, 2),
-            ],
-            weights: None,
-            offset: None,
-            n_dropped_missing: 0,
-            data_name: "test".into(),
-        }
+        let y = (0..n).map(|_| lcg(&mut seed)).collect();
+        let terms = vec![
+            term(11, 3, false, 0),
+            term(6, 5, false, 1),
+            term(4, 1, true, 2),
+        ];
+        intercept_slope_design(
+            "y ~ x + (1 | a) + (1 | b) + (0 + x | c)",
+            &x,
+            y,
+            terms,
+            None,
+        )
     }
 
     /// Use the dense (`V` by rows) or the sparse (rank-one updates) Schur complement.

@@ -187,8 +187,8 @@ pub(crate) fn solve_lower_in_place(l: &[f64], m: usize, x: &mut [f64]) {
 pub(crate) fn solve_upper_t_in_place(l: &[f64], m: usize, x: &mut [f64]) {
     for i in (0..m).rev() {
         let mut acc = x[i];
-        for k in i + 1..m {
-            acc -= l[k * m + i] * x[k];
+        for (k, xk) in x.iter().enumerate().take(m).skip(i + 1) {
+            acc -= l[k * m + i] * xk;
         }
         x[i] = acc / l[i * m + i];
     }

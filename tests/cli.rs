@@ -829,3 +829,77 @@ fn reader_warnings_are_printed() {
     let r = run(&["fit", "--data", &semi, "y ~ x + (1 | g)"]);
     assert_error(&r, &["semi.csv", "semicolon"]);
 }
+
+/// The GLMM summary line is lme4's `AIC BIC logLik -2*log(L) df.resid` with −2·logLik (glmer's
+/// reference logLik), the title names nAGQ as lme4 does, and the overdispersion check prints
+/// glmer's Pearson χ² on the residual df.
+#[test]
+fn glmm_summary_line_title_and_overdispersion_follow_lme4() {
+    let formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)";
+    let reference = glmm_reference("cbpp_laplace");
+    let ll = reference["loglik"].as_f64().unwrap();
+    let r = run(&["fit", "--dataset", "cbpp", "--family", "binomial", formula]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim_end() == "      AIC       BIC    logLik -2*log(L)  df.resid")
+        .unwrap_or_else(|| panic!("no lme4 summary line in\n{}", r.stdout));
+    let values: Vec<&str> = lines[at + 1].split_whitespace().collect();
+    assert_eq!(values[3], format!("{:.1}", -2.0 * ll), "{}", lines[at + 1]);
+    let od = lines[at + 2];
+    assert!(
+        od.starts_with("Overdispersion: Pearson chi-squared / df = "),
+        "{od}"
+    );
+
+    let j = run(&[
+        "fit",
+        "--dataset",
+        "cbpp",
+        "--family",
+        "binomial",
+        "--format",
+        "json",
+        formula,
+    ]);
+    assert_eq!(j.code, Some(0), "{}", j.stderr);
+    let ours: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    let m2ll = ours["minus_two_loglik"].as_f64().unwrap();
+    assert!((m2ll + 2.0 * ll).abs() < 2e-4, "{m2ll} vs {}", -2.0 * ll);
+    assert_eq!(ours["n_agq"], 1);
+    let chisq = ours["overdispersion"]["pearson_chisq"].as_f64().unwrap();
+    let want = reference["pearson_chisq"].as_f64().unwrap();
+    assert!(
+        (chisq - want).abs() < 1e-3 * want,
+        "{chisq} vs glmer {want}"
+    );
+    assert_eq!(
+        ours["overdispersion"]["df"].as_f64(),
+        reference["df_resid"].as_f64()
+    );
+
+    for (n, title) in [
+        ("0", "(Adaptive Gauss-Hermite Quadrature, nAGQ = 0)"),
+        ("25", "(Adaptive Gauss-Hermite Quadrature, nAGQ = 25)"),
+    ] {
+        let r = run(&[
+            "fit",
+            "--dataset",
+            "cbpp",
+            "--family",
+            "binomial",
+            "--nagq",
+            n,
+            formula,
+        ]);
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        assert!(
+            r.stdout.starts_with(&format!(
+                "Generalized linear mixed model fit by maximum likelihood {title}"
+            )),
+            "{}",
+            r.stdout
+        );
+    }
+}

@@ -154,6 +154,6 @@ fn cbpp_binomial_laplace() {
     .expect("the model fits");
     let text = TextRenderer.render(&f);
     assert!(text.contains("(Laplace Approximation)"));
-    assert!(text.contains("   194.1    204.2    -92.0     73.5       51"));
+    assert!(text.contains("    194.1     204.2     -92.0     184.1        51"));
     check_all("cbpp_binomial_laplace", &f);
 }

@@ -35,6 +35,17 @@ pub fn run(a: &FitArgs) -> Result<()> {
         let model = multilevel::glmer(&a.formula, &data, family, &glmer_opts).map_err(cli_error)?;
         let render_opts = RenderOptions {
             cross_level: cross_level_notes(model.cross_level_interactions()),
+            n_agq: Some(glmer_opts.quadrature.n_agq()),
+            overdispersion: model.glmm_fit().overdispersion.as_ref().map(|o| {
+                multilevel_report::OverdispersionNote {
+                    pearson_chisq: o.chisq,
+                    df: o.df,
+                    ratio: o.ratio,
+                    p_value: o.p_value,
+                    poisson: model.family().family.builtin_kind()
+                        == Some(multilevel::Family::Poisson),
+                }
+            }),
             ..Default::default()
         };
         if let Some(path) = &a.augment {
@@ -83,6 +94,7 @@ pub fn run(a: &FitArgs) -> Result<()> {
     let render_opts = RenderOptions {
         df_method: df_method.map(str::to_string),
         cross_level: cross_level_notes(model.cross_level_interactions()),
+        ..Default::default()
     };
     let report = FitReport {
         fit: &fit,

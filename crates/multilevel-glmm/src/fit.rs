@@ -32,7 +32,7 @@ use multilevel_lmm::{LmmOptions, lmer};
 use multilevel_numeric::Cholesky;
 use multilevel_numeric::dist::{p_chisq_upper, p_norm_two_sided};
 
-use crate::family::{FamilySpec, GlmFamily};
+use crate::family::{FamilyKind, FamilySpec, GlmFamily};
 use crate::pirls::{Pirls, b_from_u};
 use crate::quadrature::gh_rule;
 
@@ -615,8 +615,14 @@ pub fn glmer_full(
         let ratio = pearson_chisq / df_resid;
         let p_value = p_chisq_upper(pearson_chisq, df_resid);
         if ratio > opts.overdispersion_threshold {
+            // For counts the usual next model is the negative binomial (variance μ + μ²/θ).
+            let hint = if fam.builtin_kind() == Some(FamilyKind::Poisson) {
+                "try a negative binomial model, or add an observation-level random effect such as `(1 | obs)`"
+            } else {
+                "add an observation-level random effect such as `(1 | obs)` or use a family with a dispersion parameter"
+            };
             warnings.push(format!(
-                "overdispersion: Pearson chi-squared / residual df = {ratio:.3} ({pearson_chisq:.2} on {df_resid} df, p = {p_value:.3e}); hint: add an observation-level random effect such as `(1 | obs)` or use a family with a dispersion parameter"
+                "overdispersion: Pearson chi-squared / residual df = {ratio:.3} ({pearson_chisq:.2} on {df_resid} df, p = {p_value:.3e}); hint: {hint}"
             ));
         }
         Some(Overdispersion {

@@ -6,8 +6,11 @@
 //! - [`family`]: families (binomial, Poisson, Gamma, inverse Gaussian, Gaussian) and links
 //!   (logit, probit, cloglog, cauchit, log, identity, inverse, sqrt, 1/μ²) as traits;
 //! - [`quadrature`]: Gauss–Hermite rules for the standard normal (lme4's `GHrule`);
-//! - `pirls` (internal): penalized iteratively reweighted least squares on top of the LMM
-//!   engine's blocked Cholesky factor, and the Laplace / AGQ objectives;
+//! - `pirls` (internal): penalized iteratively reweighted least squares and the Laplace / AGQ
+//!   objectives;
+//! - `solver` (internal): its penalized least-squares step behind one trait
+//!   (`PenalizedSolver`), implemented for one scalar term, all-scalar terms and, through the
+//!   LMM engine's blocked factor, any terms;
 //! - [`fit`]: lme4's two-stage optimisation, standard errors and everything reported after it.
 //!
 //! Entry points: [`glmer`] (shared [`multilevel_lmm::FitResult`]) and [`glmer_full`]
@@ -19,6 +22,7 @@ pub mod fit;
 mod pirls;
 pub mod quadrature;
 mod scalar_pls;
+mod solver;
 
 pub use family::{
     BuiltinFamily, BuiltinLink, Family, FamilyKind, FamilySpec, GlmFamily, Link, LinkKind,

@@ -4,16 +4,15 @@
 //! `−½ [Σ dᵢ(yᵢ, μᵢ) + ‖u‖²]`, `μ = g⁻¹(offset + Xβ + ZΛu)`, with `dᵢ` the weighted unit
 //! deviances. Each PIRLS step forms the working weights `wᵢ = pwᵢ (dμ/dη)² / V(μ)` and the
 //! working response `zᵢ = ηᵢ − oᵢ + (yᵢ − μᵢ)/(dμ/dη)` (`oᵢ` = offset, plus `Xβ` when β is
-//! fixed), and solves the penalized weighted least-squares problem with the LMM engine's
-//! blocked Cholesky factor ([`ProfiledDeviance::update`] + `factor_summary` + `solve`): for u
-//! alone (a copy of the design whose `X` has no columns) or for (β, u) jointly (lme4's
-//! `nAGQ = 0` stage). Convergence as lme4's `pwrssUpdate`: relative change of the penalized
+//! fixed), and solves the penalized weighted least-squares problem through a
+//! [`PenalizedSolver`] chosen once per model and stage ([`choose`]: one scalar term, all
+//! scalar terms, or the LMM engine's blocked factor): for u alone or for (β, u) jointly
+//! (lme4's `nAGQ = 0` stage). Convergence as lme4's `pwrssUpdate`: relative change of the penalized
 //! deviance `Σ dᵢ + ‖u‖²` below `tol` (1e-7); an increase triggers up to 20 step halvings
 //! towards the previous iterate.
 //!
 //! Speed without changing the algorithm: models whose random-effects terms are all scalar use
-//! [`ScalarPls`] (a diagonal first block and a small dense Schur complement, no general cross
-//! products per step); binomial–logit and Poisson–log evaluate μ, dμ/dη and the unit deviance
+//! the scalar-term solvers (no general cross products per step); binomial–logit and Poisson–log evaluate μ, dμ/dη and the unit deviance
 //! in one fused pass with one `exp` (and one `ln`) per observation; μ at the starting
 //! linear predictor (the same for every evaluation of a stage) is computed once; the Laplace
 //! objective of binomial (whole counts) and Poisson fits is `Σ dᵢ + C` with the data-only
@@ -38,15 +37,14 @@
 //! `Σ devc₀ + log|L|² − 2 Σ log mult`. It has no `aic` constants, so its `logLik` is not
 //! comparable with the Laplace one (lme4 behaves the same way).
 
-use faer::Mat;
 use multilevel_design::Design;
-use multilevel_lmm::ProfiledDeviance;
 use multilevel_lmm::summaries::term_b;
 
 use crate::family::{FamilyKind, GlmFamily, LinkKind, aic_minus_deviance, deviance_constant};
 use crate::fastmath;
 use crate::quadrature::GhRule;
-use crate::scalar_pls::{ScalarPls, chunk_len, run_parallel};
+use crate::scalar_pls::{chunk_len, run_parallel};
+use crate::solver::{BlockedPls, PenalizedSolver, PlsStep, choose};
 use rayon::prelude::*;
 
 /// The state PIRLS converges to.
@@ -522,10 +520,9 @@ impl NodePass<'_> {
     }
 }
 
-/// A GLMM prepared for PIRLS: data, family and the two PLS engines.
+/// A GLMM prepared for PIRLS: data, family and the penalized least-squares solvers.
 pub(crate) struct Pirls<'a> {
     pub design: &'a Design,
-    design0: Design,
     pub fam: &'a GlmFamily,
     /// Response (proportions for binomial).
     pub y: Vec<f64>,
@@ -535,13 +532,12 @@ pub(crate) struct Pirls<'a> {
     pub ntr: Vec<f64>,
     /// Offset (zeros if none).
     pub offset: Vec<f64>,
-    /// The LMM engine's PLS for (β, u) and for u alone, built on first use (vector-valued
-    /// terms, and the final factor).
-    dev_full: Option<ProfiledDeviance>,
-    dev_u: Option<ProfiledDeviance>,
-    /// The all-scalar-terms PLS for (β, u) and for u alone, when it applies.
-    spls_full: Option<ScalarPls>,
-    spls_u: Option<ScalarPls>,
+    /// The PLS solvers for (β, u) and for u alone, chosen on first use ([`choose`]).
+    solver_full: Option<Box<dyn PenalizedSolver>>,
+    solver_u: Option<Box<dyn PenalizedSolver>>,
+    /// The blocked solver for the covariances at the optimum when the (β, u) solver is
+    /// another one.
+    final_blocked: Option<BlockedPls>,
     /// PIRLS tolerance on the relative change of the penalized deviance.
     pub tol: f64,
     /// Maximal PIRLS iterations.
@@ -570,14 +566,6 @@ impl<'a> Pirls<'a> {
         ntr: Vec<f64>,
     ) -> Self {
         let n = design.nobs();
-        let mut design0 = design.clone();
-        design0.x = Mat::zeros(n, 0);
-        design0.x_names.clear();
-        design0.x_assign.clear();
-        design0.weights = None;
-        design0.offset = None;
-        let spls_full = ScalarPls::new(design, true);
-        let spls_u = ScalarPls::new(design, false);
         let offset = design.offset.clone().unwrap_or_else(|| vec![0.0; n]);
         let kinds = (fam.family.builtin_kind(), fam.link.builtin_kind());
         let fast = match kinds {
@@ -595,16 +583,14 @@ impl<'a> Pirls<'a> {
         let aic_offset = kinds.0.and_then(|k| aic_minus_deviance(k, &y, &ntr, &pw));
         Pirls {
             design,
-            design0,
             fam,
             y,
             pw,
             ntr,
             offset,
-            dev_full: None,
-            dev_u: None,
-            spls_full,
-            spls_u,
+            solver_full: None,
+            solver_u: None,
+            final_blocked: None,
             tol: 1e-7,
             maxit: 100,
             evaluations: 0,
@@ -799,42 +785,20 @@ impl<'a> Pirls<'a> {
             if !finite {
                 return Err("non-finite working weights or response in PIRLS".into());
             }
-            let (b, u) = if fixed_beta.is_some() && self.single_scalar() {
-                let (u, ld) = self.scalar_pls(theta);
-                ld_l2 = ld;
-                (Vec::new(), vec![u])
-            } else if let Some(sp) = match fixed_beta {
-                Some(_) => self.spls_u.as_mut(),
-                None => self.spls_full.as_mut(),
-            } {
-                let (b, u, ld) =
-                    sp.solve(self.design, theta, &self.w, &self.z)
-                        .ok_or_else(|| {
-                            "the penalized least-squares factorization failed".to_string()
-                        })?;
-                ld_l2 = ld;
-                (b, u)
-            } else {
-                let design = self.design;
-                let (dev, dsgn) = match fixed_beta {
-                    Some(_) => (
-                        self.dev_u
-                            .get_or_insert_with(|| ProfiledDeviance::new(&self.design0, false)),
-                        &self.design0,
-                    ),
-                    None => (
-                        self.dev_full
-                            .get_or_insert_with(|| ProfiledDeviance::new(design, false)),
-                        design,
-                    ),
-                };
-                dev.update(dsgn, Some(&self.w), &self.z, None);
-                let summary = dev.factor_summary(theta).ok_or_else(|| {
-                    "the penalized least-squares factorization failed".to_string()
-                })?;
-                ld_l2 = summary.ld_l2;
-                dev.solve()
-            };
+            let design = self.design;
+            let solver = match fixed_beta {
+                Some(_) => &mut self.solver_u,
+                None => &mut self.solver_full,
+            }
+            .get_or_insert_with(|| choose(design, fixed_beta.is_none()));
+            let PlsStep {
+                beta: b,
+                u,
+                ld_l2: ld,
+            } = solver
+                .solve(design, theta, &self.w, &self.z)
+                .ok_or_else(|| "the penalized least-squares factorization failed".to_string())?;
+            ld_l2 = ld;
             let mut beta = match fixed_beta {
                 Some(fb) => fb.to_vec(),
                 None => b,
@@ -1031,40 +995,6 @@ impl<'a> Pirls<'a> {
         parts.iter().fold(0.0, |a, b| a + b)
     }
 
-    /// Whether the model has exactly one scalar random-effects term (then the u-only PLS
-    /// problem is diagonal and is solved level by level).
-    fn single_scalar(&self) -> bool {
-        self.design.terms.len() == 1 && self.design.terms[0].k == 1
-    }
-
-    /// The u-only PLS solution for one scalar term from the current working weights and
-    /// response: per level `L² = θ² Σ wᵢzᵢ² + 1`, `u = θ Σ wᵢzᵢ·workᵢ / L²`; returns
-    /// `(u, log|L|²)`. Same numbers as the general blocked factor, without forming it.
-    fn scalar_pls(&self, theta: &[f64]) -> (Vec<f64>, f64) {
-        let t = &self.design.terms[0];
-        let th = theta.first().copied().unwrap_or(0.0);
-        let nl = t.nlevels();
-        let mut a = vec![0.0; nl];
-        let mut r = vec![0.0; nl];
-        for i in 0..self.design.nobs() {
-            let l = t.refs[i] as usize;
-            let wz = self.w[i] * t.z[i];
-            a[l] += wz * t.z[i];
-            r[l] += wz * self.z[i];
-        }
-        let mut ld = 0.0;
-        let u = a
-            .iter()
-            .zip(&r)
-            .map(|(a, r)| {
-                let l2 = th * th * a + 1.0;
-                ld += l2.ln();
-                th * r / l2
-            })
-            .collect();
-        (u, ld)
-    }
-
     /// lme4's Laplace objective at a PIRLS state.
     pub fn laplace(&self, s: &PirlsState) -> f64 {
         let aic = match self.aic_offset {
@@ -1158,12 +1088,13 @@ impl<'a> Pirls<'a> {
             self.z[i] = s.eta[i] - self.offset[i] + (self.y[i] - s.mu[i]) / me;
         }
         let design = self.design;
-        let dev = self
-            .dev_full
-            .get_or_insert_with(|| ProfiledDeviance::new(design, false));
-        dev.update(design, Some(&self.w), &self.z, None);
-        dev.factor_summary(theta)?;
-        Some((dev.rx_inverse(), dev.inverse_diag_blocks()))
+        let blocked = match self.solver_full.as_mut().and_then(|s| s.blocked()) {
+            Some(b) => b,
+            None => self
+                .final_blocked
+                .get_or_insert_with(|| BlockedPls::new(design, true)),
+        };
+        blocked.covariances(design, theta, &self.w, &self.z)
     }
 }
 
@@ -1172,6 +1103,7 @@ impl<'a> Pirls<'a> {
 pub(crate) mod tests {
     use super::*;
     use crate::family::FamilySpec;
+    use faer::Mat;
     use multilevel_design::{CovarianceSpec, ReTerm};
 
     /// A linear congruential generator in [0, 1) for the test designs (also used by the
@@ -1207,24 +1139,45 @@ pub(crate) mod tests {
             formula_order: 1,
             structure: CovarianceSpec::unstructured(2),
         };
+        let y = (0..n).map(|_| (lcg(&mut seed) * 4.0).floor()).collect();
+        let offset = Some((0..n).map(|_| lcg(&mut seed) * 0.2).collect());
+        intercept_slope_design(
+            "y ~ x + (1 | a) + (x | b)",
+            &x,
+            y,
+            vec![scalar, vector],
+            offset,
+        )
+    }
+
+    /// A design with `X = [1, x]` (columns `(Intercept)` and `x`), the given response, random
+    /// terms and offset (also used by the scalar-term solver's tests).
+    pub(crate) fn intercept_slope_design(
+        formula: &str,
+        x: &[f64],
+        y: Vec<f64>,
+        terms: Vec<ReTerm>,
+        offset: Option<Vec<f64>>,
+    ) -> Design {
+        let n = x.len();
         let mut xm = Mat::zeros(n, 2);
         for i in 0..n {
             xm[(i, 0)] = 1.0;
             xm[(i, 1)] = x[i];
         }
         Design {
-            formula: "y ~ x + (1 | a) + (x | b)".into(),
+            formula: formula.into(),
             response_name: "y".into(),
-            y: (0..n).map(|_| (lcg(&mut seed) * 4.0).floor()).collect(),
+            y,
             trials: None,
             x: xm,
             x_names: vec!["(Intercept)".into(), "x".into()],
             x_assign: vec![0, 1],
             fixed_term_labels: vec!["(Intercept)".into(), "x".into()],
             dropped_columns: Vec::new(),
-            terms: vec![scalar, vector],
+            terms,
             weights: None,
-            offset: Some((0..n).map(|_| lcg(&mut seed) * 0.2).collect()),
+            offset,
             n_dropped_missing: 0,
             data_name: "test".into(),
         }

@@ -31,7 +31,10 @@
 //! (docs/performance-notes.md).
 
 use multilevel_design::Design;
+use multilevel_lmm::kernels::cholesky_in_place;
 use rayon::prelude::*;
+
+use crate::solver::{PenalizedSolver, PlsStep, solve_lower_in_place, solve_upper_t_in_place};
 
 /// Largest dense block `S` handled here; bigger problems go to the general engine.
 pub(crate) const MAX_DENSE: usize = 400;
@@ -120,9 +123,11 @@ pub(crate) struct ScalarPls {
     /// Offset of each later term in the rest block (index 0 unused).
     rest_off: Vec<usize>,
     chunks: Vec<Chunk>,
-    /// Merged `S` (then its Cholesky factor) and right-hand side.
+    /// Merged `S` (column-major, lower triangle) and right-hand side.
     s: Vec<f64>,
     rhs: Vec<f64>,
+    /// `S` row-major, then its Cholesky factor `L` (lower triangle).
+    tri: Vec<f64>,
 }
 
 impl ScalarPls {
@@ -267,6 +272,7 @@ impl ScalarPls {
             chunks,
             s: vec![0.0; m * m],
             rhs: vec![0.0; m],
+            tri: vec![0.0; m * m],
         })
     }
 
@@ -317,49 +323,25 @@ impl ScalarPls {
         for c in 0..nr {
             s[c * m + c] += 1.0;
         }
-        // Dense Cholesky S = L L' (lower, in place; column j of L in s[j m..]), right-looking.
+        // S = L L' by the LMM's small-block kernel on a row-major copy of the lower triangle
+        // (`s` holds it column-major), then L L' [u_r; β] = rhs.
+        let tri = &mut self.tri;
+        tri.resize(m * m, 0.0);
         for j in 0..m {
-            let dj = s[j * m + j];
-            if !(dj > 0.0 && dj.is_finite()) {
-                return None;
+            for (i, v) in s[j * m + j..(j + 1) * m].iter().enumerate() {
+                tri[(j + i) * m + j] = *v;
             }
-            let dj = dj.sqrt();
-            s[j * m + j] = dj;
-            for i in j + 1..m {
-                s[j * m + i] /= dj;
-            }
-            let (done, rest) = s.split_at_mut((j + 1) * m);
-            let lj = &done[j * m..(j + 1) * m];
-            for k in j + 1..m {
-                let f = lj[k];
-                if f == 0.0 {
-                    continue;
-                }
-                let col = &mut rest[(k - j - 1) * m..(k - j) * m];
-                for i in k..m {
-                    col[i] -= lj[i] * f;
-                }
-            }
+        }
+        let mut finite = true;
+        if !cholesky_in_place(tri, m, |d| finite &= d.is_finite()) || !finite {
+            return None;
         }
         for j in 0..nr {
-            ld += 2.0 * s[j * m + j].ln();
+            ld += 2.0 * tri[j * m + j].ln();
         }
-        // Solve L L' sol = rhs.
         let mut sol = self.rhs.clone();
-        for j in 0..m {
-            sol[j] /= s[j * m + j];
-            let f = sol[j];
-            for i in j + 1..m {
-                sol[i] -= s[j * m + i] * f;
-            }
-        }
-        for i in (0..m).rev() {
-            let mut acc = sol[i];
-            for k in i + 1..m {
-                acc -= s[i * m + k] * sol[k];
-            }
-            sol[i] = acc / s[i * m + i];
-        }
+        solve_lower_in_place(tri, m, &mut sol);
+        solve_upper_t_in_place(tri, m, &mut sol);
         // u₀ by back substitution through the diagonal block, chunk by chunk
         // (O(nnz) work: not worth another round trip to the thread pool.)
         for c in &mut self.chunks {
@@ -377,6 +359,13 @@ impl ScalarPls {
         }
         let beta = sol[nr..nr + p].to_vec();
         Some((beta, u, ld))
+    }
+}
+
+impl PenalizedSolver for ScalarPls {
+    fn solve(&mut self, design: &Design, theta: &[f64], w: &[f64], z: &[f64]) -> Option<PlsStep> {
+        let (beta, u, ld_l2) = ScalarPls::solve(self, design, theta, w, z)?;
+        Some(PlsStep { beta, u, ld_l2 })
     }
 }
 
@@ -728,7 +717,7 @@ mod tests {
     use multilevel_design::{CovarianceSpec, ReTerm};
     use multilevel_lmm::ProfiledDeviance;
 
-    use crate::pirls::tests::lcg;
+    use crate::pirls::tests::{intercept_slope_design, lcg};
 
     /// Three crossed scalar terms (11, 6 and 4 levels; the last a slope on x) and X = [1, x],
     /// levels not grouped in row order.
@@ -751,31 +740,19 @@ mod tests {
             formula_order: order,
             structure: CovarianceSpec::unstructured(1),
         };
-        let mut xm = Mat::zeros(n, 2);
-        for i in 0..n {
-            xm[(i, 0)] = 1.0;
-            xm[(i, 1)] = x[i];
-        }
-        Design {
-            formula: "y ~ x + (1 | a) + (1 | b) + (0 + x | c)".into(),
-            response_name: "y".into(),
-            y: (0..n).map(|_| lcg(&mut seed)).collect(),
-            trials: None,
-            x: xm,
-            x_names: vec!["(Intercept)".into(), "x".into()],
-            x_assign: vec![0, 1],
-            fixed_term_labels: vec!["(Intercept)".into(), "x".into()],
-            dropped_columns: Vec::new(),
-            terms: vec![
-                term(11, 3, false, 0),
-                term(6, 5, false, 1),
-                term(4, 1, true, 2),
-            ],
-            weights: None,
-            offset: None,
-            n_dropped_missing: 0,
-            data_name: "test".into(),
-        }
+        let y = (0..n).map(|_| lcg(&mut seed)).collect();
+        let terms = vec![
+            term(11, 3, false, 0),
+            term(6, 5, false, 1),
+            term(4, 1, true, 2),
+        ];
+        intercept_slope_design(
+            "y ~ x + (1 | a) + (1 | b) + (0 + x | c)",
+            &x,
+            y,
+            terms,
+            None,
+        )
     }
 
     /// Use the dense (`V` by rows) or the sparse (rank-one updates) Schur complement.

@@ -5,7 +5,8 @@
 //! - [`optimizer`]: one `Optimizer` trait over a `Problem` (BOBYQA, projected L-BFGS,
 //!   Nelder–Mead), used for θ here and by the GLMM and the profiles;
 //! - [`fit`]: the fit and everything lme4 reports after it;
-//! - [`results`]: plain-data results shared with the report and inference layers.
+//! - [`results`]: plain-data results shared with the report and inference layers;
+//! - [`kernels`]: the block kernels that other crates share (the GLMM's PIRLS).
 
 mod assemble;
 pub(crate) mod blocks;
@@ -21,6 +22,23 @@ mod solve;
 pub mod summaries;
 #[cfg(test)]
 mod testing;
+
+/// The kernels of the blocked factor that other crates share, so that a GLMM's penalized
+/// least-squares step factors its blocks with the same arithmetic as the LMM's.
+pub mod kernels {
+    /// The Cholesky kernel of the small dense blocks: `A = LL'` in place on the row-major
+    /// `k × k` matrix `a` (lower triangle read, `L` written there, the strict upper triangle
+    /// zeroed); `pivot(d_j)` receives each pivot `d_j = L[j, j]²` before its square root.
+    /// `false` when a pivot is not positive (or NaN); `a` is then partly overwritten.
+    ///
+    /// Column `j`: `d_j = A[j, j] − Σ_{m<j} L[j, m]²` and
+    /// `L[i, j] = (A[i, j] − Σ_{m<j} L[i, m] L[j, m]) / √d_j`, each sum subtracted term by
+    /// term in increasing `m`.
+    #[inline]
+    pub fn cholesky_in_place(a: &mut [f64], k: usize, pivot: impl FnMut(f64)) -> bool {
+        crate::blocks::small::cholesky_in_place(a, k, pivot)
+    }
+}
 
 pub use build::FitResultBuilder;
 pub use fit::{

@@ -4,6 +4,9 @@
 //! * [`dist`]: R's `pnorm`, `qnorm`, `pt`, `qt`, `pchisq`, `pf` tails and quantiles over statrs.
 //! * [`spd`]: one dense Cholesky factorization of a small symmetric positive-definite matrix
 //!   (row-major), with solves, the inverse and the log-determinant.
+//! * [`eigen`]: the eigen-decomposition of a small symmetric matrix (cyclic Jacobi, R's
+//!   decreasing order).
+//! * [`stats`]: R's type-7 quantile of sorted values.
 //! * [`rng`]: one SplitMix64 generator with Box–Muller standard normals (the streams of the
 //!   parametric bootstrap and of `explore`'s ICC bootstrap).
 //! * [`fmt`]: R's `format()`, `round()`, `zapsmall()`, `format.pval()` and `abbreviate()` for
@@ -14,10 +17,12 @@
 //! The crate depends on nothing of the workspace; everything else may depend on it.
 
 pub mod dist;
+pub mod eigen;
 pub mod fmt;
 pub mod render;
 pub mod rng;
 pub mod spd;
+pub mod stats;
 pub mod table;
 
 pub use render::{Format, Render};

@@ -1,6 +1,7 @@
 //! Residual diagnostics: residuals against fitted values and normal QQ plots.
 
 use multilevel_numeric::dist::qnorm;
+use multilevel_numeric::stats::quantile_sorted;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -41,17 +42,6 @@ pub(crate) fn ppoints(n: usize) -> Vec<f64> {
     (1..=n)
         .map(|i| (i as f64 - a) / (n as f64 + 1.0 - 2.0 * a))
         .collect()
-}
-
-/// Quantile of sorted data (R's type 7).
-fn quantile_sorted(v: &[f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let h = (v.len() - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(v.len() - 1);
-    v[lo] + (h - lo as f64) * (v[hi] - v[lo])
 }
 
 /// Points `(x, y)` and, optionally, a line `(intercept, slope)`.

@@ -63,6 +63,20 @@ impl JsonRenderer {
         if let (false, Some(o)) = (opts.cross_level.is_empty(), v.as_object_mut()) {
             o.insert("cross_level_interactions".into(), json!(opts.cross_level));
         }
+        if let (Some(n), Some(o)) = (opts.n_agq, v.as_object_mut()) {
+            o.insert("n_agq".into(), json!(n));
+        }
+        if let (Some(d), Some(o)) = (&opts.overdispersion, v.as_object_mut()) {
+            o.insert(
+                "overdispersion".into(),
+                json!({
+                    "pearson_chisq": num(d.pearson_chisq),
+                    "df": num(d.df),
+                    "ratio": num(d.ratio),
+                    "p_value": num(d.p_value),
+                }),
+            );
+        }
         pretty(&v)
     }
 }
@@ -187,6 +201,11 @@ pub fn to_json_value(fit: &FitResult) -> Value {
     m.insert("loglik".into(), num(fit.loglik));
     m.insert("objective".into(), num(fit.objective));
     m.insert("deviance".into(), opt(fit.deviance));
+    // A GLMM's −2·logLik: its summary line's `-2*log(L)` (its `deviance` is lme4's
+    // `deviance()`, the sum of squared deviance residuals, a different number).
+    if matches!(fit.method, Method::Laplace | Method::Agq) {
+        m.insert("minus_two_loglik".into(), num(-2.0 * fit.loglik));
+    }
     m.insert("aic".into(), num(fit.aic));
     m.insert("bic".into(), num(fit.bic));
     m.insert("npar".into(), json!(fit.npar));

@@ -42,7 +42,7 @@ pub use tests_tables::{anova_heading, render_anova, render_compare};
 pub use text::TextRenderer;
 
 /// Options of [`render_with`] beyond the fit itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RenderOptions {
     /// Name of the method that gave the coefficients' denominator df (e.g. `Satterthwaite`):
     /// the text title then reads lmerTest's "t-tests use Satterthwaite's method", and the JSON
@@ -54,6 +54,53 @@ pub struct RenderOptions {
     /// reports label them under the fixed effects; the JSON gets a `cross_level_interactions`
     /// array. Computed by `multilevel_workflow::cross_level_interactions` from the data.
     pub cross_level: Vec<CrossLevelNote>,
+    /// A GLMM's number of adaptive Gauss–Hermite quadrature points (lme4's `nAGQ`): the title
+    /// reads "Adaptive Gauss-Hermite Quadrature, nAGQ = n" for 0 and for n > 1, as lme4's.
+    /// `None` (or 1) keeps the title of the fit's method.
+    pub n_agq: Option<usize>,
+    /// A count GLMM's overdispersion check (Pearson χ² / residual df), printed under the fit
+    /// criteria and in the JSON (`overdispersion`).
+    pub overdispersion: Option<OverdispersionNote>,
+}
+
+/// The overdispersion check of a GLMM without a dispersion parameter (Poisson, binomial with
+/// more than one trial): the sum of squared Pearson residuals against its residual df.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct OverdispersionNote {
+    /// Σ squared Pearson residuals.
+    pub pearson_chisq: f64,
+    /// Residual degrees of freedom.
+    pub df: f64,
+    /// `pearson_chisq / df`.
+    pub ratio: f64,
+    /// Upper tail of χ²(df) at `pearson_chisq`.
+    pub p_value: f64,
+    /// Whether the family is Poisson (the hint then names the negative binomial).
+    pub poisson: bool,
+}
+
+/// Pearson χ²/df above which a fit is called overdispersed in reports (the rule of thumb of
+/// the GLMM literature; the GLMM fit's warning uses the same default).
+pub const OVERDISPERSION_RATIO: f64 = 1.5;
+
+impl OverdispersionNote {
+    /// The printed line: the ratio, and above [`OVERDISPERSION_RATIO`] what to try.
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "Overdispersion: Pearson chi-squared / df = {:.3} ({:.2} on {} df, p = {:.3e})",
+            self.ratio, self.pearson_chisq, self.df, self.p_value
+        );
+        if self.ratio > OVERDISPERSION_RATIO {
+            if self.poisson {
+                s.push_str(
+                    "; hint: the counts vary more than a Poisson model allows: try a negative binomial model, or an observation-level random effect such as `(1 | obs)`",
+                );
+            } else {
+                s.push_str("; hint: add an observation-level random effect such as `(1 | obs)`");
+            }
+        }
+        s
+    }
 }
 
 /// A cross-level interaction among the fixed effects (see [`RenderOptions::cross_level`]).

@@ -118,6 +118,10 @@ impl MarkdownRenderer {
                 &vec![Align::Right; names.len()],
             )),
         }
+        if let Some(o) = &s.overdispersion {
+            out.push(String::new());
+            out.push(o.clone());
+        }
         out.push(String::new());
 
         out.push("### Scaled residuals".into());

@@ -86,6 +86,8 @@ pub struct Summary {
     pub warnings: Vec<String>,
     /// Lines labelling the cross-level interactions among the fixed effects.
     pub cross_level: Vec<String>,
+    /// A count GLMM's overdispersion line ([`crate::OverdispersionNote::line`]).
+    pub overdispersion: Option<String>,
 }
 
 impl Summary {
@@ -115,7 +117,7 @@ pub fn icc(fit: &FitResult) -> Option<(String, f64)> {
     (total > 0.0 && total.is_finite()).then(|| (re.group.clone(), re.variance / total))
 }
 
-fn title(fit: &FitResult, df_method: Option<&str>) -> (String, String, bool) {
+fn title(fit: &FitResult, df_method: Option<&str>, n_agq: Option<usize>) -> (String, String, bool) {
     let has_df = fit.fixed.iter().any(|f| f.df.is_some());
     let df_text = match df_method {
         Some(m) => format!("{m}'s method"),
@@ -142,18 +144,20 @@ fn title(fit: &FitResult, df_method: Option<&str>) -> (String, String, bool) {
                 )
             }
         }
-        Method::Laplace => (
-            "Generalized linear mixed model fit by maximum likelihood (Laplace Approximation)"
-                .into(),
-            "glmerMod".into(),
-            false,
-        ),
-        Method::Agq => (
-            "Generalized linear mixed model fit by maximum likelihood (Adaptive Gauss-Hermite Quadrature)"
-                .into(),
-            "glmerMod".into(),
-            false,
-        ),
+        // lme4 names nAGQ = 0 (PIRLS for β and u together) and nAGQ > 1 "Adaptive
+        // Gauss-Hermite Quadrature, nAGQ = n"; nAGQ = 1 is the Laplace approximation.
+        Method::Laplace | Method::Agq => {
+            let how = match n_agq {
+                Some(n) if n != 1 => format!("Adaptive Gauss-Hermite Quadrature, nAGQ = {n}"),
+                _ if fit.method == Method::Agq => "Adaptive Gauss-Hermite Quadrature".to_string(),
+                _ => "Laplace Approximation".to_string(),
+            };
+            (
+                format!("Generalized linear mixed model fit by maximum likelihood ({how})"),
+                "glmerMod".into(),
+                false,
+            )
+        }
     }
 }
 
@@ -161,17 +165,30 @@ fn criterion(fit: &FitResult) -> Criterion {
     if fit.method == Method::Reml {
         return Criterion::Reml(format_num(round_to(fit.objective, 1), 7));
     }
-    let names: Vec<String> = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let dev = fit.deviance.unwrap_or(f64::NAN);
+    // A GLMM's line is lme4's `AIC BIC logLik -2*log(L) df.resid`: −2·logLik, not the sum of
+    // squared deviance residuals that its `deviance()` returns.
+    let glmm = matches!(fit.method, Method::Laplace | Method::Agq);
+    let names: Vec<String> = [
+        "AIC",
+        "BIC",
+        "logLik",
+        if glmm { "-2*log(L)" } else { "deviance" },
+        "df.resid",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let dev = if glmm {
+        -2.0 * fit.loglik
+    } else {
+        fit.deviance.unwrap_or(f64::NAN)
+    };
     let vals: Vec<f64> = [fit.aic, fit.bic, fit.loglik, dev, fit.df_resid]
         .iter()
         .map(|&x| round_to(x, 1))
         .collect();
     let mut f = format_vec(&vals, 7, 0);
-    if fit.deviance.is_none() {
+    if fit.deviance.is_none() && !glmm {
         f[3] = "NA".into();
     }
     f[4] = format_num(vals[4], 7);
@@ -452,7 +469,7 @@ fn fixed_corr(fit: &FitResult) -> FixedCorr {
 /// Computes the formatted summary of a fit with rendering options (the df method named in the
 /// title).
 pub fn summarize_with(fit: &FitResult, opts: &crate::RenderOptions) -> Summary {
-    let (title, class, wide_gap) = title(fit, opts.df_method.as_deref());
+    let (title, class, wide_gap) = title(fit, opts.df_method.as_deref(), opts.n_agq);
     let family = (!is_lmm(fit)).then(|| format!("Family: {}  ( {} )", fit.family, fit.link));
     let groups_text = fit
         .groups
@@ -480,6 +497,7 @@ pub fn summarize_with(fit: &FitResult, opts: &crate::RenderOptions) -> Summary {
         fixed_corr: fixed_corr(fit),
         icc: icc(fit).map(|(g, v)| (g, format_num(v, DIGITS))),
         warnings: fit.warnings.clone(),
+        overdispersion: opts.overdispersion.map(|o| o.line()),
         cross_level: opts
             .cross_level
             .iter()

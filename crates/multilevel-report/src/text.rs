@@ -41,6 +41,9 @@ fn render_summary(s: &Summary) -> String {
             out.extend(layout_named(names, values).map(|l| l.trim_end().to_string()));
         }
     }
+    if let Some(o) = &s.overdispersion {
+        out.push(o.clone());
+    }
     out.push(String::new());
     out.push("Scaled residuals:".into());
     out.extend(layout_named(&s.resid.0, &s.resid.1));

@@ -38,6 +38,7 @@ mod render;
 use multilevel_frame::{Column, DataFrame, FrameOptions, ModelFrame, format_r_number};
 use multilevel_lmm::{FitResult, LinearMixedModel, LmmError, LmmOptions};
 use multilevel_numeric::SplitMix64;
+use multilevel_numeric::stats::quantile_sorted as quantile;
 use serde::{Deserialize, Serialize};
 
 pub use levels::{CrossLevelTerm, cross_level_interactions};
@@ -435,19 +436,6 @@ fn variance_components(fit: &FitResult) -> (f64, f64) {
         .as_ref()
         .map_or(fit.sigma * fit.sigma, |r| r.variance);
     (tau2, sigma2)
-}
-
-/// Quantile of sorted values, linear interpolation (R's type 7).
-fn quantile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let h = (sorted.len() - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = h.ceil() as usize;
-    let a = sorted[lo.min(sorted.len() - 1)];
-    let b = sorted[hi.min(sorted.len() - 1)];
-    a + (h - lo as f64) * (b - a)
 }
 
 fn summarise_group(

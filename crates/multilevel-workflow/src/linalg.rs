@@ -8,59 +8,7 @@ pub(crate) fn spd_inverse(a: &[f64], p: usize) -> Option<Vec<f64>> {
     multilevel_numeric::spd::spd_inverse(a, p, 1e-12)
 }
 
-/// Eigen-decomposition of a symmetric `p × p` matrix by cyclic Jacobi rotations: returns the
-/// eigenvalues and the eigenvectors as the columns of a row-major matrix.
-pub(crate) fn sym_eigen(a: &[f64], p: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut m = a.to_vec();
-    let mut v = vec![0.0; p * p];
-    for i in 0..p {
-        v[i * p + i] = 1.0;
-    }
-    for _sweep in 0..100 {
-        let off: f64 = (0..p)
-            .flat_map(|i| (0..p).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| m[i * p + j] * m[i * p + j])
-            .sum();
-        let total: f64 = m.iter().map(|x| x * x).sum();
-        if off <= 1e-30 * total.max(f64::MIN_POSITIVE) {
-            break;
-        }
-        for q in 1..p {
-            for r in 0..q {
-                let apq = m[r * p + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                let theta = (m[q * p + q] - m[r * p + r]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                // Rotate rows/columns r and q: M ← JᵀMJ, V ← VJ.
-                for k in 0..p {
-                    let mkr = m[k * p + r];
-                    let mkq = m[k * p + q];
-                    m[k * p + r] = c * mkr - s * mkq;
-                    m[k * p + q] = s * mkr + c * mkq;
-                }
-                for k in 0..p {
-                    let mrk = m[r * p + k];
-                    let mqk = m[q * p + k];
-                    m[r * p + k] = c * mrk - s * mqk;
-                    m[q * p + k] = s * mrk + c * mqk;
-                }
-                for k in 0..p {
-                    let vkr = v[k * p + r];
-                    let vkq = v[k * p + q];
-                    v[k * p + r] = c * vkr - s * vkq;
-                    v[k * p + q] = s * vkr + c * vkq;
-                }
-            }
-        }
-    }
-    let values = (0..p).map(|i| m[i * p + i]).collect();
-    (values, v)
-}
+pub(crate) use multilevel_numeric::eigen::sym_eigen;
 
 /// Ordinary least squares of `y` on the columns of `x` (`n × p`, row-major):
 /// `(β̂, (X'X)⁻¹, residuals)`, `None` when `X'X` is singular.

@@ -1,37 +1,13 @@
-//! Assembling the blocks of `M(θ)` below the first term from the cross products at θ: the
-//! sparse rows `V` and the dense Schur block `S` (the kernels are in [`crate::blocks`]), and
-//! when their work is split over two threads.
+//! The general kernels assembling the blocks of `M(θ)` below the first term from the cross
+//! products at θ: the sparse rows `V` and the dense Schur block `S` (the kernels are in
+//! [`crate::blocks`]).
 
 use crate::blocks::rows;
 use crate::blocks::schur::{self, SchurParts};
 use crate::blocks::sparse::TileIndex;
-use crate::objective::ProfiledDeviance;
+use crate::pls::Pls;
 
-/// Size of the dense block from which its formation and Cholesky factor use two threads
-/// (below it the thread hand-offs cost more than they save on the 2-core machine).
-pub(crate) const PARALLEL_MIN: usize = 640;
-
-/// Multiply–adds from which a dense product of the Schur block (`VV'` when `V` is kept dense,
-/// the gradient's `S⁻¹W`) is cut into two halves on two threads even when the block is
-/// smaller than [`PARALLEL_MIN`] (kb07_1: 16 and 31 million, for a block of 265).
-pub(crate) const PRODUCT_PARALLEL_MIN: usize = 8_000_000;
-
-impl ProfiledDeviance {
-    /// Whether work on a dense block of `size` rows uses two threads: from
-    /// [`PARALLEL_MIN`] rows on, unless rayon has a single thread (`RAYON_NUM_THREADS=1`).
-    pub(crate) fn two_threads(&self, size: usize) -> bool {
-        size >= self.parallel_min && rayon::current_num_threads() > 1
-    }
-
-    /// Whether a dense product on a block of `size` rows with `work` multiply–adds is cut into
-    /// two halves ([`dense::syrk_lower_sub`], [`dense::matmul_halves`]): from [`PARALLEL_MIN`]
-    /// rows or [`PRODUCT_PARALLEL_MIN`] multiply–adds on. The choice depends on the sizes only,
-    /// so the numbers do not depend on the number of threads; the halves run on two threads
-    /// unless rayon has one.
-    pub(crate) fn halved_product(&self, size: usize, work: usize) -> bool {
-        size >= self.parallel_min || work >= PRODUCT_PARALLEL_MIN
-    }
-
+impl Pls {
     /// `rest_scale = diag(Λ̃ᵣ)` when every later term is scalar: the θ of each random-effect
     /// row's term, 1 on the `X` and `y` rows.
     pub(crate) fn set_rest_scale(&mut self) {

@@ -8,17 +8,178 @@ use faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch;
 use faer::{Mat, Par};
 use multilevel_design::Design;
 
-use crate::assemble::PARALLEL_MIN;
 use crate::blocks::dense;
 use crate::blocks::layout::{RestRow, TermShape};
 use crate::blocks::sparse::{SparseRest, TileIndex};
 use crate::objective::{FactorSummary, ProfiledDeviance};
+use crate::pls::{GRADIENT_CHUNK_WORK, PARALLEL_MIN, Pls};
 
 impl ProfiledDeviance {
     /// Prepare the cross products of a design. `reml` selects the criterion.
     ///
     /// The design must have at least one random-effects term (checked by the caller).
     pub fn new(design: &Design, reml: bool) -> Self {
+        let pls = Pls::new(design);
+        ProfiledDeviance {
+            blocks: crate::fast::choose(&pls),
+            pls,
+            reml,
+            covariances: design.terms.iter().map(|t| t.structure.clone()).collect(),
+            evaluations: 0,
+            gradient_evaluations: 0,
+            factored_theta: Vec::new(),
+            factored: None,
+        }
+    }
+    /// Replace the response (same `X`, `Z`, weights and offset) and recompute the cross
+    /// products. Used to refit simulated responses.
+    ///
+    /// `y` must have one value per observation of the design.
+    pub fn set_response(&mut self, design: &Design, y: &[f64]) {
+        self.accumulate(
+            design,
+            design.weights.as_deref(),
+            y,
+            design.offset.as_deref(),
+        );
+    }
+
+    /// Recompute the cross products with other weights, response and offset (same `X` and
+    /// `Z`): one step of penalized iteratively reweighted least squares for GLMMs uses the
+    /// working weights and working response here. All slices have one value per observation;
+    /// weights must be positive.
+    pub fn update(
+        &mut self,
+        design: &Design,
+        weights: Option<&[f64]>,
+        y: &[f64],
+        offset: Option<&[f64]>,
+    ) {
+        self.accumulate(design, weights, y, offset);
+    }
+
+    /// Factor `M(θ)` and return its log-determinants and penalized residual sum of squares
+    /// (`None` if the factorization fails). After a success, [`Self::solve`] and
+    /// [`Self::rx_inverse`] read the same factor.
+    pub fn factor_summary(&mut self, theta: &[f64]) -> Option<FactorSummary> {
+        self.factor(theta)
+    }
+
+    /// β̂ and the spherical random effects û (one vector per term, sorted term order, `k`
+    /// values per level) from the last successful factorization.
+    pub fn solve(&self) -> (Vec<f64>, Vec<Vec<f64>>) {
+        self.pls.solve_current()
+    }
+
+    /// Λ of each term (row-major `k × k`, lower triangular) as set by the last factorization.
+    pub fn lambda(&self) -> &[Vec<f64>] {
+        &self.pls.lambda
+    }
+
+    /// Number of observations.
+    pub fn nobs(&self) -> usize {
+        self.pls.n
+    }
+
+    /// Number of fixed-effects coefficients.
+    pub fn p(&self) -> usize {
+        self.pls.p
+    }
+
+    /// Whether the criterion is REML.
+    pub fn reml(&self) -> bool {
+        self.reml
+    }
+
+    /// Switch between the REML criterion and the ML deviance (the cross products are shared).
+    pub fn set_reml(&mut self, reml: bool) {
+        self.reml = reml;
+    }
+
+    /// Rows of the dense block factored at every evaluation: the random effects after the
+    /// first term, then `X` and `y`.
+    pub fn dense_block_size(&self) -> usize {
+        self.pls.nt
+    }
+
+    /// Number of objective evaluations since the structure was built (gradient evaluations
+    /// included).
+    pub fn evaluations(&self) -> usize {
+        self.evaluations
+    }
+
+    /// `Σ log wᵢ` of the prior weights (0 without weights).
+    pub fn log_det_w(&self) -> f64 {
+        self.pls.log_det_w
+    }
+
+    /// Build every cross product from the design's `X` and `Z` with the given weights,
+    /// response and offset. Also forgets the cached factor of [`Self::factor_at`] and what the
+    /// gradient's workspace keeps of the cross products: every change of the response, weights
+    /// or offset must come through here.
+    pub(crate) fn accumulate(
+        &mut self,
+        design: &Design,
+        weights: Option<&[f64]>,
+        y: &[f64],
+        offset: Option<&[f64]>,
+    ) {
+        self.factored = None;
+        self.blocks.reset();
+        self.pls.accumulate(design, weights, y, offset);
+    }
+
+    /// Number of gradient evaluations since the structure was built.
+    pub fn gradient_evaluations(&self) -> usize {
+        self.gradient_evaluations
+    }
+
+    /// Diagonal `k × k` blocks of `(L_ZZ L_ZZ')⁻¹ = (Λ'Z'ZΛ + I)⁻¹` for every level of every
+    /// term (after a successful factorization), row-major; lme4's conditional variances are
+    /// `σ² Λⱼ · block · Λⱼ'`.
+    pub fn inverse_diag_blocks(&self) -> Vec<Vec<f64>> {
+        self.pls.inverse_diag_blocks()
+    }
+
+    /// `(R_X'R_X)⁻¹` from the current factor, `p × p` row-major (vcov(β̂) = σ² times this).
+    pub fn rx_inverse(&self) -> Vec<f64> {
+        self.pls.rx_inverse()
+    }
+
+    /// β̂ and the spherical random effects (see [`Self::solve`]).
+    pub(crate) fn solve_current(&self) -> (Vec<f64>, Vec<Vec<f64>>) {
+        self.pls.solve_current()
+    }
+
+    /// Use the general block type whatever the layout (tests compare it with the
+    /// specialisations).
+    #[cfg(test)]
+    pub(crate) fn use_general_blocks(&mut self) {
+        self.blocks = Box::new(crate::factorization::General::default());
+    }
+
+    /// Use the block type of the layout ([`crate::fast::choose`]).
+    #[cfg(test)]
+    pub(crate) fn use_chosen_blocks(&mut self) {
+        self.blocks = crate::fast::choose(&self.pls);
+    }
+
+    /// The block type's own gradient kernel at the current factor, if it applies.
+    #[cfg(test)]
+    pub(crate) fn special_gradient(
+        &mut self,
+        f: &FactorSummary,
+        ntheta: usize,
+    ) -> Option<Vec<f64>> {
+        let (m, scale) = self.gradient_shape(f);
+        self.blocks.special_gradient(&self.pls, m, scale, ntheta)
+    }
+}
+
+impl Pls {
+    /// The block layout of a design and its cross products (from the design's weights,
+    /// response and offset).
+    fn new(design: &Design) -> Self {
         let n = design.nobs();
         let p = design.p();
         let mut terms = Vec::with_capacity(design.terms.len());
@@ -74,8 +235,7 @@ impl ProfiledDeviance {
             par,
             Default::default(),
         ));
-        let mut dev = ProfiledDeviance {
-            reml,
+        let mut pls = Pls {
             n,
             p,
             terms,
@@ -97,7 +257,6 @@ impl ProfiledDeviance {
             log_det_w: 0.0,
             const_col: constant_column(&design.x),
             y_shift: 0.0,
-            covariances: design.terms.iter().map(|t| t.structure.clone()).collect(),
             lambda,
             l00: vec![0.0; l0 * k0 * k0],
             vval: Vec::new(),
@@ -106,112 +265,19 @@ impl ProfiledDeviance {
             rest_scale: Vec::with_capacity(nt),
             tile_width: if nt > 512 { 64 } else { nt },
             parallel_min: PARALLEL_MIN,
-            gradient_chunk_work: crate::gradient::GRADIENT_CHUNK_WORK,
+            gradient_chunk_work: GRADIENT_CHUNK_WORK,
             small: vec![0.0; 2 * kmax * kmax],
             tiny: Vec::new(),
             mem,
             par,
-            evaluations: 0,
-            gradient_evaluations: 0,
-            sinv: Mat::zeros(0, 0),
-            linv: Mat::zeros(0, 0),
-            grad_mem: None,
-            dense_work: crate::gradient::DenseWork::default(),
-            single: crate::fast::single::SingleWork::default(),
-            scalar: crate::fast::scalar::ScalarWork::default(),
-            factored_theta: Vec::new(),
-            factored: None,
-            small_paths: true,
         };
-        dev.accumulate(
+        pls.accumulate(
             design,
             design.weights.as_deref(),
             &design.y,
             design.offset.as_deref(),
         );
-        dev
-    }
-
-    /// Replace the response (same `X`, `Z`, weights and offset) and recompute the cross
-    /// products. Used to refit simulated responses.
-    ///
-    /// `y` must have one value per observation of the design.
-    pub fn set_response(&mut self, design: &Design, y: &[f64]) {
-        self.accumulate(
-            design,
-            design.weights.as_deref(),
-            y,
-            design.offset.as_deref(),
-        );
-    }
-
-    /// Recompute the cross products with other weights, response and offset (same `X` and
-    /// `Z`): one step of penalized iteratively reweighted least squares for GLMMs uses the
-    /// working weights and working response here. All slices have one value per observation;
-    /// weights must be positive.
-    pub fn update(
-        &mut self,
-        design: &Design,
-        weights: Option<&[f64]>,
-        y: &[f64],
-        offset: Option<&[f64]>,
-    ) {
-        self.accumulate(design, weights, y, offset);
-    }
-
-    /// Factor `M(θ)` and return its log-determinants and penalized residual sum of squares
-    /// (`None` if the factorization fails). After a success, [`Self::solve`] and
-    /// [`Self::rx_inverse`] read the same factor.
-    pub fn factor_summary(&mut self, theta: &[f64]) -> Option<FactorSummary> {
-        self.factor(theta)
-    }
-
-    /// β̂ and the spherical random effects û (one vector per term, sorted term order, `k`
-    /// values per level) from the last successful factorization.
-    pub fn solve(&self) -> (Vec<f64>, Vec<Vec<f64>>) {
-        self.solve_current()
-    }
-
-    /// Λ of each term (row-major `k × k`, lower triangular) as set by the last factorization.
-    pub fn lambda(&self) -> &[Vec<f64>] {
-        &self.lambda
-    }
-
-    /// Number of observations.
-    pub fn nobs(&self) -> usize {
-        self.n
-    }
-
-    /// Number of fixed-effects coefficients.
-    pub fn p(&self) -> usize {
-        self.p
-    }
-
-    /// Whether the criterion is REML.
-    pub fn reml(&self) -> bool {
-        self.reml
-    }
-
-    /// Switch between the REML criterion and the ML deviance (the cross products are shared).
-    pub fn set_reml(&mut self, reml: bool) {
-        self.reml = reml;
-    }
-
-    /// Rows of the dense block factored at every evaluation: the random effects after the
-    /// first term, then `X` and `y`.
-    pub fn dense_block_size(&self) -> usize {
-        self.nt
-    }
-
-    /// Number of objective evaluations since the structure was built (gradient evaluations
-    /// included).
-    pub fn evaluations(&self) -> usize {
-        self.evaluations
-    }
-
-    /// `Σ log wᵢ` of the prior weights (0 without weights).
-    pub fn log_det_w(&self) -> f64 {
-        self.log_det_w
+        pls
     }
 
     /// Build every cross product from the design's `X` and `Z` with the given weights,
@@ -225,8 +291,6 @@ impl ProfiledDeviance {
         y: &[f64],
         offset: Option<&[f64]>,
     ) {
-        self.factored = None;
-        self.dense_work = crate::gradient::DenseWork::default();
         let n = self.n;
         let p = self.p;
         let nr = self.nr;
@@ -408,10 +472,11 @@ impl std::fmt::Debug for ProfiledDeviance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProfiledDeviance")
             .field("reml", &self.reml)
-            .field("n", &self.n)
-            .field("p", &self.p)
-            .field("terms", &self.terms)
-            .field("dense_block", &self.nt)
+            .field("n", &self.pls.n)
+            .field("p", &self.pls.p)
+            .field("terms", &self.pls.terms)
+            .field("dense_block", &self.pls.nt)
+            .field("blocks", &self.blocks.name())
             .field("evaluations", &self.evaluations)
             .finish_non_exhaustive()
     }

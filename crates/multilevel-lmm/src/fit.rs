@@ -345,7 +345,7 @@ impl LinearMixedModel {
         } else {
             None
         };
-        let lambda = self.dev.lambda.clone();
+        let lambda = self.dev.lambda().to_vec();
 
         // b = Λu per term, per level.
         let b_terms: Vec<Vec<f64>> = d

@@ -44,126 +44,37 @@
 //! crossed designs (the block after the first fills in); nested designs pay a little for a
 //! dense block that could stay sparse, which is cheap while the later terms have few levels.
 
-use faer::dyn_stack::MemBuffer;
-use faer::{Mat, Par};
 use multilevel_design::CovarianceSpec;
 
-use crate::blocks::layout::{RestRow, TermShape};
-use crate::blocks::sparse::{SparseRest, TileIndex};
 use crate::blocks::{dense, levels};
-
-/// Log-determinants and residual of one factorization of `M(θ)`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FactorSummary {
-    /// `log|L_ZZ|²`.
-    pub ld_l2: f64,
-    /// `log|R_X|²`.
-    pub ld_rx2: f64,
-    /// Penalized residual sum of squares `r²`.
-    pub pwrss: f64,
-}
+use crate::factorization::PlsBlocks;
+pub use crate::pls::FactorSummary;
+use crate::pls::Pls;
 
 /// A prepared linear mixed model: cross products of `[Z X y]` and the workspace to evaluate
 /// the profiled REML criterion or ML deviance at any θ.
 pub struct ProfiledDeviance {
+    /// The cross products and the blocked factor.
+    pub(crate) pls: Pls,
     pub(crate) reml: bool,
-    pub(crate) n: usize,
-    pub(crate) p: usize,
-    pub(crate) terms: Vec<TermShape>,
-    /// Random effects of the first term, `k₀ · ℓ₀`.
-    pub(crate) k0: usize,
-    pub(crate) l0: usize,
-    /// Random effects after the first term.
-    pub(crate) nr: usize,
-    /// Size of the dense block, `nr + p + 1`.
-    pub(crate) nt: usize,
-    /// `Z₀'Z₀` per level, `k₀ × k₀` row-major blocks.
-    pub(crate) a00: Vec<f64>,
-    /// Observations sorted by level of the first term, and where each level starts.
-    pub(crate) level_order: Vec<usize>,
-    pub(crate) level_start: Vec<usize>,
-    /// Per level of the first term, the rows of `[Z_r X y]'Z₀` that are structurally non-zero.
-    pub(crate) bptr: Vec<usize>,
-    pub(crate) brow: Vec<u32>,
-    /// `brow.len() × k₀` values of `[Z_r X y]'Z₀`, row-major.
-    pub(crate) bval: Vec<f64>,
-    /// `[Z_r X y]'[Z_r X y]`, `nt × nt`, symmetric (both triangles stored).
-    pub(crate) a_rest: Mat<f64>,
-    /// The non-zeros of `a_rest` when there are few (see [`SparseRest`]); `S` is then formed
-    /// from them.
-    pub(crate) a_rest_sparse: Option<SparseRest>,
-    /// Levels of the first term reaching into each column block of `S` (sparse downdate),
-    /// rebuilt when the block width or the pattern (`accumulate`) changes.
-    pub(crate) tile_index: TileIndex,
-    pub(crate) rest_rows: Vec<RestRow>,
-    /// Whether every later term is scalar (then `Λᵣ` is diagonal).
-    pub(crate) rest_scalar: bool,
-    pub(crate) log_det_w: f64,
-    /// A constant column `(j, c)` of `X` (the intercept), if any. The response is centred
-    /// before the cross products are formed (`y − m`, with `m` its weighted mean), which leaves
-    /// the criterion unchanged (the shift is absorbed by `β_j += m / c`) but keeps `y'y` small,
-    /// so `r²`, found by subtraction inside the Cholesky factor, keeps its digits on large data.
-    pub(crate) const_col: Option<(usize, f64)>,
-    /// The shift `m` applied to the response.
-    pub(crate) y_shift: f64,
     /// Each term's covariance structure (θ → Λ).
     pub(crate) covariances: Vec<CovarianceSpec>,
-    // ---- workspace, overwritten by every evaluation ----
-    /// Λ of each term, `k × k` row-major lower triangular.
-    pub(crate) lambda: Vec<Vec<f64>>,
-    /// `L₀₀`, one `k₀ × k₀` row-major lower-triangular block per level.
-    pub(crate) l00: Vec<f64>,
-    /// `V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ`, same layout as `bval`.
-    pub(crate) vval: Vec<f64>,
-    /// The dense block; after an evaluation its lower triangle holds `L_S`.
-    pub(crate) s: Mat<f64>,
-    /// `V` stored densely (`nt × k₀ℓ₀`) when `[Z_r X y]'Z₀` is dense enough that one
-    /// matrix product beats the level-by-level sparse downdate.
-    pub(crate) vdense: Option<Mat<f64>>,
-    /// Diagonal of Λᵣ (then 1 for the X and y rows) when every later term is scalar.
-    pub(crate) rest_scale: Vec<f64>,
-    /// Width of the column blocks in which `S` is formed (`nt` when `S` is small).
-    pub(crate) tile_width: usize,
-    /// Size of the dense block from which two threads are used ([`crate::assemble::PARALLEL_MIN`]).
-    pub(crate) parallel_min: usize,
-    /// Work from which the gradient's first-term pass is split into chunks
-    /// ([`crate::gradient::GRADIENT_CHUNK_WORK`]).
-    pub(crate) gradient_chunk_work: usize,
-    /// Scratch for small per-level blocks (`2 k_max²`).
-    pub(crate) small: Vec<f64>,
-    /// Row-major copy of a tiny dense block while it is factored.
-    pub(crate) tiny: Vec<f64>,
-    pub(crate) mem: MemBuffer,
-    pub(crate) par: Par,
+    /// The block type chosen for the model's layout ([`crate::fast::choose`]).
+    pub(crate) blocks: Box<dyn PlsBlocks>,
     pub(crate) evaluations: usize,
     /// Gradient evaluations (each also counts as an objective evaluation).
     pub(crate) gradient_evaluations: usize,
-    /// Gradient workspace: `S⁻¹` on the leading block (see [`crate::gradient`]).
-    pub(crate) sinv: Mat<f64>,
-    /// Gradient workspace: `L_S⁻¹` on the leading block (scalar-term shortcut).
-    pub(crate) linv: Mat<f64>,
-    /// Scratch of the dense inverse.
-    pub(crate) grad_mem: Option<MemBuffer>,
-    /// Workspace of the general gradient's dense passes ([`crate::gradient`]).
-    pub(crate) dense_work: crate::gradient::DenseWork,
-    /// Workspace of the single-term gradient ([`crate::fast::single`]).
-    pub(crate) single: crate::fast::single::SingleWork,
-    /// Workspace of the small all-scalar-terms gradient ([`crate::fast::scalar`]).
-    pub(crate) scalar: crate::fast::scalar::ScalarWork,
     /// θ and summary of the last successful factorization, while the factor in the workspace
     /// is still that one (cleared when a factorization starts or the cross products change).
     pub(crate) factored_theta: Vec<f64>,
     pub(crate) factored: Option<FactorSummary>,
-    /// Whether the small-model fast paths ([`crate::fast`]) may be used (tests turn
-    /// them off to compare with the general path).
-    pub(crate) small_paths: bool,
 }
 
 impl ProfiledDeviance {
     /// Fill `Λ` of every term from its share of θ through the term's covariance structure.
     pub(crate) fn set_lambda(&mut self, theta: &[f64]) {
-        let parts = self.terms.iter().zip(&self.covariances);
-        for ((shape, cov), lam) in parts.zip(self.lambda.iter_mut()) {
+        let parts = self.pls.terms.iter().zip(&self.covariances);
+        for ((shape, cov), lam) in parts.zip(self.pls.lambda.iter_mut()) {
             let cov = cov.as_covariance();
             let th = theta
                 .get(shape.theta_offset..shape.theta_offset + cov.n_theta())
@@ -188,11 +99,12 @@ impl ProfiledDeviance {
     }
 
     pub(crate) fn criterion_both(&self, f: &FactorSummary) -> (f64, f64) {
-        let n = self.n as f64;
-        let np = (self.n - self.p) as f64;
+        let n = self.pls.n as f64;
+        let np = (self.pls.n - self.pls.p) as f64;
         let two_pi = 2.0 * std::f64::consts::PI;
-        let ml = f.ld_l2 - self.log_det_w + n * (1.0 + (two_pi * f.pwrss / n).ln());
-        let reml = f.ld_l2 + f.ld_rx2 - self.log_det_w + np * (1.0 + (two_pi * f.pwrss / np).ln());
+        let ml = f.ld_l2 - self.pls.log_det_w + n * (1.0 + (two_pi * f.pwrss / n).ln());
+        let reml =
+            f.ld_l2 + f.ld_rx2 - self.pls.log_det_w + np * (1.0 + (two_pi * f.pwrss / np).ln());
         (reml, ml)
     }
 
@@ -224,42 +136,38 @@ impl ProfiledDeviance {
 
     fn factor_uncached(&mut self, theta: &[f64]) -> Option<FactorSummary> {
         self.set_lambda(theta);
-        let kk = self.k0 * self.k0;
+        let pls = &mut self.pls;
+        let kk = pls.k0 * pls.k0;
         // L₀₀: per level, chol(Λ₀'A₀₀Λ₀ + I).
-        let mut tmp = std::mem::take(&mut self.small);
+        let mut tmp = std::mem::take(&mut pls.small);
         let first = levels::factor_levels(
-            &self.a00[..self.l0 * kk],
-            &self.lambda[0],
-            self.k0,
-            &mut self.l00[..self.l0 * kk],
+            &pls.a00[..pls.l0 * kk],
+            &pls.lambda[0],
+            pls.k0,
+            &mut pls.l00[..pls.l0 * kk],
             &mut tmp,
         );
-        let Some(mut ld_l2) = first else {
-            self.small = tmp;
-            return None;
-        };
+        pls.small = tmp;
+        let mut ld_l2 = first?;
 
-        // V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ, then S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] − V V' (lower triangle).
-        if !(self.small_paths && (self.single_term_schur() || self.scalar_terms_schur())) {
-            self.compute_v(&mut tmp);
-            self.form_schur();
-        }
-        self.small = tmp;
+        // V = Λᵣ'A_r0 Λ₀ L₀₀⁻ᵀ, then S = Λᵣ'A_rr Λᵣ + [I 0; 0 0] − V V' (lower triangle), by the
+        // model's block type.
+        self.blocks.form_schur(pls);
 
         // Dense Cholesky of S.
-        let nt = self.nt;
-        let two = self.two_threads(nt);
-        if !dense::factor(&mut self.s, two, &mut self.mem, &mut self.tiny) {
+        let nt = pls.nt;
+        let two = pls.two_threads(nt);
+        if !dense::factor(&mut pls.s, two, &mut pls.mem, &mut pls.tiny) {
             return None;
         }
         let mut ld_rx2 = 0.0;
-        for r in 0..self.nr {
-            ld_l2 += 2.0 * self.s[(r, r)].ln();
+        for r in 0..pls.nr {
+            ld_l2 += 2.0 * pls.s[(r, r)].ln();
         }
-        for r in self.nr..nt - 1 {
-            ld_rx2 += 2.0 * self.s[(r, r)].ln();
+        for r in pls.nr..nt - 1 {
+            ld_rx2 += 2.0 * pls.s[(r, r)].ln();
         }
-        let rr = self.s[(nt - 1, nt - 1)];
+        let rr = pls.s[(nt - 1, nt - 1)];
         let summary = FactorSummary {
             ld_l2,
             ld_rx2,
@@ -270,5 +178,44 @@ impl ProfiledDeviance {
         } else {
             None
         }
+    }
+
+    /// The criterion (REML or ML deviance, as [`Self::objective`]) and its exact gradient with
+    /// respect to θ, from one factorization. Counts as one evaluation. When `M(θ)` cannot be
+    /// factored the criterion is `+∞` and the gradient NaN.
+    ///
+    /// ```text
+    ///   ∂d/∂θ_k = ∂ log|Ω|/∂θ_k + (n − p or n) (∂r²/∂θ_k) / r²
+    /// ```
+    ///
+    /// with `Ω` the matrix of the log-determinant (`M` without `y`; for ML its random-effects
+    /// block). Only the diagonal (term, level) blocks of `Ω⁻¹Λ̃'G̃` are formed, from a selected
+    /// inverse built on the blocked factor; `∂r²/∂θ` comes from the stored cross products
+    /// (the derivation is in [`crate::gradient`]). The cost is about two to three objective
+    /// evaluations. At a boundary (a diagonal θ at 0) the result is the one-sided derivative
+    /// into the feasible region.
+    pub fn gradient(&mut self, theta: &[f64]) -> (f64, Vec<f64>) {
+        self.evaluations += 1;
+        self.gradient_evaluations += 1;
+        let Some(f) = self.factor(theta) else {
+            return (f64::INFINITY, vec![f64::NAN; theta.len()]);
+        };
+        let (m, scale) = self.gradient_shape(&f);
+        (
+            self.criterion(&f),
+            self.blocks.gradient(&self.pls, m, scale, theta.len()),
+        )
+    }
+
+    /// The rows of the rest block in `Ω` (`n_r + p` for REML, `n_r` for ML) and the factor
+    /// `−2 (n − p or n) / r²` of `∂r²/∂θ` in the gradient.
+    pub(crate) fn gradient_shape(&self, f: &FactorSummary) -> (usize, f64) {
+        let (n, p, nr) = (self.pls.n, self.pls.p, self.pls.nr);
+        let (m, nfac) = if self.reml {
+            (nr + p, (n - p) as f64)
+        } else {
+            (nr, n as f64)
+        };
+        (m, -2.0 * nfac / f.pwrss)
     }
 }

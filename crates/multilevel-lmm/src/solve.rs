@@ -5,11 +5,11 @@ use faer::Mat;
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 
 use crate::blocks::small::{small_lower_inverse, spd_inverse_from_lower_inverse};
-use crate::objective::ProfiledDeviance;
+use crate::pls::Pls;
 
-impl ProfiledDeviance {
+impl Pls {
     /// Read β, the spherical random effects u and `b = Λu` off the current factor (call after
-    /// a successful [`ProfiledDeviance::factor`] at θ̂).
+    /// a successful factorization at θ̂).
     pub(crate) fn solve_current(&self) -> (Vec<f64>, Vec<Vec<f64>>) {
         let (mut beta, u0, ur) = self.solve_raw();
         // Undo the centring of the response (the random effects are unaffected).
@@ -100,7 +100,7 @@ impl ProfiledDeviance {
     /// Diagonal `k × k` blocks of `(L_ZZ L_ZZ')⁻¹ = (Λ'Z'ZΛ + I)⁻¹` for every level of every
     /// term (after a successful factorization), row-major; lme4's conditional variances are
     /// `σ² Λⱼ · block · Λⱼ'`.
-    pub fn inverse_diag_blocks(&self) -> Vec<Vec<f64>> {
+    pub(crate) fn inverse_diag_blocks(&self) -> Vec<Vec<f64>> {
         let nr = self.nr;
         let k0 = self.k0;
         // L_rr⁻¹, dense lower triangular.
@@ -183,7 +183,7 @@ impl ProfiledDeviance {
     }
 
     /// `(R_X'R_X)⁻¹` from the current factor, `p × p` row-major (vcov(β̂) = σ² times this).
-    pub fn rx_inverse(&self) -> Vec<f64> {
+    pub(crate) fn rx_inverse(&self) -> Vec<f64> {
         let p = self.p;
         let nr = self.nr;
         let l: Vec<f64> = (0..p * p)

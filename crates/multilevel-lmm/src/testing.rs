@@ -6,9 +6,9 @@
 use faer::Mat;
 use multilevel_design::{CovarianceSpec, Design, ReTerm};
 
-use crate::assemble::PARALLEL_MIN;
 use crate::blocks::sparse::TileIndex;
 use crate::objective::ProfiledDeviance;
+use crate::pls::PARALLEL_MIN;
 
 /// Deterministic pseudo-random numbers in [0, 1).
 fn lcg(seed: &mut u64) -> f64 {
@@ -171,7 +171,7 @@ fn dense_off_diagonal_path_and_large_blocks_agree_with_dense_computation() {
     // the dense V path and faer's Cholesky.
     let d = design_with(true, 120, &[(40, 1), (16, 2)]);
     let mut dev = ProfiledDeviance::new(&d, false);
-    assert!(dev.vdense.is_some());
+    assert!(dev.pls.vdense.is_some());
     let theta = [0.8, 1.1, -0.2, 0.6];
     let (_, ml) = brute_force(&d, &theta);
     let ours = dev.objective(&theta);
@@ -186,9 +186,9 @@ fn two_thread_schur_and_cholesky_equal_the_sequential_ones() {
         let d = design_with(true, 400, spec);
         let mut dev = ProfiledDeviance::new(&d, false);
         let theta: Vec<f64> = (0..d.n_theta()).map(|i| 0.9 - 0.15 * i as f64).collect();
-        dev.tile_width = 7;
+        dev.pls.tile_width = 7;
         let seq = dev.objective(&theta);
-        dev.parallel_min = 0;
+        dev.pls.parallel_min = 0;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
@@ -204,11 +204,11 @@ fn two_thread_schur_and_cholesky_equal_the_sequential_ones() {
 fn tiled_sparse_downdate_equals_untiled() {
     let d = design_with(false, 400, &[(90, 1), (60, 2), (30, 1)]);
     let mut dev = ProfiledDeviance::new(&d, true);
-    assert!(dev.vdense.is_none());
+    assert!(dev.pls.vdense.is_none());
     let theta = [0.8, 1.1, -0.2, 0.6, 0.3];
-    dev.tile_width = dev.nt;
+    dev.pls.tile_width = dev.pls.nt;
     let whole = dev.objective(&theta);
-    dev.tile_width = 7;
+    dev.pls.tile_width = 7;
     let tiled = dev.objective(&theta);
     assert!(
         (whole - tiled).abs() < 1e-10 * whole.abs(),
@@ -232,7 +232,7 @@ fn sparse_cross_products_and_tile_index_give_the_dense_numbers() {
     ] {
         let d = design_with(true, 600, spec);
         let mut dev = ProfiledDeviance::new(&d, false);
-        assert!(dev.a_rest_sparse.is_some() && dev.vdense.is_none());
+        assert!(dev.pls.a_rest_sparse.is_some() && dev.pls.vdense.is_none());
         let theta: Vec<f64> = (0..d.n_theta()).map(|i| 0.9 - 0.15 * i as f64).collect();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
@@ -241,16 +241,20 @@ fn sparse_cross_products_and_tile_index_give_the_dense_numbers() {
         let (mut seq, mut par) = (Vec::new(), Vec::new());
         for sparse in [true, false] {
             if !sparse {
-                dev.a_rest_sparse = None;
+                dev.pls.a_rest_sparse = None;
             }
-            for width in [dev.nt, 7, 16] {
-                dev.tile_width = width;
-                dev.parallel_min = PARALLEL_MIN;
+            for width in [dev.pls.nt, 7, 16] {
+                dev.pls.tile_width = width;
+                dev.pls.parallel_min = PARALLEL_MIN;
                 for small in [true, false] {
-                    dev.small_paths = small;
+                    if small {
+                        dev.use_chosen_blocks();
+                    } else {
+                        dev.use_general_blocks();
+                    }
                     seq.push(dev.objective(&theta).to_bits());
                 }
-                dev.parallel_min = 0;
+                dev.pls.parallel_min = 0;
                 par.push(pool.install(|| dev.objective(&theta)).to_bits());
             }
         }
@@ -296,4 +300,84 @@ fn set_response_matches_a_fresh_structure() {
     let mut fresh = ProfiledDeviance::new(&d2, true);
     let theta = [0.7, -0.3, 0.4, 1.3, 0.2, 0.5, 0.9];
     assert_eq!(dev.objective(&theta), fresh.objective(&theta));
+}
+
+// ---- The block types of small models against the general blocks ----
+
+/// The criterion, gradient, β and u by the fast paths and by the general path, for REML
+/// and ML. `exact`: the numbers must be the same bit for bit, else to 1e-12 relative.
+/// `fast_gradient`: a fast gradient path must apply (else only the fast Schur block does).
+fn compare(d: &Design, thetas: &[&[f64]], exact: bool, fast_gradient: bool) {
+    for reml in [true, false] {
+        let mut fast = ProfiledDeviance::new(d, reml);
+        let mut general = ProfiledDeviance::new(d, reml);
+        general.use_general_blocks();
+        for theta in thetas {
+            let (f1, g1) = fast.gradient(theta);
+            let (f2, g2) = general.gradient(theta);
+            let (b1, u1) = fast.solve();
+            let (b2, u2) = general.solve();
+            let close = |a: f64, b: f64| {
+                if exact {
+                    a == b
+                } else {
+                    (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()))
+                }
+            };
+            assert_eq!(f1, f2, "criterion, reml {reml}, θ {theta:?}");
+            assert!(
+                g1.iter().zip(&g2).all(|(a, b)| close(*a, *b)),
+                "gradient, reml {reml}, θ {theta:?}: {g1:?} vs {g2:?}"
+            );
+            assert_eq!(b1, b2);
+            assert_eq!(u1, u2);
+            assert_eq!(fast.objective(theta), general.objective(theta));
+            // The comparison is of two different paths: the fast one did apply here.
+            let fs = fast.factor(theta).expect("factor");
+            assert_eq!(
+                fast.special_gradient(&fs, theta.len()).is_some(),
+                fast_gradient,
+                "fast gradient path for reml {reml}, θ {theta:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn single_term_path_equals_the_general_path() {
+    for weights in [false, true] {
+        let d = design_with(weights, 90, &[(9, 2)]);
+        compare(
+            &d,
+            &[&[0.6, 0.1, 0.3], &[1.2, -0.4, 0.0], &[0.0, 0.0, 0.5]],
+            true,
+            true,
+        );
+        // k₀ = 3: the k = 2 design with a third column (1, z, z²/4 + a wobble).
+        let mut d = design_with(weights, 90, &[(9, 2)]);
+        let t = &mut d.terms[0];
+        t.z =
+            t.z.chunks_exact(2)
+                .enumerate()
+                .flat_map(|(i, r)| [r[0], r[1], 0.25 * r[1] * r[1] + (i % 4) as f64 * 0.3])
+                .collect();
+        t.k = 3;
+        t.col_names.push("c2".into());
+        compare(&d, &[&[0.6, 0.1, 0.3, 0.8, -0.2, 0.4]], true, true);
+        // A scalar term near 0 (the scalar identity is not used there).
+        let d = design_with(weights, 80, &[(9, 1)]);
+        compare(&d, &[&[5e-4], &[0.0]], true, true);
+    }
+}
+
+#[test]
+fn scalar_terms_path_equals_the_general_path() {
+    for weights in [false, true] {
+        let d = design_with(weights, 80, &[(9, 1)]);
+        compare(&d, &[&[0.6], &[-1.3]], false, true);
+        let d = design_with(weights, 150, &[(12, 1), (7, 1), (5, 1)]);
+        compare(&d, &[&[0.6, 1.4, 0.2], &[-0.6, 1.4, -0.2]], false, true);
+        // One θ near 0: the general formula (through the fast Schur complement).
+        compare(&d, &[&[0.6, 5e-4, 0.2]], false, false);
+    }
 }

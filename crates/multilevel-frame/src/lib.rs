@@ -6,6 +6,8 @@
 //! formula text ──multilevel-formula──▶ Formula ─┐
 //! CSV / in-memory columns ──▶ DataFrame ────────┴─▶ ModelFrame ──▶ multilevel-design
 //! ```
+#[cfg(feature = "formats")]
+mod arrow;
 mod csvread;
 mod data;
 mod error;
@@ -14,6 +16,10 @@ mod frame;
 mod newdata;
 mod rnum;
 mod source;
+#[cfg(feature = "formats")]
+mod spss;
+#[cfg(feature = "formats")]
+mod stata;
 
 pub use data::{Column, Contrasts, DataFrame, Factor, ReadOptions};
 pub use error::{DataError, DataWarning, FrameError, Location};

@@ -318,24 +318,42 @@ impl DataFrame {
                 }
                 Ok(df)
             }
+            #[cfg(feature = "formats")]
+            Some(Format::Parquet) => crate::arrow::read_parquet(name, bytes, opts),
+            #[cfg(feature = "formats")]
+            Some(Format::ArrowFile) => crate::arrow::read_arrow_ipc(name, bytes, false, opts),
+            #[cfg(feature = "formats")]
+            Some(Format::ArrowStream) => crate::arrow::read_arrow_ipc(name, bytes, true, opts),
+            #[cfg(feature = "formats")]
+            Some(Format::Stata) => crate::stata::read_stata(name, bytes, opts),
+            #[cfg(feature = "formats")]
+            Some(Format::Spss) => crate::spss::read_spss(name, bytes, opts),
+            #[cfg(not(feature = "formats"))]
             Some(f) => Err(unknown(format!(
-                "the file looks like {}, which this build does not read",
-                format_name(f)
+                "the file looks like {}, which this build does not read (the `formats` feature is off)",
+                match f {
+                    Format::Parquet => "a Parquet file",
+                    Format::ArrowFile => "an Arrow IPC (Feather version 2) file",
+                    Format::ArrowStream => "an Arrow IPC stream",
+                    Format::Stata => "a Stata .dta file",
+                    _ => "an SPSS .sav file",
+                }
             ))),
         }
     }
 }
 
-/// A format's name in messages.
-pub(crate) fn format_name(f: Format) -> &'static str {
-    match f {
-        Format::Text => "delimited text",
-        Format::Gzip => "a gzip-compressed file",
-        Format::Zstd => "a zstd-compressed file",
-        Format::Parquet => "a Parquet file",
-        Format::ArrowFile => "an Arrow IPC (Feather version 2) file",
-        Format::ArrowStream => "an Arrow IPC stream",
-        Format::Stata => "a Stata .dta file",
-        Format::Spss => "an SPSS .sav file",
+#[cfg_attr(not(feature = "formats"), allow(dead_code))]
+/// Apply [`ReadOptions`]' factor and ordered-factor columns to data read from a binary format.
+pub(crate) fn apply_factor_options(
+    mut df: DataFrame,
+    opts: &ReadOptions,
+) -> Result<DataFrame, DataError> {
+    for c in &opts.factor_columns {
+        df = df.to_factor(c, false)?;
     }
+    for c in &opts.ordered_columns {
+        df = df.to_factor(c, true)?;
+    }
+    Ok(df)
 }

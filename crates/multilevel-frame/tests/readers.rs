@@ -242,3 +242,282 @@ fn read_data_reads_files_by_content() {
     assert!(e.to_string().starts_with("absent.csv") || e.to_string().contains("absent.csv"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[cfg(feature = "formats")]
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+#[cfg(feature = "formats")]
+fn codes_as_labels(df: &DataFrame, c: &str) -> Vec<Option<String>> {
+    match df.column(c) {
+        Some(Column::Factor(f)) => (0..f.codes.len())
+            .map(|i| f.label(i).map(str::to_string))
+            .collect(),
+        other => panic!("{c} not a factor: {other:?}"),
+    }
+}
+
+/// hsb.dta (Stata 13, written by haven from mlmRev::Hsb82, see tests/data/write_fixtures.R)
+/// reads to the same values as the CSV haven's script wrote beside it, with value labels as
+/// factor levels.
+#[cfg(feature = "formats")]
+#[test]
+fn stata_hsb_reads_like_its_csv() {
+    let p = fixture("hsb.dta");
+    let bytes = std::fs::read(&p).unwrap();
+    assert_eq!(detect_format(&bytes), Some(Format::Stata));
+    let df = DataFrame::read_data(&p, &ReadOptions::default(), None).unwrap();
+    let csv = DataFrame::read_csv(&fixture("hsb_expected.csv"), &ReadOptions::default()).unwrap();
+    assert_eq!(df.column_names(), csv.column_names());
+    assert_eq!(df.nrows(), csv.nrows());
+    assert!(df.nrows() > 50);
+    // write.csv keeps 15 significant digits; the .dta file holds the full doubles
+    for c in ["school", "ses", "mAch", "meanses", "cses"] {
+        let (a, b) = (num(&df, c), num(&csv, c));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            let (x, y) = (x.unwrap(), y.unwrap());
+            assert!((x - y).abs() <= 1e-13 * y.abs().max(1.0), "{c}: {x} vs {y}");
+        }
+    }
+    // value labels: levels in the order of the values (Male = 1, Female = 2)
+    assert_eq!(levels(&df, "sx"), vec!["Male", "Female"]);
+    // the 3 schools are public: only the labels of values that occur are levels
+    assert_eq!(levels(&df, "sector"), vec!["Public"]);
+    // the CSV holds the labelled values as numbers (1 = Male, 2 = Female; 0 = Public)
+    let sx: Vec<Option<String>> = num(&csv, "sx")
+        .iter()
+        .map(|x| Some(if *x == Some(1.0) { "Male" } else { "Female" }.to_string()))
+        .collect();
+    assert_eq!(codes_as_labels(&df, "sx"), sx);
+    assert!(num(&csv, "sector").iter().all(|x| *x == Some(0.0)));
+    // a string variable: byte-ordered levels as in CSV
+    assert_eq!(levels(&df, "minrty"), levels(&csv, "minrty"));
+    assert_eq!(
+        codes_as_labels(&df, "minrty"),
+        codes_as_labels(&csv, "minrty")
+    );
+}
+
+#[cfg(feature = "formats")]
+#[test]
+fn stata_labels_and_missing_values() {
+    let df = DataFrame::read_data(&fixture("labelled.dta"), &ReadOptions::default(), None).unwrap();
+    assert_eq!(df.column_names(), vec!["yval", "fval", "grp", "txt"]);
+    assert_eq!(
+        num(&df, "yval"),
+        vec![Some(1.5), None, Some(3.25), Some(4.0), Some(5.0)]
+    );
+    assert_eq!(
+        num(&df, "fval"),
+        vec![Some(0.5), Some(1.5), None, Some(2.5), Some(3.5)]
+    );
+    // used values only, in value order; 9 has no label and prints as the number
+    assert_eq!(levels(&df, "grp"), vec!["low", "mid", "high", "9"]);
+    assert_eq!(
+        codes_as_labels(&df, "grp"),
+        vec![
+            Some("high".to_string()),
+            Some("low".to_string()),
+            Some("mid".to_string()),
+            None,
+            Some("9".to_string())
+        ]
+    );
+    // Stata's empty string is missing
+    assert_eq!(levels(&df, "txt"), vec!["a", "b", "c"]);
+    assert_eq!(df.column("txt").unwrap().n_missing(), 1);
+    // a truncated file: one error naming the file and the format
+    let bytes = std::fs::read(fixture("labelled.dta")).unwrap();
+    for end in [10, 100, bytes.len() / 2, bytes.len() - 3] {
+        let e = read("cut.dta", &bytes[..end]).unwrap_err();
+        let m = e.to_string();
+        assert!(m.starts_with("cut.dta") && m.contains("Stata"), "{m}");
+    }
+}
+
+#[cfg(feature = "formats")]
+mod arrow_data {
+    use super::*;
+    use std::sync::Arc;
+
+    use arrow_array::{
+        ArrayRef, BooleanArray, DictionaryArray, Float32Array, Float64Array, Int32Array,
+        RecordBatch, StringArray, types::Int8Type,
+    };
+
+    fn batch() -> RecordBatch {
+        let y: ArrayRef = Arc::new(Float64Array::from(vec![
+            Some(1.5),
+            None,
+            Some(f64::NAN),
+            Some(4.0),
+        ]));
+        let n: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), Some(2), None, Some(4)]));
+        let x: ArrayRef = Arc::new(Float32Array::from(vec![0.5f32, 1.0, 1.5, 2.0]));
+        // dictionary order z, a (an R factor with levels z, a)
+        let g: DictionaryArray<Int8Type> = vec![Some("z"), Some("a"), None, Some("z")]
+            .into_iter()
+            .collect();
+        let s: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("q"),
+            Some("p"),
+            Some("q"),
+            None,
+        ]));
+        let b: ArrayRef = Arc::new(BooleanArray::from(vec![true, false, true, true]));
+        RecordBatch::try_from_iter(vec![
+            ("y", y),
+            ("n", n),
+            ("x", x),
+            ("g", Arc::new(g) as ArrayRef),
+            ("s", s),
+            ("b", b),
+        ])
+        .unwrap()
+    }
+
+    fn check(df: &DataFrame) {
+        assert_eq!(df.column_names(), vec!["y", "n", "x", "g", "s", "b"]);
+        assert_eq!(num(df, "y"), vec![Some(1.5), None, None, Some(4.0)]);
+        assert_eq!(num(df, "n"), vec![Some(1.0), Some(2.0), None, Some(4.0)]);
+        assert_eq!(
+            num(df, "x"),
+            vec![Some(0.5), Some(1.0), Some(1.5), Some(2.0)]
+        );
+        assert_eq!(levels(df, "g"), vec!["z", "a"]);
+        assert_eq!(
+            codes_as_labels(df, "g"),
+            vec![Some("z".into()), Some("a".into()), None, Some("z".into())]
+        );
+        assert_eq!(levels(df, "s"), vec!["p", "q"]);
+        assert_eq!(df.column("s").unwrap().n_missing(), 1);
+        assert_eq!(levels(df, "b"), vec!["FALSE", "TRUE"]);
+    }
+
+    #[test]
+    fn record_batch_in_memory() {
+        let df = DataFrame::from_record_batch("mem", &batch()).unwrap();
+        check(&df);
+        // two batches: the second dictionary adds a level at the end
+        let b2 = batch();
+        let g2: DictionaryArray<Int8Type> = vec![Some("m"), Some("a"), Some("m"), Some("a")]
+            .into_iter()
+            .collect();
+        let mut cols = b2.columns().to_vec();
+        cols[3] = Arc::new(g2);
+        let b2 = RecordBatch::try_new(b2.schema(), cols).unwrap();
+        let df = DataFrame::from_record_batches("mem", &batch().schema(), &[batch(), b2]).unwrap();
+        assert_eq!(df.nrows(), 8);
+        assert_eq!(levels(&df, "g"), vec!["z", "a", "m"]);
+        // infinite values are an error naming the column and row
+        let inf: ArrayRef = Arc::new(Float64Array::from(vec![1.0, f64::INFINITY]));
+        let bad = RecordBatch::try_from_iter(vec![("v", inf)]).unwrap();
+        let e = DataFrame::from_record_batch("mem", &bad).unwrap_err();
+        assert!(
+            e.to_string().contains("row 2") && e.to_string().contains("`v`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn parquet_file() {
+        let mut buf = Vec::new();
+        let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch().schema(), None).unwrap();
+        w.write(&batch()).unwrap();
+        w.close().unwrap();
+        assert_eq!(detect_format(&buf), Some(Format::Parquet));
+        let df = read("d.parquet", &buf).unwrap();
+        check(&df);
+        // --factor applies to binary formats too
+        let opts = ReadOptions {
+            factor_columns: vec!["n".into()],
+            ..ReadOptions::default()
+        };
+        let df = DataFrame::from_data_bytes("d.parquet", &buf, &opts, None).unwrap();
+        assert_eq!(levels(&df, "n"), vec!["1", "2", "4"]);
+        // truncated: an error naming the file and the format
+        for end in [4, 20, buf.len() / 2, buf.len() - 1] {
+            let e = read("cut.parquet", &buf[..end]).unwrap_err();
+            let m = e.to_string();
+            assert!(m.starts_with("cut.parquet") && m.contains("Parquet"), "{m}");
+        }
+    }
+
+    #[test]
+    fn arrow_ipc_file_and_stream() {
+        let mut file = Vec::new();
+        let mut w = arrow_ipc::writer::FileWriter::try_new(&mut file, &batch().schema()).unwrap();
+        w.write(&batch()).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        assert_eq!(detect_format(&file), Some(Format::ArrowFile));
+        check(&read("d.feather", &file).unwrap());
+        let mut stream = Vec::new();
+        let mut w =
+            arrow_ipc::writer::StreamWriter::try_new(&mut stream, &batch().schema()).unwrap();
+        w.write(&batch()).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        assert_eq!(detect_format(&stream), Some(Format::ArrowStream));
+        check(&read("d.arrows", &stream).unwrap());
+        let e = read("cut.feather", &file[..file.len() / 2]).unwrap_err();
+        assert!(
+            e.to_string().contains("cut.feather") && e.to_string().contains("Arrow"),
+            "{e}"
+        );
+    }
+}
+
+/// labelled.sav and labelled_bytecode.sav (haven's write_sav, uncompressed and bytecode
+/// compressed): the table of labelled.dta, with a long variable name.
+#[cfg(feature = "formats")]
+#[test]
+fn spss_uncompressed_and_bytecode() {
+    for file in ["labelled.sav", "labelled_bytecode.sav"] {
+        let bytes = std::fs::read(fixture(file)).unwrap();
+        assert_eq!(detect_format(&bytes), Some(Format::Spss));
+        let df = read(file, &bytes).unwrap();
+        assert_eq!(
+            df.column_names(),
+            vec!["yval", "fval_long_name", "grp", "txt"],
+            "{file}"
+        );
+        assert_eq!(
+            num(&df, "yval"),
+            vec![Some(1.5), None, Some(3.25), Some(4.0), Some(5.0)],
+            "{file}"
+        );
+        assert_eq!(
+            num(&df, "fval_long_name"),
+            vec![Some(0.5), Some(1.5), None, Some(2.5), Some(3.5)]
+        );
+        assert_eq!(
+            levels(&df, "grp"),
+            vec!["low", "mid", "high", "9"],
+            "{file}"
+        );
+        assert_eq!(
+            codes_as_labels(&df, "grp"),
+            vec![
+                Some("high".to_string()),
+                Some("low".to_string()),
+                Some("mid".to_string()),
+                None,
+                Some("9".to_string())
+            ]
+        );
+        assert_eq!(levels(&df, "txt"), vec!["a", "b", "c"]);
+        assert_eq!(df.column("txt").unwrap().n_missing(), 1);
+        // every truncation is an error naming the file and the format, never a panic
+        for end in 0..bytes.len() {
+            if let Err(e) = read(file, &bytes[..end]) {
+                let m = e.to_string();
+                assert!(m.starts_with(file), "{m}");
+            }
+        }
+    }
+}

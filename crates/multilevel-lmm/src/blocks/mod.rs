@@ -14,19 +14,16 @@
 //! - [`sparse`]: the sparse `A_rr` and the column-block index of the downdate;
 //! - [`dense`]: the factor of `S` (small, faer's, or panel-blocked on two threads) and its
 //!   products on two threads;
-//! - [`selinv`], [`first_term`]: the gradient's kernels on the factor (`S⁻¹` and the later
-//!   terms' blocks; the pass over the first term's levels).
 //!
-//! The first seven are leaves (they take slices and matrices); the gradient's kernels are
-//! methods of [`crate::pls::Pls`], the system they read. No module here reads the objective:
-//! the objective composes these kernels through the block types of [`crate::factorization`].
+//! All are leaves: they take slices and matrices, and read neither the PLS system nor the
+//! objective, which compose them through the block types of [`crate::factorization`]. The
+//! gradient's kernels, which read the PLS system, live beside the gradient in
+//! [`crate::gradient`].
 
 pub(crate) mod dense;
-pub(crate) mod first_term;
 pub(crate) mod layout;
 pub(crate) mod levels;
 pub(crate) mod rows;
 pub(crate) mod schur;
-pub(crate) mod selinv;
 pub(crate) mod small;
 pub(crate) mod sparse;

@@ -16,9 +16,9 @@
 #![allow(clippy::needless_range_loop)]
 
 use crate::blocks::schur::scale_scalar_column;
-use crate::blocks::selinv::SCALAR_SHORTCUT_MIN_THETA;
 use crate::blocks::small::TINY_BLOCK;
 use crate::factorization::{General, PlsBlocks};
+use crate::gradient::selinv::SCALAR_SHORTCUT_MIN_THETA;
 use crate::gradient::{GradWork, residual_coef};
 use crate::pls::Pls;
 

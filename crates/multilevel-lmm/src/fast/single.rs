@@ -22,7 +22,6 @@
 // visibly that of the general path (which these paths must reproduce).
 #![allow(clippy::needless_range_loop)]
 
-use crate::blocks::selinv::SCALAR_SHORTCUT_MIN_THETA;
 use crate::blocks::small::{
     TINY_BLOCK, level_mix_into, rows_times_into, small_lower_inverse_into,
     spd_inverse_from_lower_inverse,
@@ -30,6 +29,7 @@ use crate::blocks::small::{
 use crate::factorization::{General, PlsBlocks};
 use crate::fast::scalar::{self, ScalarWork};
 use crate::gradient::GradWork;
+use crate::gradient::selinv::SCALAR_SHORTCUT_MIN_THETA;
 use crate::pls::Pls;
 
 /// Workspace of the single-term gradient, kept across evaluations.

@@ -67,13 +67,16 @@
 //! This file is the general gradient on the blocked factor ([`Pls::gradient_general`]): β, u,
 //! `Z'r` and the assembly of the two parts. The passes that read the selected inverse are
 //! kernels: `S⁻¹`, the later terms' blocks and the all-scalar shortcut in
-//! [`crate::blocks::selinv`], the first term's levels in [`crate::blocks::first_term`]. The
+//! [`crate::gradient::selinv`], the first term's levels in [`crate::gradient::first_term`]. The
 //! block types of [`crate::factorization`] call it, or their own kernels for small models.
+
+pub(crate) mod first_term;
+pub(crate) mod selinv;
 
 use faer::Mat;
 use faer::dyn_stack::MemBuffer;
 
-use crate::blocks::first_term::{DENSE_PASS_MAX, DenseWork};
+use crate::gradient::first_term::{DENSE_PASS_MAX, DenseWork};
 use crate::pls::Pls;
 
 /// Entries above which `DenseWork::c` is released after each gradient rather than kept (the
@@ -267,5 +270,4 @@ impl Pls {
 }
 
 #[cfg(test)]
-#[path = "gradient_tests.rs"]
 mod tests;

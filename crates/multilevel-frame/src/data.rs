@@ -177,6 +177,19 @@ impl DataFrame {
         self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
     }
 
+    /// The values of the numeric column `name`: `Ok(None)` when the column is a factor, and the
+    /// unknown-column error (nearest name suggested) when there is no such column.
+    ///
+    /// # Errors
+    /// [`DataError::UnknownColumn`] when the data have no column `name`.
+    pub fn numeric_values(&self, name: &str) -> Result<Option<&[Option<f64>]>, DataError> {
+        match self.column(name) {
+            None => Err(self.unknown_column_error(name)),
+            Some(Column::Numeric(v)) => Ok(Some(v)),
+            Some(Column::Factor(_)) => Ok(None),
+        }
+    }
+
     /// Where data row `row` (0-based) is, as the messages say it: `line N` in a CSV file
     /// (header = line 1), `row N` (1-based) for in-memory data.
     pub fn location(&self, row: usize) -> Location {

@@ -67,15 +67,12 @@ fn numeric<'a>(
     column: &str,
     role: &str,
 ) -> Result<&'a [Option<f64>], MetaError> {
-    match data.column(column) {
-        None => Err(data.unknown_column_error(column).into()),
-        Some(Column::Numeric(v)) => Ok(v),
-        Some(Column::Factor(_)) => Err(MetaError::NotNumeric {
+    data.numeric_values(column)?
+        .ok_or_else(|| MetaError::NotNumeric {
             data: data.name().to_string(),
             column: column.to_string(),
             role: role.to_string(),
-        }),
-    }
+        })
 }
 
 /// Extract effect sizes, variances, labels and the moderators' model matrix from `data`.

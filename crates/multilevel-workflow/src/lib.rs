@@ -511,15 +511,13 @@ fn numeric_column<'a>(
     column: &str,
     role: &str,
 ) -> Result<&'a [Option<f64>], WorkflowError> {
-    match data.column(column) {
-        None => Err(unknown(data, column)),
-        Some(Column::Numeric(v)) => Ok(v),
-        Some(Column::Factor(_)) => Err(WorkflowError::NotNumeric {
+    data.numeric_values(column)
+        .map_err(|_| unknown(data, column))?
+        .ok_or_else(|| WorkflowError::NotNumeric {
             data: data.name().to_string(),
             column: column.to_string(),
             role: role.to_string(),
-        }),
-    }
+        })
 }
 
 fn unknown(data: &DataFrame, column: &str) -> WorkflowError {

@@ -86,9 +86,13 @@ pub const OVERDISPERSION_RATIO: f64 = 1.5;
 impl OverdispersionNote {
     /// The printed line: the ratio, and above [`OVERDISPERSION_RATIO`] what to try.
     pub fn line(&self) -> String {
+        // The p-value as R's format.pval prints it (0.1197, 2.3e-05, <2e-16).
+        let p = num::format_pval(&[self.p_value], 4)
+            .pop()
+            .unwrap_or_default();
         let mut s = format!(
-            "Overdispersion: Pearson chi-squared / df = {:.3} ({:.2} on {} df, p = {:.3e})",
-            self.ratio, self.pearson_chisq, self.df, self.p_value
+            "Overdispersion: Pearson chi-squared / df = {:.3} ({:.2} on {} df, p = {p})",
+            self.ratio, self.pearson_chisq, self.df
         );
         if self.ratio > OVERDISPERSION_RATIO {
             if self.poisson {

@@ -4,66 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{GOOD_CSV, assert_error, run, temp_dir, write};
 use std::path::PathBuf;
-use std::process::Command;
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_multilevel"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("the multilevel binary runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// A fresh directory for one test's files.
-fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("multilevel-cli-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
-
-/// Asserts a clean failure: status 1, no stdout report, no panic, and stderr mentioning every
-/// one of `needles` (case-insensitive).
-fn assert_error(r: &Run, needles: &[&str]) {
-    assert_eq!(r.code, Some(1), "exit status; stderr:\n{}", r.stderr);
-    assert!(!r.stderr.contains("panicked"), "panic:\n{}", r.stderr);
-    assert!(!r.stderr.contains("internal error"), "bug:\n{}", r.stderr);
-    assert!(r.stderr.starts_with("error: "), "stderr:\n{}", r.stderr);
-    assert!(
-        r.stderr.matches("hint:").count() <= 1,
-        "message repeated:\n{}",
-        r.stderr
-    );
-    let lower = r.stderr.to_lowercase();
-    for n in needles {
-        assert!(
-            lower.contains(&n.to_lowercase()),
-            "stderr does not mention {n:?}:\n{}",
-            r.stderr
-        );
-    }
-}
-
-/// Small valid data: 3 groups × 4 observations.
-const GOOD_CSV: &str = "y,x,g\n1.2,1,a\n2.3,2,a\n2.9,3,a\n4.1,4,a\n0.5,1,b\n1.9,2,b\n2.2,3,b\n3.8,4,b\n1.7,1,c\n2.4,2,c\n3.6,3,c\n4.4,4,c\n";
 
 // ----- errors ------------------------------------------------------------------------------
 

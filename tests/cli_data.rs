@@ -4,66 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{GOOD_CSV, run, run_with, temp_dir, write};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_with(args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_multilevel"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the multilevel binary runs");
-    if let Some(bytes) = stdin {
-        child.stdin.take().unwrap().write_all(bytes).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn run(args: &[&str]) -> Run {
-    run_with(args, None)
-}
-
-fn temp_dir(test: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("multilevel-cli-data-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p.to_string_lossy().into_owned()
-}
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(bytes).unwrap();
     enc.finish().unwrap()
 }
-
-/// 3 groups × 4 observations.
-const GOOD_CSV: &str = "y,x,g\n1.2,1,a\n2.3,2,a\n2.9,3,a\n4.1,4,a\n0.5,1,b\n1.9,2,b\n2.2,3,b\n3.8,4,b\n1.7,1,c\n2.4,2,c\n3.6,3,c\n4.4,4,c\n";
 
 const FORMULA: &str = "y ~ x + (1 | g)";
 
@@ -96,7 +46,7 @@ fn every_text_layout_gives_the_same_fit() {
     assert_eq!(fit_json(&["--data", &tsv], None), want, "tsv");
     let semi = write(&dir, "good_semi.csv", GOOD_CSV.replace(',', ";").as_bytes());
     assert_eq!(fit_json(&["--data", &semi], None), want, "semicolon");
-    let gz = write(&dir, "good.tsv.gz", &gzip(tsv_text.as_bytes()));
+    let gz = write(&dir, "good.tsv.gz", gzip(tsv_text.as_bytes()));
     assert_eq!(fit_json(&["--data", &gz], None), want, "gzip");
     let piped = fit_json(&["--data", "-"], Some(&gzip(GOOD_CSV.as_bytes())));
     assert_eq!(piped, want, "stdin");

@@ -3,66 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{GOOD_CSV, assert_error, bin, finish, run, temp_dir, write};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-struct Run {
-    code: Option<i32>,
-    #[allow(dead_code)]
-    stdout: String,
-    stderr: String,
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_multilevel"));
-    c.env_remove("RUST_BACKTRACE");
-    c
-}
-
-fn finish(out: std::process::Output) -> Run {
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn run(args: &[&str]) -> Run {
-    finish(bin().args(args).output().expect("the binary runs"))
-}
-
-/// A fresh directory for one test's files.
-fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("multilevel-rel-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
-
-/// A clean failure: status 1, one `error:` line first, no panic, and every needle mentioned.
-fn assert_error(r: &Run, needles: &[&str]) {
-    assert_eq!(r.code, Some(1), "exit status; stderr:\n{}", r.stderr);
-    assert!(!r.stderr.contains("panicked"), "panic:\n{}", r.stderr);
-    assert!(!r.stderr.contains("internal error"), "bug:\n{}", r.stderr);
-    assert!(r.stderr.starts_with("error: "), "stderr:\n{}", r.stderr);
-    let lower = r.stderr.to_lowercase();
-    for n in needles {
-        assert!(
-            lower.contains(&n.to_lowercase()),
-            "stderr does not mention {n:?}:\n{}",
-            r.stderr
-        );
-    }
-}
-
-const GOOD_CSV: &str = "y,x,g\n1.2,1,a\n2.3,2,a\n2.9,3,a\n4.1,4,a\n0.5,1,b\n1.9,2,b\n2.2,3,b\n3.8,4,b\n1.7,1,c\n2.4,2,c\n3.6,3,c\n4.4,4,c\n";
+use std::process::Stdio;
 
 // ----- output errors -----------------------------------------------------------------------
 

@@ -90,7 +90,7 @@ impl GeneralizedLinearMixedModel {
         )?;
         design.formula = formula.to_string();
         let fit = multilevel_glmm::glmer_full(design.clone(), &family, &glmm_options(opts))?;
-        let train = crate::predict::training_columns(&parsed, data);
+        let train = crate::predict::training_columns(&parsed, data)?;
         Ok(GeneralizedLinearMixedModel {
             formula: parsed,
             frame,

@@ -84,7 +84,7 @@ impl LinearMixedModel {
         design.formula = formula.to_string();
         let model = multilevel_lmm::LinearMixedModel::new(design, crate::lmm_options(options))?;
         let fitted = inference::FittedLmm::fit(model).map_err(lmm_error)?;
-        let train = crate::predict::training_columns(&parsed, data);
+        let train = crate::predict::training_columns(&parsed, data)?;
         Ok(LinearMixedModel {
             formula: parsed,
             frame,

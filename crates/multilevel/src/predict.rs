@@ -246,19 +246,23 @@ fn select_terms(formula: &Formula, re_form: &ReForm) -> Result<Vec<usize>, Error
 }
 
 /// The columns of `data` that `formula` names (what predictions need of the training data:
-/// the statistics of `scale()`, `cgm()` and `poly()`).
-pub(crate) fn training_columns(formula: &Formula, data: &DataFrame) -> DataFrame {
+/// the statistics of `scale()`, `cgm()` and `poly()`), each copied once.
+///
+/// # Errors
+/// None in practice: the columns come from one frame (equal lengths) and each name is added
+/// once; the data layer's error is passed on rather than assumed away.
+pub(crate) fn training_columns(
+    formula: &Formula,
+    data: &DataFrame,
+) -> Result<DataFrame, multilevel_frame::DataError> {
     let mut out = DataFrame::new(data.name());
     for name in formula.variables() {
         if out.column(&name).is_some() {
             continue;
         }
         if let Some(col) = data.column(&name) {
-            out = match out.clone().with_column(&name, col.clone()) {
-                Ok(d) => d,
-                Err(_) => out,
-            };
+            out = out.with_column(&name, col.clone())?;
         }
     }
-    out
+    Ok(out)
 }

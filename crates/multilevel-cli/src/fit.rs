@@ -3,6 +3,7 @@
 use crate::args::{Ddf, Family, FitArgs, OutputFormat};
 use anyhow::{Result, anyhow, bail};
 use multilevel::MixedModel;
+use multilevel::frame::DataWarning;
 use multilevel::{DataFrame, ReadOptions};
 use multilevel_report::{FitReport, Format, Render, RenderOptions};
 use std::path::Path;
@@ -282,23 +283,28 @@ pub fn check_response(formula: &str, data: &DataFrame) -> Result<()> {
     Ok(())
 }
 
-/// What the CSV reader noticed (a column read as text because of a stray token, two spellings
-/// of one id, a file that looks semicolon-separated): printed as warnings when the command has
+/// What the data reader noticed (a column read as text because of a stray token, two spellings
+/// of one id, a detected delimiter, row names): printed as warnings when the command has
 /// finished, so a command that fails still ends with its one error line (whose hint names the
 /// cause), and nothing the reader noticed goes unsaid when it succeeds.
-pub static READER_WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+pub static READER_WARNINGS: std::sync::Mutex<Vec<DataWarning>> = std::sync::Mutex::new(Vec::new());
 
-/// How the data file was read when the delimiter was detected rather than the usual one for
-/// its name: appended to a failing command's error line (the warnings are printed only after a
-/// command succeeds), since a wrongly guessed delimiter can be the cause of the error.
-pub static READER_NOTE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-
-/// The note to append to a failing command's error line (empty when there is none).
+/// The note a failing command appends to its error line when the delimiter of its data was
+/// detected rather than the usual one for the file's name (a wrongly guessed delimiter can be
+/// the cause of the error); empty otherwise.
 pub fn reader_error_note() -> String {
-    READER_NOTE
-        .lock()
-        .ok()
-        .and_then(|n| n.clone())
+    let Ok(pending) = READER_WARNINGS.lock() else {
+        return String::new();
+    };
+    pending
+        .iter()
+        .find_map(|w| match w {
+            DataWarning::Delimiter { file, delimiter } => Some(format!(
+                " (note: {file} was read as fields separated by {}, detected from its first lines; --delimiter sets it)",
+                multilevel::frame::delimiter_name(*delimiter)
+            )),
+            _ => None,
+        })
         .unwrap_or_default()
 }
 
@@ -318,24 +324,7 @@ pub fn load_data(
         let df = DataFrame::read_data(path, &opts, delimiter)?;
         crate::output::note_input(path);
         if let Ok(mut pending) = READER_WARNINGS.lock() {
-            pending.extend(df.warnings().iter().map(ToString::to_string));
-        }
-        let detected = df.warnings().iter().find_map(|w| match w {
-            multilevel::frame::DataWarning::Delimiter { file, delimiter } => {
-                Some((file.clone(), *delimiter))
-            }
-            _ => None,
-        });
-        if let (Some((file, d)), Ok(mut note)) = (detected, READER_NOTE.lock()) {
-            let name = match d {
-                ';' => "semicolon".to_string(),
-                '\t' => "tab".to_string(),
-                ',' => "comma".to_string(),
-                c => format!("`{}`", c.escape_default()),
-            };
-            *note = Some(format!(
-                " (note: {file} was read as {name}-separated text, detected from its first lines; --delimiter sets it)"
-            ));
+            pending.extend(df.warnings().iter().cloned());
         }
         return Ok(df);
     }

@@ -547,8 +547,9 @@ pub enum DataWarning {
     },
 }
 
-/// `commas`, `tabs`, `semicolons`, or the character itself in backquotes.
-pub(crate) fn delimiter_name(c: char) -> String {
+/// `commas`, `tabs`, `semicolons`, or the character itself in backquotes: how messages name a
+/// field delimiter.
+pub fn delimiter_name(c: char) -> String {
     match c {
         ',' => "commas".to_string(),
         '\t' => "tabs".to_string(),

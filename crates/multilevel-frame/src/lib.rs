@@ -22,7 +22,7 @@ mod spss;
 mod stata;
 
 pub use data::{Column, Contrasts, DataFrame, Factor, ReadOptions};
-pub use error::{DataError, DataWarning, FrameError, Location};
+pub use error::{DataError, DataWarning, FrameError, Location, delimiter_name};
 pub use eval::{orthopoly, scale};
 pub use frame::{
     FrameOptions, FrameVariable, ModelFrame, ResponseValues, VariableValue, interaction,

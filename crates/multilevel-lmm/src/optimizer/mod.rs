@@ -297,17 +297,7 @@ impl<'a> Evaluator<'a> {
     pub fn value(&mut self, x: &[f64]) -> f64 {
         let value = self.problem.value(x);
         self.evaluations += 1;
-        if value < self.best {
-            self.best = value;
-        }
-        self.observer.observe(&Progress {
-            evaluations: self.evaluations,
-            gradient_evaluations: self.gradient_evaluations,
-            x,
-            value,
-            gradient: None,
-            best: self.best,
-        });
+        self.record(x, value, None);
         value
     }
 
@@ -315,6 +305,12 @@ impl<'a> Evaluator<'a> {
     pub fn value_and_gradient(&mut self, x: &[f64], gradient: &mut [f64]) -> f64 {
         let value = self.problem.value_and_gradient(x, gradient);
         self.gradient_evaluations += 1;
+        self.record(x, value, Some(gradient));
+        value
+    }
+
+    /// Keeps the best value and tells the observer about an evaluation just counted.
+    fn record(&mut self, x: &[f64], value: f64, gradient: Option<&[f64]>) {
         if value < self.best {
             self.best = value;
         }
@@ -323,10 +319,9 @@ impl<'a> Evaluator<'a> {
             gradient_evaluations: self.gradient_evaluations,
             x,
             value,
-            gradient: Some(gradient),
+            gradient,
             best: self.best,
         });
-        value
     }
 
     /// Value-only evaluations so far.

@@ -122,3 +122,108 @@ fn other_binary_files_fail_with_one_line() {
         r.stderr
     );
 }
+
+/// A Parquet file with the columns of [`GOOD_CSV`] (`y`, `x` as doubles, `g` as strings).
+fn good_parquet() -> Vec<u8> {
+    use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let (mut y, mut x, mut g) = (Vec::new(), Vec::new(), Vec::new());
+    for line in GOOD_CSV.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        y.push(f[0].parse::<f64>().unwrap());
+        x.push(f[1].parse::<f64>().unwrap());
+        g.push(f[2].to_string());
+    }
+    let batch = RecordBatch::try_from_iter(vec![
+        ("y", Arc::new(Float64Array::from(y)) as ArrayRef),
+        ("x", Arc::new(Float64Array::from(x)) as ArrayRef),
+        ("g", Arc::new(StringArray::from(g)) as ArrayRef),
+    ])
+    .unwrap();
+    let mut buf = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    buf
+}
+
+#[test]
+fn parquet_fits_like_the_csv() {
+    let dir = temp_dir("parquet");
+    let csv = write(&dir, "good.csv", GOOD_CSV.as_bytes());
+    let want = fit_json(&["--data", &csv], None);
+    let pq = write(&dir, "good.parquet", good_parquet());
+    assert_eq!(fit_json(&["--data", &pq], None), want, "parquet");
+    // read by content, whatever the name says, and from standard input
+    let renamed = write(&dir, "good.dat", good_parquet());
+    assert_eq!(fit_json(&["--data", &renamed], None), want, "renamed");
+    assert_eq!(
+        fit_json(&["--data", "-"], Some(&good_parquet())),
+        want,
+        "stdin"
+    );
+    // a cut file: one line naming the file and the format
+    let cut = write(&dir, "cut.parquet", &good_parquet()[..40]);
+    let r = run(&["fit", "--data", &cut, FORMULA]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cut.parquet") && r.stderr.contains("Parquet"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Numbers equal to a relative tolerance, everything else equal, recursively.
+fn assert_close(got: &serde_json::Value, want: &serde_json::Value, tol: f64, at: &str) {
+    use serde_json::Value;
+    match (got, want) {
+        (Value::Number(a), Value::Number(b)) => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!(
+                (a - b).abs() <= tol * b.abs().max(1.0),
+                "{at}: {a} vs {b}"
+            );
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{at}");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert_close(x, y, tol, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            let keys = |o: &serde_json::Map<String, Value>| o.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(keys(a), keys(b), "{at}");
+            for (k, v) in a {
+                assert_close(v, &b[k], tol, &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(got, want, "{at}"),
+    }
+}
+
+#[test]
+fn stata_file_fits_like_its_csv() {
+    // haven wrote both files from the same data (crates/multilevel-frame/tests/data/write_fixtures.R);
+    // the CSV prints 15 significant digits, hence a tolerance instead of equality.
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/multilevel-frame/tests/data");
+    let dta = format!("{data}/hsb.dta");
+    let csv = format!("{data}/hsb_expected.csv");
+    let fit = |path: &str| {
+        let r = run(&[
+            "fit",
+            "--format",
+            "json",
+            "--data",
+            path,
+            "mAch ~ ses + minrty + (1 | school)",
+        ]);
+        assert_eq!(r.code, Some(0), "{path}: {}", r.stderr);
+        let mut v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        v.as_object_mut().unwrap().remove("data");
+        v
+    };
+    let want = fit(&csv);
+    assert!(want["fixed"].as_array().is_some_and(|f| f.len() == 3), "{want}");
+    assert_close(&fit(&dta), &want, 1e-9, "hsb");
+}

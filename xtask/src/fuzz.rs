@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// The fuzz targets, as named in `fuzz/Cargo.toml`.
-pub const TARGETS: [&str; 4] = ["formula", "csv_frame", "design", "json_report"];
+pub const TARGETS: [&str; 5] = ["formula", "csv_frame", "design", "json_report", "data_bytes"];
 
 /// Runs every target (or `only`) for `seconds` seconds; returns the executions per target.
 pub fn run(root: &Path, seconds: u64, only: Option<&str>) -> Result<Vec<(String, u64)>> {
@@ -25,7 +25,7 @@ pub fn run(root: &Path, seconds: u64, only: Option<&str>) -> Result<Vec<(String,
             .arg(&corpus)
             .arg("--")
             .arg(format!("-max_total_time={seconds}"))
-            .args(["-max_len=4096", "-timeout=20", "-print_final_stats=1"])
+            .args(["-max_len=8192", "-timeout=20", "-print_final_stats=1"])
             .output()
             .context(
                 "cannot run `cargo +nightly fuzz` (install it with `cargo install cargo-fuzz`)",

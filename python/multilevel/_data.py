@@ -200,8 +200,18 @@ def _wanted(names: Iterable[str], wanted: Optional[Iterable[str]]) -> List[str]:
     return [n for n in names if n in want]
 
 
-def to_columns(data: Any, wanted: Optional[Iterable[str]] = None) -> List[Column]:
-    """The extension's columns of ``data`` (only the ``wanted`` ones when given)."""
+def to_columns(data: Any, wanted: Optional[Iterable[str]] = None,
+               skip_unreadable: bool = False) -> List[Column]:
+    """The extension's columns of ``data`` (only the ``wanted`` ones when given); with
+    ``skip_unreadable``, columns of a type a model cannot use (dates) are left out."""
+    if skip_unreadable:
+        out = []
+        for name in column_names(data):
+            try:
+                out.extend(to_columns(data, [name]))
+            except ValueError:
+                continue
+        return out
     if isinstance(data, Dataset):
         return data._columns_for(wanted)
     mod = _module_of(data)

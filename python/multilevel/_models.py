@@ -18,8 +18,17 @@ def _nan(x: Optional[float]) -> float:
 
 
 def _columns(formula: str, data: Any, extra: Sequence[Optional[str]] = ()) -> list:
+    """The columns the formula (and ``extra`` options) read. When one of them is not in the
+    data, every readable column is passed, so the library's error names the real columns and
+    suggests the nearest."""
     wanted = set(_ext.formula_variables(formula))
     wanted.update(e for e in extra if e)
+    try:
+        names = set(_data.column_names(data))
+    except TypeError:
+        names = wanted
+    if not wanted <= names:
+        return _data.to_columns(data, None, skip_unreadable=True)
     return _data.to_columns(data, wanted)
 
 

@@ -107,6 +107,8 @@ def test_errors_are_python_exceptions_with_one_line_messages(sleepstudy):
     assert isinstance(e.value, ValueError)
     msg = str(e.value)
     assert "Dayz" in msg and "\n" not in msg.strip()
+    # Only the formula's columns are converted, but the error still knows every column.
+    assert "did you mean `Days`" in msg
     with pytest.raises(ml.MultilevelError):
         ml.lmer("Reaction ~ Days + (1 | Subject", sleepstudy)
     with pytest.raises(ml.MultilevelError, match="no embedded data set"):

@@ -295,6 +295,8 @@ def column_names(data: Any) -> List[str]:
         return [c[0] for c in data.columns]
     if isinstance(data, dict):
         return [str(k) for k in data]
+    if _module_of(data) == "polars" and hasattr(data, "collect_schema"):
+        return list(data.collect_schema().names())
     for attr in ("column_names", "columns"):
         names = getattr(data, attr, None)
         if names is not None:

@@ -325,9 +325,32 @@ class _Fitted:
         sims = self._m.simulate(nsim, seed, use_u)
         return _data.table({f"sim_{s + 1}": col for s, col in enumerate(sims)})
 
+    def plot(self, kind: str = "caterpillar") -> "Figure":
+        """A figure of the fit as SVG (shown inline in notebooks; ``bytes(fig)`` or
+        ``fig.save(path)``): "caterpillar", "residuals", "shrinkage" or "groups"."""
+        return Figure(self._m.plot_svg(kind))
+
     def compare(self, *others: "_Fitted") -> "ComparisonTable":
         """Likelihood-ratio tests against other models (lme4's ``anova(m1, m2, ...)``)."""
         return compare(self, *others)
+
+
+class Figure:
+    """An SVG figure: ``.svg`` the text, ``bytes(fig)`` its UTF-8 bytes, ``.save(path)``."""
+
+    def __init__(self, svg: str):
+        self.svg = svg
+
+    def __bytes__(self) -> bytes:
+        return self.svg.encode("utf-8")
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def save(self, path: str) -> None:
+        """Write the SVG file."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.svg)
 
 
 def _intervals_table(rows: List[Dict[str, Any]]) -> Any:

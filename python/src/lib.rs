@@ -169,6 +169,32 @@ fn augment_parts(
     (rows, fitted.to_vec(), resid.to_vec(), fixed)
 }
 
+/// A figure of a fitted model as SVG text: `caterpillar` (conditional modes with intervals),
+/// `residuals` (residuals against fitted and a normal QQ plot), `shrinkage` (per-group
+/// estimates against the conditional modes) or `groups` (per-group lines, one-factor models).
+fn plot_svg(m: &dyn MixedModel, kind: &str, reml: bool) -> PyResult<String> {
+    use multilevel::plot;
+    let svg = match kind {
+        "caterpillar" => {
+            plot::figures::caterpillar(m.summary()).and_then(|f| plot::render_svg_string(&f, None))
+        }
+        "residuals" => {
+            plot::figures::residuals(m.summary()).and_then(|f| plot::render_svg_string(&f, None))
+        }
+        "shrinkage" => plot::figures::shrinkage(m.design(), m.summary())
+            .and_then(|f| plot::render_svg_string(&f, None)),
+        "groups" => {
+            plot::figures::groups(m.design(), reml).and_then(|f| plot::render_svg_string(&f, None))
+        }
+        other => {
+            return Err(py_err(format!(
+                "unknown figure `{other}`; hint: use caterpillar, residuals, shrinkage or groups"
+            )));
+        }
+    };
+    svg.map_err(py_err)
+}
+
 type PredictOut = (Vec<Option<f64>>, Option<Vec<Option<f64>>>, usize);
 
 fn predict_options(
@@ -343,6 +369,11 @@ impl Lmm {
         augment_parts(&self.model, self.model.fitted(), self.model.residuals())
     }
 
+    /// A figure as SVG text (see [`plot_svg`]).
+    fn plot_svg(&self, kind: &str) -> PyResult<String> {
+        plot_svg(&self.model, kind, self.model.options().reml)
+    }
+
     /// Names of the fixed-effect coefficients.
     fn fixef_names(&self) -> Vec<String> {
         self.model.fixef_names().to_vec()
@@ -462,6 +493,11 @@ impl Glmm {
     /// (data rows used, fitted means, response residuals, population-level linear predictor).
     fn augment_parts(&self) -> (Vec<usize>, Vec<f64>, Vec<f64>, Vec<f64>) {
         augment_parts(&self.model, self.model.fitted(), self.model.residuals())
+    }
+
+    /// A figure as SVG text (see [`plot_svg`]).
+    fn plot_svg(&self, kind: &str) -> PyResult<String> {
+        plot_svg(&self.model, kind, false)
     }
 
     /// Names of the fixed-effect coefficients.

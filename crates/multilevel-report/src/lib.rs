@@ -228,6 +228,7 @@ mod tests {
                 evaluations: 30,
                 message: String::new(),
             },
+            family_parameters: vec![],
         }
     }
 

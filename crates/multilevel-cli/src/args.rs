@@ -347,6 +347,10 @@ pub struct AnovaArgs {
     #[command(flatten)]
     pub model: ModelData,
 
+    /// Family, link and quadrature (a GLMM gets Wald chi-squared tests per term).
+    #[command(flatten)]
+    pub glmm: crate::glmm::GlmmChoice,
+
     /// Denominator df of the F tests.
     #[arg(long, value_enum, default_value_t = Ddf::Satterthwaite, value_name = "METHOD")]
     pub ddf: Ddf,
@@ -366,6 +370,10 @@ pub struct CompareArgs {
     /// Data source and fit options.
     #[command(flatten)]
     pub model: ModelData,
+
+    /// Family, link and quadrature of every model.
+    #[command(flatten)]
+    pub glmm: crate::glmm::GlmmChoice,
 
     /// Report format and destination.
     #[command(flatten)]

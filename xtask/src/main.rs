@@ -41,6 +41,9 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Only the negative binomial references: our fits against glmer.nb (and glmmTMB's nbinom2
+    /// for scale), with our timings beside R's recorded ones.
+    ValidateNegbin,
     /// Regenerate the reference JSON and datasets with R (needs Rscript, lme4, lmerTest,
     /// pbkrtest, jsonlite): runs every `xtask/r/reference*.R`.
     Reference,
@@ -136,6 +139,14 @@ fn main() -> Result<()> {
                 None => true,
             };
             if !(refs_ok && suite_ok) {
+                bail!("validation failed");
+            }
+            Ok(())
+        }
+        Command::ValidateNegbin => {
+            let (pass, total) = xtask::negbin_refs::validate(&root)?;
+            println!("glmer.nb references: {pass}/{total} pass");
+            if pass != total {
                 bail!("validation failed");
             }
             Ok(())

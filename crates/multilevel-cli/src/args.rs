@@ -115,6 +115,9 @@ pub enum Family {
     /// Positive continuous (GLMM).
     #[value(name = "inverse_gaussian", alias = "inverse-gaussian")]
     InverseGaussian,
+    /// Overdispersed counts, NB2 with θ estimated (GLMM, lme4's `glmer.nb`).
+    #[value(name = "negative_binomial", alias = "negative-binomial")]
+    NegativeBinomial,
 }
 
 impl Family {
@@ -126,18 +129,21 @@ impl Family {
             Family::Poisson => "poisson",
             Family::Gamma => "gamma",
             Family::InverseGaussian => "inverse_gaussian",
+            Family::NegativeBinomial => "negative_binomial",
         }
     }
 
-    /// The library's family.
-    pub fn to_lib(self) -> multilevel::Family {
-        match self {
+    /// The library's family (`None` for the negative binomial, whose θ is estimated by its
+    /// own search: `multilevel::glmer_nb`).
+    pub fn to_lib(self) -> Option<multilevel::Family> {
+        Some(match self {
             Family::Gaussian => multilevel::Family::Gaussian,
             Family::Binomial => multilevel::Family::Binomial,
             Family::Poisson => multilevel::Family::Poisson,
             Family::Gamma => multilevel::Family::Gamma,
             Family::InverseGaussian => multilevel::Family::InverseGaussian,
-        }
+            Family::NegativeBinomial => return None,
+        })
     }
 }
 
@@ -341,6 +347,10 @@ pub struct AnovaArgs {
     #[command(flatten)]
     pub model: ModelData,
 
+    /// Family, link and quadrature (a GLMM gets Wald chi-squared tests per term).
+    #[command(flatten)]
+    pub glmm: crate::glmm::GlmmChoice,
+
     /// Denominator df of the F tests.
     #[arg(long, value_enum, default_value_t = Ddf::Satterthwaite, value_name = "METHOD")]
     pub ddf: Ddf,
@@ -360,6 +370,10 @@ pub struct CompareArgs {
     /// Data source and fit options.
     #[command(flatten)]
     pub model: ModelData,
+
+    /// Family, link and quadrature of every model.
+    #[command(flatten)]
+    pub glmm: crate::glmm::GlmmChoice,
 
     /// Report format and destination.
     #[command(flatten)]

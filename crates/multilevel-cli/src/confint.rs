@@ -40,9 +40,12 @@ pub struct ConfintArgs {
     /// Data source and fit options.
     #[command(flatten)]
     pub model: crate::args::ModelData,
-    /// Interval method.
-    #[arg(long, value_enum, default_value_t = Method::Profile)]
-    pub method: Method,
+    /// Family, link and quadrature.
+    #[command(flatten)]
+    pub glmm: crate::glmm::GlmmChoice,
+    /// Interval method [default: profile; wald for GLMMs, the one method for them].
+    #[arg(long, value_enum)]
+    pub method: Option<Method>,
     /// Confidence level.
     #[arg(long, default_value_t = 0.95)]
     pub level: f64,
@@ -59,7 +62,12 @@ pub struct ConfintArgs {
 
 /// Runs `multilevel confint`.
 pub fn run(a: &ConfintArgs) -> Result<()> {
-    if a.method == Method::Boot {
+    a.glmm.check()?;
+    if a.glmm.is_glmm() {
+        return run_glmm(a);
+    }
+    let method = a.method.unwrap_or(Method::Profile);
+    if method == Method::Boot {
         crate::bounds::check_replicates("--nsim", a.nsim, a.level, false)?;
     }
     let data = a.model.load()?;
@@ -69,7 +77,7 @@ pub fn run(a: &ConfintArgs) -> Result<()> {
         cond_var: false,
         ..a.model.fit_options()
     };
-    let (method, label) = match a.method {
+    let (method, label) = match method {
         Method::Profile => (IntervalMethod::Profile, "profile likelihood"),
         Method::Wald => (IntervalMethod::Wald, "Wald"),
         Method::Boot => (
@@ -87,6 +95,43 @@ pub fn run(a: &ConfintArgs) -> Result<()> {
         formula: &fit.formula,
         data: &fit.data_name,
         method: label,
+        level: a.level,
+        intervals: &intervals,
+    }
+    .render(report_format(a.report.format));
+    let report = crate::rows::with_dropped(
+        report,
+        a.report.format,
+        fit.n_dropped_missing,
+        &fit.data_name,
+    );
+    write_report(&report, a.report.output.as_deref())
+}
+
+/// `confint --family …`: Wald intervals of a GLMM's fixed effects (lme4's `confint(fit,
+/// method = "Wald")`, whose rows for the random-effect parameters are NA).
+fn run_glmm(a: &ConfintArgs) -> Result<()> {
+    match a.method.unwrap_or(Method::Wald) {
+        Method::Wald => {}
+        m => anyhow::bail!(
+            "--method {} is not available for GLMMs; hint: use --method wald (the default for GLMMs)",
+            if m == Method::Boot { "boot" } else { "profile" }
+        ),
+    }
+    let data = a.model.load()?;
+    let opts = multilevel::FitOptions {
+        cond_var: false,
+        ..a.model.fit_options()
+    };
+    let model = a.glmm.fit(&a.formula, &data, opts)?;
+    let intervals = model
+        .confint(IntervalMethod::Wald, a.level)
+        .map_err(cli_error)?;
+    let fit = model.summary();
+    let report = ConfintReport {
+        formula: &fit.formula,
+        data: &fit.data_name,
+        method: "Wald",
         level: a.level,
         intervals: &intervals,
     }

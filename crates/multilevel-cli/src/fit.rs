@@ -28,12 +28,12 @@ pub fn run(a: &FitArgs) -> Result<()> {
                 "note: GLMM coefficients get z tests (as glmer's summary); --ddf applies to linear mixed models"
             );
         }
-        let family = glmm_family(a)?;
         let glmer_opts = multilevel::GlmerOptions {
             fit: opts,
             quadrature: multilevel::Quadrature::from_n_agq(a.nagq.unwrap_or(1) as usize),
         };
-        let model = multilevel::glmer(&a.formula, &data, family, &glmer_opts).map_err(cli_error)?;
+        let model =
+            crate::glmm::fit_glmm(a.family, a.link.as_deref(), &a.formula, &data, &glmer_opts)?;
         let render_opts = RenderOptions {
             cross_level: cross_level_notes(model.cross_level_interactions()),
             n_agq: Some(glmer_opts.quadrature.n_agq()),
@@ -123,16 +123,14 @@ fn write_tables(a: &FitArgs, fit: &multilevel::FitResult) -> Result<()> {
     Ok(())
 }
 
-/// The library's family and link for `--family` and `--link`, checked against the links R
-/// allows for the family.
-fn glmm_family(a: &FitArgs) -> Result<multilevel::FamilySpec> {
-    family_spec(a.family, a.link.as_deref())
-}
-
 /// The library's family and link for `--family` and `--link` (shared by the commands that
 /// fit GLMMs), checked against the links R allows for the family.
 pub fn family_spec(family_arg: Family, link: Option<&str>) -> Result<multilevel::FamilySpec> {
-    let family = family_arg.to_lib();
+    let Some(family) = family_arg.to_lib() else {
+        bail!(
+            "the negative binomial family is not available for this command; hint: use `multilevel fit --family negative_binomial`"
+        );
+    };
     let Some(name) = link else {
         return Ok(family.into());
     };
@@ -238,7 +236,7 @@ fn check_model_options(a: &FitArgs) -> Result<()> {
         && !is_glmm(a)
     {
         bail!(
-            "--nagq {n} applies only to GLMMs; hint: add --family binomial|poisson|gamma|inverse_gaussian, or omit --nagq for a linear mixed model"
+            "--nagq {n} applies only to GLMMs; hint: add --family binomial|poisson|gamma|inverse_gaussian|negative_binomial, or omit --nagq for a linear mixed model"
         );
     }
     if let Some(n) = a.nagq

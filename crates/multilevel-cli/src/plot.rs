@@ -46,6 +46,9 @@ pub struct PlotArgs {
     /// Data source and fit options.
     #[command(flatten)]
     pub model: crate::args::ModelData,
+    /// Family, link and quadrature.
+    #[command(flatten)]
+    pub glmm: crate::glmm::GlmmChoice,
     /// Kind of figure.
     #[arg(long, value_enum, value_name = "KIND")]
     pub kind: Kind,
@@ -64,6 +67,10 @@ pub struct PlotArgs {
 pub fn run(a: &PlotArgs) -> Result<()> {
     // Refuse an unusable file name before any fitting.
     ImageFormat::from_path(&a.output)?;
+    a.glmm.check()?;
+    if a.glmm.is_glmm() {
+        return run_glmm(a);
+    }
     let data = a.model.load()?;
     check_response(&a.formula, &data)?;
     let opts = a.model.fit_options();
@@ -95,6 +102,36 @@ pub fn run(a: &PlotArgs) -> Result<()> {
             let profile = figures::profile(design, fit, &figures::ProfileOptions::default())?;
             write(&profile, a)
         }
+    }
+}
+
+/// `plot --family …`: the figures drawn from a GLMM's summary — the conditional modes
+/// (caterpillar, on the link scale as lme4's `dotplot(ranef(fit, condVar = TRUE))`) and the
+/// response residuals against the fitted means.
+fn run_glmm(a: &PlotArgs) -> Result<()> {
+    if !matches!(a.kind, Kind::Caterpillar | Kind::Residuals) {
+        anyhow::bail!(
+            "--kind {} is drawn for linear mixed models only; hint: for a GLMM use --kind caterpillar or --kind residuals",
+            match a.kind {
+                Kind::Groups => "groups",
+                Kind::Shrinkage => "shrinkage",
+                _ => "profile",
+            }
+        );
+    }
+    let data = a.model.load()?;
+    let model = a.glmm.fit(&a.formula, &data, a.model.fit_options())?;
+    let n = model.design().n_dropped_missing;
+    if n > 0 {
+        eprintln!(
+            "note: {n} row(s) of {} dropped for missing values",
+            data.name()
+        );
+    }
+    let fit = model.summary();
+    match a.kind {
+        Kind::Caterpillar => write(&figures::caterpillar(fit)?, a),
+        _ => write(&figures::residuals(fit)?, a),
     }
 }
 

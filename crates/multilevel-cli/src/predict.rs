@@ -122,12 +122,12 @@ pub fn run(a: &PredictArgs) -> Result<()> {
     }
     let fit_opts = a.model.fit_options();
     let pred = if glmm {
-        let family = crate::fit::family_spec(a.family, a.link.as_deref())?;
         let glmer_opts = multilevel::GlmerOptions {
             fit: fit_opts,
             quadrature: multilevel::Quadrature::from_n_agq(a.nagq.unwrap_or(1) as usize),
         };
-        let m = multilevel::glmer(&a.formula, &train, family, &glmer_opts).map_err(cli_error)?;
+        let m =
+            crate::glmm::fit_glmm(a.family, a.link.as_deref(), &a.formula, &train, &glmer_opts)?;
         m.predict(&new, &opts).map_err(predict_error)?
     } else {
         check_response(&a.formula, &train)?;

@@ -55,10 +55,7 @@ fn response_text(formula: &str) -> Option<String> {
 /// Refuses to compare models with different responses (`Reaction` against `log(Reaction)`:
 /// their likelihoods are of different data) or fitted to different rows (a variable of one
 /// model has missing values the other does not see).
-pub fn check_comparable(
-    formulas: &[String],
-    models: &[multilevel::LinearMixedModel],
-) -> Result<()> {
+pub fn check_comparable<M: MixedModel>(formulas: &[String], models: &[M]) -> Result<()> {
     let first = formulas.first().and_then(|f| response_text(f));
     for f in formulas.iter().skip(1) {
         let r = response_text(f);
@@ -95,11 +92,12 @@ pub fn check_comparable(
     Ok(())
 }
 
-/// The response values a model was fitted to: fitted values plus residuals.
-fn response_values(m: &multilevel::LinearMixedModel) -> Vec<f64> {
-    m.fitted()
+/// The response values a model was fitted to: fitted values plus (response) residuals.
+fn response_values<M: MixedModel>(m: &M) -> Vec<f64> {
+    let fit = m.summary();
+    fit.fitted
         .iter()
-        .zip(m.residuals())
+        .zip(&fit.residuals)
         .map(|(f, r)| f + r)
         .collect()
 }

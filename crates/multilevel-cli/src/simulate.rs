@@ -76,7 +76,10 @@ pub fn run(a: &SimulateArgs) -> Result<()> {
     if a.nsim == 0 {
         bail!("--nsim 0: at least one simulation is needed; hint: use e.g. --nsim 100");
     }
-    if matches!(a.family, Family::Gamma | Family::InverseGaussian) {
+    if matches!(
+        a.family,
+        Family::Gamma | Family::InverseGaussian | Family::NegativeBinomial
+    ) {
         bail!(
             "simulating a {} GLMM is not available; hint: use --family gaussian, binomial or poisson",
             a.family.name()

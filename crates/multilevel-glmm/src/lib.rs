@@ -11,6 +11,7 @@
 //! - `solver` (internal): its penalized least-squares step behind one trait
 //!   (`PenalizedSolver`), implemented for one scalar term, all-scalar terms and, through the
 //!   LMM engine's blocked factor, any terms;
+//! - [`negbin`]: the negative binomial (NB2) family and `glmer.nb`'s search for θ;
 //! - [`fit`]: lme4's two-stage optimisation, standard errors and everything reported after it.
 //!
 //! Entry points: [`glmer`] (shared [`multilevel_lmm::FitResult`]) and [`glmer_full`]
@@ -19,6 +20,7 @@
 pub mod family;
 mod fastmath;
 pub mod fit;
+pub mod negbin;
 mod pirls;
 pub mod quadrature;
 mod scalar_pls;
@@ -29,3 +31,4 @@ pub use family::{
     LinkNotAllowed,
 };
 pub use fit::{GlmmError, GlmmFit, GlmmOptions, Overdispersion, VcovSource, glmer, glmer_full};
+pub use negbin::{NbFit, NbOptions, NegativeBinomial, glmer_nb, negative_binomial};

@@ -49,6 +49,11 @@
 //! with a single term use lmerTest's type I contrasts (Doolittle factorization of `X'X`).
 //! `Sum Sq = q F σ̂²` and `Mean Sq = F σ̂²` as lmerTest prints them.
 //!
+//! ## Wald χ² tests
+//!
+//! [`wald_chisq_type3`] is `car::Anova(fit, type = 3)` for a GLMM: one Wald χ² test per
+//! term (the intercept included) from `vcov(β̂)`.
+//!
 //! ## Model comparison
 //!
 //! [`compare`] is lme4's `anova(m1, m2, ...)`: models sorted by number of parameters,
@@ -98,6 +103,7 @@ mod model;
 mod numderiv;
 mod profile;
 mod varpar;
+mod wald_chisq;
 
 pub use anova::{AnovaRow, anova_type3};
 pub use bootstrap::{BootstrapResult, bootstrap, percentile_intervals};
@@ -111,6 +117,7 @@ pub use kenward_roger::{
 pub use methods::{DfMethod, FTest, Satterthwaite, Wald, add_df, f_ddf, two_sided_t};
 pub use model::FittedLmm;
 pub use profile::{ProfileParameter, Profiler, profile_confint};
+pub use wald_chisq::{WaldChisqRow, wald_chisq_type3};
 
 /// Errors of the inference layer.
 #[derive(Debug, thiserror::Error)]

@@ -69,6 +69,7 @@ impl FitResult {
                     evaluations: 0,
                     message: String::new(),
                 },
+                family_parameters: Vec::new(),
             },
         }
     }

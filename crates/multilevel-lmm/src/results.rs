@@ -170,4 +170,19 @@ pub struct FitResult {
     pub warnings: Vec<String>,
     /// Optimiser run.
     pub optimizer: OptimizerInfo,
+    /// Estimated parameters of the response distribution beyond the mean (the negative
+    /// binomial's θ); empty for the other families.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub family_parameters: Vec<FamilyParameter>,
+}
+
+/// An estimated parameter of the response distribution (e.g. the negative binomial's θ).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FamilyParameter {
+    /// Name (`theta`).
+    pub name: String,
+    /// Estimate.
+    pub estimate: f64,
+    /// Standard error, when available.
+    pub std_error: Option<f64>,
 }

@@ -125,7 +125,8 @@ pub(crate) fn method_name(m: Method) -> &'static str {
 /// `family`, `link`, `method`, `nobs`, `n_dropped_missing`, `groups`, `fixed`, `random`,
 /// `correlations`, `residual`, `sigma`, `theta`, `loglik`, `objective`, `deviance`, `aic`, `bic`,
 /// `npar`, `df_resid`, `converged`, `singular`, `warnings`, `optimizer`, `vcov`,
-/// `fixed_correlation`, `scaled_residuals`, `icc`, `ranef`, `schema_version`. Non-finite numbers
+/// `fixed_correlation`, `scaled_residuals`, `icc`, `ranef`, `schema_version`, and for families
+/// with their own parameters `family_parameters` (`{"theta": {estimate, std_error}}`). Non-finite numbers
 /// become `null`.
 pub fn to_json_value(fit: &FitResult) -> Value {
     let p = fit.fixed.len();
@@ -205,6 +206,20 @@ pub fn to_json_value(fit: &FitResult) -> Value {
     // `deviance()`, the sum of squared deviance residuals, a different number).
     if matches!(fit.method, Method::Laplace | Method::Agq) {
         m.insert("minus_two_loglik".into(), num(-2.0 * fit.loglik));
+    }
+    // The response distribution's own parameters (negative binomial: θ), keyed by name.
+    if !fit.family_parameters.is_empty() {
+        let fp: Map<String, Value> = fit
+            .family_parameters
+            .iter()
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    json!({ "estimate": num(f.estimate), "std_error": opt(f.std_error) }),
+                )
+            })
+            .collect();
+        m.insert("family_parameters".into(), Value::Object(fp));
     }
     m.insert("aic".into(), num(fit.aic));
     m.insert("bic".into(), num(fit.bic));

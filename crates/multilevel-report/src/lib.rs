@@ -31,6 +31,7 @@ mod reports;
 mod summary;
 mod tests_tables;
 mod text;
+mod wald;
 
 pub use json::{JSON_KEYS, JsonRenderer, SCHEMA_VERSION, to_json_value};
 pub use markdown::MarkdownRenderer;
@@ -40,6 +41,7 @@ pub use reports::{AnovaReport, CompareReport, ConfintReport, FitReport};
 pub use summary::icc;
 pub use tests_tables::{anova_heading, render_anova, render_compare};
 pub use text::TextRenderer;
+pub use wald::WaldChisqReport;
 
 /// Options of [`render_with`] beyond the fit itself.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -228,6 +230,7 @@ mod tests {
                 evaluations: 30,
                 message: String::new(),
             },
+            family_parameters: vec![],
         }
     }
 

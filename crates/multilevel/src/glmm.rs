@@ -48,6 +48,77 @@ pub struct GeneralizedLinearMixedModel {
     family: GlmFamily,
     options: GlmerOptions,
     fit: GlmmFit,
+    /// The negative binomial's θ search, for `glmer_nb` fits.
+    nb: Option<NbSearch>,
+}
+
+/// What `glmer.nb`'s search for the negative binomial shape θ found (see [`glmer_nb`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NbSearch {
+    /// θ̂.
+    pub theta: f64,
+    /// Its standard error from the profiled deviance's curvature in log θ.
+    pub theta_se: Option<f64>,
+    /// θ₀ of MASS's `theta.ml` at the Poisson fit's means (where the search starts).
+    pub theta_start: f64,
+    /// GLMM fits the search took.
+    pub fits: usize,
+}
+
+/// Fit a negative binomial (NB2, `Var = μ + μ²/θ`) GLMM as lme4's `glmer.nb(formula, data)`:
+/// a Poisson fit, MASS's `theta.ml` for a start, then Brent's search over log θ of the Laplace
+/// deviance of the GLMM with θ fixed (see [`multilevel_glmm::negbin`]). `link` is log, sqrt or
+/// identity. The fitted object's family is `Negative Binomial(θ̂)`; θ̂ and its standard error
+/// are in [`GeneralizedLinearMixedModel::nb_search`] and the summary's `family_parameters`.
+///
+/// ```
+/// use multilevel::{GlmerOptions, Link, MixedModel, glmer_nb};
+/// use multilevel::frame::{DataFrame, ReadOptions};
+///
+/// let csv = "y,g\n0,a\n3,a\n9,a\n1,b\n0,b\n2,b\n7,c\n12,c\n1,c\n0,d\n5,d\n4,d\n";
+/// let data = DataFrame::from_csv_str("counts", csv, &ReadOptions::default())?;
+/// let m = glmer_nb("y ~ 1 + (1 | g)", &data, Link::Log, &GlmerOptions::default())?;
+/// assert!(m.family.starts_with("Negative Binomial("));
+/// assert!(m.nb_search().is_some_and(|s| s.theta > 0.0));
+/// # Ok::<(), multilevel::Error>(())
+/// ```
+///
+/// # Errors
+/// A response that is not a non-negative whole count, a link other than log/sqrt/identity,
+/// and the pipeline's errors.
+pub fn glmer_nb(
+    formula: &str,
+    data: &DataFrame,
+    link: multilevel_glmm::LinkKind,
+    opts: &GlmerOptions,
+) -> Result<GeneralizedLinearMixedModel, Error> {
+    opts.check()?;
+    let (parsed, frame) = crate::parse_and_frame(formula, data, &opts.fit)?;
+    let mut design =
+        multilevel_design::build_design_with(&parsed, &frame, &DesignOptions { allow_n: true })?;
+    design.formula = formula.to_string();
+    let nb = multilevel_glmm::glmer_nb(
+        design.clone(),
+        link,
+        &glmm_options(opts),
+        &multilevel_glmm::NbOptions::default(),
+    )?;
+    let train = crate::predict::training_columns(&parsed, data)?;
+    Ok(GeneralizedLinearMixedModel {
+        formula: parsed,
+        frame,
+        train,
+        design,
+        family: nb.family,
+        options: opts.clone(),
+        fit: nb.fit,
+        nb: Some(NbSearch {
+            theta: nb.theta,
+            theta_se: nb.theta_se,
+            theta_start: nb.theta_start,
+            fits: nb.search_fits,
+        }),
+    })
 }
 
 /// Fit a generalized linear mixed model (lme4's `glmer(formula, data, family, nAGQ)`).
@@ -99,7 +170,13 @@ impl GeneralizedLinearMixedModel {
             family,
             options: opts.clone(),
             fit,
+            nb: None,
         })
+    }
+
+    /// The negative binomial θ search of a [`glmer_nb`] fit (`None` for other families).
+    pub fn nb_search(&self) -> Option<&NbSearch> {
+        self.nb.as_ref()
     }
 
     /// The summary, owned.
@@ -152,7 +229,8 @@ impl GeneralizedLinearMixedModel {
     }
 
     /// Refit the same model to a new response on the scale of the design's response (0/1, a
-    /// proportion for `cbind` responses, counts), as lme4's `refit(fit, newresp)`.
+    /// proportion for `cbind` responses, counts), as lme4's `refit(fit, newresp)`. A
+    /// [`glmer_nb`] fit searches for θ again (a new response has its own θ̂).
     ///
     /// # Errors
     /// A response of the wrong length or one the family cannot use; the fit's errors.
@@ -166,6 +244,26 @@ impl GeneralizedLinearMixedModel {
         }
         let mut design = self.design;
         design.y = y.to_vec();
+        if let (Some(_), Some(link)) = (&self.nb, self.family.link.builtin_kind()) {
+            let nb = multilevel_glmm::glmer_nb(
+                design.clone(),
+                link,
+                &glmm_options(&self.options),
+                &multilevel_glmm::NbOptions::default(),
+            )?;
+            return Ok(GeneralizedLinearMixedModel {
+                design,
+                family: nb.family,
+                fit: nb.fit,
+                nb: Some(NbSearch {
+                    theta: nb.theta,
+                    theta_se: nb.theta_se,
+                    theta_start: nb.theta_start,
+                    fits: nb.search_fits,
+                }),
+                ..self
+            });
+        }
         let fit = multilevel_glmm::glmer_full(
             design.clone(),
             &self.family,

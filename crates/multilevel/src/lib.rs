@@ -63,7 +63,7 @@ mod options;
 pub mod predict;
 pub mod simulate;
 
-pub use glmm::{GeneralizedLinearMixedModel, glmer};
+pub use glmm::{GeneralizedLinearMixedModel, NbSearch, glmer, glmer_nb};
 pub use mixed::MixedModel;
 pub use model::{CoefTable, LinearMixedModel};
 pub use multilevel_glmm::{

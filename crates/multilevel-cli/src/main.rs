@@ -30,6 +30,7 @@ mod augment;
 mod bounds;
 mod confint;
 mod datasets;
+mod emmeans;
 mod explore;
 mod fit;
 mod gee;
@@ -79,6 +80,7 @@ fn main() -> ExitCode {
         args::Command::Meta(a) => meta::run(&a),
         args::Command::Predict(a) => predict::run(&a),
         args::Command::Simulate(a) => simulate::run(&a),
+        args::Command::Emmeans(a) => emmeans::run(&a),
     };
     match result {
         Ok(()) => {

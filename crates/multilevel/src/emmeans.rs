@@ -319,7 +319,7 @@ pub(crate) fn plan(input: &GridInput<'_>, opts: &EmmeansOptions) -> Result<Plan,
                             return Err(Error::InvalidOption {
                                 option: "specs",
                                 reason: format!(
-                                    "`{name}` is numeric, and marginal means are taken over factor levels; hint: make it a factor, or give it values with at ({name}=1,2)"
+                                    "`{name}` is numeric, and marginal means are taken over factor levels; hint: make it a factor, or hold it at chosen values with `at` ({name} = 1, 2)"
                                 ),
                             });
                         }
@@ -587,7 +587,7 @@ pub(crate) fn finish(
         }
         if n_spec < 2 {
             return Err(Error::InvalidOption {
-                option: "contrast",
+                option: "specs",
                 reason: "contrasts need at least two means per group; hint: name a factor with two or more levels in specs".into(),
             });
         }

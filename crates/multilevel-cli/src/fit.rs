@@ -63,6 +63,12 @@ pub fn run(a: &FitArgs) -> Result<()> {
             options: &render_opts,
         }
         .render(report_format(a.report.format));
+        let report = crate::coding::annotate(
+            report,
+            report_format(a.report.format),
+            &a.model.relevel,
+            &a.model.contrasts,
+        );
         if a.report.format != OutputFormat::Text || a.report.output.is_some() {
             for w in &fit.warnings {
                 eprintln!("warning: {w}");
@@ -102,6 +108,12 @@ pub fn run(a: &FitArgs) -> Result<()> {
         options: &render_opts,
     }
     .render(report_format(a.report.format));
+    let report = crate::coding::annotate(
+        report,
+        report_format(a.report.format),
+        &a.model.relevel,
+        &a.model.contrasts,
+    );
     // The report lists the warnings; repeat them on stderr when the report is not text on the
     // terminal, so they are not missed.
     if a.report.format != OutputFormat::Text || a.report.output.is_some() {

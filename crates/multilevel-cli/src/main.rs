@@ -28,6 +28,7 @@ macro_rules! eprintln {
 mod args;
 mod augment;
 mod bounds;
+mod coding;
 mod confint;
 mod datasets;
 mod emmeans;

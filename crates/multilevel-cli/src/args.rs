@@ -355,6 +355,18 @@ pub struct FitArgs {
     #[arg(long, value_name = "FILE")]
     pub tidy: Option<PathBuf>,
 
+    /// Which rows `--tidy` writes (broom.mixed's `effects`): fixed, ran_pars (the default
+    /// pair) and ran_vals (conditional modes with their conditional standard deviations).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "fixed,ran_pars",
+        value_name = "EFFECTS",
+        requires = "tidy"
+    )]
+    pub tidy_effects: Vec<crate::tidy::TidyEffect>,
+
     /// Also write the one-row model summary (broom.mixed's `glance()` columns) to this file:
     /// CSV, or JSON for a name ending in `.json`.
     #[arg(long, value_name = "FILE")]

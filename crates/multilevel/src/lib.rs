@@ -68,7 +68,7 @@ pub use emmeans::{
     Adjust, ContrastRow, EmmContrast, EmmRow, EmmWeights, EmmeansOptions, EmmeansResult,
 };
 pub use glmm::{GeneralizedLinearMixedModel, glmer};
-pub use mixed::MixedModel;
+pub use mixed::{MixedModel, RanefRow};
 pub use model::{CoefTable, LinearMixedModel};
 pub use multilevel_glmm::{
     Family as CustomFamily, FamilyKind as Family, FamilySpec, GlmFamily, Link as CustomLink,

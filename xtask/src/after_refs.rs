@@ -4,7 +4,9 @@
 //! (`tests/reference/predict/*.json`, from `xtask/r/reference_predict.R`, lme4's `predict`).
 //!
 //! Tolerances: Kenward–Roger se and t 1e-4, df 5e-3, p 1e-3 relative (from our own fit);
-//! LMM predictions 1e-6, GLMM predictions and standard errors 1e-4.
+//! LMM predictions 1e-6, GLMM predictions and standard errors 1e-4. Estimated marginal means
+//! (`tests/reference/emmeans/*.json`, from `xtask/r/reference_emmeans.R`, R's emmeans):
+//! estimates 1e-6 (GLMM 1e-4), SE and df 1e-4, p-values 1e-4 relative or 1e-9 absolute.
 
 use std::path::Path;
 
@@ -192,6 +194,141 @@ fn predictions(root: &Path, path: &Path, pass: &mut usize, total: &mut usize) ->
     Ok(())
 }
 
+fn emm_nums(v: &Value) -> Vec<Option<f64>> {
+    // R's infinite df is null in the JSON: compare it as ∞.
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| Some(x.as_f64().unwrap_or(f64::INFINITY)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Relative difference with ∞ = ∞ and an absolute floor (R's tiny Tukey p-values are accurate
+/// only absolutely).
+fn max_rel_floor(ours: &[Option<f64>], theirs: &[Option<f64>], floor: f64) -> f64 {
+    if ours.len() != theirs.len() {
+        return f64::INFINITY;
+    }
+    ours.iter()
+        .zip(theirs)
+        .map(|(a, b)| match (a, b) {
+            (Some(a), Some(b)) if a == b => 0.0,
+            (Some(a), Some(b)) if (a - b).abs() <= floor => 0.0,
+            (Some(a), Some(b)) => (a - b).abs() / b.abs().max(1e-300),
+            _ => f64::INFINITY,
+        })
+        .fold(0.0, f64::max)
+}
+
+/// One emmeans reference (`tests/reference/emmeans`, from `xtask/r/reference_emmeans.R`):
+/// per case the means (estimate 1e-6, 1e-4 for the GLMM; SE and df 1e-4) and contrasts
+/// (estimate, SE, df; p 1e-4 relative or 1e-9 absolute).
+fn emmeans_refs(root: &Path, path: &Path, pass: &mut usize, total: &mut usize) -> Result<()> {
+    use multilevel::{Adjust, EmmContrast, EmmWeights, EmmeansOptions};
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let name = r["name"].as_str().unwrap_or_default().to_string();
+    let factors = strings(&r["factors"]);
+    let data = match r["data"]["csv"].as_str() {
+        Some(csv) => multilevel::read_csv(&root.join(csv), &factors)?,
+        None => multilevel::dataset(r["data"]["dataset"].as_str().unwrap_or_default())?,
+    };
+    let formula = r["formula"].as_str().unwrap_or_default();
+    let glmm = r["kind"] == "glmm";
+    let mut lmm = if glmm {
+        None
+    } else {
+        Some(lmer(formula, &data, &FitOptions::default())?)
+    };
+    let gm = if glmm {
+        Some(glmer(
+            formula,
+            &data,
+            Family::Binomial,
+            &GlmerOptions::default(),
+        )?)
+    } else {
+        None
+    };
+    for case in r["cases"].as_array().into_iter().flatten() {
+        let opts = EmmeansOptions {
+            specs: strings(&case["specs"]),
+            by: strings(&case["by"]),
+            at: case["at"]
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| (k.clone(), emm_nums(v).into_iter().flatten().collect()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            weights: if case["weights"] == "proportional" {
+                EmmWeights::Proportional
+            } else {
+                EmmWeights::Equal
+            },
+            df_method: if case["df_method"] == "satterthwaite" {
+                Ddf::Satterthwaite
+            } else {
+                Ddf::KenwardRoger
+            },
+            level: case["level"].as_f64().unwrap_or(0.95),
+            scale: if case["type"] == "response" {
+                PredictScale::Response
+            } else {
+                PredictScale::Link
+            },
+            contrast: match case["contrast"].as_str() {
+                Some("pairwise") => Some(EmmContrast::Pairwise),
+                Some("trt.vs.ctrl") => Some(EmmContrast::TrtVsCtrl),
+                _ => None,
+            },
+            adjust: case["contrasts"]["adjust"].as_str().map(|a| match a {
+                "tukey" => Adjust::Tukey,
+                "holm" => Adjust::Holm,
+                "bonferroni" => Adjust::Bonferroni,
+                _ => Adjust::None,
+            }),
+        };
+        let res = match (&mut lmm, &gm) {
+            (Some(m), _) => m.emmeans(&opts)?,
+            (_, Some(m)) => m.emmeans(&opts)?,
+            _ => return Err(anyhow!("{name}: no model")),
+        };
+        let label = format!("{name}: {}", case["label"].as_str().unwrap_or_default());
+        let e = &case["emmeans"];
+        let est_tol = if glmm { 1e-4 } else { 1e-6 };
+        let col = |f: fn(&multilevel::EmmRow) -> f64| -> Vec<Option<f64>> {
+            res.means.iter().map(|m| Some(f(m))).collect()
+        };
+        for (what, ours, key, tol) in [
+            ("emmean", col(|m| m.estimate), "estimate", est_tol),
+            ("emmean SE", col(|m| m.std_error), "se", 1e-4),
+            ("emmean df", col(|m| m.df), "df", 1e-4),
+        ] {
+            let d = max_rel_floor(&ours, &emm_nums(&e[key]), 0.0);
+            report(&label, what, d, tol, pass, total);
+        }
+        if case["contrasts"].is_object() {
+            let c = &case["contrasts"];
+            let col = |f: fn(&multilevel::ContrastRow) -> f64| -> Vec<Option<f64>> {
+                res.contrasts.iter().map(|m| Some(f(m))).collect()
+            };
+            for (what, ours, key, tol, floor) in [
+                ("contrast", col(|m| m.estimate), "estimate", est_tol, 1e-9),
+                ("contrast SE", col(|m| m.std_error), "se", 1e-4, 0.0),
+                ("contrast df", col(|m| m.df), "df", 1e-4, 0.0),
+                ("contrast p", col(|m| m.p_value), "p", 1e-4, 1e-9),
+            ] {
+                let d = max_rel_floor(&ours, &emm_nums(&c[key]), floor);
+                report(&label, what, d, tol, pass, total);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Check every Kenward–Roger summary and prediction reference; prints one line per
 /// (reference, quantity) and returns `(passed, total)`.
 ///
@@ -209,6 +346,7 @@ pub fn validate(root: &Path) -> Result<(usize, usize)> {
             kr_summary as fn(&Path, &Path, &mut usize, &mut usize) -> Result<()>,
         ),
         ("tests/reference/predict", predictions),
+        ("tests/reference/emmeans", emmeans_refs),
     ] {
         for path in crate::reference_files(&root.join(dir))? {
             if let Err(e) = check(root, &path, &mut pass, &mut total) {

@@ -99,6 +99,9 @@ pub enum Command {
     /// Responses simulated from a fitted model (lme4's `simulate`), reproducible from a seed.
     #[command(after_help = crate::simulate::EXAMPLES)]
     Simulate(crate::simulate::SimulateArgs),
+    /// Estimated marginal means and their contrasts (R's emmeans), Kenward–Roger by default.
+    #[command(after_help = crate::emmeans::EXAMPLES)]
+    Emmeans(crate::emmeans::EmmeansArgs),
 }
 
 /// Response distribution (`--family`).
@@ -197,12 +200,43 @@ pub struct ModelData {
     /// Column of prior weights.
     #[arg(long, value_name = "COL")]
     pub weights: Option<String>,
+
+    /// Make LEVEL the reference (first) level of a factor, as R's `relevel(f, ref = LEVEL)`;
+    /// repeat for several factors.
+    #[arg(long, value_name = "COL=LEVEL", value_parser = crate::coding::parse_relevel)]
+    pub relevel: Vec<(String, String)>,
+
+    /// Coding of a factor in the fixed effects: treatment (the default), sum, helmert or poly
+    /// (R's `contrasts = list(COL = "contr.sum")`); repeat for several factors.
+    #[arg(long, value_name = "COL=CODING", value_parser = crate::coding::parse_contrasts)]
+    pub contrasts: Vec<(String, multilevel::Contrasts)>,
 }
 
 impl ModelData {
     /// The data set these options name.
     pub fn load(&self) -> anyhow::Result<multilevel::DataFrame> {
-        self.source.load()
+        let mut data = self.source.load()?;
+        for (col, level) in &self.relevel {
+            data = data
+                .relevel(col, level)
+                .map_err(|e| anyhow::anyhow!("--relevel {col}={level}: {e}"))?;
+        }
+        // A coding for a column that is not a factor would be ignored: say so instead.
+        for (col, _) in &self.contrasts {
+            match data.column(col) {
+                Some(multilevel::frame::Column::Factor(_)) => {}
+                Some(_) => anyhow::bail!(
+                    "--contrasts {col}=…: `{col}` is numeric, not a factor; hint: add --factor {col}"
+                ),
+                None => {
+                    return Err(anyhow::anyhow!(
+                        "--contrasts: {}",
+                        data.unknown_column_error(col)
+                    ));
+                }
+            }
+        }
+        Ok(data)
     }
 
     /// The library's fit options.
@@ -210,6 +244,7 @@ impl ModelData {
         multilevel::FitOptions {
             reml: !self.ml,
             weights: self.weights.clone(),
+            contrasts: self.contrasts.iter().cloned().collect(),
             ..multilevel::FitOptions::default()
         }
     }
@@ -325,6 +360,18 @@ pub struct FitArgs {
     /// or JSON for a name ending in `.json`.
     #[arg(long, value_name = "FILE")]
     pub tidy: Option<PathBuf>,
+
+    /// Which rows `--tidy` writes (broom.mixed's `effects`): fixed, ran_pars (the default
+    /// pair) and ran_vals (conditional modes with their conditional standard deviations).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "fixed,ran_pars",
+        value_name = "EFFECTS",
+        requires = "tidy"
+    )]
+    pub tidy_effects: Vec<crate::tidy::TidyEffect>,
 
     /// Also write the one-row model summary (broom.mixed's `glance()` columns) to this file:
     /// CSV, or JSON for a name ending in `.json`.

@@ -57,12 +57,18 @@ pub fn run(a: &FitArgs) -> Result<()> {
             crate::augment::write(path, &data, &model, &parts)?;
         }
         let fit = model.summary();
-        write_tables(a, fit)?;
+        write_tables(a, fit, &model.ranef_tidy())?;
         let report = FitReport {
             fit,
             options: &render_opts,
         }
         .render(report_format(a.report.format));
+        let report = crate::coding::annotate(
+            report,
+            report_format(a.report.format),
+            &a.model.relevel,
+            &a.model.contrasts,
+        );
         if a.report.format != OutputFormat::Text || a.report.output.is_some() {
             for w in &fit.warnings {
                 eprintln!("warning: {w}");
@@ -91,7 +97,7 @@ pub fn run(a: &FitArgs) -> Result<()> {
         };
         crate::augment::write(path, &data, &model, &parts)?;
     }
-    write_tables(a, &fit)?;
+    write_tables(a, &fit, &model.ranef_tidy())?;
     let render_opts = RenderOptions {
         df_method: df_method.map(str::to_string),
         cross_level: cross_level_notes(model.cross_level_interactions()),
@@ -102,6 +108,12 @@ pub fn run(a: &FitArgs) -> Result<()> {
         options: &render_opts,
     }
     .render(report_format(a.report.format));
+    let report = crate::coding::annotate(
+        report,
+        report_format(a.report.format),
+        &a.model.relevel,
+        &a.model.contrasts,
+    );
     // The report lists the warnings; repeat them on stderr when the report is not text on the
     // terminal, so they are not missed.
     if a.report.format != OutputFormat::Text || a.report.output.is_some() {
@@ -113,9 +125,13 @@ pub fn run(a: &FitArgs) -> Result<()> {
 }
 
 /// `--tidy` and `--glance`.
-fn write_tables(a: &FitArgs, fit: &multilevel::FitResult) -> Result<()> {
+fn write_tables(
+    a: &FitArgs,
+    fit: &multilevel::FitResult,
+    ranef: &[multilevel::RanefRow],
+) -> Result<()> {
     if let Some(path) = &a.tidy {
-        crate::tidy::write_tidy(path, fit)?;
+        crate::tidy::write_tidy(path, fit, &a.tidy_effects, ranef)?;
     }
     if let Some(path) = &a.glance {
         crate::tidy::write_glance(path, fit)?;

@@ -28,8 +28,10 @@ macro_rules! eprintln {
 mod args;
 mod augment;
 mod bounds;
+mod coding;
 mod confint;
 mod datasets;
+mod emmeans;
 mod explore;
 mod fit;
 mod gee;
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         args::Command::Meta(a) => meta::run(&a),
         args::Command::Predict(a) => predict::run(&a),
         args::Command::Simulate(a) => simulate::run(&a),
+        args::Command::Emmeans(a) => emmeans::run(&a),
     };
     match result {
         Ok(()) => {

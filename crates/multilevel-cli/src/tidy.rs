@@ -12,6 +12,7 @@ use multilevel::FitResult;
 struct Row {
     effect: &'static str,
     group: String,
+    level: String,
     term: String,
     estimate: f64,
     std_error: Option<f64>,
@@ -27,6 +28,7 @@ fn rows(fit: &FitResult) -> Vec<Row> {
         .map(|f| Row {
             effect: "fixed",
             group: String::new(),
+            level: String::new(),
             term: f.term.clone(),
             estimate: f.estimate,
             std_error: Some(f.std_error),
@@ -38,6 +40,7 @@ fn rows(fit: &FitResult) -> Vec<Row> {
     let ran = |group: &str, term: String, estimate: f64| Row {
         effect: "ran_pars",
         group: group.to_string(),
+        level: String::new(),
         term,
         estimate,
         std_error: None,
@@ -96,15 +99,63 @@ fn write_file(path: &Path, text: &str, what: &str) -> Result<()> {
     })
 }
 
-/// Writes the tidy table (fixed effects, then per grouping factor the standard deviations and
-/// correlations, then the residual standard deviation).
-pub fn write_tidy(path: &Path, fit: &FitResult) -> Result<()> {
-    let rows = rows(fit);
+/// Which rows the tidy table has (`--tidy-effects`, broom.mixed's `effects`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TidyEffect {
+    /// The fixed effects.
+    Fixed,
+    /// The random-effect standard deviations and correlations, and the residual's.
+    #[value(name = "ran_pars")]
+    RanPars,
+    /// The conditional modes with their conditional standard deviations (one row per
+    /// grouping factor, term and level; a `level` column is added).
+    #[value(name = "ran_vals")]
+    RanVals,
+}
+
+/// The conditional modes (`effects = "ran_vals"`): by grouping factor, term, level.
+fn ran_vals(ranef: &[multilevel::RanefRow]) -> Vec<Row> {
+    ranef
+        .iter()
+        .map(|r| Row {
+            effect: "ran_vals",
+            group: r.group.clone(),
+            level: r.level.clone(),
+            term: r.term.clone(),
+            estimate: r.estimate,
+            std_error: r.std_error,
+            statistic: None,
+            df: None,
+            p_value: None,
+        })
+        .collect()
+}
+
+/// Writes the tidy table: the chosen effects in broom.mixed's order (fixed effects, then per
+/// grouping factor the standard deviations and correlations, then the residual standard
+/// deviation, then the conditional modes).
+pub fn write_tidy(
+    path: &Path,
+    fit: &FitResult,
+    effects: &[TidyEffect],
+    ranef: &[multilevel::RanefRow],
+) -> Result<()> {
+    let mut rows: Vec<Row> = rows(fit)
+        .into_iter()
+        .filter(|r| match r.effect {
+            "fixed" => effects.contains(&TidyEffect::Fixed),
+            _ => effects.contains(&TidyEffect::RanPars),
+        })
+        .collect();
+    let with_level = effects.contains(&TidyEffect::RanVals);
+    if with_level {
+        rows.extend(ran_vals(ranef));
+    }
     let text = if is_json(path) {
         let v: Vec<serde_json::Value> = rows
             .iter()
             .map(|r| {
-                serde_json::json!({
+                let mut v = serde_json::json!({
                     "effect": r.effect,
                     "group": if r.group.is_empty() { serde_json::Value::Null } else { r.group.clone().into() },
                     "term": r.term,
@@ -113,19 +164,35 @@ pub fn write_tidy(path: &Path, fit: &FitResult) -> Result<()> {
                     "statistic": json_num(r.statistic),
                     "df": json_num(r.df),
                     "p.value": json_num(r.p_value),
-                })
+                });
+                if with_level && let Some(o) = v.as_object_mut() {
+                    o.insert(
+                        "level".into(),
+                        if r.level.is_empty() { serde_json::Value::Null } else { r.level.clone().into() },
+                    );
+                }
+                v
             })
             .collect();
         let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
         s.push('\n');
         s
     } else {
-        let mut s = String::from("effect,group,term,estimate,std.error,statistic,df,p.value\n");
+        let mut s = if with_level {
+            String::from("effect,group,level,term,estimate,std.error,statistic,df,p.value\n")
+        } else {
+            String::from("effect,group,term,estimate,std.error,statistic,df,p.value\n")
+        };
         for r in &rows {
+            let group = if with_level {
+                format!("{},{}", field(&r.group), field(&r.level))
+            } else {
+                field(&r.group)
+            };
             s.push_str(&format!(
                 "{},{},{},{},{},{},{},{}\n",
                 r.effect,
-                field(&r.group),
+                group,
                 field(&r.term),
                 r.estimate,
                 num(r.std_error),

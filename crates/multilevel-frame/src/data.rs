@@ -383,6 +383,48 @@ impl DataFrame {
         Ok(self)
     }
 
+    /// Make `reference` the first level of the factor column `name` (R's `relevel(f, ref)`):
+    /// the other levels keep their order, the rows their labels. Treatment contrasts then
+    /// compare every level with `reference`.
+    ///
+    /// # Errors
+    /// [`DataError::UnknownColumn`]; [`DataError::BadReferenceLevel`] when the column is not a
+    /// factor or has no such level.
+    pub fn relevel(mut self, name: &str, reference: &str) -> Result<Self, DataError> {
+        let Some(idx) = self.columns.iter().position(|(n, _)| n == name) else {
+            return Err(self.unknown_column_error(name));
+        };
+        let file = self.name.clone();
+        let Column::Factor(f) = &mut self.columns[idx].1 else {
+            return Err(DataError::BadReferenceLevel {
+                file,
+                column: name.to_string(),
+                problem: "it is numeric, not a factor".into(),
+                hint: "make it a factor first (--factor on the command line, DataFrame::to_factor in the API)".into(),
+            });
+        };
+        let Some(r) = f.levels.iter().position(|l| l == reference) else {
+            return Err(DataError::BadReferenceLevel {
+                file,
+                column: name.to_string(),
+                problem: format!("it has no level \"{reference}\""),
+                hint: format!("its levels are {}", f.levels.join(", ")),
+            });
+        };
+        // New code of old code c: r → 0, c < r → c + 1, c > r → c.
+        let r = r as u32;
+        for c in f.codes.iter_mut().flatten() {
+            *c = match (*c).cmp(&r) {
+                std::cmp::Ordering::Equal => 0,
+                std::cmp::Ordering::Less => *c + 1,
+                std::cmp::Ordering::Greater => *c,
+            };
+        }
+        let level = f.levels.remove(r as usize);
+        f.levels.insert(0, level);
+        Ok(self)
+    }
+
     /// Replace the origin (used by the CSV reader).
     pub(crate) fn with_origin(mut self, origin: RowOrigin) -> Self {
         self.origin = origin;
@@ -528,6 +570,35 @@ mod tests {
             .with_numeric("", vec![1.0])
             .unwrap_err();
         assert!(matches!(e, DataError::EmptyName { .. }));
+    }
+
+    #[test]
+    fn relevel_moves_the_reference_first_and_keeps_the_labels() {
+        let d = DataFrame::new("t")
+            .with_strings("f", &["a", "b", "c", "b", "a"])
+            .unwrap()
+            .with_numeric("x", vec![1.0, 2.0, 3.0, 4.0, 5.0])
+            .unwrap();
+        let before: Vec<String> = (0..5)
+            .map(|i| match d.column("f") {
+                Some(Column::Factor(f)) => f.label(i).unwrap_or("").to_string(),
+                _ => String::new(),
+            })
+            .collect();
+        let d = d.relevel("f", "c").unwrap();
+        let Some(Column::Factor(f)) = d.column("f") else {
+            panic!("f is a factor");
+        };
+        assert_eq!(f.levels, vec!["c", "a", "b"]);
+        let after: Vec<String> = (0..5)
+            .map(|i| f.label(i).unwrap_or("").to_string())
+            .collect();
+        assert_eq!(after, before);
+        let e = d.clone().relevel("f", "z").unwrap_err().to_string();
+        assert!(e.contains("no level \"z\"") && e.contains("c, a, b"), "{e}");
+        let e = d.clone().relevel("x", "1").unwrap_err().to_string();
+        assert!(e.contains("numeric, not a factor"), "{e}");
+        assert!(d.relevel("nope", "a").is_err());
     }
 
     #[test]

@@ -197,6 +197,23 @@ pub enum DataError {
         /// The repeated level.
         level: String,
     },
+    /// A reference level that the factor does not have, or a reference level asked of a
+    /// column that is not a factor.
+    #[error(
+        "{file}, column `{column}`: {problem}; hint: {hint}",
+        file = shown_long(.file),
+        column = shown(.column)
+    )]
+    BadReferenceLevel {
+        /// Data name.
+        file: String,
+        /// Column name.
+        column: String,
+        /// What is wrong (`it has no level "Z"`, `it is numeric, not a factor`).
+        problem: String,
+        /// What to do instead (the levels it has, or how to make it a factor).
+        hint: String,
+    },
     /// A file whose content is not a data format that is read (a spreadsheet, a PDF, binary
     /// data).
     #[error(

@@ -7,6 +7,7 @@
 //! * [`eigen`]: the eigen-decomposition of a small symmetric matrix (cyclic Jacobi, R's
 //!   decreasing order).
 //! * [`stats`]: R's type-7 quantile of sorted values.
+//! * [`tukey`]: the studentized range distribution (R's `ptukey`) for Tukey-adjusted p-values.
 //! * [`rng`]: one SplitMix64 generator with Box–Muller standard normals (the streams of the
 //!   parametric bootstrap and of `explore`'s ICC bootstrap).
 //! * [`fmt`]: R's `format()`, `round()`, `zapsmall()`, `format.pval()` and `abbreviate()` for
@@ -24,6 +25,7 @@ pub mod rng;
 pub mod spd;
 pub mod stats;
 pub mod table;
+pub mod tukey;
 
 pub use render::{Format, Render};
 pub use rng::SplitMix64;

@@ -189,6 +189,58 @@ impl GeneralizedLinearMixedModel {
         &self.fit
     }
 
+    /// Estimated marginal means on the link scale, or back-transformed with
+    /// [`crate::PredictScale::Response`] (R's `emmeans(fit, specs, type = "response")`), with
+    /// asymptotic (z) inference from `vcov(β̂)`; contrasts of a log or logit link are ratios on
+    /// the response scale. See [`crate::emmeans`]; the `df_method` option is not used.
+    ///
+    /// # Errors
+    /// As [`crate::LinearMixedModel::emmeans`].
+    pub fn emmeans(&self, opts: &crate::EmmeansOptions) -> Result<crate::EmmeansResult, Error> {
+        let plan = crate::emmeans::plan(
+            &crate::emmeans::GridInput {
+                formula: &self.formula,
+                frame: &self.frame,
+                train: &self.train,
+                design: &self.design,
+            },
+            opts,
+        )?;
+        let fit = self.summary();
+        let beta: Vec<f64> = fit.fixed.iter().map(|f| f.estimate).collect();
+        let p = beta.len();
+        let vcov = &fit.vcov;
+        let link = (opts.scale == crate::PredictScale::Response).then(|| self.family.link.as_ref());
+        crate::emmeans::finish(
+            &plan,
+            opts,
+            "asymptotic",
+            &crate::emmeans::Scale {
+                link,
+                response_name: crate::emmeans::response_name(self.family.family.name()),
+            },
+            |ls| {
+                ls.iter()
+                    .map(|l| {
+                        let est: f64 = l.iter().zip(&beta).map(|(a, b)| a * b).sum();
+                        let mut var = 0.0;
+                        for a in 0..p {
+                            for b in 0..p {
+                                var += l[a] * vcov.get(a * p + b).copied().unwrap_or(f64::NAN) * l[b];
+                            }
+                        }
+                        if var.is_nan() || var <= 0.0 {
+                            return Err(Error::Unsupported(
+                                "a marginal mean has no positive variance; hint: check the fit's warnings".into(),
+                            ));
+                        }
+                        Ok((est, var.sqrt(), f64::INFINITY))
+                    })
+                    .collect()
+            },
+        )
+    }
+
     /// Wald confidence intervals of the fixed effects (lme4's `confint(fit, method = "Wald")`),
     /// the one method available for GLMMs here.
     ///

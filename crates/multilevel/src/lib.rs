@@ -56,6 +56,7 @@
 //! GLMMs take a typed family and options: `glmer(formula, &data, Family::Binomial,
 //! &GlmerOptions::new().quadrature(Quadrature::Agq(25)))` (see [`glmer`]).
 
+pub mod emmeans;
 mod glmm;
 mod mixed;
 mod model;
@@ -63,8 +64,11 @@ mod options;
 pub mod predict;
 pub mod simulate;
 
+pub use emmeans::{
+    Adjust, ContrastRow, EmmContrast, EmmRow, EmmWeights, EmmeansOptions, EmmeansResult,
+};
 pub use glmm::{GeneralizedLinearMixedModel, NbSearch, glmer, glmer_nb};
-pub use mixed::MixedModel;
+pub use mixed::{MixedModel, RanefRow};
 pub use model::{CoefTable, LinearMixedModel};
 pub use multilevel_glmm::{
     Family as CustomFamily, FamilyKind as Family, FamilySpec, GlmFamily, Link as CustomLink,

@@ -7,6 +7,22 @@ use multilevel_frame::ModelFrame;
 use crate::model::{CoefTable, coef_tables};
 use crate::{FitResult, RanefTable};
 
+/// One conditional mode with its conditional standard deviation (a row of broom.mixed's
+/// `tidy(fit, effects = "ran_vals")`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RanefRow {
+    /// Grouping factor.
+    pub group: String,
+    /// Level of the grouping factor.
+    pub level: String,
+    /// Random-effect column (`(Intercept)`, `Days`).
+    pub term: String,
+    /// The conditional mode.
+    pub estimate: f64,
+    /// The conditional standard deviation, when computed.
+    pub std_error: Option<f64>,
+}
+
 /// A fitted mixed model (lme4's `merMod`): the questions whose answers read the same off an LMM
 /// and a GLMM — β̂, θ̂, σ̂, `vcov(β̂)`, the conditional modes, the per-level coefficients, the
 /// log-likelihood. Implemented by [`crate::LinearMixedModel`] and
@@ -39,6 +55,51 @@ pub trait MixedModel {
     /// with their conditional variances when the fit computed them.
     fn ranef(&self) -> &[RanefTable] {
         &self.summary().ranef
+    }
+
+    /// The conditional modes as one row per (grouping factor, term, level), with the
+    /// conditional standard deviation (the square root of the diagonal of lme4's `postVar`,
+    /// `ranef(fit, condVar = TRUE)`): broom.mixed's `tidy(fit, effects = "ran_vals")`, ordered
+    /// by grouping factor, then term, then level. `std_error` is `None` when the fit did not
+    /// compute conditional variances ([`crate::FitOptions::cond_var`]).
+    ///
+    /// ```
+    /// use multilevel::{FitOptions, MixedModel, dataset, lmer};
+    ///
+    /// let data = dataset("sleepstudy")?;
+    /// let m = lmer("Reaction ~ Days + (Days | Subject)", &data, &FitOptions::default())?;
+    /// let rows = m.ranef_tidy();
+    /// assert_eq!(rows.len(), 36);
+    /// assert_eq!((rows[0].level.as_str(), rows[0].term.as_str()), ("308", "(Intercept)"));
+    /// assert!(rows[0].std_error.is_some());
+    /// # Ok::<(), multilevel::Error>(())
+    /// ```
+    fn ranef_tidy(&self) -> Vec<RanefRow> {
+        let mut out = Vec::new();
+        for t in &self.summary().ranef {
+            let k = t.terms.len();
+            for (j, term) in t.terms.iter().enumerate() {
+                for (i, level) in t.levels.iter().enumerate() {
+                    out.push(RanefRow {
+                        group: t.group.clone(),
+                        level: level.clone(),
+                        term: term.clone(),
+                        estimate: t
+                            .values
+                            .get(i)
+                            .and_then(|v| v.get(j))
+                            .copied()
+                            .unwrap_or(f64::NAN),
+                        std_error: t
+                            .cond_var
+                            .get(i)
+                            .and_then(|v| v.get(j * k + j))
+                            .map(|v| v.max(0.0).sqrt()),
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// The coefficients per level of each grouping factor on the linear-predictor scale: fixed

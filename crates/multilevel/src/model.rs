@@ -266,6 +266,60 @@ impl LinearMixedModel {
         )
     }
 
+    /// Estimated marginal means of the `specs` factors over the reference grid, and their
+    /// contrasts when asked for (R's `emmeans(fit, specs, by, at, weights)` with `pairs()` or
+    /// `contrast(method = "trt.vs.ctrl")`); Kenward–Roger covariance and df by default, as
+    /// emmeans. See [`crate::emmeans`].
+    ///
+    /// ```
+    /// use multilevel::{EmmContrast, EmmeansOptions, FitOptions, dataset, lmer};
+    ///
+    /// let cake = dataset("cake")?;
+    /// let mut m = lmer("angle ~ recipe + temp + (1 | recipe:replicate)", &cake, &FitOptions::default())?;
+    /// let emm = m.emmeans(&EmmeansOptions {
+    ///     specs: vec!["recipe".into()],
+    ///     contrast: Some(EmmContrast::Pairwise),
+    ///     ..Default::default()
+    /// })?;
+    /// assert_eq!(emm.means.len(), 3);
+    /// assert_eq!(emm.contrasts[0].contrast, "A - B");
+    /// # Ok::<(), multilevel::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`]: a `specs`/`by`/`at` name that is not a variable of the fixed
+    /// terms, a model with an offset or aliased columns; [`Error::InvalidOption`]: a numeric
+    /// `specs` variable without `at` values, a level outside (0, 1);
+    /// [`Error::Inference`]: Kenward–Roger of an ML fit or a fit with prior weights.
+    pub fn emmeans(&mut self, opts: &crate::EmmeansOptions) -> Result<crate::EmmeansResult, Error> {
+        use inference::DfMethod;
+        let plan = crate::emmeans::plan(
+            &crate::emmeans::GridInput {
+                formula: &self.formula,
+                frame: &self.frame,
+                train: &self.train,
+                design: self.fitted.model().design(),
+            },
+            opts,
+        )?;
+        let (name, method): (&str, Box<dyn DfMethod>) = match opts.df_method {
+            Ddf::KenwardRoger => ("kenward-roger", Box::new(inference::KenwardRoger)),
+            Ddf::Satterthwaite => ("satterthwaite", Box::new(inference::Satterthwaite)),
+            Ddf::None => ("asymptotic", Box::new(inference::Wald)),
+        };
+        let fitted = &mut self.fitted;
+        crate::emmeans::finish(
+            &plan,
+            opts,
+            name,
+            &crate::emmeans::Scale {
+                link: None,
+                response_name: "response",
+            },
+            |ls| Ok(method.contrast_dfs(fitted, ls)?),
+        )
+    }
+
     /// The lower-level fitted model (read only).
     pub(crate) fn inner(&self) -> &inference::FittedLmm {
         &self.fitted

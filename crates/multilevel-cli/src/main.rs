@@ -33,6 +33,7 @@ mod datasets;
 mod explore;
 mod fit;
 mod gee;
+mod gls;
 mod meta;
 mod output;
 mod plot;

@@ -57,6 +57,7 @@
 //! &GlmerOptions::new().quadrature(Quadrature::Agq(25)))` (see [`glmer`]).
 
 mod glmm;
+mod gls;
 mod mixed;
 mod model;
 mod options;
@@ -64,6 +65,7 @@ pub mod predict;
 pub mod simulate;
 
 pub use glmm::{GeneralizedLinearMixedModel, glmer};
+pub use gls::{GeneralizedLeastSquares, gls};
 pub use mixed::MixedModel;
 pub use model::{CoefTable, LinearMixedModel};
 pub use multilevel_glmm::{
@@ -79,6 +81,7 @@ pub use multilevel_design as design;
 pub use multilevel_formula as formula;
 pub use multilevel_frame as frame;
 pub use multilevel_glmm as glmm_core;
+pub use multilevel_gls as gls_core;
 pub use multilevel_inference as inference;
 pub use multilevel_lmm as lmm;
 pub use multilevel_marginal as marginal;
@@ -144,6 +147,9 @@ pub enum Error {
     /// The fit failed.
     #[error("{0}")]
     Fit(#[from] multilevel_lmm::LmmError),
+    /// A GLS (residual covariance structure) fit failed.
+    #[error("{0}")]
+    Gls(#[from] multilevel_gls::GlsError),
     /// Degrees of freedom, F tests or model comparisons could not be computed.
     #[error("{0}")]
     Inference(#[from] multilevel_inference::InferenceError),

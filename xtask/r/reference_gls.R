@@ -32,9 +32,17 @@
 # position (`cor_matrix`, rows and columns in position order), and the residual standard
 # deviation of every level of the variance factor (`level_sd`: sigma times varIdent's ratio).
 # As in the other reference scripts every model is fitted to the data READ BACK from its CSV.
+#
+# Satterthwaite df: mmrm (whose definition we follow) is not installed here. Compound symmetry
+# with rho > 0 is the same model as a random intercept per subject, and lmerTest's
+# Satterthwaite df (Hessian of the deviance in the covariance parameters, Jacobian of
+# vcov(beta)) are invariant to that reparametrisation, so for the cs fits the df of
+# lmerTest::lmer(y ~ x + (1 | subject)) are recorded as `satterthwaite_df` (with its logLik,
+# `lmer_logLik`, to show the two fits are the same model).
 
 suppressPackageStartupMessages({
   library(nlme)
+  library(lmerTest)
   library(jsonlite)
 })
 invisible(Sys.setlocale("LC_COLLATE", "C"))
@@ -165,6 +173,7 @@ datasets <- list(orthodont = orth, bodyweight = bw, trial = trial)
 files <- list(orthodont = "tests/reference/gls/orthodont.csv",
               bodyweight = "tests/reference/gls/bodyweight.csv",
               trial = "tests/data/mmrm_trial.csv")
+`%||%` <- function(a, b) if (is.null(a)) b else a
 subject_of <- function(case) sub(".*\\| *([A-Za-z_]+)\\).*", "\\1", case$residual)
 
 out <- list()
@@ -197,6 +206,16 @@ for (case in cases) {
       level_sd <- as.list(fit$sigma * ratios)
     }
     v <- vcov(fit)
+    sdf <- NULL
+    lmer_ll <- NULL
+    if (grepl("^cs\\(", case$residual %||% "") && is.null(case$wts)) {
+      subj <- subject_of(case)
+      lf <- as.formula(paste(case$formula, "+ (1 |", subj, ")"))
+      lm1 <- lmerTest::lmer(lf, data = d, REML = method == "REML",
+                            control = lme4::lmerControl(optimizer = "bobyqa"))
+      sdf <- as.list(summary(lm1)$coefficients[, "df"])
+      lmer_ll <- as.numeric(logLik(lm1))
+    }
     out[[length(out) + 1]] <- list(
       name = paste0(case$name, "_", tolower(method)),
       data = files[[case$data]],
@@ -213,6 +232,8 @@ for (case in cases) {
       vcov = unname(v),
       cor_matrix = cm,
       level_sd = level_sd,
+      satterthwaite_df = sdf,
+      lmer_logLik = lmer_ll,
       r_seconds = elapsed
     )
     cat(sprintf("  %-28s %-4s logLik %.6f\n", case$name, method, as.numeric(logLik(fit))))

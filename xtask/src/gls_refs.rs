@@ -3,7 +3,9 @@
 //! compared.
 //!
 //! Tolerances (issue 19): logLik 1e-6 relative (or ours higher), β 1e-3·SE, SEs 2e-3
-//! relative, σ, the correlation matrix (absolute) and the per-level standard deviations 1e-3.
+//! relative, σ, the correlation matrix (absolute) and the per-level standard deviations 1e-3;
+//! for the compound-symmetry fits, the Satterthwaite df 1e-3 relative against lmerTest's on
+//! the equivalent random-intercept model (mmrm itself is not available to the script).
 //! nlme's `vcov` uses `RSS/(N − p)` under ML too; ours (lme4's and mmrm's convention) the ML
 //! estimate `RSS/N`, so nlme's ML standard errors are scaled by `√((N − p)/N)` before the
 //! comparison. The R fit's time is shown beside ours (one run each, informational).
@@ -22,6 +24,8 @@ struct Diffs {
     beta: f64,
     se: f64,
     structure: f64,
+    /// Satterthwaite df (relative), where the reference has them.
+    df: Option<f64>,
     ms: f64,
 }
 
@@ -68,6 +72,15 @@ fn check_case(root: &Path, case: &Value) -> Result<Diffs> {
         beta = beta.max((coef.estimate - b).abs() / s);
         se = se.max((coef.std_error - s).abs() / s);
     }
+    let df = case["satterthwaite_df"].as_object().map(|dfs| {
+        fit.coefficients
+            .iter()
+            .map(|c| {
+                let want = dfs.get(&c.name).and_then(Value::as_f64).unwrap_or(f64::NAN);
+                (c.df.unwrap_or(f64::NAN) - want).abs() / want
+            })
+            .fold(0.0, f64::max)
+    });
     let sigma = case["sigma"].as_f64().unwrap_or(f64::NAN);
     let mut structure = (fit.sigma - sigma).abs() / sigma;
     if let Some(rows) = case["cor_matrix"].as_array() {
@@ -107,6 +120,7 @@ fn check_case(root: &Path, case: &Value) -> Result<Diffs> {
         beta,
         se,
         structure,
+        df,
         ms,
     })
 }
@@ -118,8 +132,8 @@ pub fn validate(root: &Path) -> Result<(usize, usize)> {
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let refs: Value = serde_json::from_str(&text)?;
     println!(
-        "{:<30} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  status",
-        "nlme gls reference", "logLik", "β/SE", "SE", "structure", "ours ms", "R ms"
+        "{:<30} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  status",
+        "nlme gls reference", "logLik", "β/SE", "SE", "structure", "df", "ours ms", "R ms"
     );
     let mut passed = 0;
     let mut total = 0;
@@ -129,16 +143,21 @@ pub fn validate(root: &Path) -> Result<(usize, usize)> {
         let r_ms = case["r_seconds"].as_f64().unwrap_or(f64::NAN) * 1e3;
         match check_case(root, case) {
             Ok(d) => {
-                let ok = d.loglik <= 1e-6 && d.beta <= 1e-3 && d.se <= 2e-3 && d.structure <= 1e-3;
+                let ok = d.loglik <= 1e-6
+                    && d.beta <= 1e-3
+                    && d.se <= 2e-3
+                    && d.structure <= 1e-3
+                    && d.df.is_none_or(|x| x <= 1e-3);
                 if ok {
                     passed += 1;
                 }
                 println!(
-                    "{name:<30} {:>9.1e} {:>9.1e} {:>9.1e} {:>9.1e} {:>9.1} {:>9.0}  {}",
+                    "{name:<30} {:>9.1e} {:>9.1e} {:>9.1e} {:>9.1e} {:>9} {:>9.1} {:>9.0}  {}",
                     d.loglik,
                     d.beta,
                     d.se,
                     d.structure,
+                    d.df.map_or_else(|| "-".to_string(), |x| format!("{x:.1e}")),
                     d.ms,
                     r_ms,
                     if ok { "ok" } else { "FAIL" }

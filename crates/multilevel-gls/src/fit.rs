@@ -267,12 +267,16 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
     };
     check_identifiable(&codes, &shape, opts, n, p)?;
 
+    // The cross products are formed from the OLS residuals `e = y − Xβ_ols` instead of `y`:
+    // the GLS of `e` on `X` has the same residuals, criterion and `vcov`, and `β = β_e +
+    // β_ols`, while `e'R⁻¹e` keeps its digits when `y` is far from 0.
+    let (ols_beta, ols_resid) = ols_fit(&design.x, &y)?;
     let x = &design.x;
     let xf = |i: usize, c: usize| x[(i, c)];
     let patterns = Patterns::build(
         &xf,
         p,
-        &y,
+        &ols_resid,
         &codes.subjects,
         &codes.position,
         &codes.var_level,
@@ -288,7 +292,6 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
     };
 
     // Start: no correlation, the standard deviations of the OLS residuals per level.
-    let ols_resid = ols_residuals(&design.x, &y)?;
     let time_lr = if kind.is_some_and(ResidualKind::heterogeneous) {
         let levels: Vec<u32> = codes.position.iter().map(|&a| a as u32).collect();
         level_log_sd(&ols_resid, &levels, shape.q)
@@ -329,6 +332,9 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
     let sigma2 = pieces.r2 / nu;
     let mut beta = pieces.b.clone();
     pieces.chol_a.solve_in_place(&mut beta);
+    for (b, o) in beta.iter_mut().zip(&ols_beta) {
+        *b += o;
+    }
     let a_inv = pieces.chol_a.inverse();
     let vcov: Vec<Vec<f64>> = (0..p)
         .map(|i| (0..p).map(|j| sigma2 * a_inv[i * p + j]).collect())
@@ -582,8 +588,8 @@ fn check_identifiable(
     Ok(())
 }
 
-/// OLS residuals `y − X(X'X)⁻¹X'y`, for the starting values.
-fn ols_residuals(x: &faer::Mat<f64>, y: &[f64]) -> Result<Vec<f64>, GlsError> {
+/// The OLS fit: `β_ols = (X'X)⁻¹X'y` and the residuals `y − Xβ_ols`.
+fn ols_fit(x: &faer::Mat<f64>, y: &[f64]) -> Result<(Vec<f64>, Vec<f64>), GlsError> {
     let (n, p) = (x.nrows(), x.ncols());
     let mut xtx = vec![0.0; p * p];
     let mut xty = vec![0.0; p];
@@ -605,9 +611,10 @@ fn ols_residuals(x: &faer::Mat<f64>, y: &[f64]) -> Result<Vec<f64>, GlsError> {
         GlsError::Numerical("X'X is singular; hint: check the fixed-effects formula".to_string())
     })?;
     chol.solve_in_place(&mut xty);
-    Ok((0..n)
+    let resid = (0..n)
         .map(|i| y.get(i).copied().unwrap_or(0.0) - (0..p).map(|a| x[(i, a)] * xty[a]).sum::<f64>())
-        .collect())
+        .collect();
+    Ok((xty, resid))
 }
 
 /// `log(sd_level / sd_first)` of the residuals per level (0 for a level with no spread).

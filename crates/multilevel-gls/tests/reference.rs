@@ -71,6 +71,18 @@ fn check(name: &str) {
             coef.std_error
         );
     }
+    // Satterthwaite df of the cs fits: lmerTest's on the equivalent random-intercept model.
+    if let Some(dfs) = c["satterthwaite_df"].as_object() {
+        for coef in &fit.coefficients {
+            let want = dfs[&coef.name].as_f64().unwrap();
+            let got = coef.df.unwrap();
+            assert!(
+                (got - want).abs() <= 1e-3 * want,
+                "{name}: df {} {got} vs {want}",
+                coef.name
+            );
+        }
+    }
     let sigma = c["sigma"].as_f64().unwrap();
     assert!((fit.sigma - sigma).abs() <= 1e-3 * sigma, "{name}: σ");
     if let Some(rows) = c["cor_matrix"].as_array() {
@@ -122,4 +134,9 @@ fn bodyweight_ar1_with_per_diet_variances_ml() {
 #[test]
 fn trial_unstructured_mmrm_reml() {
     check("trial_us_reml");
+}
+
+#[test]
+fn bodyweight_compound_symmetry_satterthwaite_df_reml() {
+    check("bodyweight_cs_reml");
 }

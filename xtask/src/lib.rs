@@ -12,6 +12,7 @@ pub mod after_refs;
 pub mod bench;
 pub mod docs;
 pub mod glmm_refs;
+pub mod gls_refs;
 pub mod inference_refs;
 pub mod marginal_refs;
 pub mod meta_refs;

@@ -128,6 +128,9 @@ fn main() -> Result<()> {
             let (marginal_pass, marginal_total) = xtask::marginal_refs::validate(&root)?;
             println!("geepack/clubSandwich references: {marginal_pass}/{marginal_total} pass\n");
             let refs_ok = refs_ok && marginal_pass == marginal_total;
+            let (gls_pass, gls_total) = xtask::gls_refs::validate(&root)?;
+            println!("nlme gls (residual covariance) references: {gls_pass}/{gls_total} pass\n");
+            let refs_ok = refs_ok && gls_pass == gls_total;
             let (workflow_pass, workflow_total) = xtask::workflow_refs::validate(&root)?;
             println!("workflow (explore) checks: {workflow_pass}/{workflow_total} pass\n");
             let refs_ok = refs_ok && workflow_pass == workflow_total;

@@ -351,6 +351,16 @@ pub struct FitArgs {
     #[arg(long, value_enum, value_name = "METHOD")]
     pub ddf: Option<Ddf>,
 
+    /// Residual covariance within subjects (a GLS / MMRM fit; the formula has no random-effects
+    /// terms): "ar1(time | subject)", "cs(time | subject)", "us(visit | subject)" (unstructured,
+    /// the MMRM), "toep(visit | subject)" or "toeph(visit | subject)" (Toeplitz, heterogeneous).
+    #[arg(long, value_name = "STRUCTURE")]
+    pub residual: Option<String>,
+
+    /// A residual variance per level of a factor: "ident(f)" (nlme's varIdent).
+    #[arg(long, value_name = "FUNCTION")]
+    pub residual_variance: Option<String>,
+
     /// Also write the rows the fit used, with `.fitted`, `.resid` and `.fixed` (the
     /// population-level fit), to this CSV file; dropped rows are listed on stderr.
     #[arg(long, value_name = "FILE")]

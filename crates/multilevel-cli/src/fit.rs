@@ -10,6 +10,9 @@ use std::path::Path;
 
 /// Runs `multilevel fit`.
 pub fn run(a: &FitArgs) -> Result<()> {
+    if a.residual.is_some() || a.residual_variance.is_some() {
+        return crate::gls::run(a);
+    }
     check_model_options(a)?;
     // lmerTest's default for linear mixed models: Satterthwaite t-tests.
     let ddf = a.ddf.unwrap_or(match a.family {

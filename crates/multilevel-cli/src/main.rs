@@ -36,6 +36,7 @@ mod explore;
 mod fit;
 mod gee;
 mod glmm;
+mod gls;
 mod meta;
 mod output;
 mod plot;

@@ -58,6 +58,7 @@
 
 pub mod emmeans;
 mod glmm;
+mod gls;
 mod mixed;
 mod model;
 mod options;
@@ -68,6 +69,7 @@ pub use emmeans::{
     Adjust, ContrastRow, EmmContrast, EmmRow, EmmWeights, EmmeansOptions, EmmeansResult,
 };
 pub use glmm::{GeneralizedLinearMixedModel, NbSearch, glmer, glmer_nb};
+pub use gls::{GeneralizedLeastSquares, gls};
 pub use mixed::{MixedModel, RanefRow};
 pub use model::{CoefTable, LinearMixedModel};
 pub use multilevel_glmm::{
@@ -83,6 +85,7 @@ pub use multilevel_design as design;
 pub use multilevel_formula as formula;
 pub use multilevel_frame as frame;
 pub use multilevel_glmm as glmm_core;
+pub use multilevel_gls as gls_core;
 pub use multilevel_inference as inference;
 pub use multilevel_lmm as lmm;
 pub use multilevel_marginal as marginal;
@@ -148,6 +151,9 @@ pub enum Error {
     /// The fit failed.
     #[error("{0}")]
     Fit(#[from] multilevel_lmm::LmmError),
+    /// A GLS (residual covariance structure) fit failed.
+    #[error("{0}")]
+    Gls(#[from] multilevel_gls::GlsError),
     /// Degrees of freedom, F tests or model comparisons could not be computed.
     #[error("{0}")]
     Inference(#[from] multilevel_inference::InferenceError),

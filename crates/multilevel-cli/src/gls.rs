@@ -78,13 +78,16 @@ fn check_options(a: &FitArgs) -> Result<()> {
 /// A library error in the words of the command line.
 fn gls_error(e: multilevel::Error) -> anyhow::Error {
     match e {
-        multilevel::Error::Gls(GlsError::NotFactor {
-            structure,
-            column,
-            why,
-        }) => anyhow!(
-            "`{structure}` needs `{column}` to be a factor ({why}), but it is a numeric column; hint: add --factor {column}"
-        ),
+        multilevel::Error::Gls(g) => match *g {
+            GlsError::NotFactor {
+                structure,
+                column,
+                why,
+            } => anyhow!(
+                "`{structure}` needs `{column}` to be a factor ({why}), but it is a numeric column; hint: add --factor {column}"
+            ),
+            g => multilevel::Error::Gls(Box::new(g)).into(),
+        },
         e => e.into(),
     }
 }

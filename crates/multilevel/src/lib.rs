@@ -153,7 +153,7 @@ pub enum Error {
     Fit(#[from] multilevel_lmm::LmmError),
     /// A GLS (residual covariance structure) fit failed.
     #[error("{0}")]
-    Gls(#[from] multilevel_gls::GlsError),
+    Gls(Box<multilevel_gls::GlsError>),
     /// Degrees of freedom, F tests or model comparisons could not be computed.
     #[error("{0}")]
     Inference(#[from] multilevel_inference::InferenceError),
@@ -170,6 +170,12 @@ pub enum Error {
         /// Comma-separated names of the embedded data sets.
         available: String,
     },
+}
+
+impl From<multilevel_gls::GlsError> for Error {
+    fn from(e: multilevel_gls::GlsError) -> Self {
+        Error::Gls(Box::new(e))
+    }
 }
 
 impl From<multilevel_frame::NewDataError> for Error {

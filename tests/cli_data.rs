@@ -180,10 +180,7 @@ fn assert_close(got: &serde_json::Value, want: &serde_json::Value, tol: f64, at:
     match (got, want) {
         (Value::Number(a), Value::Number(b)) => {
             let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-            assert!(
-                (a - b).abs() <= tol * b.abs().max(1.0),
-                "{at}: {a} vs {b}"
-            );
+            assert!((a - b).abs() <= tol * b.abs().max(1.0), "{at}: {a} vs {b}");
         }
         (Value::Array(a), Value::Array(b)) => {
             assert_eq!(a.len(), b.len(), "{at}");
@@ -206,7 +203,10 @@ fn assert_close(got: &serde_json::Value, want: &serde_json::Value, tol: f64, at:
 fn stata_file_fits_like_its_csv() {
     // haven wrote both files from the same data (crates/multilevel-frame/tests/data/write_fixtures.R);
     // the CSV prints 15 significant digits, hence a tolerance instead of equality.
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/multilevel-frame/tests/data");
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/multilevel-frame/tests/data"
+    );
     let dta = format!("{data}/hsb.dta");
     let csv = format!("{data}/hsb_expected.csv");
     let fit = |path: &str| {
@@ -224,6 +224,9 @@ fn stata_file_fits_like_its_csv() {
         v
     };
     let want = fit(&csv);
-    assert!(want["fixed"].as_array().is_some_and(|f| f.len() == 3), "{want}");
+    assert!(
+        want["fixed"].as_array().is_some_and(|f| f.len() == 3),
+        "{want}"
+    );
     assert_close(&fit(&dta), &want, 1e-9, "hsb");
 }

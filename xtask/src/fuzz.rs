@@ -8,7 +8,13 @@ use std::path::Path;
 use std::process::Command;
 
 /// The fuzz targets, as named in `fuzz/Cargo.toml`.
-pub const TARGETS: [&str; 5] = ["formula", "csv_frame", "design", "json_report", "data_bytes"];
+pub const TARGETS: [&str; 5] = [
+    "formula",
+    "csv_frame",
+    "design",
+    "json_report",
+    "data_bytes",
+];
 
 /// Runs every target (or `only`) for `seconds` seconds; returns the executions per target.
 pub fn run(root: &Path, seconds: u64, only: Option<&str>) -> Result<Vec<(String, u64)>> {

@@ -128,6 +128,9 @@ fn main() -> Result<()> {
             let (after_pass, after_total) = xtask::after_refs::validate(&root)?;
             println!("Kenward-Roger summary and predict checks: {after_pass}/{after_total} pass\n");
             let refs_ok = refs_ok && after_pass == after_total;
+            let (cov_pass, cov_total) = xtask::covstruct_refs::validate(&root)?;
+            println!("covariance-structure references: {cov_pass}/{cov_total} pass\n");
+            let refs_ok = refs_ok && cov_pass == cov_total;
             let suite_ok = match suite {
                 Some(dir) => validate_suite(&root, &dir, skip_slow, only.as_deref())?,
                 None => true,

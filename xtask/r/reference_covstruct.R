@@ -28,7 +28,8 @@
 #   `sd` are the standard deviations of the term's random effects (sqrt of diag of sigma^2
 #   Lambda Lambda'), `rho` the structure's correlation (lag-1 / common correlation; null for
 #   diag and us), `sigma` the residual standard deviation, `npar` the number of parameters
-#   (fixed effects + covariance parameters + sigma), as logLik's df.
+#   (fixed effects + covariance parameters + sigma), as logLik's df. The lme4 cases of REML
+#   fits also carry lmerTest's Satterthwaite df of each coefficient (`satterthwaite_df`).
 suppressPackageStartupMessages({
   library(lme4)
   library(glmmTMB)
@@ -155,6 +156,11 @@ fit_lme4 <- function(name, data_name, formula, lme4_formula, fixed, zform, data,
   S <- as.matrix(Matrix::bdiag(lapply(vc, function(v) { a <- v[, , drop = FALSE]; attributes(a) <- attributes(a)[c("dim", "dimnames")]; a })))
   add(name, data_name, formula, reml, "lme4", deparse(lme4_formula), fixed, zform, data, S,
       sigma(m), NULL, as.numeric(logLik(m)), ncov)
+  # lmerTest's Satterthwaite df (REML fits), through the same variance parameters.
+  if (reml) {
+    mt <- lmerTest::as_lmerModLmerTest(m)
+    cases[[length(cases)]]$satterthwaite_df <<- unname(summary(mt)$coefficients[, "df"])
+  }
 }
 
 for (reml in c(TRUE, FALSE)) {

@@ -10,7 +10,9 @@
 //! and σ 1e-3 relative, ρ 1e-3 absolute. Parameters are compared only when the engine
 //! converged and our log-likelihood is not higher than its by more than the tolerance (then
 //! we found a better optimum and the estimates differ legitimately); the parameter count
-//! `npar` (logLik's df) must always agree.
+//! `npar` (logLik's df) must always agree. Where the reference has lmerTest's Satterthwaite
+//! df (lme4 1.1's `(1 | g) + (0 + x | g)`, which is `diag(x | g)`), ours agree to 1e-3
+//! relative.
 
 use std::path::Path;
 
@@ -26,6 +28,8 @@ pub const BETA_SE_TOL: f64 = 1e-3;
 pub const SE_TOL: f64 = 2e-3;
 /// Tolerance of the structure's standard deviations and σ (relative) and of ρ (absolute).
 pub const PARAM_TOL: f64 = 1e-3;
+/// Satterthwaite df tolerance (relative; both sides differentiate numerically).
+pub const DF_TOL: f64 = 1e-3;
 
 /// The outcome of one case.
 #[derive(Debug, Clone)]
@@ -95,8 +99,8 @@ pub fn check_case(root: &Path, case: &Value) -> Result<CaseOutcome> {
     } else {
         FitOptions::new().ml()
     };
-    let model = multilevel::lmer(formula, &data, &opts).map_err(|e| anyhow!("{name}: {e}"))?;
-    let fit = multilevel::MixedModel::summary(&model);
+    let mut model = multilevel::lmer(formula, &data, &opts).map_err(|e| anyhow!("{name}: {e}"))?;
+    let fit = multilevel::MixedModel::summary(&model).clone();
     let want_ll = case["loglik"].as_f64().unwrap_or(f64::NAN);
     let mut failures = Vec::new();
     // lme4's REML logLik is −REMLcrit/2, ours too.
@@ -151,6 +155,21 @@ pub fn check_case(root: &Path, case: &Value) -> Result<CaseOutcome> {
     if let Some(rho) = case["rho"].as_f64() {
         let ours = fit.correlations.first().map_or(f64::NAN, |c| c.corr);
         params = params.max((ours - rho).abs());
+    }
+    // lmerTest's Satterthwaite df, through the structure's parameters.
+    if let Some(want) = case.get("satterthwaite_df").map(nums) {
+        let with_df = model
+            .summary_with_df(multilevel::Ddf::Satterthwaite)
+            .map_err(|e| anyhow!("{name}: {e}"))?;
+        for (fe, w) in with_df.fixed.iter().zip(&want) {
+            let d = fe.df.map_or(f64::INFINITY, |v| (v - w).abs() / w);
+            if d.is_nan() || d > DF_TOL {
+                failures.push(format!(
+                    "Satterthwaite df of {} differs by {d:.2e}",
+                    fe.term
+                ));
+            }
+        }
     }
     if compared {
         if beta_diff.is_nan() || beta_diff > BETA_SE_TOL {

@@ -1,6 +1,8 @@
 //! The covariance-structure terms from the command line: VarCorr text in lme4 2.0's layout,
 //! the JSON `structures` key, parameter counts, and one clear line for each bad input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{assert_error, run};

@@ -61,3 +61,16 @@ fn all_covariance_structure_cases() {
     let (pass, total) = xtask::covstruct_refs::validate(root).unwrap_or((0, 1));
     assert_eq!(pass, total);
 }
+
+/// A structured term in a GLMM (Laplace) against glmmTMB.
+#[test]
+fn structured_glmm_matches_glmmtmb() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = xtask::covstruct_refs::check_glmm_cases(root).unwrap_or_default();
+    assert!(!out.is_empty(), "expected the committed GLMM references");
+    let failures: Vec<String> = out
+        .iter()
+        .flat_map(|(n, f)| f.iter().map(move |x| format!("{n}: {x}")))
+        .collect();
+    assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
+}

@@ -8,6 +8,7 @@
 #   <name>.csv   the data sets (sleepstudy from lme4; Oats and BodyWeight from nlme,
 #                ChickWeight from R's datasets at times 0, 4, ..., 20), each fitted here after being READ BACK from its CSV
 #   cases.json   one entry per (model, engine, REML/ML)
+#   glmm_cases.json  GLMMs (Laplace) with a structured term, from glmmTMB
 #
 # Syntax and defaults: every case's `formula` is lme4 2.0's syntax as multilevel reads it
 # (diag and cs heterogeneous by default, ar1 homogeneous; `hom = TRUE` for one shared standard
@@ -205,6 +206,36 @@ for (reml in c(TRUE, FALSE)) {
   fit_tmb("chick_ar1", "chickweight", "weight ~ Timef + ar1(0 + Timef | Diet)",
           weight ~ Timef + ar1(0 + Timef | Diet), fx, zf, cw, reml, TRUE, 2)
 }
+
+# ---- GLMM (Laplace): glmmTMB's Laplace log-likelihood and estimates ----
+# Written to glmm_cases.json. glmmTMB's standard errors come from the joint Hessian of
+# (beta, theta), as glmer's do; the check compares logLik (ours at least as high, 1e-6
+# relative), beta (1e-3 of glmmTMB's SE) and the standard deviations (1e-3 relative).
+contra <- read.csv(file.path(root, "tests", "data", "Contraception.csv"), stringsAsFactors = TRUE)
+contra$district <- factor(contra$district)
+glmm_cases <- list()
+add_glmm <- function(name, data_rel, formula, tmb_formula, family, data) {
+  warned <- FALSE
+  m <- withCallingHandlers(glmmTMB(tmb_formula, data = data, family = family),
+                           warning = function(w) { warned <<- TRUE; invokeRestart("muffleWarning") })
+  g <- names(VarCorr(m)$cond)[1]
+  S <- tmb_cov(m, g)
+  glmm_cases[[length(glmm_cases) + 1]] <<- list(
+    name = name, data = data_rel, formula = formula, family = family$family,
+    link = family$link, engine = "glmmTMB", engine_call = deparse(tmb_formula),
+    loglik = as.numeric(logLik(m)), beta_names = names(fixef(m)$cond),
+    beta = unname(fixef(m)$cond), se = unname(sqrt(diag(vcov(m)$cond))),
+    sd = unname(sqrt(diag(S))), npar = as.integer(attr(logLik(m), "df")),
+    converged = !warned)
+  cat(sprintf("  %-34s %-8s logLik %.6f\n", name, "glmmTMB", as.numeric(logLik(m))))
+}
+add_glmm("contraception_diag", "tests/data/Contraception.csv",
+         "use ~ age + urban + diag(urban | district)",
+         use ~ age + urban + diag(urban | district), binomial(), contra)
+writeLines(toJSON(list(generator = "xtask/r/reference_covstruct.R", cases = glmm_cases),
+                  auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
+           file.path(outdir, "glmm_cases.json"), useBytes = TRUE)
+cat("  wrote tests/reference/covstruct/glmm_cases.json (", length(glmm_cases), "cases )\n")
 
 txt <- toJSON(list(generator = "xtask/r/reference_covstruct.R",
                    versions = list(R = R.version.string,

@@ -227,3 +227,89 @@ pub fn validate(root: &Path) -> Result<(usize, usize)> {
     }
     Ok((passed, all.len()))
 }
+
+/// Refit every GLMM case of `glmm_cases.json` (Laplace, binomial) and compare: the
+/// log-likelihood at least glmmTMB's to 1e-6 relative, β to 1e-3 of glmmTMB's standard
+/// errors and the term's standard deviations to 1e-3 relative (when glmmTMB converged and our
+/// optimum is not higher), the parameter count exactly. Returns the failures per case.
+///
+/// # Errors
+/// The reference file cannot be read.
+pub fn check_glmm_cases(root: &Path) -> Result<Vec<(String, Vec<String>)>> {
+    let path = root.join("tests/reference/covstruct/glmm_cases.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let v: Value = serde_json::from_str(&text)?;
+    let mut out = Vec::new();
+    for case in v["cases"].as_array().into_iter().flatten() {
+        let name = case["name"].as_str().unwrap_or("?").to_string();
+        let mut failures = Vec::new();
+        let family = match case["family"].as_str() {
+            Some("binomial") => multilevel::Family::Binomial,
+            Some("poisson") => multilevel::Family::Poisson,
+            other => {
+                out.push((name, vec![format!("family {other:?} not handled")]));
+                continue;
+            }
+        };
+        let data = DataFrame::read_csv(
+            &root.join(case["data"].as_str().unwrap_or_default()),
+            &ReadOptions::default(),
+        )?;
+        let model = multilevel::glmer(
+            case["formula"].as_str().unwrap_or_default(),
+            &data,
+            family,
+            &multilevel::GlmerOptions::new(),
+        );
+        let model = match model {
+            Ok(m) => m,
+            Err(e) => {
+                out.push((name, vec![format!("fit failed: {e}")]));
+                continue;
+            }
+        };
+        let fit = multilevel::MixedModel::summary(&model);
+        let want = case["loglik"].as_f64().unwrap_or(f64::NAN);
+        let rel = (fit.loglik - want) / want.abs();
+        if rel.is_nan() || rel < -LOGLIK_TOL {
+            failures.push(format!(
+                "logLik {} below {want} (rel {rel:.2e})",
+                fit.loglik
+            ));
+        }
+        let npar = case["npar"].as_u64().unwrap_or(0) as usize;
+        if fit.npar != npar {
+            failures.push(format!("npar {} vs {npar}", fit.npar));
+        }
+        if case["converged"].as_bool().unwrap_or(false) && rel <= LOGLIK_TOL {
+            let names: Vec<&str> = case["beta_names"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            for ((n, b), s) in names.iter().zip(nums(&case["beta"])).zip(nums(&case["se"])) {
+                let d = fit
+                    .fixed
+                    .iter()
+                    .find(|f| f.term == *n)
+                    .map_or(f64::INFINITY, |f| (f.estimate - b).abs() / s);
+                if d.is_nan() || d > BETA_SE_TOL {
+                    failures.push(format!("β {n} differs by {d:.2e} SE"));
+                }
+            }
+            let sd_want = nums(&case["sd"]);
+            let sd_ours: Vec<f64> = fit.random.iter().map(|r| r.std_dev).collect();
+            if sd_ours.len() != sd_want.len() {
+                failures.push("number of standard deviations".into());
+            }
+            for (a, b) in sd_ours.iter().zip(&sd_want) {
+                let d = (a - b).abs() / b;
+                if d.is_nan() || d > PARAM_TOL {
+                    failures.push(format!("sd {a} vs {b}"));
+                }
+            }
+        }
+        out.push((name, failures));
+    }
+    Ok(out)
+}

@@ -10,6 +10,7 @@
 
 pub mod after_refs;
 pub mod bench;
+pub mod covstruct_refs;
 pub mod docs;
 pub mod glmm_refs;
 pub mod gls_refs;

@@ -137,6 +137,19 @@ fn main() -> Result<()> {
             let (after_pass, after_total) = xtask::after_refs::validate(&root)?;
             println!("Kenward-Roger summary and predict checks: {after_pass}/{after_total} pass\n");
             let refs_ok = refs_ok && after_pass == after_total;
+            let (cov_pass, cov_total) = xtask::covstruct_refs::validate(&root)?;
+            println!("covariance-structure references: {cov_pass}/{cov_total} pass\n");
+            let glmm_cov = xtask::covstruct_refs::check_glmm_cases(&root)?;
+            for (name, failures) in &glmm_cov {
+                let status = if failures.is_empty() {
+                    "PASS".into()
+                } else {
+                    failures.join("; ")
+                };
+                println!("{name:<34} (glmer, glmmTMB reference) {status}");
+            }
+            let glmm_cov_ok = glmm_cov.iter().all(|(_, f)| f.is_empty());
+            let refs_ok = refs_ok && cov_pass == cov_total && glmm_cov_ok;
             let suite_ok = match suite {
                 Some(dir) => validate_suite(&root, &dir, skip_slow, only.as_deref())?,
                 None => true,

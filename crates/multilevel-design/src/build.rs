@@ -3,8 +3,8 @@
 use crate::error::DesignError;
 use crate::model_matrix::{ModelMatrix, model_matrix};
 use crate::rank::{RANK_TOL, kept_columns};
-use crate::{CovarianceSpec, Design, ReTerm};
-use multilevel_formula::{Formula, ModelTerms, RandomTerm};
+use crate::{Ar1, CompoundSymmetry, CovarianceSpec, Design, Diagonal, ReTerm};
+use multilevel_formula::{CovStructure, Formula, ModelTerms, RandomTerm};
 use multilevel_frame::{ModelFrame, ResponseValues, VariableValue};
 
 /// Options of [`build_design_with`].
@@ -258,7 +258,31 @@ fn random_term(rt: &RandomTerm, order: usize, frame: &ModelFrame) -> Result<ReTe
         z,
         col_names: mm.names,
         formula_order: order,
-        structure: CovarianceSpec::unstructured(k),
+        structure: structure_spec(rt.structure, k, &term)?,
+    })
+}
+
+/// The covariance of a term of `k` columns that asks for `structure`.
+fn structure_spec(
+    structure: CovStructure,
+    k: usize,
+    term: &str,
+) -> Result<CovarianceSpec, DesignError> {
+    Ok(match structure {
+        CovStructure::Unstructured => CovarianceSpec::unstructured(k),
+        CovStructure::Diagonal { hom } => CovarianceSpec::Diagonal(Diagonal { k, hom }),
+        CovStructure::CompoundSymmetry { hom } => {
+            CovarianceSpec::CompoundSymmetry(CompoundSymmetry { k, hom })
+        }
+        CovStructure::Ar1 { hom } => {
+            if k < 2 {
+                return Err(DesignError::Ar1Columns {
+                    term: term.to_string(),
+                    k,
+                });
+            }
+            CovarianceSpec::Ar1(Ar1 { k, hom })
+        }
     })
 }
 

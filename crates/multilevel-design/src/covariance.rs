@@ -15,6 +15,10 @@
 
 use std::fmt::Debug;
 
+mod structured;
+
+pub use structured::{Ar1, CompoundSymmetry, Diagonal};
+
 /// Why standard deviations and correlations could not be turned into θ.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CovarianceError {
@@ -56,14 +60,24 @@ pub enum SdCorParam {
 /// exactly as many elements as documented; a θ shorter than [`Covariance::n_theta`] reads as
 /// zeros where it is missing (callers check lengths where θ comes from outside).
 pub trait Covariance: Send + Sync + Debug {
-    /// Short name of the structure for reports (`us`).
+    /// Short name of the structure for reports and formulas (`us`, `diag`, `cs`, `ar1`).
     fn name(&self) -> &'static str;
+    /// For a structure with standard-deviation parameters: whether they are one shared
+    /// (`hom = TRUE`) rather than one per column; `None` for the unstructured term.
+    fn homogeneous(&self) -> Option<bool> {
+        None
+    }
     /// Number of random effects per level (the order of `Λ`).
     fn k(&self) -> usize;
     /// Number of θ elements.
     fn n_theta(&self) -> usize;
-    /// Lower bounds of the θ elements (upper bounds are `+∞`).
+    /// Lower bounds of the θ elements.
     fn theta_lower(&self) -> Vec<f64>;
+    /// Upper bounds of the θ elements (`+∞` unless the structure bounds them, e.g. a
+    /// correlation parameter at 1).
+    fn theta_upper(&self) -> Vec<f64> {
+        vec![f64::INFINITY; self.n_theta()]
+    }
     /// Starting θ of the optimiser.
     fn theta_start(&self) -> Vec<f64>;
     /// `Λ(θ)` into `out` (`k × k`, row-major; every element is written).
@@ -115,6 +129,12 @@ pub trait Covariance: Send + Sync + Debug {
 pub enum CovarianceSpec {
     /// lme4's unstructured (`us`) lower-triangular Cholesky parametrisation.
     Unstructured(Unstructured),
+    /// lme4 2.0's `diag`: independent effects.
+    Diagonal(Diagonal),
+    /// lme4 2.0's `cs`: compound symmetry.
+    CompoundSymmetry(CompoundSymmetry),
+    /// lme4 2.0's `ar1`: first-order autoregressive correlation over the columns.
+    Ar1(Ar1),
 }
 
 impl CovarianceSpec {
@@ -127,7 +147,16 @@ impl CovarianceSpec {
     pub fn as_covariance(&self) -> &dyn Covariance {
         match self {
             Self::Unstructured(c) => c,
+            Self::Diagonal(c) => c,
+            Self::CompoundSymmetry(c) => c,
+            Self::Ar1(c) => c,
         }
+    }
+
+    /// Whether θ is the lower triangle of `Λ` itself (the unstructured term), so that a
+    /// derivative with respect to `Λ`'s lower triangle is already one with respect to θ.
+    pub fn is_unstructured(&self) -> bool {
+        matches!(self, Self::Unstructured(_))
     }
 }
 

@@ -98,6 +98,16 @@ pub enum DesignError {
         /// Number of levels.
         nlevels: usize,
     },
+    /// An `ar1(...)` term with fewer than two columns has no correlation to model.
+    #[error(
+        "random term `{term}`: `ar1` needs at least 2 columns but the term has {k}; hint: write `ar1(0 + f | g)` with a factor `f` of at least two levels (one column per level)"
+    )]
+    Ar1Columns {
+        /// The term as written (`0 + f | g`).
+        term: String,
+        /// Its number of columns.
+        k: usize,
+    },
     /// A random-effects term whose left-hand side has no columns, e.g. `(0 | g)`.
     #[error(
         "random-effects term `({term})` has no columns (its left-hand side is empty); hint: use `(1 | g)` for a random intercept"

@@ -23,7 +23,10 @@ pub mod rank;
 
 pub use build::{DesignOptions, build_design, build_design_with, random_term_text};
 pub use contrasts::{Coding, CodingMatrix, coding_matrix};
-pub use covariance::{Covariance, CovarianceError, CovarianceSpec, SdCorParam, Unstructured};
+pub use covariance::{
+    Ar1, CompoundSymmetry, Covariance, CovarianceError, CovarianceSpec, Diagonal, SdCorParam,
+    Unstructured,
+};
 pub use error::DesignError;
 pub use model_matrix::{ModelMatrix, model_matrix};
 pub use rank::{RANK_TOL, kept_columns};
@@ -136,6 +139,18 @@ impl Design {
             .iter()
             .flat_map(|t| t.covariance().theta_lower())
             .collect()
+    }
+    /// Upper bounds on θ, term by term from the terms' covariances (`+∞` except a structured
+    /// term's correlation parameter, bounded by 1).
+    pub fn theta_upper(&self) -> Vec<f64> {
+        self.terms
+            .iter()
+            .flat_map(|t| t.covariance().theta_upper())
+            .collect()
+    }
+    /// Whether every term is unstructured (θ is the lower triangles of the `Λⱼ`).
+    pub fn all_unstructured(&self) -> bool {
+        self.terms.iter().all(|t| t.structure.is_unstructured())
     }
     /// Starting θ, term by term from the terms' covariances (lme4's: Λ = I).
     pub fn theta_start(&self) -> Vec<f64> {

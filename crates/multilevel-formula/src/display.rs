@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::lexer::is_syntactic_name;
 use crate::number::format_number;
-use crate::{BinOp, Expr, Formula, ModelTerms, RandomTerm, Response, Term};
+use crate::{BinOp, CovStructure, Expr, Formula, ModelTerms, RandomTerm, Response, Term};
 
 /// A name as R prints it: bare when syntactic, otherwise in backquotes.
 pub(crate) fn quote_name(name: &str) -> String {
@@ -205,12 +205,18 @@ impl fmt::Display for RandomTerm {
     /// `(1 + x | g)`, or `(0 + x || g)` for an uncorrelated term.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let bar = if self.correlated { "|" } else { "||" };
-        write!(
-            f,
-            "({} {bar} {})",
+        let inner = format!(
+            "{} {bar} {}",
             render_model_terms(&self.lhs, &[]),
             self.group_label
-        )
+        );
+        match (self.structure, self.structure.hom()) {
+            (CovStructure::Unstructured, _) | (_, None) => write!(f, "({inner})"),
+            (s, Some(hom)) => {
+                let hom = if hom { "TRUE" } else { "FALSE" };
+                write!(f, "{}({inner}, hom = {hom})", s.name())
+            }
+        }
     }
 }
 

@@ -18,7 +18,7 @@
 
 use crate::error::FormulaError;
 use crate::parser::{Node, Op};
-use crate::{BinOp, Expr, Formula, ModelTerms, RandomTerm, Response, Term};
+use crate::{BinOp, CovStructure, Expr, Formula, ModelTerms, RandomTerm, Response, Term};
 
 /// Sorted variable indices.
 type Bits = Vec<usize>;
@@ -30,6 +30,13 @@ const MAX_TERMS: usize = 10_000;
 /// whose grouping factor interacts all the levels above it, so the work grows with the square of
 /// the depth; real designs nest a handful of levels (school/class/pupil).
 pub(crate) const MAX_NESTING: usize = 12;
+
+/// Covariance structures of other packages (glmmTMB) that are not available here: named
+/// as such in the error rather than read as an unknown function of a random term.
+const OTHER_STRUCTURES: [&str; 14] = [
+    "toep", "homdiag", "homcs", "hetcs", "homar1", "hetar1", "ou", "exp", "gau", "mat", "rr",
+    "propto", "equalto", "un",
+];
 
 /// A grouping factor of a random term: the interacting column names and lme4's label.
 type Group = (Vec<String>, String);
@@ -141,6 +148,7 @@ fn to_expr(text: &str, node: &Node, ctx: ExprCtx<'_>) -> Result<Expr, FormulaErr
         Node::Paren { inner, .. } => to_expr(text, inner, ctx)?,
         Node::Neg { operand, .. } => Expr::Neg(Box::new(to_expr(text, operand, ctx)?)),
         Node::OneSided { col, .. } => return Err(extra_tilde(text, *col)),
+        Node::Named { name, col, .. } => return Err(named_argument(text, name, *col)),
         Node::Binary { op, lhs, rhs, col } => {
             let bin = match op {
                 Op::Plus => BinOp::Add,
@@ -180,6 +188,20 @@ fn to_expr(text: &str, node: &Node, ctx: ExprCtx<'_>) -> Result<Expr, FormulaErr
             }
         }
     })
+}
+
+/// A named argument where none is accepted (only the structure calls take `hom = ...`).
+fn named_argument(text: &str, name: &str, col: usize) -> FormulaError {
+    FormulaError::new(
+        text,
+        col,
+        format!("named argument `{name} = ...` is not supported here"),
+        Some(
+            "only the covariance-structure calls take one: `diag(x | g, hom = TRUE)`; pass \
+             other arguments by position, e.g. `poly(x, 2)`"
+                .into(),
+        ),
+    )
 }
 
 fn extra_tilde(text: &str, col: usize) -> FormulaError {
@@ -361,9 +383,31 @@ impl<'t> Encoder<'t> {
                     self.offsets.push(e);
                     return Ok(Vec::new());
                 }
+                let wraps_bar = args.first().is_some_and(|a| {
+                    matches!(
+                        a.unparen(),
+                        Node::Binary {
+                            op: Op::Bar | Op::DoubleBar,
+                            ..
+                        }
+                    )
+                });
+                if wraps_bar && OTHER_STRUCTURES.contains(&name.as_str()) {
+                    return Err(self.err(
+                        *col,
+                        format!("unknown covariance structure `{name}` around a random term"),
+                        "the structures are lme4 2.0's `us`, `diag`, `cs` and `ar1` (with \
+                         `hom = TRUE | FALSE`), e.g. `cs(1 + x | g)`",
+                    ));
+                }
+                if wraps_bar && crate::STRUCTURE_NAMES.contains(&name.as_str()) {
+                    self.structured_term(name, args, *col, pos)?;
+                    return Ok(Vec::new());
+                }
                 let e = to_expr(self.text, node, ExprCtx::Response)?;
                 Ok(vec![vec![self.var_index(e)]])
             }
+            Node::Named { name, col, .. } => Err(named_argument(self.text, name, *col)),
             Node::Paren { inner, col } => match inner.unparen() {
                 Node::Binary {
                     op: op @ (Op::Bar | Op::DoubleBar),
@@ -385,7 +429,13 @@ impl<'t> Encoder<'t> {
                             "write `y ~ x + (1 | g)`",
                         ));
                     }
-                    self.random_term(lhs, rhs, *op == Op::DoubleBar, *col)?;
+                    self.random_term(
+                        lhs,
+                        rhs,
+                        *op == Op::DoubleBar,
+                        *col,
+                        CovStructure::Unstructured,
+                    )?;
                     Ok(Vec::new())
                 }
                 _ => self.encode(inner, pos),
@@ -506,12 +556,112 @@ impl<'t> Encoder<'t> {
         }
     }
 
+    /// lme4 2.0's `us(x | g)`, `diag(x | g)`, `cs(x | g)`, `ar1(0 + f | g)`, each with an
+    /// optional `hom = TRUE | FALSE`: a random term with a covariance structure.
+    fn structured_term(
+        &mut self,
+        name: &str,
+        args: &[Node],
+        col: usize,
+        pos: Pos,
+    ) -> Result<(), FormulaError> {
+        if !self.fixed {
+            return Err(self.err(
+                col,
+                "a random term cannot be nested inside another random term",
+                "",
+            ));
+        }
+        if !(matches!(pos, Pos::Sum { special: true }) && self.parity) {
+            return Err(self.err(
+                col,
+                format!("`{name}(...)` must be added to the formula with `+`"),
+                "write `y ~ x + diag(1 + x | g)`",
+            ));
+        }
+        let Some(Node::Binary {
+            op,
+            lhs,
+            rhs,
+            col: bar_col,
+        }) = args.first().map(Node::unparen)
+        else {
+            return Err(self.err(col, format!("`{name}(...)` needs a random term"), ""));
+        };
+        if *op == Op::DoubleBar {
+            return Err(self.err(
+                *bar_col,
+                format!("`||` cannot be used inside `{name}(...)`"),
+                "independent effects are `diag(x | g)`; `(x || g)` alone splits the term as lme4 does",
+            ));
+        }
+        let mut hom = None;
+        for a in &args[1..] {
+            match a {
+                Node::Named {
+                    name: arg,
+                    value,
+                    col: acol,
+                } if arg == "hom" => {
+                    if hom.is_some() {
+                        return Err(self.err(
+                            *acol,
+                            format!("`hom` is given twice in `{name}(...)`"),
+                            "give it once: `hom = TRUE` or `hom = FALSE`",
+                        ));
+                    }
+                    hom = Some(match value.unparen() {
+                        Node::Name { name: v, .. } if v == "TRUE" || v == "T" => true,
+                        Node::Name { name: v, .. } if v == "FALSE" || v == "F" => false,
+                        other => {
+                            return Err(self.err(
+                                other.start(),
+                                format!("`hom` in `{name}(...)` must be TRUE or FALSE"),
+                                "write `hom = TRUE` (one shared standard deviation) or \
+                                 `hom = FALSE` (one per column)",
+                            ));
+                        }
+                    });
+                }
+                Node::Named {
+                    name: arg,
+                    col: acol,
+                    ..
+                } => {
+                    return Err(self.err(
+                        *acol,
+                        format!("`{name}(...)` has no argument `{arg}`"),
+                        "the only argument after the random term is `hom = TRUE | FALSE`",
+                    ));
+                }
+                other => {
+                    return Err(self.err(
+                        other.start(),
+                        format!("unexpected argument in `{name}(...)`"),
+                        "the only argument after the random term is `hom = TRUE | FALSE`",
+                    ));
+                }
+            }
+        }
+        if name == "us" && hom.is_some() {
+            return Err(self.err(
+                col,
+                "`us(...)` has no `hom` argument: its covariance is unstructured",
+                "for one shared standard deviation use `cs(x | g, hom = TRUE)` or \
+                 `diag(x | g, hom = TRUE)`",
+            ));
+        }
+        let structure = CovStructure::from_call(name, hom).unwrap_or_default();
+        self.random_term(lhs, rhs, false, *bar_col, structure)
+    }
+
     fn random_term(
         &mut self,
         lhs: &Node,
         rhs: &Node,
         double: bool,
         col: usize,
+        structure: CovStructure,
     ) -> Result<(), FormulaError> {
         let mut sub = Encoder::new(self.text, false);
         let bits = sub.encode(lhs, Pos::Sum { special: false })?;
@@ -569,6 +719,7 @@ impl<'t> Encoder<'t> {
                     group: g.clone(),
                     group_label: label.clone(),
                     correlated,
+                    structure,
                 });
             }
         }

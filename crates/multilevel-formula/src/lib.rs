@@ -217,6 +217,74 @@ impl ModelTerms {
     }
 }
 
+/// The names of lme4 2.0's covariance-structure calls around a random term.
+pub const STRUCTURE_NAMES: [&str; 4] = ["us", "diag", "cs", "ar1"];
+
+/// The covariance structure a random term asks for: lme4 2.0's `us(x | g)` (the default for
+/// a bare `(x | g)`), `diag(x | g)`, `cs(x | g)` and `ar1(0 + f | g)`, with `hom = TRUE` for
+/// one shared standard deviation instead of one per column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum CovStructure {
+    /// Unstructured (`us`, or no call).
+    #[default]
+    Unstructured,
+    /// `diag`: independent effects (lme4 2.0 default `hom = FALSE`).
+    Diagonal {
+        /// One shared standard deviation.
+        hom: bool,
+    },
+    /// `cs`: compound symmetry (lme4 2.0 default `hom = FALSE`).
+    CompoundSymmetry {
+        /// One shared standard deviation.
+        hom: bool,
+    },
+    /// `ar1`: AR(1) correlation over the columns (lme4 2.0 default `hom = TRUE`).
+    Ar1 {
+        /// One shared standard deviation.
+        hom: bool,
+    },
+}
+
+impl CovStructure {
+    /// The structure's call name (`us`, `diag`, `cs`, `ar1`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CovStructure::Unstructured => "us",
+            CovStructure::Diagonal { .. } => "diag",
+            CovStructure::CompoundSymmetry { .. } => "cs",
+            CovStructure::Ar1 { .. } => "ar1",
+        }
+    }
+
+    /// `hom`, for the structures that have it.
+    pub fn hom(&self) -> Option<bool> {
+        match *self {
+            CovStructure::Unstructured => None,
+            CovStructure::Diagonal { hom }
+            | CovStructure::CompoundSymmetry { hom }
+            | CovStructure::Ar1 { hom } => Some(hom),
+        }
+    }
+
+    /// The structure of call `name` with lme4 2.0's default `hom` unless `hom` is given;
+    /// `None` for an unknown name.
+    pub fn from_call(name: &str, hom: Option<bool>) -> Option<Self> {
+        Some(match name {
+            "us" => CovStructure::Unstructured,
+            "diag" => CovStructure::Diagonal {
+                hom: hom.unwrap_or(false),
+            },
+            "cs" => CovStructure::CompoundSymmetry {
+                hom: hom.unwrap_or(false),
+            },
+            "ar1" => CovStructure::Ar1 {
+                hom: hom.unwrap_or(true),
+            },
+            _ => return None,
+        })
+    }
+}
+
 /// One random-effects term `(lhs | group)` after expansion of `||` and `/`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RandomTerm {
@@ -230,6 +298,8 @@ pub struct RandomTerm {
     pub group_label: String,
     /// `false` only for the terms produced from `||` (independent effects).
     pub correlated: bool,
+    /// The covariance structure (`diag(x | g)` and the like; unstructured by default).
+    pub structure: CovStructure,
 }
 
 /// The response (left side of `~`).

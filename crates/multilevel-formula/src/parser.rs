@@ -120,6 +120,13 @@ pub(crate) enum Node {
         /// Column of the operator.
         col: usize,
     },
+    /// A named argument `name = value`, accepted only in the covariance-structure calls
+    /// (`diag(x | g, hom = TRUE)`).
+    Named {
+        name: String,
+        value: Box<Node>,
+        col: usize,
+    },
 }
 
 impl Node {
@@ -131,7 +138,8 @@ impl Node {
             | Node::Call { col, .. }
             | Node::Paren { col, .. }
             | Node::Neg { col, .. }
-            | Node::OneSided { col, .. } => *col,
+            | Node::OneSided { col, .. }
+            | Node::Named { col, .. } => *col,
             Node::Binary { lhs, .. } => lhs.start(),
         }
     }
@@ -436,6 +444,23 @@ impl Parser<'_> {
                 }),
             ) = (&self.peek().tok, self.peek2())
             {
+                if crate::STRUCTURE_NAMES.contains(&name.as_str()) {
+                    let (arg, col) = (arg.clone(), self.peek().col);
+                    self.bump(); // the name
+                    self.bump(); // `=`
+                    let value = self.expr(0)?;
+                    args.push(Node::Named {
+                        name: arg,
+                        value: Box::new(value),
+                        col,
+                    });
+                    if self.peek().tok == Tok::Comma {
+                        self.bump();
+                        continue;
+                    }
+                    self.close_paren(open.col, Some(&name))?;
+                    break;
+                }
                 return Err(self.err(
                     self.peek().col,
                     format!(
@@ -485,6 +510,7 @@ mod tests {
             Node::Binary { op, lhs, rhs, .. } => {
                 format!("({} {} {})", op.symbol(), shape(lhs), shape(rhs))
             }
+            Node::Named { name, value, .. } => format!("{name}={}", shape(value)),
         }
     }
 

@@ -224,17 +224,17 @@ fn joint_objective(
         .unwrap_or(f64::INFINITY)
 }
 
-/// Minimise one stage's objective from `start` over `lower ≤ x` (no upper bounds): the
-/// minimiser, the minimum, the termination message and whether the optimiser converged.
+/// Minimise one stage's objective from `start` over `lower ≤ x ≤ upper`: the minimiser, the
+/// minimum, the termination message and whether the optimiser converged.
 fn run_stage(
     optimizer: &dyn Optimizer,
     mut cost: Cost<'_, '_>,
     start: &[f64],
     lower: &[f64],
+    upper: &[f64],
 ) -> Result<(Vec<f64>, f64, String, bool), GlmmError> {
-    let upper = vec![f64::INFINITY; lower.len()];
     let out = optimizer
-        .minimize(&mut cost, start, lower, &upper)
+        .minimize(&mut cost, start, lower, upper)
         .map_err(|e| GlmmError::Optimizer(e.to_string()))?;
     let message = out.message();
     let converged = out.converged();
@@ -411,6 +411,7 @@ pub fn glmer_full(
     pirls.maxit = opts.max_pirls;
     let theta_start = design.theta_start();
     let lower = design.theta_lower();
+    let upper = design.theta_upper();
     let init = pirls
         .run(&theta_start, None, &eta_start)
         .map_err(|e| GlmmError::Pirls(format!("PIRLS failed at the starting values: {e}")))?;
@@ -423,7 +424,13 @@ pub fn glmer_full(
                 eta0: init.eta.clone(),
             },
         };
-        run_stage(&Bobyqa::with_radii(0.2, 2e-7), cost, &theta_start, &lower)?
+        run_stage(
+            &Bobyqa::with_radii(0.2, 2e-7),
+            cost,
+            &theta_start,
+            &lower,
+            &upper,
+        )?
     };
     let evals1 = pirls.evaluations;
     let s1 = pirls
@@ -473,6 +480,13 @@ pub fn glmer_full(
             .map(|((l, t), s)| (l - t) / s)
             .collect();
         lower2.extend(std::iter::repeat_n(f64::NEG_INFINITY, p));
+        let mut upper2: Vec<f64> = upper
+            .iter()
+            .zip(&theta1)
+            .zip(&tscale)
+            .map(|((u, t), s)| (u - t) / s)
+            .collect();
+        upper2.extend(std::iter::repeat_n(f64::INFINITY, p));
         let (par, fval, message, ok) = {
             let cost = Cost {
                 pirls: &mut pirls,
@@ -490,7 +504,13 @@ pub fn glmer_full(
             // radius of 10⁻⁶ is a millionth of a standard error: the deviance is then flat to
             // ~10⁻¹² (logLik agrees to 10 decimals with a radius of 10⁻⁷, which took 7–10
             // more evaluations on the benchmark models).
-            run_stage(&Bobyqa::with_radii(0.05, 1e-6), cost, &start, &lower2)?
+            run_stage(
+                &Bobyqa::with_radii(0.05, 1e-6),
+                cost,
+                &start,
+                &lower2,
+                &upper2,
+            )?
         };
         let theta: Vec<f64> = theta1
             .iter()
@@ -521,7 +541,8 @@ pub fn glmer_full(
     let evals2 = pirls.evaluations - evals1;
 
     // ---- derivatives (stage 2 only, as lme4) ----
-    let singular_par = theta.iter().zip(&lower).any(|(t, l)| (t - l) < 1e-4);
+    let singular_par = theta.iter().zip(&lower).any(|(t, l)| (t - l) < 1e-4)
+        || theta.iter().zip(&upper).any(|(t, u)| (u - t) < 1e-4);
     let npar_opt = ntheta + p;
     let calc = opts.calc_derivs.unwrap_or(n < 10_000 && npar_opt < 100);
     let mut warnings = Vec::new();

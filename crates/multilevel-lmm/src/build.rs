@@ -46,6 +46,7 @@ impl FitResult {
                 vcov: Vec::new(),
                 random: Vec::new(),
                 correlations: Vec::new(),
+                structures: Vec::new(),
                 residual: None,
                 theta: Vec::new(),
                 sigma: f64::NAN,
@@ -208,7 +209,8 @@ impl FitResultBuilder<'_> {
     }
 
     /// The result.
-    pub fn build(self) -> FitResult {
+    pub fn build(mut self) -> FitResult {
+        self.result.structures = summaries::term_structures(self.design, &self.result.theta);
         self.result
     }
 }

@@ -25,6 +25,15 @@ impl ProfiledDeviance {
             pls,
             reml,
             covariances: design.terms.iter().map(|t| t.structure.clone()).collect(),
+            theta_offsets: design
+                .terms
+                .iter()
+                .scan(0, |off, t| {
+                    let o = *off;
+                    *off += t.n_theta();
+                    Some(o)
+                })
+                .collect(),
             evaluations: 0,
             gradient_evaluations: 0,
             factored_theta: Vec::new(),
@@ -192,7 +201,7 @@ impl Pls {
                 theta_offset,
                 rest_offset: if j == 0 { None } else { Some(rest_offset) },
             });
-            theta_offset += t.n_theta();
+            theta_offset += t.k * (t.k + 1) / 2;
             if j > 0 {
                 rest_offset += t.q();
             }

@@ -239,18 +239,23 @@ impl LinearMixedModel {
     /// counts as one: it includes the objective).
     pub fn fit(&mut self) -> Result<FitResult, LmmError> {
         let lower = self.design.theta_lower();
-        let upper = vec![f64::INFINITY; lower.len()];
+        let upper = self.design.theta_upper();
         let start = self.design.theta_start();
         let evals_before = self.dev.evaluations();
-        let optimizer =
-            self.opts
-                .optimizer
-                .optimizer(lower.len(), self.dev.dense_block_size(), &self.opts);
-        // A gradient method searches without bounds: the criterion is invariant to the sign of
-        // each column of Λ, so the search runs on all of ℝⁿ (a projection onto θ_diag ≥ 0 can
-        // land exactly on 0, where the derivative along that θ vanishes by symmetry and the
-        // search stalls); the signs are made canonical afterwards. BOBYQA keeps lme4's bounds.
-        let unbounded = optimizer.uses_gradient();
+        // A structured term (diag, cs, ar1) has a box for θ (ρ bounded on both sides), which
+        // `Auto` searches with BOBYQA, as lme4 2.0 does.
+        let structured = !self.design.all_unstructured();
+        let choice = match self.opts.optimizer {
+            OptimizerChoice::Auto if structured => OptimizerChoice::Bobyqa,
+            c => c,
+        };
+        let optimizer = choice.optimizer(lower.len(), self.dev.dense_block_size(), &self.opts);
+        // A gradient method searches an unstructured model without bounds: the criterion is
+        // invariant to the sign of each column of Λ, so the search runs on all of ℝⁿ (a
+        // projection onto θ_diag ≥ 0 can land exactly on 0, where the derivative along that θ
+        // vanishes by symmetry and the search stalls); the signs are made canonical afterwards.
+        // BOBYQA keeps lme4's bounds, and so does a gradient method on a structured model.
+        let unbounded = optimizer.uses_gradient() && !structured;
         let lower = if unbounded {
             vec![f64::NEG_INFINITY; lower.len()]
         } else {
@@ -468,19 +473,26 @@ impl LinearMixedModel {
         let m = theta.len();
         let h = 1e-4;
         let lower = self.design.theta_lower();
+        let upper = self.design.theta_upper();
         let by_criterion = self.dev.dense_block_size() >= OBJECTIVE_CHECK_MIN_BLOCK
             && m <= 3
-            && theta.iter().zip(&lower).all(|(t, lo)| t - h >= *lo);
+            && theta.iter().zip(&lower).all(|(t, lo)| t - h >= *lo)
+            && theta.iter().zip(&upper).all(|(t, up)| t + h <= *up);
         let (raw, mut hess) = if by_criterion {
             let dev = &mut self.dev;
             central_derivatives(&mut |x: &[f64]| dev.objective(x), theta, f0, h)
         } else {
             // The gradients at the shifted points first and the one at θ̂ last, so that the
             // factor left in the workspace is that of θ̂.
+            // A θ within h of an upper bound (a structured term's ρ) is stepped down instead,
+            // so every point stays in the box.
+            let steps: Vec<f64> = (theta.iter().zip(&upper))
+                .map(|(t, u)| if t + h > *u { -h } else { h })
+                .collect();
             let mut x = theta.to_vec();
             let shifted: Vec<Vec<f64>> = (0..m)
                 .map(|j| {
-                    x[j] = theta[j] + h;
+                    x[j] = theta[j] + steps[j];
                     let (_, gp) = self.dev.gradient(&x);
                     x[j] = theta[j];
                     gp
@@ -490,14 +502,17 @@ impl LinearMixedModel {
             let mut hess = vec![0.0; m * m];
             for (j, gp) in shifted.iter().enumerate() {
                 for i in 0..m {
-                    hess[i * m + j] = (gp[i] - raw[i]) / h;
+                    hess[i * m + j] = (gp[i] - raw[i]) / steps[j];
                 }
             }
             (raw, hess)
         };
         let mut grad = raw.clone();
-        for (g, (t, lo)) in grad.iter_mut().zip(theta.iter().zip(&lower)) {
-            if *t <= *lo && *g > 0.0 {
+        for (g, (t, (lo, up))) in grad
+            .iter_mut()
+            .zip(theta.iter().zip(lower.iter().zip(&upper)))
+        {
+            if (*t <= *lo && *g > 0.0) || (*t >= *up && *g < 0.0) {
                 *g = 0.0;
             }
         }

@@ -59,6 +59,8 @@ pub struct ProfiledDeviance {
     pub(crate) reml: bool,
     /// Each term's covariance structure (θ → Λ).
     pub(crate) covariances: Vec<CovarianceSpec>,
+    /// Offset of each term's share in θ (the structures' own parameter counts).
+    pub(crate) theta_offsets: Vec<usize>,
     /// The block type chosen for the model's layout ([`crate::fast::choose`]).
     pub(crate) blocks: Box<dyn PlsBlocks>,
     pub(crate) evaluations: usize,
@@ -73,12 +75,10 @@ pub struct ProfiledDeviance {
 impl ProfiledDeviance {
     /// Fill `Λ` of every term from its share of θ through the term's covariance structure.
     pub(crate) fn set_lambda(&mut self, theta: &[f64]) {
-        let parts = self.pls.terms.iter().zip(&self.covariances);
-        for ((shape, cov), lam) in parts.zip(self.pls.lambda.iter_mut()) {
+        let parts = self.theta_offsets.iter().zip(&self.covariances);
+        for ((&off, cov), lam) in parts.zip(self.pls.lambda.iter_mut()) {
             let cov = cov.as_covariance();
-            let th = theta
-                .get(shape.theta_offset..shape.theta_offset + cov.n_theta())
-                .unwrap_or(&[]);
+            let th = theta.get(off..off + cov.n_theta()).unwrap_or(&[]);
             cov.lambda_into(th, lam);
         }
     }
@@ -201,10 +201,37 @@ impl ProfiledDeviance {
             return (f64::INFINITY, vec![f64::NAN; theta.len()]);
         };
         let (m, scale) = self.gradient_shape(&f);
-        (
-            self.criterion(&f),
-            self.blocks.gradient(&self.pls, m, scale, theta.len()),
-        )
+        if self.covariances.iter().all(CovarianceSpec::is_unstructured) {
+            return (
+                self.criterion(&f),
+                self.blocks.gradient(&self.pls, m, scale, theta.len()),
+            );
+        }
+        // The block types differentiate with respect to the lower triangles of the Λⱼ; each
+        // structured term maps its part to θ by its chain rule
+        // `∂d/∂θₚ = Σᵣ꜀ (∂d/∂Λᵣ꜀)(∂Λᵣ꜀/∂θₚ)`.
+        let n_lower = self.pls.terms.iter().map(|t| t.k * (t.k + 1) / 2).sum();
+        let g_lower = self.blocks.gradient(&self.pls, m, scale, n_lower);
+        let mut grad = vec![0.0; theta.len()];
+        let parts = self.pls.terms.iter().zip(&self.covariances);
+        for ((shape, cov), &off) in parts.zip(&self.theta_offsets) {
+            let cov = cov.as_covariance();
+            let k = shape.k;
+            let mut g = vec![0.0; k * k];
+            let mut idx = shape.theta_offset;
+            for c in 0..k {
+                for r in c..k {
+                    g[r * k + c] = g_lower.get(idx).copied().unwrap_or(0.0);
+                    idx += 1;
+                }
+            }
+            let n = cov.n_theta();
+            let th = theta.get(off..off + n).unwrap_or(&[]);
+            if let Some(out) = grad.get_mut(off..off + n) {
+                cov.theta_gradient_from_lambda(th, &g, out);
+            }
+        }
+        (self.criterion(&f), grad)
     }
 
     /// The rows of the rest block in `Ω` (`n_r + p` for REML, `n_r` for ML) and the factor

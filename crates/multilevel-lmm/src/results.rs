@@ -70,6 +70,25 @@ pub struct Correlation {
     pub corr: f64,
 }
 
+/// The covariance structure of one random-effects term that is not unstructured (lme4 2.0's
+/// `diag`, `cs`, `ar1`), with its parameters on the reported scale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TermStructure {
+    /// Grouping factor.
+    pub group: String,
+    /// The term's random-effect columns (`(Intercept)`, `Days`).
+    pub columns: Vec<String>,
+    /// Structure name: `diag`, `cs` or `ar1`.
+    pub structure: String,
+    /// One shared standard deviation (`hom = TRUE`) rather than one per column.
+    pub hom: bool,
+    /// Number of covariance parameters the structure estimates (its share of θ).
+    pub n_parameters: usize,
+    /// The structure's correlation ρ (`cs`: between any two columns; `ar1`: between adjacent
+    /// columns), when it has one.
+    pub rho: Option<f64>,
+}
+
 /// Residual variance of a Gaussian model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Residual {
@@ -132,6 +151,10 @@ pub struct FitResult {
     pub random: Vec<VarComp>,
     /// Correlations of random effects within terms.
     pub correlations: Vec<Correlation>,
+    /// The terms with a covariance structure other than the unstructured one, in formula
+    /// order (empty when every term is unstructured).
+    #[serde(default)]
+    pub structures: Vec<TermStructure>,
     /// Residual variance (`None` for families without a scale).
     pub residual: Option<Residual>,
     /// θ at the optimum (lme4's order: terms sorted by number of levels).

@@ -1,9 +1,9 @@
 //! Summaries computed the same way for every mixed model at its optimum (LMM and GLMM):
 //! variance components, conditional modes merged per grouping factor, five-number summaries.
 
-use multilevel_design::Design;
+use multilevel_design::{Design, SdCorParam};
 
-use crate::results::{Correlation, GroupInfo, RanefTable, VarComp};
+use crate::results::{Correlation, GroupInfo, RanefTable, TermStructure, VarComp};
 
 /// `b = Λu` of one random-effects term with `k` columns per level: `lam` is its `k × k`
 /// lower-triangular template (row-major), `u` the spherical random effects level by level.
@@ -58,6 +58,36 @@ pub fn variance_components(
         }
     }
     (random, correlations)
+}
+
+/// The terms whose covariance is structured (not `us`), in formula order, with the
+/// structure's name, `hom`, parameter count and correlation ρ at θ.
+pub fn term_structures(design: &Design, theta: &[f64]) -> Vec<TermStructure> {
+    let mut out: Vec<(usize, TermStructure)> = Vec::new();
+    for (t, th) in design.split_theta(theta) {
+        let cov = t.covariance();
+        let Some(hom) = cov.homogeneous() else {
+            continue;
+        };
+        let params = cov.sd_cor_params();
+        let rho = params
+            .iter()
+            .position(|p| matches!(p, SdCorParam::Cor(..)))
+            .and_then(|i| th.get(i).copied());
+        out.push((
+            t.formula_order,
+            TermStructure {
+                group: t.group.clone(),
+                columns: t.col_names.clone(),
+                structure: cov.name().to_string(),
+                hom,
+                n_parameters: cov.n_theta(),
+                rho,
+            },
+        ));
+    }
+    out.sort_by_key(|(o, _)| *o);
+    out.into_iter().map(|(_, s)| s).collect()
 }
 
 /// Conditional modes `b = Λu` and conditional covariances `σ² Λⱼ · block · Λⱼ'` (blocks of

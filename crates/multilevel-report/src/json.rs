@@ -190,6 +190,26 @@ pub fn to_json_value(fit: &FitResult) -> Value {
             })
             .collect(),
     );
+    // Only fits with a structured term (diag, cs, ar1) have the key, so every other fit's
+    // object is unchanged.
+    if !fit.structures.is_empty() {
+        m.insert(
+            "structures".into(),
+            fit.structures
+                .iter()
+                .map(|s| {
+                    json!({
+                        "group": s.group,
+                        "columns": s.columns,
+                        "structure": s.structure,
+                        "hom": s.hom,
+                        "n_parameters": s.n_parameters,
+                        "rho": s.rho.map_or(Value::Null, num),
+                    })
+                })
+                .collect(),
+        );
+    }
     m.insert(
         "residual".into(),
         fit.residual.as_ref().map_or(

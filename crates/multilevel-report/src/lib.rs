@@ -200,6 +200,7 @@ mod tests {
                 term2: "Days".into(),
                 corr: 0.06555124,
             }],
+            structures: Vec::new(),
             residual: Some(Residual {
                 variance: 25.591815f64.powi(2),
                 std_dev: 25.591815,

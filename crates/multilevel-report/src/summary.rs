@@ -241,8 +241,24 @@ fn random_table(fit: &FitResult) -> Table {
     }
     let var_s = format_vec(&variances, DIGITS, 0);
     let sd_s = format_vec(&sds, DIGITS, 0);
-    let maxlen = blocks.iter().map(|b| b.1).max().unwrap_or(1);
-    let ncorr = maxlen.saturating_sub(1);
+    // A structured term (lme4 2.0's diag, cs, ar1) shows no correlation matrix: `diag` none,
+    // `cs` and `ar1` their one ρ as `0.705 (ar1)` on the term's first row (glmmTMB's and
+    // lme4 2.0's layout).
+    let structure_of = |start: usize| {
+        let first = &fit.random[start];
+        fit.structures
+            .iter()
+            .find(|s| s.group == first.group && s.columns.first() == Some(&first.term))
+    };
+    let corr_columns = |start: usize, len: usize| match structure_of(start) {
+        None => len.saturating_sub(1),
+        Some(s) => usize::from(s.rho.is_some()),
+    };
+    let ncorr = blocks
+        .iter()
+        .map(|&(start, len)| corr_columns(start, len))
+        .max()
+        .unwrap_or(0);
     let nrow = variances.len();
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); nrow];
     // Group names, made unique like R's make.unique ("Subject", "Subject.1").
@@ -260,6 +276,24 @@ fn random_table(fit: &FitResult) -> Table {
                 g.clone()
             }
         };
+        if let Some(st) = structure_of(start) {
+            for a in 0..len {
+                let row = start + a;
+                let mut r = vec![
+                    if a == 0 { label.clone() } else { String::new() },
+                    fit.random[row].term.clone(),
+                    var_s[row].clone(),
+                    sd_s[row].clone(),
+                ];
+                r.extend(std::iter::repeat_n(String::new(), ncorr));
+                if let (0, Some(rho), Some(cell)) = (a, st.rho, r.get_mut(4)) {
+                    // R's format(round(ρ, 3), nsmall = 3).
+                    *cell = format!("{:.3} ({})", round_to(rho, 3), st.structure);
+                }
+                cells[row] = r;
+            }
+            continue;
+        }
         // Correlation matrix of the term, rounded to 2 decimals and formatted as one unit.
         let mut corr = vec![f64::NAN; len * len];
         for a in 0..len {

@@ -8,7 +8,10 @@ pub(crate) struct TermShape {
     pub k: usize,
     /// Number of levels.
     pub nlevels: usize,
-    /// Offset of the term's elements in θ.
+    /// Offset of the term's elements in the lower-triangle layout of the `Λⱼ` (`kⱼ(kⱼ+1)/2`
+    /// per term, column by column): θ's layout when every term is unstructured, and the
+    /// layout of the gradient with respect to the `Λⱼ` that the block types compute (a
+    /// structured term's chain rule maps it to θ, `ProfiledDeviance::gradient`).
     pub theta_offset: usize,
     /// Offset of the term's columns in the rest block (`None` for the first term).
     pub rest_offset: Option<usize>,

@@ -172,6 +172,20 @@ fn augment_parts(
 /// A figure of a fitted model as SVG text: `caterpillar` (conditional modes with intervals),
 /// `residuals` (residuals against fitted and a normal QQ plot), `shrinkage` (per-group
 /// estimates against the conditional modes) or `groups` (per-group lines, one-factor models).
+/// lme4's `coef()` of a fitted model as JSON: one table per grouping factor.
+fn coef_json(m: &dyn MixedModel) -> PyResult<String> {
+    let tables: Vec<serde_json::Value> = m
+        .coef()
+        .into_iter()
+        .map(|c| {
+            serde_json::json!({
+                "group": c.group, "terms": c.terms, "levels": c.levels, "values": c.values
+            })
+        })
+        .collect();
+    json(&tables)
+}
+
 fn plot_svg(m: &dyn MixedModel, kind: &str, reml: bool) -> PyResult<String> {
     use multilevel::plot;
     let svg = match kind {
@@ -310,17 +324,7 @@ impl Lmm {
 
     /// lme4's `coef()` as JSON.
     fn coef_json(&self) -> PyResult<String> {
-        let tables: Vec<serde_json::Value> = self
-            .model
-            .coef()
-            .into_iter()
-            .map(|c| {
-                serde_json::json!({
-                    "group": c.group, "terms": c.terms, "levels": c.levels, "values": c.values
-                })
-            })
-            .collect();
-        json(&tables)
+        coef_json(&self.model)
     }
 
     /// Likelihood-ratio tests against other fitted models (lme4's `anova(m1, m2, ...)`) as
@@ -442,17 +446,7 @@ impl Glmm {
 
     /// lme4's `coef()` as JSON.
     fn coef_json(&self) -> PyResult<String> {
-        let tables: Vec<serde_json::Value> = self
-            .model
-            .coef()
-            .into_iter()
-            .map(|c| {
-                serde_json::json!({
-                    "group": c.group, "terms": c.terms, "levels": c.levels, "values": c.values
-                })
-            })
-            .collect();
-        json(&tables)
+        coef_json(&self.model)
     }
 
     /// Likelihood-ratio tests against other fitted GLMMs, as JSON and text.

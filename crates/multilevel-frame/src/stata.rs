@@ -10,10 +10,15 @@
 //!   missing (Stata's missing string). Long strings (`strL`) are not read: an error names the
 //!   variable.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::io::Read;
+use std::rc::Rc;
 
+use dta::stata::dta::byte_order::ByteOrder;
 use dta::stata::dta::dta_error::DtaError;
 use dta::stata::dta::dta_reader::DtaReader;
+use dta::stata::dta::header::Header;
 use dta::stata::dta::value::Value;
 use dta::stata::dta::value_label_table::ValueLabelTable;
 
@@ -105,9 +110,17 @@ pub(crate) fn read_stata(
     opts: &ReadOptions,
 ) -> Result<DataFrame, DataError> {
     let f = |e: DtaError| fail(name, e.to_string());
-    let header = DtaReader::new().from_reader(std::io::Cursor::new(bytes));
+    let position = Rc::new(Cell::new(0usize));
+    let reader = Tracked {
+        bytes,
+        position: Rc::clone(&position),
+    };
+    let header = DtaReader::new().from_reader(reader);
     let schema_reader = header.read_header().map_err(f)?;
+    let layout = Layout::of(schema_reader.header());
+    layout.check_variable_count(name, bytes.len())?;
     let mut chars = schema_reader.read_schema().map_err(f)?;
+    layout.check_characteristics(name, bytes, position.get())?;
     chars.skip_to_end().map_err(f)?;
     let mut records = chars.into_record_reader().map_err(f)?;
     let schema = records.schema().clone();
@@ -155,8 +168,10 @@ pub(crate) fn read_stata(
         row += 1;
     }
     let mut long_strings = records.into_long_string_reader().map_err(f)?;
+    layout.check_long_strings(name, bytes, position.get())?;
     long_strings.skip_to_end().map_err(f)?;
     let mut label_reader = long_strings.into_value_label_reader().map_err(f)?;
+    layout.check_value_labels(name, bytes, position.get())?;
     let mut labels = ValueLabelTable::new();
     label_reader.read_remaining_into(&mut labels).map_err(f)?;
 
@@ -209,4 +224,215 @@ pub(crate) fn read_stata(
         df = df.with_column(var.name(), column)?;
     }
     crate::source::apply_factor_options(df, opts)
+}
+
+/// The bytes of a file in memory as a reader that shares its position, so the sections the
+/// `dta` reader is about to read can be checked first (see [`Layout`]).
+struct Tracked<'a> {
+    bytes: &'a [u8],
+    position: Rc<Cell<usize>>,
+}
+
+impl Read for Tracked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let at = self.position.get().min(self.bytes.len());
+        let rest = self.bytes.get(at..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), rest.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.position.set(at + n);
+        Ok(n)
+    }
+}
+
+/// What a file's release says about its layout, for checking declared lengths against the
+/// bytes actually present.
+///
+/// The `dta` reader sizes its read buffer from lengths stored in the file (expansion fields,
+/// long strings, value-label sets: up to 4 GiB each; the variable count: up to 2³² variables)
+/// before it reads them, so a corrupt or hostile file of a few bytes could make it allocate
+/// gigabytes. Each length is checked here against the bytes that remain, before `dta` sees it;
+/// a section whose layout does not match is left for `dta` to report.
+struct Layout {
+    release: u8,
+    little_endian: bool,
+    variables: u64,
+}
+
+impl Layout {
+    fn of(header: &Header) -> Self {
+        Layout {
+            release: header.release() as u8,
+            little_endian: matches!(header.byte_order(), ByteOrder::LittleEndian),
+            variables: u64::from(header.variable_count()),
+        }
+    }
+
+    /// Bytes of a variable name (and of a value-label name) in this release.
+    fn name_len(&self) -> usize {
+        match self.release {
+            118.. => 129,
+            110.. => 33,
+            _ => 9,
+        }
+    }
+
+    fn xml(&self) -> bool {
+        self.release >= 117
+    }
+
+    fn uint(&self, bytes: &[u8], at: usize, width: usize) -> Option<u64> {
+        let field = bytes.get(at..at.checked_add(width)?)?;
+        let mut v = 0u64;
+        for i in 0..width {
+            let b = if self.little_endian {
+                field.get(width - 1 - i)
+            } else {
+                field.get(i)
+            };
+            v = (v << 8) | u64::from(*b?);
+        }
+        Some(v)
+    }
+
+    fn too_long(name: &str, what: &str, at: usize, claimed: u64, left: usize) -> DataError {
+        fail(
+            name,
+            format!(
+                "{what} at byte {at} claims {claimed} bytes, but only {left} bytes follow (the file is truncated or corrupt)"
+            ),
+        )
+    }
+
+    /// Every variable is stored with at least its name, so the declared count cannot exceed
+    /// the file's length divided by a name's width.
+    fn check_variable_count(&self, name: &str, file_len: usize) -> Result<(), DataError> {
+        let needed = u64::try_from(self.name_len())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(self.variables);
+        if needed > u64::try_from(file_len).unwrap_or(u64::MAX) {
+            return Err(fail(
+                name,
+                format!(
+                    "the header declares {} variables, more than a file of {file_len} bytes can hold (the file is truncated or corrupt)",
+                    self.variables
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The expansion fields (formats 105–116) or the `<ch>` entries (117–119).
+    fn check_characteristics(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        start: usize,
+    ) -> Result<(), DataError> {
+        let mut at = start;
+        if self.xml() {
+            if !bytes
+                .get(at..)
+                .unwrap_or_default()
+                .starts_with(b"<characteristics>")
+            {
+                return Ok(());
+            }
+            at += b"<characteristics>".len();
+            while bytes.get(at..).unwrap_or_default().starts_with(b"<ch>") {
+                let Some(len) = self.uint(bytes, at + 4, 4) else {
+                    return Ok(());
+                };
+                at += 8;
+                at = self.advance(name, "a characteristic", bytes, at, len)? + b"</ch>".len();
+            }
+            return Ok(());
+        }
+        let width = match self.release {
+            110.. => 4,
+            105.. => 2,
+            _ => return Ok(()),
+        };
+        loop {
+            let (Some(kind), Some(len)) = (bytes.get(at), self.uint(bytes, at + 1, width)) else {
+                return Ok(());
+            };
+            if *kind == 0 && len == 0 {
+                return Ok(());
+            }
+            at = self.advance(name, "an expansion field", bytes, at + 1 + width, len)?;
+        }
+    }
+
+    /// The long strings (`<strls>`, formats 117–119).
+    fn check_long_strings(&self, name: &str, bytes: &[u8], start: usize) -> Result<(), DataError> {
+        if !self.xml()
+            || !bytes
+                .get(start..)
+                .unwrap_or_default()
+                .starts_with(b"<strls>")
+        {
+            return Ok(());
+        }
+        let mut at = start + b"<strls>".len();
+        // "GSO", variable (4), observation (4 in 117, 8 later), type (1), length (4)
+        let obs = if self.release >= 118 { 8 } else { 4 };
+        while bytes.get(at..).unwrap_or_default().starts_with(b"GSO") {
+            let len_at = at + 3 + 4 + obs + 1;
+            let Some(len) = self.uint(bytes, len_at, 4) else {
+                return Ok(());
+            };
+            at = self.advance(name, "a long string", bytes, len_at + 4, len)?;
+        }
+        Ok(())
+    }
+
+    /// The value-label sets (formats 108–119; older sets have 16-bit sizes).
+    fn check_value_labels(&self, name: &str, bytes: &[u8], start: usize) -> Result<(), DataError> {
+        if self.release < 108 {
+            return Ok(());
+        }
+        let mut at = start;
+        let skip_name = self.name_len() + 3;
+        if self.xml() {
+            if !bytes
+                .get(at..)
+                .unwrap_or_default()
+                .starts_with(b"<value_labels>")
+            {
+                return Ok(());
+            }
+            at += b"<value_labels>".len();
+            while bytes.get(at..).unwrap_or_default().starts_with(b"<lbl>") {
+                let Some(len) = self.uint(bytes, at + 5, 4) else {
+                    return Ok(());
+                };
+                at = self.advance(name, "a value-label set", bytes, at + 9 + skip_name, len)?
+                    + b"</lbl>".len();
+            }
+            return Ok(());
+        }
+        while let Some(len) = self.uint(bytes, at, 4) {
+            at = self.advance(name, "a value-label set", bytes, at + 4 + skip_name, len)?;
+        }
+        Ok(())
+    }
+
+    /// The position after a payload of `len` bytes starting at `at`, or the error when the
+    /// file ends before it.
+    fn advance(
+        &self,
+        name: &str,
+        what: &str,
+        bytes: &[u8],
+        at: usize,
+        len: u64,
+    ) -> Result<usize, DataError> {
+        let left = bytes.len().saturating_sub(at);
+        match usize::try_from(len) {
+            Ok(n) if n <= left => Ok(at + n),
+            _ => Err(Self::too_long(name, what, at, len, left)),
+        }
+    }
 }

@@ -339,6 +339,48 @@ fn stata_labels_and_missing_values() {
     }
 }
 
+/// Lengths a .dta file declares are checked against the bytes that follow before the reader
+/// allocates for them: a 1 KB file claiming a 4 GiB expansion field, 65,535 variables or a
+/// 4 GiB characteristic is one error line, not gigabytes of memory (found by the fuzzer).
+#[cfg(feature = "formats")]
+#[test]
+fn stata_declared_lengths_are_checked_before_reading() {
+    let good = std::fs::read(fixture("labelled.dta")).unwrap();
+    // format 115, little-endian, 4 variables: the expansion fields start after the 109-byte
+    // header, the type list (4), names (4 x 33), sort list (2 x 5), formats (4 x 49), value
+    // label names (4 x 33) and variable labels (4 x 81)
+    assert_eq!((good[0], good[1], good[4]), (115, 2, 4));
+    let at = 109 + 4 + 4 * 33 + 2 * 5 + 4 * 49 + 4 * 33 + 4 * 81;
+    let mut bad = good.clone();
+    bad[at] = 2; // an expansion type readers skip
+    bad[at + 1..at + 5].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let m = read("big.dta", &bad).unwrap_err().to_string();
+    assert!(
+        m.starts_with("big.dta")
+            && m.contains("an expansion field at byte 912 claims 4294967280 bytes"),
+        "{m}"
+    );
+
+    let mut bad = good.clone();
+    bad[4..6].copy_from_slice(&u16::MAX.to_le_bytes());
+    let m = read("wide.dta", &bad).unwrap_err().to_string();
+    assert!(m.contains("declares 65535 variables"), "{m}");
+
+    // format 117 (hsb.dta): a `<ch>` entry claiming 4 GiB inserted into its characteristics
+    let good = std::fs::read(fixture("hsb.dta")).unwrap();
+    let tag = b"<characteristics>";
+    let pos = good.windows(tag.len()).position(|w| w == tag).unwrap() + tag.len();
+    let mut bad = good[..pos].to_vec();
+    bad.extend_from_slice(b"<ch>");
+    bad.extend_from_slice(&0xFFFF_FF00u32.to_le_bytes());
+    bad.extend_from_slice(&good[pos..]);
+    let m = read("ch.dta", &bad).unwrap_err().to_string();
+    assert!(
+        m.contains("a characteristic at byte") && m.contains("claims 4294967040 bytes"),
+        "{m}"
+    );
+}
+
 #[cfg(feature = "formats")]
 mod arrow_data {
     use super::*;

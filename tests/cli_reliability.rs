@@ -297,3 +297,111 @@ fn meta_level_is_a_fraction() {
     let bad = args("120");
     assert_error(&bad, &["--level 120", "fraction"]);
 }
+
+// ----- extreme scales ----------------------------------------------------------------------
+
+/// sleepstudy with the response multiplied by `fy` and `Days` by `fx`, as CSV text (the data
+/// set printed by the binary, rescaled here).
+fn sleepstudy_scaled(fy: f64, fx: f64) -> String {
+    let r = run(&["datasets", "sleepstudy", "--csv"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let mut lines = r.stdout.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim_matches('"') == name)
+            .unwrap()
+    };
+    let (iy, ix, ig) = (col("Reaction"), col("Days"), col("Subject"));
+    let mut out = String::from("Reaction,Days,Subject\n");
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let y: f64 = f[iy].parse().unwrap();
+        let x: f64 = f[ix].parse().unwrap();
+        out.push_str(&format!("{:e},{:e},{}\n", y * fy, x * fx, f[ig]));
+    }
+    out
+}
+
+/// The t value, df and p of `Days` in a text summary with Satterthwaite df.
+fn days_row(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .find(|l| l.starts_with("Days "))
+        .unwrap_or_else(|| panic!("no Days row:\n{stdout}"))
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A response ×1e-12 lost its Satterthwaite df and p-values ("the deviance could not be
+/// evaluated near the optimum"); the model is scale-equivariant, so t, df and p must be those
+/// of the unscaled fit.
+#[test]
+fn tiny_response_keeps_its_df_and_p_values() {
+    let dir = temp_dir("scale_tiny");
+    let f = "Reaction ~ Days + (Days | Subject)";
+    let base = write(&dir, "base.csv", sleepstudy_scaled(1.0, 1.0));
+    let tiny = write(&dir, "tiny.csv", sleepstudy_scaled(1e-12, 1.0));
+    let a = run(&["fit", "--data", &base, f]);
+    let b = run(&["fit", "--data", &tiny, f]);
+    assert_eq!(
+        (a.code, b.code),
+        (Some(0), Some(0)),
+        "{}\n{}",
+        a.stderr,
+        b.stderr
+    );
+    assert!(!b.stderr.contains("could not be computed"), "{}", b.stderr);
+    let (ra, rb) = (days_row(&a.stdout), days_row(&b.stdout));
+    // Estimate and SE scale by 1e-12; the df are the same number (printed in the estimates'
+    // notation), and t value and Pr(>|t|) the same text.
+    let df = |r: &[String]| r[3].parse::<f64>().unwrap();
+    assert!(
+        (df(&ra) - df(&rb)).abs() < 1e-3 * df(&ra),
+        "\n{}\n{}",
+        a.stdout,
+        b.stdout
+    );
+    assert_eq!(ra[4..], rb[4..], "\n{}\n{}", a.stdout, b.stdout);
+}
+
+/// A response ×1e150 came back with a random-slope correlation of `-0.0` (instead of 0.07)
+/// and no p-values, without a warning: its cross products overflow double precision. It is
+/// one error line naming the response, with the factor to divide by.
+#[test]
+fn response_beyond_double_precision_is_one_error_line() {
+    let dir = temp_dir("scale_huge");
+    let huge = write(&dir, "huge.csv", sleepstudy_scaled(1e150, 1.0));
+    let r = run(&["fit", "--data", &huge, "Reaction ~ Days + (Days | Subject)"]);
+    assert_error(
+        &r,
+        &[
+            "the response `Reaction` reaches 4.664e152",
+            "divide it by 1e153",
+        ],
+    );
+}
+
+/// A predictor ×1e12 gets lme4's "Some predictor variables are on very different scales:
+/// consider rescaling" warning, naming the column.
+#[test]
+fn predictors_on_very_different_scales_are_warned_about() {
+    let dir = temp_dir("scale_x");
+    let big = write(&dir, "big.csv", sleepstudy_scaled(1.0, 1e4));
+    let r = run(&["fit", "--data", &big, "Reaction ~ Days + (1 | Subject)"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    // in the report's warnings, as lme4 prints its own
+    assert!(
+        r.stdout
+            .contains("Some predictor variables are on very different scales: consider rescaling")
+            && r.stdout.contains("`Days` has standard deviation 2.880e4"),
+        "{}",
+        r.stdout
+    );
+    // ... and not on the unscaled data
+    let base = write(&dir, "base.csv", sleepstudy_scaled(1.0, 1.0));
+    let r = run(&["fit", "--data", &base, "Reaction ~ Days + (1 | Subject)"]);
+    assert!(!r.stdout.contains("different scales"), "{}", r.stdout);
+}

@@ -10,6 +10,11 @@ use crate::numderiv;
 const JACOBIAN_STEP: f64 = 1e-3;
 /// Eigenvalues of the Hessian at or below this are treated as zero (lmerTest's `tol`).
 const HESSIAN_TOL: f64 = 1e-8;
+/// σ̂ in this range is differentiated on its own scale (as lmerTest does); outside it, on the
+/// scale of σ̂ (see `compute_derivatives`).
+const SIGMA_UNSCALED_MIN: f64 = 1e-3;
+/// Upper end of the range above.
+const SIGMA_UNSCALED_MAX: f64 = 1e3;
 
 /// A linear mixed model, its fit, and (computed on first use, then cached) the asymptotic
 /// covariance of the variance parameters and the Jacobian of `vcov(β̂)`.
@@ -271,10 +276,34 @@ impl FittedLmm {
                 self.fit.sigma
             )));
         }
-        let x = self.varpar.clone();
-        let m = x.len();
-        let hessian = numderiv::hessian(&mut |v: &[f64]| self.varpar_deviance(v), &x);
-        let jacobian = numderiv::jacobian(&mut |v: &[f64]| self.vcov_beta_at(v), &x, JACOBIAN_STEP);
+        let m = self.varpar.len();
+        // Derivatives are taken in (θ, s) with σ = unit·s. For σ̂ in [1e-3, 1e3], unit = 1 (lmerTest's
+        // numbers exactly); outside it unit = σ̂, so the steps (numDeriv's absolute step near 0)
+        // and the eigenvalue cut-off of H see a σ-coordinate of order 1: a response on a scale
+        // of 1e-12 or 1e150 gets the df it gets at scale 1 (the model is scale-equivariant).
+        let sigma_hat = self.fit.sigma;
+        let unit = if (SIGMA_UNSCALED_MIN..=SIGMA_UNSCALED_MAX).contains(&sigma_hat) {
+            1.0
+        } else {
+            sigma_hat
+        };
+        let mut x = self.varpar.clone();
+        if let Some(last) = x.last_mut() {
+            *last /= unit;
+        }
+        let to_sigma = |v: &[f64]| -> Vec<f64> {
+            let mut w = v.to_vec();
+            if let Some(last) = w.last_mut() {
+                *last *= unit;
+            }
+            w
+        };
+        let hessian = numderiv::hessian(&mut |v: &[f64]| self.varpar_deviance(&to_sigma(v)), &x);
+        let jacobian = numderiv::jacobian(
+            &mut |v: &[f64]| self.vcov_beta_at(&to_sigma(v)),
+            &x,
+            JACOBIAN_STEP,
+        );
         // Leave the factor at θ̂ for anyone reading the model afterwards.
         let theta = self.fit.theta.clone();
         let _ = self.model.deviance_function().factor_summary(&theta);
@@ -300,6 +329,23 @@ impl FittedLmm {
                 }
             } else {
                 small.push(lam);
+            }
+        }
+        // Back to σ: ∂/∂σ = (1/unit) ∂/∂s, and A = 2H⁻¹ transforms as a covariance (× unit per σ index).
+        let mut hessian = hessian;
+        let mut jacobian = jacobian;
+        if unit != 1.0 {
+            let last = m - 1;
+            for i in 0..m {
+                for j in 0..m {
+                    let k = usize::from(i == last) + usize::from(j == last);
+                    let f = unit.powi(k as i32);
+                    hessian[i * m + j] /= f;
+                    vcov_varpar[i * m + j] *= f;
+                }
+            }
+            if let Some(d) = jacobian.get_mut(last) {
+                d.iter_mut().for_each(|v| *v /= unit);
             }
         }
         Ok(Derivatives {

@@ -7,6 +7,10 @@ use crate::optimizer::{Bobyqa, Optimizer, Problem, ProjectedLbfgs, central_deriv
 use crate::results::*;
 use crate::summaries;
 
+/// Largest absolute response value fitted (its square, summed over the rows and multiplied by
+/// θ², must stay far below f64's 1.8e308); the reciprocal is the smallest non-zero one.
+const RESPONSE_MAGNITUDE_MAX: f64 = 1e100;
+
 /// Errors of the LMM layer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LmmError {
@@ -191,6 +195,14 @@ impl LinearMixedModel {
                 i + 1
             )));
         }
+        let y_max = design.y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if y_max > RESPONSE_MAGNITUDE_MAX || (y_max > 0.0 && y_max < 1.0 / RESPONSE_MAGNITUDE_MAX) {
+            return Err(LmmError::BadInput(format!(
+                "the response `{}` reaches {y_max:.3e} in absolute value, beyond what the cross products of the fit can hold in double precision (1e-100 to 1e100); hint: rescale the response (e.g. divide it by 1e{:.0}); every estimate scales with it",
+                design.response_name,
+                y_max.log10().round()
+            )));
+        }
         if let Some(w) = &design.weights
             && let Some(i) = w.iter().position(|v| !(v.is_finite() && *v > 0.0))
         {
@@ -263,7 +275,11 @@ impl LinearMixedModel {
         };
         let out = optimizer
             .minimize(&mut Criterion(&mut self.dev), &start, &lower, &upper)
-            .map_err(|e| LmmError::Optimizer(e.to_string()))?;
+            .map_err(|e| match summaries::scale_warning(&self.design) {
+                // The likely cause, in lme4's words, as the hint.
+                Some(w) => LmmError::Optimizer(format!("{e}; hint: {w}")),
+                None => LmmError::Optimizer(e.to_string()),
+            })?;
         let converged_opt = out.converged();
         let mut message = out.message();
         if out.gradient_evaluations > 0 {

@@ -216,7 +216,59 @@ pub fn design_warnings(design: &Design) -> Vec<String> {
             design.dropped_columns.join(", ")
         ));
     }
+    if let Some(w) = scale_warning(design) {
+        warnings.push(w);
+    }
     warnings
+}
+
+/// lme4's `check.scaleX`: among the columns of X that are not all 0/1, a standard deviation
+/// below 1e-3 or above 1e3, or two standard deviations more than 1e3 apart, make the
+/// optimisation ill-conditioned, and lme4 warns "Some predictor variables are on very
+/// different scales: consider rescaling". Named here with the columns at the extremes.
+pub fn scale_warning(design: &Design) -> Option<String> {
+    const TOL: f64 = 1e3;
+    let x = &design.x;
+    let n = x.nrows();
+    if n < 2 {
+        return None;
+    }
+    let mut sds: Vec<(f64, &str)> = Vec::new();
+    for j in 0..x.ncols() {
+        let col = x.col(j);
+        if col.iter().all(|&v| v == 0.0 || v == 1.0) {
+            continue;
+        }
+        let mean = col.iter().sum::<f64>() / n as f64;
+        let ss: f64 = col.iter().map(|v| (v - mean) * (v - mean)).sum();
+        let sd = (ss / (n - 1) as f64).sqrt();
+        if sd.is_finite() && sd > 0.0 {
+            sds.push((sd, design.x_names.get(j).map_or("?", String::as_str)));
+        }
+    }
+    let (lo, hi) = sds.iter().fold(
+        (None, None),
+        |(lo, hi): (Option<(f64, &str)>, Option<(f64, &str)>), &(sd, name)| {
+            (
+                Some(lo.filter(|l| l.0 <= sd).unwrap_or((sd, name))),
+                Some(hi.filter(|h| h.0 >= sd).unwrap_or((sd, name))),
+            )
+        },
+    );
+    let ((lo_sd, lo_name), (hi_sd, hi_name)) = (lo?, hi?);
+    if hi_sd <= TOL && lo_sd >= 1.0 / TOL && hi_sd / lo_sd <= TOL {
+        return None;
+    }
+    let which = if lo_name == hi_name {
+        format!("`{hi_name}` has standard deviation {hi_sd:.3e}")
+    } else {
+        format!(
+            "standard deviations range from {lo_sd:.3e} (`{lo_name}`) to {hi_sd:.3e} (`{hi_name}`)"
+        )
+    };
+    Some(format!(
+        "Some predictor variables are on very different scales: consider rescaling ({which})"
+    ))
 }
 
 /// The random effects whose θ is on its lower bound 0 to within lme4's `isSingular`

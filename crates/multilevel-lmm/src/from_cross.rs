@@ -562,11 +562,13 @@ pub fn fit_cross_products(
     if !converged_opt {
         warnings.push(format!("the optimiser did not converge: {message}"));
     }
-    if opts.check_convergence && !singular && theta.len() <= 20 {
-        if let Some(msg) = check_convergence(&mut dev, &theta, &lower0, &upper, objective) {
-            converged = false;
-            warnings.push(msg);
-        }
+    if opts.check_convergence
+        && !singular
+        && theta.len() <= 20
+        && let Some(msg) = check_convergence(&mut dev, &theta, &lower0, &upper, objective)
+    {
+        converged = false;
+        warnings.push(msg);
     }
     let npar = p + theta.len() + 1;
     let mut result = FitResult::builder(design, if reml { Method::Reml } else { Method::Ml })

@@ -177,8 +177,8 @@ impl CrossProducts {
                     for c in 0..k {
                         tc.zz[(l * k + r) * k + c] += z[r] * z[c];
                     }
-                    for a in 0..p {
-                        tc.zx[(l * k + r) * p + a] += z[r] * xrow[a];
+                    for (a, xa) in xrow.iter().enumerate() {
+                        tc.zx[(l * k + r) * p + a] += z[r] * xa;
                     }
                     tc.zy[l * k + r] += z[r] * yv[i];
                 }

@@ -5,6 +5,7 @@
 //! - [`optimizer`]: one `Optimizer` trait over a `Problem` (BOBYQA, projected L-BFGS,
 //!   Nelder–Mead), used for θ here and by the GLMM and the profiles;
 //! - [`fit`]: the fit and everything lme4 reports after it;
+//! - [`from_cross`]: the PLS system and a fit from given cross products of `[Z X y]` (no rows);
 //! - [`results`]: plain-data results shared with the report and inference layers;
 //! - [`kernels`]: the block kernels that other crates share (the GLMM's PIRLS).
 
@@ -15,6 +16,7 @@ mod cross;
 mod factorization;
 mod fast;
 pub mod fit;
+pub mod from_cross;
 mod gradient;
 pub mod objective;
 pub mod optimizer;
@@ -47,5 +49,6 @@ pub use fit::{
     AUTO_QUASI_NEWTON_MAX_DENSE_BLOCK, AUTO_QUASI_NEWTON_MIN_THETA, LinearMixedModel, LmmError,
     LmmOptions, OptimizerChoice, lmer,
 };
+pub use from_cross::{CrossProducts, PairCross, TermCross, fit_cross_products};
 pub use objective::ProfiledDeviance;
 pub use results::*;

@@ -90,8 +90,14 @@ fn laplace_with_the_observed_hessian_reproduces_glmer_for_a_canonical_link() {
     let (r, design) = cbpp("cbpp_laplace.json");
     let lik = BinomialLogit::new(&design.y, design.trials.as_ref().unwrap());
     let fit = fit_observed(&design, &lik, &ObservedOptions::default()).unwrap();
+    // Our maximum is 2.8e-4 above lme4's logLik (also with glmer's bobyqa at rhoend 1e-10,
+    // -92.0265663874): not below it, and within 5e-4.
     let ll = r["loglik"].as_f64().unwrap();
-    assert!((fit.loglik - ll).abs() < 1e-4, "{} vs {ll}", fit.loglik);
+    assert!(
+        fit.loglik >= ll - 1e-6 && fit.loglik - ll < 5e-4,
+        "{} vs {ll}",
+        fit.loglik
+    );
     let beta = nums(&r["beta"]);
     let se = nums(&r["se"]);
     for a in 0..beta.len() {
@@ -176,7 +182,9 @@ fn the_laplace_objective_equals_the_agq_one_with_one_node_and_the_modes_are_stat
 
 #[test]
 fn agq_with_two_terms_is_one_clear_error() {
-    let (_, design) = cbpp("cbpp_obs.json");
+    let (_, mut design) = cbpp("cbpp_laplace.json");
+    // A second scalar term (period as a grouping factor).
+    design.terms.push(design.terms[0].clone());
     let lik = BinomialLogit::new(&design.y, design.trials.as_ref().unwrap());
     let opts = ObservedOptions {
         n_agq: 5,

@@ -170,7 +170,7 @@ impl ConditionalLikelihood for CumulativeLink {
             let (fb, ub, db, gb) = self.link.eval(b);
             // P = F(a) − F(b), from the upper tails when both are positive.
             let p = if b > 0.0 { ub - ua } else { fa - fb };
-            if !(p > 0.0) || !p.is_finite() {
+            if !(p.is_finite() && p > 0.0) {
                 return false;
             }
             let w = self.weights[i];
@@ -201,7 +201,7 @@ impl ConditionalLikelihood for CumulativeLink {
             let mut t = self.link.quantile((cum / total).clamp(1e-6, 1.0 - 1e-6));
             if j > 0 {
                 let prev: f64 = th[j - 1];
-                if !(t > prev + 1e-3) {
+                if t.is_nan() || t <= prev + 1e-3 {
                     t = prev + 0.1;
                 }
             }
@@ -309,5 +309,82 @@ mod tests {
                 assert!((fd - jac[j * 4 + k]).abs() < 1e-5, "{j} {k}");
             }
         }
+    }
+
+    /// Fit a reference of `xtask/r/reference_ordinal.R` (wine: 72 ratings, 9 judges) and
+    /// compare at issue 18's tolerances.
+    fn check_wine(name: &str) {
+        use crate::observed::{ObservedOptions, fit_observed};
+        use multilevel_design::{DesignOptions, build_design_with};
+        use multilevel_frame::{DataFrame, FrameOptions, ModelFrame, ReadOptions};
+        use serde_json::Value;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let path = root.join(format!("tests/reference/ordinal/{name}.json"));
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let nums = |v: &Value| -> Vec<f64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
+        let opts = ReadOptions {
+            factor_columns: vec!["temp".into(), "contact".into(), "judge".into()],
+            ordered_columns: Vec::new(),
+        };
+        let data = DataFrame::read_csv(&root.join("tests/data/wine.csv"), &opts).unwrap();
+        let formula = multilevel_formula::parse(r["formula"].as_str().unwrap()).unwrap();
+        let mf = ModelFrame::new(&formula, &data, &FrameOptions::default()).unwrap();
+        let mut design =
+            build_design_with(&formula, &mf, &DesignOptions { allow_n: true }).unwrap();
+        assert!(drop_intercept(&mut design));
+        let lik = CumulativeLink {
+            y: design.y.iter().map(|v| *v as usize - 1).collect(),
+            weights: vec![1.0; design.nobs()],
+            k: 5,
+            link: OrdinalLink::parse(r["link"].as_str().unwrap()).unwrap(),
+        };
+        let o = ObservedOptions {
+            n_agq: r["nAGQ"].as_u64().unwrap() as usize,
+            ..ObservedOptions::default()
+        };
+        let fit = fit_observed(&design, &lik, &o).unwrap();
+        let ll = r["loglik"].as_f64().unwrap();
+        assert!(
+            (fit.loglik - ll).abs() < 1e-4,
+            "{name}: {} vs {ll}",
+            fit.loglik
+        );
+        let th = nums(&r["thresholds"]);
+        let th_se = nums(&r["threshold_se"]);
+        for k in 0..4 {
+            assert!(
+                (fit.extra[k] - th[k]).abs() < 1e-3 * th[k].abs().max(1.0),
+                "{name} th {k}"
+            );
+            assert!(
+                (fit.extra_se[k] / th_se[k] - 1.0).abs() < 2e-2,
+                "{name} th se {k}"
+            );
+        }
+        let beta = nums(&r["beta"]);
+        let se = nums(&r["se"]);
+        for k in 0..2 {
+            assert!(
+                (fit.beta[k] - beta[k]).abs() < 2e-2 * se[k],
+                "{name} beta {k}"
+            );
+            assert!((fit.beta_se[k] / se[k] - 1.0).abs() < 2e-2, "{name} se {k}");
+        }
+    }
+
+    #[test]
+    fn wine_matches_clmm_logit_laplace() {
+        check_wine("wine_logit");
+    }
+
+    #[test]
+    fn wine_matches_clmm_probit_agq10() {
+        check_wine("wine_probit_agq10");
     }
 }

@@ -12,6 +12,10 @@
 //!   (`PenalizedSolver`), implemented for one scalar term, all-scalar terms and, through the
 //!   LMM engine's blocked factor, any terms;
 //! - [`negbin`]: the negative binomial (NB2) family and `glmer.nb`'s search for θ;
+//! - [`observed`]: a general Laplace approximation (and adaptive Gauss–Hermite quadrature)
+//!   with the observed Hessian, for any conditional log-likelihood with one linear predictor
+//!   per observation (ordinal::clmm's and glmmTMB's approximation);
+//! - [`ordinal`]: cumulative link models (ordinal::clmm's likelihood) on [`observed`];
 //! - [`fit`]: lme4's two-stage optimisation, standard errors and everything reported after it.
 //!
 //! Entry points: [`glmer`] (shared [`multilevel_lmm::FitResult`]) and [`glmer_full`]
@@ -21,6 +25,8 @@ pub mod family;
 mod fastmath;
 pub mod fit;
 pub mod negbin;
+pub mod observed;
+pub mod ordinal;
 mod pirls;
 pub mod quadrature;
 mod scalar_pls;

@@ -12,11 +12,13 @@
 //!   (`PenalizedSolver`), implemented for one scalar term, all-scalar terms and, through the
 //!   LMM engine's blocked factor, any terms;
 //! - [`negbin`]: the negative binomial (NB2) family and `glmer.nb`'s search for θ;
+//! - [`deviance`]: `−2 log L(θ, β)` as a function of every parameter (for profiles);
 //! - [`fit`]: lme4's two-stage optimisation, standard errors and everything reported after it.
 //!
 //! Entry points: [`glmer`] (shared [`multilevel_lmm::FitResult`]) and [`glmer_full`]
 //! (plus η, μ, residuals of every type, the overdispersion check).
 
+pub mod deviance;
 pub mod family;
 mod fastmath;
 pub mod fit;
@@ -26,6 +28,7 @@ pub mod quadrature;
 mod scalar_pls;
 mod solver;
 
+pub use deviance::GlmmDeviance;
 pub use family::{
     BuiltinFamily, BuiltinLink, Family, FamilyKind, FamilySpec, GlmFamily, Link, LinkKind,
     LinkNotAllowed,

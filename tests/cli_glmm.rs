@@ -259,9 +259,11 @@ fn glmm_commands_refuse_what_they_cannot_do_in_one_line() {
         "binomial",
         "--method",
         "profile",
+        "--nagq",
+        "0",
         c,
     ]);
-    assert_error(&r, &["--method profile", "--method wald"]);
+    assert_error(&r, &["--method profile", "--nagq 0", "--method wald"]);
     let r = run(&[
         "plot",
         "--dataset",

@@ -12,6 +12,7 @@ pub mod after_refs;
 pub mod bench;
 pub mod covstruct_refs;
 pub mod docs;
+pub mod glmm_interval_refs;
 pub mod glmm_refs;
 pub mod gls_refs;
 pub mod inference_refs;

@@ -44,6 +44,8 @@ enum Command {
     /// Only the negative binomial references: our fits against glmer.nb (and glmmTMB's nbinom2
     /// for scale), with our timings beside R's recorded ones.
     ValidateNegbin,
+    /// Only the GLMM profile and bootstrap intervals against lme4.
+    ValidateGlmmIntervals,
     /// Regenerate the reference JSON and datasets with R (needs Rscript, lme4, lmerTest,
     /// pbkrtest, jsonlite): runs every `xtask/r/reference*.R`.
     Reference,
@@ -118,12 +120,14 @@ fn main() -> Result<()> {
             println!("glmer references: {glmm_pass}/{glmm_total} pass\n");
             let (nb_pass, nb_total) = xtask::negbin_refs::validate(&root)?;
             println!("glmer.nb references: {nb_pass}/{nb_total} pass\n");
+            let (gi_pass, gi_total) = xtask::glmm_interval_refs::validate(&root)?;
+            println!("GLMM profile/bootstrap interval checks: {gi_pass}/{gi_total} pass\n");
             let (inf_pass, inf_total) = xtask::inference_refs::validate(&root)?;
             println!("lmerTest/lme4 inference checks: {inf_pass}/{inf_total} pass\n");
             let (meta_pass, meta_total) = xtask::meta_refs::validate(&root)?;
             println!("metafor rma references: {meta_pass}/{meta_total} pass\n");
             let refs_ok = refs_ok && glmm_pass == glmm_total && inf_pass == inf_total;
-            let refs_ok = refs_ok && nb_pass == nb_total;
+            let refs_ok = refs_ok && nb_pass == nb_total && gi_pass == gi_total;
             let refs_ok = refs_ok && meta_pass == meta_total;
             let (marginal_pass, marginal_total) = xtask::marginal_refs::validate(&root)?;
             println!("geepack/clubSandwich references: {marginal_pass}/{marginal_total} pass\n");
@@ -155,6 +159,14 @@ fn main() -> Result<()> {
                 None => true,
             };
             if !(refs_ok && suite_ok) {
+                bail!("validation failed");
+            }
+            Ok(())
+        }
+        Command::ValidateGlmmIntervals => {
+            let (pass, total) = xtask::glmm_interval_refs::validate(&root)?;
+            println!("GLMM profile/bootstrap interval checks: {pass}/{total} pass");
+            if pass != total {
                 bail!("validation failed");
             }
             Ok(())

@@ -13,12 +13,15 @@ Examples:
   multilevel confint --dataset sleepstudy \"Reaction ~ Days + (Days | Subject)\"
   multilevel confint --dataset sleepstudy --method boot --nsim 1000 --seed 42 \"Reaction ~ Days + (Days | Subject)\"
   multilevel confint --dataset Dyestuff --method wald --level 0.9 \"Yield ~ 1 + (1 | Batch)\"
+  multilevel confint --dataset cbpp --family binomial --method profile \"cbind(incidence, size - incidence) ~ period + (1 | herd)\"
 
 Profile intervals (the default) cover the random-effect standard deviations and correlations, the
 residual standard deviation and the fixed effects, from the profiled ML deviance as lme4 does.
 Bootstrap intervals are percentile intervals of a parametric bootstrap (refits run in parallel and
 are reproducible from --seed whatever the number of threads). Wald intervals cover the fixed
-effects only.";
+effects only. With --family (a GLMM) the default is Wald; --method profile profiles the Laplace
+deviance (binomial, Poisson, negative binomial with its theta fixed) and --method boot simulates
+from the fit and refits.";
 
 /// How the intervals are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,7 +46,7 @@ pub struct ConfintArgs {
     /// Family, link and quadrature.
     #[command(flatten)]
     pub glmm: crate::glmm::GlmmChoice,
-    /// Interval method [default: profile; wald for GLMMs, the one method for them].
+    /// Interval method [default: profile; wald for GLMMs].
     #[arg(long, value_enum)]
     pub method: Option<Method>,
     /// Confidence level.
@@ -108,30 +111,42 @@ pub fn run(a: &ConfintArgs) -> Result<()> {
     write_report(&report, a.report.output.as_deref())
 }
 
-/// `confint --family …`: Wald intervals of a GLMM's fixed effects (lme4's `confint(fit,
-/// method = "Wald")`, whose rows for the random-effect parameters are NA).
+/// `confint --family …`: intervals of a GLMM (lme4's `confint(fit, method = …)`): Wald (the
+/// default here; rows for the random-effect parameters are NA in lme4), the profile of the
+/// Laplace deviance, or a parametric bootstrap.
 fn run_glmm(a: &ConfintArgs) -> Result<()> {
-    match a.method.unwrap_or(Method::Wald) {
-        Method::Wald => {}
-        m => anyhow::bail!(
-            "--method {} is not available for GLMMs; hint: use --method wald (the default for GLMMs)",
-            if m == Method::Boot { "boot" } else { "profile" }
-        ),
+    let method = a.method.unwrap_or(Method::Wald);
+    if method == Method::Boot {
+        crate::bounds::check_replicates("--nsim", a.nsim, a.level, false)?;
     }
+    if method == Method::Profile && a.glmm.nagq == Some(0) {
+        anyhow::bail!(
+            "--method profile needs the deviance as a function of the fixed effects, which a --nagq 0 fit does not have; hint: use --nagq 1 (the Laplace approximation) or --method wald"
+        );
+    }
+    let (method, label) = match method {
+        Method::Wald => (IntervalMethod::Wald, "Wald"),
+        Method::Profile => (IntervalMethod::Profile, "profile likelihood"),
+        Method::Boot => (
+            IntervalMethod::Bootstrap {
+                nsim: a.nsim,
+                seed: a.seed,
+            },
+            "parametric bootstrap, percentile",
+        ),
+    };
     let data = a.model.load()?;
     let opts = multilevel::FitOptions {
         cond_var: false,
         ..a.model.fit_options()
     };
     let model = a.glmm.fit(&a.formula, &data, opts)?;
-    let intervals = model
-        .confint(IntervalMethod::Wald, a.level)
-        .map_err(cli_error)?;
+    let intervals = model.confint(method, a.level).map_err(cli_error)?;
     let fit = model.summary();
     let report = ConfintReport {
         formula: &fit.formula,
         data: &fit.data_name,
-        method: "Wald",
+        method: label,
         level: a.level,
         intervals: &intervals,
     }

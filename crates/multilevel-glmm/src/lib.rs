@@ -16,11 +16,13 @@
 //!   with the observed Hessian, for any conditional log-likelihood with one linear predictor
 //!   per observation (ordinal::clmm's and glmmTMB's approximation);
 //! - [`ordinal`]: cumulative link models (ordinal::clmm's likelihood) on [`observed`];
+//! - [`deviance`]: `−2 log L(θ, β)` as a function of every parameter (for profiles);
 //! - [`fit`]: lme4's two-stage optimisation, standard errors and everything reported after it.
 //!
 //! Entry points: [`glmer`] (shared [`multilevel_lmm::FitResult`]) and [`glmer_full`]
 //! (plus η, μ, residuals of every type, the overdispersion check).
 
+pub mod deviance;
 pub mod family;
 mod fastmath;
 pub mod fit;
@@ -32,6 +34,7 @@ pub mod quadrature;
 mod scalar_pls;
 mod solver;
 
+pub use deviance::GlmmDeviance;
 pub use family::{
     BuiltinFamily, BuiltinLink, Family, FamilyKind, FamilySpec, GlmFamily, Link, LinkKind,
     LinkNotAllowed,

@@ -95,6 +95,8 @@ mod bootstrap;
 mod compare;
 mod confint;
 mod contrasts;
+mod glmm_bootstrap;
+mod glmm_profile;
 mod kenward_roger;
 mod kr_structured;
 mod linalg;
@@ -110,6 +112,8 @@ pub use bootstrap::{BootstrapResult, bootstrap, percentile_intervals};
 pub use compare::{CompareOptions, LrtRow, LrtTable, compare, compare_fits};
 pub use confint::{Interval, wald_confint};
 pub use contrasts::{TermContrast, type1_contrasts, type3_contrasts};
+pub use glmm_bootstrap::{glmm_bootstrap, glmm_parameter_names, glmm_sd_cor};
+pub use glmm_profile::{GlmmProfiler, glmm_profile_confint};
 pub use kenward_roger::{
     KR_DENSE_MAX_N, KenwardRoger, KrAlgorithm, KrParts, KrTest, kenward_roger_df,
     kenward_roger_parts, kenward_roger_parts_with,

@@ -113,15 +113,15 @@ fn ml_deviance(dev: &mut ProfiledDeviance, theta: &[f64], sigma: f64) -> f64 {
 }
 
 /// One-dimensional profile: `zeta(v)` and the search for both limits.
-struct Limits {
-    lower: f64,
-    upper: f64,
+pub(crate) struct Limits {
+    pub(crate) lower: f64,
+    pub(crate) upper: f64,
 }
 
 /// Search the crossings of `zeta` with `∓z` starting from `est` with initial step `h`;
 /// `lo_bound`/`hi_bound` are the ends of the parameter range (the limit is the bound when
 /// `ζ` does not reach the target before it).
-fn limits<Z: FnMut(f64) -> f64>(
+pub(crate) fn limits<Z: FnMut(f64) -> f64>(
     mut zeta: Z,
     est: f64,
     h: f64,

@@ -241,11 +241,19 @@ impl GeneralizedLinearMixedModel {
         )
     }
 
-    /// Wald confidence intervals of the fixed effects (lme4's `confint(fit, method = "Wald")`),
-    /// the one method available for GLMMs here.
+    /// Confidence intervals (lme4's `confint(fit, method, level)` for a `glmer` fit):
+    ///
+    /// - [`IntervalMethod::Wald`]: `β̂ ± z·se` for the fixed effects;
+    /// - [`IntervalMethod::Profile`]: profile likelihood of the Laplace (or AGQ) deviance for
+    ///   the random effects' standard deviations and correlations and the fixed effects
+    ///   ([`inference::glmm_profile_confint`]); binomial, Poisson and negative binomial fits
+    ///   (the latter with θ fixed at θ̂, as lme4 profiles a `glmer.nb` fit);
+    /// - [`IntervalMethod::Bootstrap`]: percentile intervals of a parametric bootstrap
+    ///   ([`GeneralizedLinearMixedModel::bootstrap`]).
     ///
     /// # Errors
-    /// [`Error::Unsupported`] for the profile and bootstrap methods; a level outside (0, 1).
+    /// A level outside (0, 1); profiles of a family with a scale parameter or of an nAGQ = 0
+    /// fit; bootstraps of a family that cannot be simulated.
     pub fn confint(
         &self,
         method: IntervalMethod,
@@ -253,10 +261,64 @@ impl GeneralizedLinearMixedModel {
     ) -> Result<Vec<inference::Interval>, Error> {
         match method {
             IntervalMethod::Wald => Ok(inference::wald_confint(self.summary(), level)?),
-            _ => Err(Error::Unsupported(
-                "profile and bootstrap intervals are available for linear mixed models only; hint: use IntervalMethod::Wald for a GLMM".into(),
-            )),
+            IntervalMethod::Profile => Ok(inference::glmm_profile_confint(
+                &self.design,
+                &self.family,
+                &self.fit,
+                self.options.quadrature.n_agq(),
+                level,
+            )?),
+            IntervalMethod::Bootstrap { nsim, seed } => {
+                if !(level > 0.0 && level < 1.0) {
+                    return Err(inference::InferenceError::BadLevel(level).into());
+                }
+                let boot = self.bootstrap(nsim, seed, None)?;
+                Ok(inference::percentile_intervals(&boot, level)?)
+            }
         }
+    }
+
+    /// Parametric bootstrap (lme4's `bootMer(fit, FUN, nsim, seed, use.u = FALSE,
+    /// type = "parametric")`): `nsim` responses simulated from the fitted model with new random
+    /// effects (as [`GeneralizedLinearMixedModel::simulate`]), each refitted with the same
+    /// family and quadrature; the replicates hold the standard deviations and correlations of
+    /// the random effects, then β. A negative binomial fit is refitted with θ fixed at θ̂ (as
+    /// lme4's `refit` of a `glmer.nb` fit). Replicate `i` uses the random stream `(seed, i)`:
+    /// the result does not depend on `threads` (`None`: rayon's default pool).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for families that cannot be simulated; `nsim = 0`.
+    pub fn bootstrap(
+        &self,
+        nsim: usize,
+        seed: u64,
+        threads: Option<usize>,
+    ) -> Result<inference::BootstrapResult, Error> {
+        let draw = self.draw()?;
+        let sim = crate::simulate::Simulator::new(
+            &self.design,
+            self.summary(),
+            &draw,
+            crate::SimulateReForm::None,
+        )?;
+        let opts = GlmmOptions {
+            calc_derivs: Some(false),
+            cond_var: false,
+            ..glmm_options(&self.options)
+        };
+        Ok(inference::glmm_bootstrap(
+            &self.design,
+            nsim,
+            seed,
+            threads,
+            || self.design.clone(),
+            |design, rng| {
+                design.y = sim.draw(rng);
+                let f = multilevel_glmm::glmer_full(design.clone(), &self.family, &opts).ok()?;
+                let beta = f.result.fixed.iter().map(|c| c.estimate).collect();
+                Some((f.result.theta, beta))
+            },
+        )?)
     }
 
     /// Likelihood-ratio test of this model against another fitted to the same rows (lme4's
@@ -374,20 +436,26 @@ impl GeneralizedLinearMixedModel {
     /// [`crate::simulate`].
     ///
     /// # Errors
-    /// [`Error::Unsupported`] for families other than binomial and Poisson;
-    /// [`Error::InvalidOption`] for `nsim = 0`.
+    /// [`Error::Unsupported`] for families other than binomial, Poisson and the negative
+    /// binomial; [`Error::InvalidOption`] for `nsim = 0`.
     pub fn simulate(&self, opts: &crate::SimulateOptions) -> Result<Vec<Vec<f64>>, Error> {
-        let link = self.family.link.as_ref();
-        let draw = match self.family.family.name() {
-            "binomial" => crate::simulate::Draw::Binomial(link),
-            "poisson" => crate::simulate::Draw::Poisson(link),
-            other => {
-                return Err(Error::Unsupported(format!(
-                    "simulating a {other} GLMM is not available; hint: the binomial and Poisson families can be simulated"
-                )));
-            }
-        };
+        let draw = self.draw()?;
         crate::simulate::simulate(&self.design, self.summary(), &draw, opts)
+    }
+
+    /// How a response is drawn given η for this fit's family.
+    fn draw(&self) -> Result<crate::simulate::Draw<'_>, Error> {
+        let link = self.family.link.as_ref();
+        if let Some(nb) = &self.nb {
+            return Ok(crate::simulate::Draw::NegativeBinomial(link, nb.theta));
+        }
+        match self.family.family.name() {
+            "binomial" => Ok(crate::simulate::Draw::Binomial(link)),
+            "poisson" => Ok(crate::simulate::Draw::Poisson(link)),
+            other => Err(Error::Unsupported(format!(
+                "simulating a {other} GLMM is not available; hint: the binomial, Poisson and negative binomial families can be simulated"
+            ))),
+        }
     }
 
     /// Fitted means μ̂ (response scale).

@@ -5,7 +5,8 @@
 //! binomial and Poisson families), or the conditional modes b̂ (`re.form = NULL`). Then an LMM
 //! adds `σ̂ ε/√wᵢ`, `ε ~ N(0, 1)`; a binomial GLMM draws the successes of its `wᵢ` trials with
 //! probability `μ = g⁻¹(η)` (the response is their proportion, as the fit's); a Poisson GLMM
-//! draws counts with mean μ. Simulation `s` uses its own random stream (`seed`, `s`), so the
+//! draws counts with mean μ; a negative binomial GLMM draws NB2 counts with mean μ and the
+//! fit's shape θ. Simulation `s` uses its own random stream (`seed`, `s`), so the
 //! draws depend on the seed only, never on the thread count or the order of evaluation.
 
 use multilevel_design::Design;
@@ -52,6 +53,10 @@ pub(crate) enum Draw<'a> {
     Binomial(&'a dyn multilevel_glmm::Link),
     /// Poisson counts with mean `g⁻¹(η)`.
     Poisson(&'a dyn multilevel_glmm::Link),
+    /// Negative binomial (NB2) counts with mean `μ = g⁻¹(η)` and shape θ (variance
+    /// `μ + μ²/θ`), drawn as a gamma–Poisson mixture: `λ ~ Gamma(θ, scale μ/θ)`,
+    /// `y ~ Poisson(λ)` (R's `rnbinom(size = θ, mu = μ)`).
+    NegativeBinomial(&'a dyn multilevel_glmm::Link, f64),
 }
 
 /// `nsim` responses for the design's rows, `out[s][i]`.
@@ -67,122 +72,173 @@ pub(crate) fn simulate(
             reason: "at least one simulation is needed; hint: use e.g. nsim = 1000".into(),
         });
     }
-    let n = design.nobs();
-    let beta: Vec<f64> = fit.fixed.iter().map(|f| f.estimate).collect();
-    let mut fixed = vec![0.0; n];
-    for (i, e) in fixed.iter_mut().enumerate() {
-        let mut acc = design.offset.as_ref().map_or(0.0, |o| o[i]);
-        for (j, b) in beta.iter().enumerate() {
-            acc += design.x[(i, j)] * b;
-        }
-        *e = acc;
-    }
-    // Λ(θ̂) of each term.
-    let mut lambdas = Vec::with_capacity(design.terms.len());
-    let mut start = 0;
-    for t in &design.terms {
-        let nt = t.n_theta();
-        let theta = fit.theta.get(start..start + nt).ok_or_else(|| {
-            Error::Unsupported(format!(
-                "the fit has {} variance parameters, the design needs more",
-                fit.theta.len()
-            ))
-        })?;
-        let mut lam = vec![0.0; t.k * t.k];
-        t.covariance().lambda_into(theta, &mut lam);
-        lambdas.push(lam);
-        start += nt;
-    }
-    // The conditional modes per term (terms of one grouping factor share a table).
-    let modes: Vec<Vec<f64>> = design
-        .terms
-        .iter()
-        .enumerate()
-        .map(|(j, t)| {
-            let offset: usize = design.terms[..j]
-                .iter()
-                .filter(|u| u.group == t.group && u.levels == t.levels)
-                .map(|u| u.k)
-                .sum();
-            let table = fit
-                .ranef
-                .iter()
-                .find(|r| r.group == t.group && r.levels == t.levels);
-            let mut b = vec![0.0; t.q()];
-            if let Some(table) = table {
-                for l in 0..t.nlevels() {
-                    for c in 0..t.k {
-                        b[l * t.k + c] = table
-                            .values
-                            .get(l)
-                            .and_then(|v| v.get(offset + c))
-                            .copied()
-                            .unwrap_or(0.0);
-                    }
-                }
+    let sim = Simulator::new(design, fit, draw, opts.re_form)?;
+    Ok((0..opts.nsim)
+        .map(|s| sim.draw(&mut SplitMix64::for_stream(opts.seed, s as u64)))
+        .collect())
+}
+
+/// What every simulated response shares: the fixed part of η, Λ(θ̂) and the conditional
+/// modes of each term; [`Simulator::draw`] makes one response from a random stream.
+pub(crate) struct Simulator<'a> {
+    design: &'a Design,
+    draw: &'a Draw<'a>,
+    re_form: SimulateReForm,
+    fixed: Vec<f64>,
+    lambdas: Vec<Vec<f64>>,
+    modes: Vec<Vec<f64>>,
+    sigma: f64,
+}
+
+impl<'a> Simulator<'a> {
+    /// Prepare the simulation of responses from `fit` of `design`.
+    pub(crate) fn new(
+        design: &'a Design,
+        fit: &FitResult,
+        draw: &'a Draw<'a>,
+        re_form: SimulateReForm,
+    ) -> Result<Self, Error> {
+        let n = design.nobs();
+        let beta: Vec<f64> = fit.fixed.iter().map(|f| f.estimate).collect();
+        let mut fixed = vec![0.0; n];
+        for (i, e) in fixed.iter_mut().enumerate() {
+            let mut acc = design.offset.as_ref().map_or(0.0, |o| o[i]);
+            for (j, b) in beta.iter().enumerate() {
+                acc += design.x[(i, j)] * b;
             }
-            b
-        })
-        .collect();
-    let sigma = match draw {
-        Draw::Gaussian => fit.sigma,
-        _ => 1.0,
-    };
-    let weights = |i: usize| -> f64 {
-        match draw {
-            Draw::Binomial(_) => design
-                .trials
-                .as_ref()
-                .or(design.weights.as_ref())
-                .map_or(1.0, |w| w[i]),
-            _ => design.weights.as_ref().map_or(1.0, |w| w[i]),
+            *e = acc;
         }
-    };
-    let mut out = Vec::with_capacity(opts.nsim);
-    for s in 0..opts.nsim {
-        let mut rng = SplitMix64::for_stream(opts.seed, s as u64);
-        let mut eta = fixed.clone();
-        for ((t, lam), bhat) in design.terms.iter().zip(&lambdas).zip(&modes) {
-            let k = t.k;
-            let b: Vec<f64> = match opts.re_form {
-                SimulateReForm::All => bhat.clone(),
-                SimulateReForm::None => {
-                    let mut b = vec![0.0; t.q()];
-                    let mut u = vec![0.0; k];
-                    for l in 0..t.nlevels() {
-                        u.iter_mut().for_each(|v| *v = rng.normal());
-                        for r in 0..k {
-                            b[l * k + r] =
-                                sigma * (0..k).map(|c| lam[r * k + c] * u[c]).sum::<f64>();
-                        }
-                    }
-                    b
-                }
-            };
-            for (i, e) in eta.iter_mut().enumerate() {
-                let l = t.refs[i] as usize;
-                for c in 0..k {
-                    *e += t.z[i * k + c] * b[l * k + c];
-                }
-            }
+        // Λ(θ̂) of each term.
+        let mut lambdas = Vec::with_capacity(design.terms.len());
+        let mut start = 0;
+        for t in &design.terms {
+            let nt = t.n_theta();
+            let theta = fit.theta.get(start..start + nt).ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "the fit has {} variance parameters, the design needs more",
+                    fit.theta.len()
+                ))
+            })?;
+            let mut lam = vec![0.0; t.k * t.k];
+            t.covariance().lambda_into(theta, &mut lam);
+            lambdas.push(lam);
+            start += nt;
         }
-        let y: Vec<f64> = eta
+        // The conditional modes per term (terms of one grouping factor share a table).
+        let modes: Vec<Vec<f64>> = design
+            .terms
             .iter()
             .enumerate()
-            .map(|(i, &e)| match draw {
-                Draw::Gaussian => e + sigma / weights(i).sqrt() * rng.normal(),
-                Draw::Binomial(link) => {
-                    let p = link.inverse(e).clamp(0.0, 1.0);
-                    let trials = weights(i).round().max(1.0) as u64;
-                    let successes = (0..trials).filter(|_| rng.uniform() < p).count();
-                    successes as f64 / trials as f64
+            .map(|(j, t)| {
+                let offset: usize = design.terms[..j]
+                    .iter()
+                    .filter(|u| u.group == t.group && u.levels == t.levels)
+                    .map(|u| u.k)
+                    .sum();
+                let table = fit
+                    .ranef
+                    .iter()
+                    .find(|r| r.group == t.group && r.levels == t.levels);
+                let mut b = vec![0.0; t.q()];
+                if let Some(table) = table {
+                    for l in 0..t.nlevels() {
+                        for c in 0..t.k {
+                            b[l * t.k + c] = table
+                                .values
+                                .get(l)
+                                .and_then(|v| v.get(offset + c))
+                                .copied()
+                                .unwrap_or(0.0);
+                        }
+                    }
                 }
-                Draw::Poisson(link) => poisson(link.inverse(e), &mut rng),
+                b
             })
             .collect();
-        out.push(y);
+        let sigma = match draw {
+            Draw::Gaussian => fit.sigma,
+            _ => 1.0,
+        };
+        Ok(Simulator {
+            design,
+            draw,
+            re_form,
+            fixed,
+            lambdas,
+            modes,
+            sigma,
+        })
     }
-    Ok(out)
+
+    /// One simulated response drawn from `rng`.
+    pub(crate) fn draw(&self, rng: &mut SplitMix64) -> Vec<f64> {
+        let Simulator {
+            design,
+            draw,
+            re_form,
+            fixed,
+            lambdas,
+            modes,
+            sigma,
+        } = self;
+        let (design, draw, sigma) = (*design, *draw, *sigma);
+        let weights = |i: usize| -> f64 {
+            match draw {
+                Draw::Binomial(_) => design
+                    .trials
+                    .as_ref()
+                    .or(design.weights.as_ref())
+                    .map_or(1.0, |w| w[i]),
+                _ => design.weights.as_ref().map_or(1.0, |w| w[i]),
+            }
+        };
+        {
+            let mut eta = fixed.clone();
+            for ((t, lam), bhat) in design.terms.iter().zip(lambdas).zip(modes) {
+                let k = t.k;
+                let b: Vec<f64> = match re_form {
+                    SimulateReForm::All => bhat.clone(),
+                    SimulateReForm::None => {
+                        let mut b = vec![0.0; t.q()];
+                        let mut u = vec![0.0; k];
+                        for l in 0..t.nlevels() {
+                            u.iter_mut().for_each(|v| *v = rng.normal());
+                            for r in 0..k {
+                                b[l * k + r] =
+                                    sigma * (0..k).map(|c| lam[r * k + c] * u[c]).sum::<f64>();
+                            }
+                        }
+                        b
+                    }
+                };
+                for (i, e) in eta.iter_mut().enumerate() {
+                    let l = t.refs[i] as usize;
+                    for c in 0..k {
+                        *e += t.z[i * k + c] * b[l * k + c];
+                    }
+                }
+            }
+            let y: Vec<f64> = eta
+                .iter()
+                .enumerate()
+                .map(|(i, &e)| match draw {
+                    Draw::Gaussian => e + sigma / weights(i).sqrt() * rng.normal(),
+                    Draw::Binomial(link) => {
+                        let p = link.inverse(e).clamp(0.0, 1.0);
+                        let trials = weights(i).round().max(1.0) as u64;
+                        let successes = (0..trials).filter(|_| rng.uniform() < p).count();
+                        successes as f64 / trials as f64
+                    }
+                    Draw::Poisson(link) => poisson(link.inverse(e), rng),
+                    Draw::NegativeBinomial(link, theta) => {
+                        let mu = link.inverse(e);
+                        poisson(gamma(*theta, rng) * mu / theta, rng)
+                    }
+                })
+                .collect();
+            y
+        }
+    }
 }
 
 /// A Poisson draw with mean `mu`: inversion by sequential search for `mu < 30` (exact;
@@ -225,6 +281,32 @@ fn poisson(mu: f64, rng: &mut SplitMix64) -> f64 {
         let rhs = -mu + k * loglam - ln_factorial(k);
         if lhs <= rhs {
             return k;
+        }
+    }
+}
+
+/// A Gamma(shape, scale 1) draw by Marsaglia and Tsang's squeeze (2000), exact; a shape
+/// below 1 is boosted: `G(a) = G(a + 1) · U^{1/a}`.
+fn gamma(shape: f64, rng: &mut SplitMix64) -> f64 {
+    if !(shape.is_finite() && shape > 0.0) {
+        return f64::NAN;
+    }
+    if shape < 1.0 {
+        return gamma(shape + 1.0, rng) * rng.uniform().powf(1.0 / shape);
+    }
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let x = rng.normal();
+        let t = 1.0 + c * x;
+        if t <= 0.0 {
+            continue;
+        }
+        let v = t * t * t;
+        let u = rng.uniform();
+        let x2 = x * x;
+        if u < 1.0 - 0.0331 * x2 * x2 || u.ln() < 0.5 * x2 + d * (1.0 - v + v.ln()) {
+            return d * v;
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Checks of `multilevel-gls` against nlme's `gls`: every case of
 //! `tests/reference/gls/gls.json` (written by `xtask/r/reference_gls.R`) is refitted and
-//! compared.
+//! compared; likewise nlme's `lme` with `correlation =`/`weights =` in
+//! `tests/reference/gls/lme.json` (`xtask/r/reference_lme_residual.R`), whose random-effect
+//! standard deviations (relative) and correlations (absolute) count under "structure" and
+//! whose parameter count must equal nlme's `df`.
 //!
 //! Tolerances (issue 19): logLik 1e-6 relative (or ours higher), β 1e-3·SE, SEs 2e-3
 //! relative, σ, the correlation matrix (absolute) and the per-level standard deviations 1e-3;
@@ -100,6 +103,51 @@ fn check_case(root: &Path, case: &Value) -> Result<Diffs> {
             }
         }
     }
+    // Random effects (lme.json): standard deviations relative, correlations absolute.
+    for re in case["random"].as_array().into_iter().flatten() {
+        let (group, name) = (
+            re["group"].as_str().unwrap_or_default(),
+            re["name"].as_str().unwrap_or_default(),
+        );
+        let want = re["sd"].as_f64().unwrap_or(f64::NAN);
+        let got = fit
+            .random
+            .iter()
+            .find(|c| c.group == group && c.name == name)
+            .map_or(f64::NAN, |c| c.sd);
+        // A variance on its boundary: nlme's log-SD parametrisation stops short of 0 (an SD
+        // below 1% of σ); then ours must be below that too.
+        let boundary = want < 1e-2 * sigma && got < 1e-2 * sigma;
+        if !boundary {
+            structure = structure.max((got - want).abs() / want);
+        }
+    }
+    for rc in case["random_cor"].as_array().into_iter().flatten() {
+        let group = rc["group"].as_str().unwrap_or_default();
+        let (a, b) = (
+            rc["a"].as_str().unwrap_or_default(),
+            rc["b"].as_str().unwrap_or_default(),
+        );
+        let of_group: Vec<_> = fit.random.iter().filter(|c| c.group == group).collect();
+        let ia = of_group.iter().position(|c| c.name == a);
+        let got = of_group
+            .iter()
+            .find(|c| c.name == b)
+            .and_then(|c| ia.and_then(|i| c.correlations.get(i)))
+            .copied()
+            .unwrap_or(f64::NAN);
+        let want = rc["value"].as_f64().unwrap_or(f64::NAN);
+        structure = structure.max((got - want).abs());
+    }
+    if let Some(df) = case["df"].as_f64()
+        && !case["random"].is_null()
+        && (fit.n_parameters as f64 - df).abs() > 0.5
+    {
+        return Err(anyhow!(
+            "{} parameters counted, nlme counts {df}",
+            fit.n_parameters
+        ));
+    }
     if let Some(sds) = case["level_sd"].as_object() {
         let ours = if fit.level_sd.is_empty() {
             &fit.visit_sd
@@ -125,15 +173,23 @@ fn check_case(root: &Path, case: &Value) -> Result<Diffs> {
     })
 }
 
-/// Refit every reference case, print a table, return `(passed, total)`.
+/// Refit every reference case of nlme's `gls` (`gls.json`) and of `lme` with a residual
+/// structure (`lme.json`, random-effect SDs and correlations counted under "structure"), print
+/// a table, return `(passed, total)`.
 pub fn validate(root: &Path) -> Result<(usize, usize)> {
-    let path = root.join("tests/reference/gls/gls.json");
+    let (p1, t1) = validate_file(root, "gls.json", "nlme gls reference")?;
+    let (p2, t2) = validate_file(root, "lme.json", "nlme lme + residual reference")?;
+    Ok((p1 + p2, t1 + t2))
+}
+
+fn validate_file(root: &Path, file: &str, title: &str) -> Result<(usize, usize)> {
+    let path = root.join("tests/reference/gls").join(file);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let refs: Value = serde_json::from_str(&text)?;
     println!(
         "{:<30} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  status",
-        "nlme gls reference", "logLik", "β/SE", "SE", "structure", "df", "ours ms", "R ms"
+        title, "logLik", "β/SE", "SE", "structure", "df", "ours ms", "R ms"
     );
     let mut passed = 0;
     let mut total = 0;

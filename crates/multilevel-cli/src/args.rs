@@ -361,6 +361,12 @@ pub struct FitArgs {
     #[arg(long, value_name = "FUNCTION")]
     pub residual_variance: Option<String>,
 
+    /// Fix the residual standard deviation σ at VALUE (not estimated, counted as no
+    /// parameter; MixedModels.jl's `σ =`). With --weights 1/v and --sigma 1 a random-effects
+    /// term with one level per row is the meta-analytic model with known sampling variances v.
+    #[arg(long, value_name = "VALUE")]
+    pub sigma: Option<f64>,
+
     /// Also write the rows the fit used, with `.fitted`, `.resid` and `.fixed` (the
     /// population-level fit), to this CSV file; dropped rows are listed on stderr.
     #[arg(long, value_name = "FILE")]

@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// Runs `multilevel fit`.
 pub fn run(a: &FitArgs) -> Result<()> {
-    if a.residual.is_some() || a.residual_variance.is_some() {
+    if a.residual.is_some() || a.residual_variance.is_some() || a.sigma.is_some() {
         return crate::gls::run(a);
     }
     check_model_options(a)?;

@@ -1,5 +1,6 @@
 //! `multilevel fit --residual …`: a GLS / MMRM fit (fixed effects with a residual covariance
-//! per subject) rendered as text, JSON or markdown.
+//! per subject), or with random-effects terms nlme's `lme(…, correlation =, weights =)`, and
+//! `--sigma` (a fixed residual standard deviation), rendered as text, JSON or markdown.
 
 use crate::args::{Ddf, Family, FitArgs};
 use crate::fit::{report_format, write_report};
@@ -7,7 +8,7 @@ use anyhow::{Result, anyhow, bail};
 use multilevel::gls_core::{GlsDf, GlsError, GlsOptions, ResidualStructure, VarianceFunction};
 use multilevel_report::Render;
 
-/// Runs `multilevel fit` with `--residual` and/or `--residual-variance`.
+/// Runs `multilevel fit` with `--residual`, `--residual-variance` and/or `--sigma`.
 pub fn run(a: &FitArgs) -> Result<()> {
     check_options(a)?;
     let residual = a
@@ -31,6 +32,8 @@ pub fn run(a: &FitArgs) -> Result<()> {
             Some(Ddf::None) => GlsDf::None,
             Some(Ddf::KenwardRoger) => GlsDf::Satterthwaite,
         },
+        sigma: a.sigma,
+        weights: a.model.weights.clone(),
     };
     let data = a.model.load()?;
     let fit = multilevel::gls(&a.formula, &data, &opts).map_err(gls_error)?;
@@ -46,7 +49,7 @@ pub fn run(a: &FitArgs) -> Result<()> {
 /// Options of `fit` that a GLS fit does not take, refused before reading any data.
 fn check_options(a: &FitArgs) -> Result<()> {
     let refuse = |flag: &str, why: &str| -> Result<()> {
-        bail!("{flag} cannot be combined with --residual/--residual-variance: {why}")
+        bail!("{flag} cannot be combined with --residual/--residual-variance/--sigma: {why}")
     };
     if a.family != Family::Gaussian || a.link.is_some() || a.nagq.is_some() {
         refuse(
@@ -60,7 +63,7 @@ fn check_options(a: &FitArgs) -> Result<()> {
             "Kenward–Roger df are not implemented for GLS fits yet; hint: use --ddf satterthwaite (the default)",
         )?;
     }
-    if a.model.weights.is_some() {
+    if a.model.weights.is_some() && a.sigma.is_none() {
         refuse(
             "--weights",
             "prior weights are not supported in a GLS fit; hint: use --residual-variance \"ident(f)\" for a variance per level",

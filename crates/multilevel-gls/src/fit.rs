@@ -37,6 +37,16 @@ pub struct GlsOptions {
     pub reml: bool,
     /// The coefficients' df.
     pub df: GlsDf,
+    /// A fixed residual standard deviation `σ` (MixedModels.jl's `σ =`; nlme's
+    /// `lmeControl(sigma =)`), counted as no parameter; `None`: estimated.
+    #[serde(default)]
+    pub sigma: Option<f64>,
+    /// A column of prior weights (the residual variance of row `i` is `σ²/wᵢ`); only with
+    /// random-effects terms and neither a residual structure nor a variance function. With
+    /// `sigma = 1` and `wᵢ = 1/vᵢ` this is the random-effects meta-analysis with known
+    /// sampling variances `vᵢ`.
+    #[serde(default)]
+    pub weights: Option<String>,
 }
 
 impl Default for GlsOptions {
@@ -46,6 +56,8 @@ impl Default for GlsOptions {
             variance: None,
             reml: true,
             df: GlsDf::Satterthwaite,
+            sigma: None,
+            weights: None,
         }
     }
 }
@@ -92,6 +104,22 @@ pub struct ResidualCorrelation {
     pub parameters: Vec<Named>,
 }
 
+/// The standard deviation of one random effect, with its correlations with the earlier
+/// effects of the same term.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomComponent {
+    /// The grouping factor (`Rat`).
+    pub group: String,
+    /// The column of the term's model matrix (`(Intercept)`, `Time`).
+    pub name: String,
+    /// The term's covariance structure (`us`, `diag`, `cs`, `ar1`).
+    pub structure: String,
+    /// The standard deviation `σ·sd(Λ row)`.
+    pub sd: f64,
+    /// Correlations with the term's earlier columns, in column order.
+    pub correlations: Vec<f64>,
+}
+
 /// Counts of the data the fit used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GlsCounts {
@@ -136,8 +164,12 @@ pub struct GlsFit {
     pub df_method: GlsDf,
     /// `vcov(β̂) = σ̂² (X'R⁻¹X)⁻¹`, `σ̂² = r²/(N − p)` (REML) or `r²/N` (ML), nlme's.
     pub vcov: Vec<Vec<f64>>,
-    /// `σ̂`: the residual standard deviation (of the first level when the variances differ).
+    /// `σ̂`: the residual standard deviation (of the first level when the variances differ),
+    /// or the fixed `σ` of [`GlsOptions::sigma`].
     pub sigma: f64,
+    /// Whether `σ` was fixed ([`GlsOptions::sigma`]) rather than estimated.
+    #[serde(default)]
+    pub sigma_fixed: bool,
     /// Log-likelihood (restricted under REML).
     pub loglik: f64,
     /// Parameters counted by logLik: coefficients, covariance parameters and `σ`.
@@ -152,6 +184,10 @@ pub struct GlsFit {
     pub visit_sd: Vec<Named>,
     /// Residual standard deviation per level of the variance factor (`ident(f)`).
     pub level_sd: Vec<Named>,
+    /// The random effects' standard deviations and correlations, when the formula has
+    /// random-effects terms (nlme's `lme(…, correlation =, weights =)`); empty for GLS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub random: Vec<RandomComponent>,
     /// The covariance parameters on the optimiser's unconstrained scale.
     pub theta: Vec<f64>,
     /// Objective evaluations.
@@ -186,17 +222,12 @@ pub struct GlsFit {
 /// ```
 ///
 /// # Errors
-/// Formula and data errors; a formula with random-effects terms (not supported with a
-/// residual structure yet); the structure's input checks (a non-factor where a factor is
+/// Formula and data errors; random-effects terms whose grouping factor changes within a
+/// subject of the residual structure; the structure's input checks (a non-factor where a factor is
 /// needed, non-integer AR(1) positions, a subject with two rows at one visit, more covariance
 /// parameters than the data support); a fit whose criterion is not finite at the start.
 pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit, GlsError> {
     let parsed = multilevel_formula::parse(formula)?;
-    if parsed.has_random() {
-        return Err(GlsError::Input(format!(
-            "the formula `{formula}` has random-effects terms `( … | … )`; a residual covariance structure together with random effects (nlme's lme(…, correlation =)) is not supported yet; hint: drop the random-effects terms for a GLS/MMRM fit, or drop the residual structure for a mixed model"
-        )));
-    }
     let mut required = Vec::new();
     if let Some(rs) = &opts.residual {
         required.push(rs.time.clone());
@@ -210,7 +241,15 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
             return Err(GlsError::Data(data.unknown_column_error(c)));
         }
     }
+    if let Some(s) = opts.sigma
+        && !(s > 0.0 && s.is_finite())
+    {
+        return Err(GlsError::Input(format!(
+            "the fixed residual standard deviation σ = {s} is not a positive number; hint: give a value > 0, or leave σ to be estimated"
+        )));
+    }
     let frame_opts = FrameOptions {
+        weights: opts.weights.clone(),
         required_columns: required,
         ..FrameOptions::default()
     };
@@ -222,9 +261,21 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
             levels.len()
         )));
     }
-    let mut design = multilevel_design::build_design(&parsed, &frame)?;
+    // A fixed σ identifies a term with one level per observation (the meta-analytic model):
+    // lme4's `allow.n` checks then.
+    let design_opts = multilevel_design::DesignOptions {
+        allow_n: opts.sigma.is_some(),
+    };
+    let mut design = multilevel_design::build_design_with(&parsed, &frame, &design_opts)?;
     design.formula = formula.to_string();
-    if design.weights.is_some() {
+    if design.weights.is_some()
+        && (design.terms.is_empty() || opts.residual.is_some() || opts.variance.is_some())
+    {
+        if !design.terms.is_empty() {
+            return Err(GlsError::Input(
+                "prior weights cannot be combined with a residual structure or variance function; hint: use the variance function `ident(f)` for per-level variances, or drop the structure".to_string(),
+            ));
+        }
         return Err(GlsError::Input(
             "prior weights are not supported in a GLS fit; hint: use a variance function `ident(f)` for per-level variances".to_string(),
         ));
@@ -265,7 +316,20 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
         },
         g: codes.var_labels.len(),
     };
-    check_identifiable(&codes, &shape, opts, n, p)?;
+    check_identifiable(&codes, &shape, opts, n, p, design.n_theta())?;
+    if !design.terms.is_empty() {
+        let prepared = Prepared {
+            formula,
+            data,
+            opts,
+            dropped_rows: frame.dropped_rows.len(),
+            design,
+            y,
+            codes,
+            shape,
+        };
+        return crate::mixed::fit(prepared);
+    }
 
     // The cross products are formed from the OLS residuals `e = y − Xβ_ols` instead of `y`:
     // the GLS of `e` on `X` has the same residuals, criterion and `vcov`, and `β = β_e +
@@ -289,6 +353,7 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
         n,
         p,
         reml: opts.reml,
+        fixed_log_sigma2: opts.sigma.map(|s| (s * s).ln()),
     };
 
     // Start: no correlation, the standard deviations of the OLS residuals per level.
@@ -327,9 +392,11 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
             "the GLS criterion is not defined at the optimum; hint: simplify the residual structure".to_string(),
         )
     })?;
-    let deviance = objective.profiled_from(&pieces);
     let nu = objective.nu();
-    let sigma2 = pieces.r2 / nu;
+    let (deviance, sigma2) = match opts.sigma {
+        Some(s) => (objective.at_sigma(&theta, (s * s).ln()), s * s),
+        None => (objective.profiled_from(&pieces), pieces.r2 / nu),
+    };
     let mut beta = pieces.b.clone();
     pieces.chol_a.solve_in_place(&mut beta);
     for (b, o) in beta.iter_mut().zip(&ols_beta) {
@@ -348,13 +415,15 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
     let dfs: Vec<Option<f64>> = match opts.df {
         GlsDf::None => vec![None; p],
         GlsDf::Residual => vec![Some((n - p) as f64); p],
-        GlsDf::Satterthwaite => match satterthwaite_df(&objective, &theta, sigma2) {
-            Ok(d) => d.into_iter().map(Some).collect(),
-            Err(w) => {
-                warnings.push(w);
-                vec![None; p]
+        GlsDf::Satterthwaite => {
+            match satterthwaite_df(&mut objective, &theta, sigma2, opts.sigma.is_some()) {
+                Ok(d) => d.into_iter().map(Some).collect(),
+                Err(w) => {
+                    warnings.push(w);
+                    vec![None; p]
+                }
             }
-        },
+        }
     };
     let coefficients = (0..p)
         .map(|j| {
@@ -378,8 +447,90 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
         })
         .collect();
 
-    let e = shape.evaluate(&theta);
     let sigma = sigma2.sqrt();
+    let (correlation, visit_sd, level_sd) = structure_report(opts, &codes, &shape, &theta, sigma);
+    let loglik = -deviance / 2.0;
+    let n_parameters = p + m + usize::from(opts.sigma.is_none());
+    let bic_n = if opts.reml { (n - p) as f64 } else { n as f64 };
+    let counts = counts(opts, &codes, n, frame.dropped_rows.len(), n_patterns);
+    Ok(GlsFit {
+        formula: formula.to_string(),
+        response: design.response_name.clone(),
+        data_name: data.name().to_string(),
+        residual: opts.residual.as_ref().map(ResidualStructure::text),
+        residual_variance: opts.variance.as_ref().map(VarianceFunction::text),
+        reml: opts.reml,
+        counts,
+        coefficients,
+        dropped_columns: design.dropped_columns.clone(),
+        df_method: opts.df,
+        vcov,
+        sigma,
+        sigma_fixed: opts.sigma.is_some(),
+        loglik,
+        n_parameters,
+        aic: -2.0 * loglik + 2.0 * n_parameters as f64,
+        bic: -2.0 * loglik + n_parameters as f64 * bic_n.ln(),
+        correlation,
+        visit_sd,
+        level_sd,
+        random: Vec::new(),
+        theta,
+        evaluations,
+        converged,
+        message,
+        warnings,
+    })
+}
+
+/// The counts of the data a fit used.
+pub(crate) fn counts(
+    opts: &GlsOptions,
+    codes: &RowCodes,
+    n: usize,
+    rows_dropped: usize,
+    patterns: usize,
+) -> GlsCounts {
+    GlsCounts {
+        observations: n,
+        rows_dropped,
+        subjects: codes.subjects.len(),
+        visits: if opts.residual.is_some() {
+            codes.time_labels.len()
+        } else {
+            1
+        },
+        subjects_with_one_visit: codes.subjects.iter().filter(|s| s.len() == 1).count(),
+        max_visits_per_subject: codes.subjects.iter().map(Vec::len).max().unwrap_or(0),
+        patterns,
+    }
+}
+
+/// What a fit with random-effects terms takes over from [`gls`]: the checked inputs.
+pub(crate) struct Prepared<'a> {
+    pub formula: &'a str,
+    pub data: &'a DataFrame,
+    pub opts: &'a GlsOptions,
+    /// Rows of the data dropped for missing values.
+    pub dropped_rows: usize,
+    pub design: multilevel_design::Design,
+    /// The response with the offset subtracted.
+    pub y: Vec<f64>,
+    pub codes: RowCodes,
+    pub shape: Shape,
+}
+
+/// The estimated residual correlation, the per-visit and the per-level standard deviations at
+/// the residual parameters `theta` and the residual standard deviation `sigma`.
+pub(crate) fn structure_report(
+    opts: &GlsOptions,
+    codes: &RowCodes,
+    shape: &Shape,
+    theta: &[f64],
+    sigma: f64,
+) -> (Option<ResidualCorrelation>, Vec<Named>, Vec<Named>) {
+    let kind = shape.kind;
+    let e = shape.evaluate(theta);
     let correlation = opts.residual.as_ref().map(|rs| {
         let show = codes.time_labels.len() <= 12;
         let positions = &codes.time_positions;
@@ -464,48 +615,7 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
     } else {
         Vec::new()
     };
-    let loglik = -deviance / 2.0;
-    let n_parameters = p + m + 1;
-    let bic_n = if opts.reml { (n - p) as f64 } else { n as f64 };
-    let counts = GlsCounts {
-        observations: n,
-        rows_dropped: frame.dropped_rows.len(),
-        subjects: codes.subjects.len(),
-        visits: if opts.residual.is_some() {
-            codes.time_labels.len()
-        } else {
-            1
-        },
-        subjects_with_one_visit: codes.subjects.iter().filter(|s| s.len() == 1).count(),
-        max_visits_per_subject: max_visits,
-        patterns: n_patterns,
-    };
-    Ok(GlsFit {
-        formula: formula.to_string(),
-        response: design.response_name.clone(),
-        data_name: data.name().to_string(),
-        residual: opts.residual.as_ref().map(ResidualStructure::text),
-        residual_variance: opts.variance.as_ref().map(VarianceFunction::text),
-        reml: opts.reml,
-        counts,
-        coefficients,
-        dropped_columns: design.dropped_columns.clone(),
-        df_method: opts.df,
-        vcov,
-        sigma,
-        loglik,
-        n_parameters,
-        aic: -2.0 * loglik + 2.0 * n_parameters as f64,
-        bic: -2.0 * loglik + n_parameters as f64 * bic_n.ln(),
-        correlation,
-        visit_sd,
-        level_sd,
-        theta,
-        evaluations,
-        converged,
-        message,
-        warnings,
-    })
+    (correlation, visit_sd, level_sd)
 }
 
 /// The identifiability checks: enough observations for the parameters, and for each
@@ -516,8 +626,9 @@ fn check_identifiable(
     opts: &GlsOptions,
     n: usize,
     p: usize,
+    n_theta: usize,
 ) -> Result<(), GlsError> {
-    let k = shape.len() + 1;
+    let k = shape.len() + 1 + n_theta;
     let what = opts
         .residual
         .as_ref()
@@ -589,7 +700,7 @@ fn check_identifiable(
 }
 
 /// The OLS fit: `β_ols = (X'X)⁻¹X'y` and the residuals `y − Xβ_ols`.
-fn ols_fit(x: &faer::Mat<f64>, y: &[f64]) -> Result<(Vec<f64>, Vec<f64>), GlsError> {
+pub(crate) fn ols_fit(x: &faer::Mat<f64>, y: &[f64]) -> Result<(Vec<f64>, Vec<f64>), GlsError> {
     let (n, p) = (x.nrows(), x.ncols());
     let mut xtx = vec![0.0; p * p];
     let mut xty = vec![0.0; p];
@@ -618,7 +729,7 @@ fn ols_fit(x: &faer::Mat<f64>, y: &[f64]) -> Result<(Vec<f64>, Vec<f64>), GlsErr
 }
 
 /// `log(sd_level / sd_first)` of the residuals per level (0 for a level with no spread).
-fn level_log_sd(resid: &[f64], level: &[u32], g: usize) -> Vec<f64> {
+pub(crate) fn level_log_sd(resid: &[f64], level: &[u32], g: usize) -> Vec<f64> {
     let mut ss = vec![0.0; g];
     let mut cnt = vec![0usize; g];
     for (r, &l) in resid.iter().zip(level) {

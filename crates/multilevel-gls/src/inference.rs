@@ -20,34 +20,68 @@ use multilevel_numeric::spd::spd_inverse;
 
 const STEP: f64 = 1e-3;
 
+/// What the df need of a model: the criterion at a fixed `σ²` and the diagonal of
+/// `vcov(β̂)/σ²` at covariance parameters `x` (unconstrained scale).
+pub(crate) trait DfCriterion {
+    /// Number of coefficients.
+    fn n_coef(&self) -> usize;
+    /// The −2 log-likelihood (restricted under REML) at `x` and `log σ²` (`+∞` where it is
+    /// not defined).
+    fn at_sigma(&mut self, x: &[f64], log_sigma2: f64) -> f64;
+    /// The diagonal of `vcov(β̂)/σ²` at `x`; `None` where it is not defined.
+    fn unscaled_variances(&mut self, x: &[f64]) -> Option<Vec<f64>>;
+}
+
+impl DfCriterion for Objective {
+    fn n_coef(&self) -> usize {
+        self.p
+    }
+    fn at_sigma(&mut self, x: &[f64], log_sigma2: f64) -> f64 {
+        Objective::at_sigma(self, x, log_sigma2)
+    }
+    fn unscaled_variances(&mut self, x: &[f64]) -> Option<Vec<f64>> {
+        let p = self.p;
+        let inv = self.pieces(x)?.chol_a.inverse();
+        Some((0..p).map(|j| inv[j * p + j]).collect())
+    }
+}
+
 /// The Satterthwaite df of every coefficient `βⱼ` (contrast `eⱼ`), or a warning saying why
-/// they could not be computed.
+/// they could not be computed. With `sigma_fixed` σ² is no parameter (`φ = x`).
 pub(crate) fn satterthwaite_df(
-    obj: &Objective,
+    obj: &mut dyn DfCriterion,
     theta: &[f64],
     sigma2: f64,
+    sigma_fixed: bool,
 ) -> Result<Vec<f64>, String> {
     let m = theta.len();
-    let p = obj.p;
+    let p = obj.n_coef();
     let mut phi = theta.to_vec();
-    phi.push(sigma2.ln());
+    if !sigma_fixed {
+        phi.push(sigma2.ln());
+    }
+    let k = phi.len();
+    if k == 0 {
+        return Err(
+            "the Satterthwaite df could not be computed: no covariance parameters".to_string(),
+        );
+    }
+    let fixed_ls = sigma2.ln();
     let mut f = |v: &[f64]| {
         let (x, ls) = v.split_at(m);
-        obj.at_sigma(x, ls.first().copied().unwrap_or(0.0))
+        obj.at_sigma(x, ls.first().copied().unwrap_or(fixed_ls))
     };
     let f0 = f(&phi);
     let (_, h) = central_derivatives(&mut f, &phi, f0, STEP);
-    let k = m + 1;
     let Some(h_inv) = spd_inverse(&h, k, 1e-12) else {
         return Err(
             "the Satterthwaite df could not be computed: the Hessian of the covariance parameters is not positive definite (a correlation or variance at its boundary?)".to_string(),
         );
     };
     // Φ's diagonal at x ± δ eₖ (σ² fixed), and its derivative in log σ² (Φ itself).
-    let diag_at = |x: &[f64]| -> Option<Vec<f64>> {
-        let pc = obj.pieces(x)?;
-        let inv = pc.chol_a.inverse();
-        Some((0..p).map(|j| sigma2 * inv[j * p + j]).collect())
+    let mut diag_at = |x: &[f64]| -> Option<Vec<f64>> {
+        let v = obj.unscaled_variances(x)?;
+        Some(v.iter().map(|d| sigma2 * d).collect())
     };
     let v0 = diag_at(theta).ok_or("the Satterthwaite df could not be computed")?;
     let mut grads = vec![vec![0.0; k]; p];
@@ -65,8 +99,10 @@ pub(crate) fn satterthwaite_df(
             grads[j][c] = (plus[j] - minus[j]) / (2.0 * STEP);
         }
     }
-    for j in 0..p {
-        grads[j][m] = v0[j];
+    if !sigma_fixed {
+        for j in 0..p {
+            grads[j][m] = v0[j];
+        }
     }
     let mut out = Vec::with_capacity(p);
     for j in 0..p {

@@ -12,6 +12,8 @@
 //! - `layout`: subjects, visit positions and variance levels from the data columns;
 //! - `kernel`: the whitened cross products `[X y]'R⁻¹[X y]`, per visit pattern;
 //! - `objective`: the profiled REML/ML criterion; `inference`: Satterthwaite df;
+//! - `mixed`: random-effects terms together with the residual structure (nlme's
+//!   `lme(…, correlation =, weights =)`): the LMM's criterion on the whitened data;
 //! - [`fit`]: [`gls`], the fit, and its result [`GlsFit`]; [`render`]: text, JSON, markdown.
 
 mod error;
@@ -19,11 +21,14 @@ pub mod fit;
 mod inference;
 mod kernel;
 mod layout;
+mod mixed;
 mod objective;
 pub mod render;
 pub mod spec;
 mod structure;
 
 pub use error::GlsError;
-pub use fit::{GlsCoef, GlsCounts, GlsDf, GlsFit, GlsOptions, Named, ResidualCorrelation, gls};
+pub use fit::{
+    GlsCoef, GlsCounts, GlsDf, GlsFit, GlsOptions, Named, RandomComponent, ResidualCorrelation, gls,
+};
 pub use spec::{ResidualKind, ResidualStructure, VarianceFunction};

@@ -30,6 +30,8 @@ pub(crate) struct Objective {
     pub p: usize,
     /// REML (else ML).
     pub reml: bool,
+    /// `log σ²` when `σ` is fixed: the optimiser then minimises [`Objective::at_sigma`].
+    pub fixed_log_sigma2: Option<f64>,
 }
 
 /// The pieces of the criterion at one `x`.
@@ -117,6 +119,9 @@ impl Objective {
 
 impl Problem for Objective {
     fn value(&mut self, x: &[f64]) -> f64 {
-        self.profiled(x)
+        match self.fixed_log_sigma2 {
+            Some(ls) => self.at_sigma(x, ls),
+            None => self.profiled(x),
+        }
     }
 }

@@ -116,13 +116,95 @@ fn sd_lines(names: &[String], values: &[f64]) -> Vec<String> {
     layout_matrix(&[String::new()], names, &cells, Align::Right)
 }
 
+/// The kind of model, for the report's title.
+fn model_title(r: &GlsFit) -> &'static str {
+    if r.random.is_empty() {
+        "Generalized least squares"
+    } else if r.residual.is_some() || r.residual_variance.is_some() {
+        "Linear mixed model with a residual covariance structure"
+    } else {
+        "Linear mixed model"
+    }
+}
+
+/// How σ was obtained, for the reports.
+fn sigma_note(r: &GlsFit) -> &'static str {
+    if r.sigma_fixed { "fixed" } else { method(r) }
+}
+
+/// The random effects' table: group, name, standard deviation, correlations (lme4's
+/// `VarCorr` layout, the structure named after a structured term's first correlation).
+fn random_lines(r: &GlsFit) -> Vec<String> {
+    let sds: Vec<f64> = r.random.iter().map(|c| c.sd).collect();
+    let sd_text = col(&sds, 4);
+    let kmax = r
+        .random
+        .iter()
+        .map(|c| c.correlations.len())
+        .max()
+        .unwrap_or(0);
+    let mut rows = Vec::new();
+    let mut last_group = String::new();
+    for (i, c) in r.random.iter().enumerate() {
+        let group = if c.group != last_group || c.correlations.is_empty() {
+            c.group.clone()
+        } else {
+            String::new()
+        };
+        last_group.clone_from(&c.group);
+        let mut row = vec![
+            group,
+            c.name.clone(),
+            sd_text.get(i).cloned().unwrap_or_default(),
+        ];
+        for j in 0..kmax {
+            row.push(c.correlations.get(j).map_or_else(String::new, |v| {
+                if j == 0 && c.structure != "us" && c.structure != "diag" {
+                    format!("{v:.3} ({})", c.structure)
+                } else {
+                    format!("{v:.3}")
+                }
+            }));
+        }
+        rows.push(row);
+    }
+    let mut heads = vec![
+        "Groups".to_string(),
+        "Name".to_string(),
+        "Std.Dev.".to_string(),
+    ];
+    if kmax > 0 {
+        heads.push("Corr".to_string());
+        heads.extend((1..kmax).map(|_| String::new()));
+    }
+    let blank: Vec<String> = rows.iter().map(|_| String::new()).collect();
+    let mut lines = layout_matrix(&blank, &heads, &rows, Align::Left);
+    for l in &mut lines {
+        *l = l.trim_end().to_string();
+    }
+    lines.push(format!(
+        " Residual (σ = {}, {})",
+        format_num(r.sigma, 4),
+        sigma_note(r)
+    ));
+    lines
+}
+
 /// nlme-like text summary.
 pub fn gls_text(r: &GlsFit) -> String {
     let mut out = String::new();
-    out.push_str(&format!(
-        "Generalized least squares fit by {} ['gls']\n",
-        if r.reml { "REML" } else { "maximum likelihood" }
-    ));
+    if r.random.is_empty() {
+        out.push_str(&format!(
+            "Generalized least squares fit by {} ['gls']\n",
+            if r.reml { "REML" } else { "maximum likelihood" }
+        ));
+    } else {
+        out.push_str(&format!(
+            "{} fit by {} ['lme']\n",
+            model_title(r),
+            if r.reml { "REML" } else { "maximum likelihood" }
+        ));
+    }
     out.push_str(&format!("Formula: {}\n", r.formula));
     if let Some(s) = structure_line(r) {
         out.push_str(&format!("Residual: {s}\n"));
@@ -136,6 +218,12 @@ pub fn gls_text(r: &GlsFit) -> String {
     let vals = col(&[r.aic, r.bic, r.loglik], 6);
     for line in layout_matrix(&[String::new()], &heads, &[vals], Align::Right) {
         out.push_str(&format!("{line}\n"));
+    }
+    if !r.random.is_empty() {
+        out.push_str("\nRandom effects:\n");
+        for line in random_lines(r) {
+            out.push_str(&format!("{line}\n"));
+        }
     }
     if let Some(c) = &r.correlation {
         out.push_str(&format!("\nResidual correlation ({}):\n", c.structure));
@@ -238,7 +326,7 @@ pub fn gls_text(r: &GlsFit) -> String {
     out.push_str(&format!(
         "\nResidual standard error: {} ({})\n",
         format_num(r.sigma, 4),
-        method(r)
+        sigma_note(r)
     ));
     for w in &r.warnings {
         out.push_str(&format!("warning: {w}\n"));
@@ -250,7 +338,8 @@ pub fn gls_text(r: &GlsFit) -> String {
 pub fn gls_markdown(r: &GlsFit) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "## Generalized least squares ({})\n\n`{}` — data `{}`: {}.\n\n",
+        "## {} ({})\n\n`{}` — data `{}`: {}.\n\n",
+        model_title(r),
         method(r),
         r.formula,
         r.data_name,
@@ -266,6 +355,22 @@ pub fn gls_markdown(r: &GlsFit) -> String {
         format_num(r.loglik, 6),
         format_num(r.sigma, 4)
     ));
+    if !r.random.is_empty() {
+        out.push_str(
+            "**Random effects**\n\n| group | name | SD | correlations |\n|---|---|---:|---|\n",
+        );
+        for c in &r.random {
+            let cors: Vec<String> = c.correlations.iter().map(|v| format!("{v:.3}")).collect();
+            out.push_str(&format!(
+                "| {} | `{}` | {} | {} |\n",
+                c.group,
+                c.name,
+                format_num(c.sd, 4),
+                cors.join(", ")
+            ));
+        }
+        out.push('\n');
+    }
     if let Some(c) = &r.correlation {
         out.push_str(&format!("**Residual correlation** (`{}`)\n\n", c.structure));
         if c.matrix.is_empty() || matches!(c.kind, crate::ResidualKind::Cs) {
@@ -358,8 +463,8 @@ pub fn gls_json(r: &GlsFit) -> Value {
             "sd_by_level": named(&r.level_sd, "level"),
         })
     });
-    json!({
-        "model": "gls",
+    let mut out = json!({
+        "model": if r.random.is_empty() { "gls" } else { "lme" },
         "formula": r.formula,
         "data": r.data_name,
         "response": r.response,
@@ -401,5 +506,32 @@ pub fn gls_json(r: &GlsFit) -> Value {
             "message": r.message,
         },
         "warnings": r.warnings,
-    })
+    });
+    if r.sigma_fixed
+        && let Some(obj) = out.as_object_mut()
+    {
+        obj.insert("sigma_fixed".to_string(), Value::Bool(true));
+    }
+    if !r.random.is_empty()
+        && let Some(obj) = out.as_object_mut()
+    {
+        obj.insert(
+            "random".to_string(),
+            Value::Array(
+                r.random
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "group": c.group,
+                            "name": c.name,
+                            "structure": c.structure,
+                            "sd": num(c.sd),
+                            "correlations": c.correlations.iter().map(|v| num(*v)).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    out
 }

@@ -1,5 +1,7 @@
 //! A fast check against nlme's `gls` (a subset of `tests/reference/gls/gls.json`, written by
-//! `xtask/r/reference_gls.R`); `cargo xtask validate` checks every case.
+//! `xtask/r/reference_gls.R`) and `lme` with a residual structure (a subset of
+//! `tests/reference/gls/lme.json`, `xtask/r/reference_lme_residual.R`); `cargo xtask validate`
+//! checks every case.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,7 +15,12 @@ fn root() -> PathBuf {
 }
 
 fn case(name: &str) -> Value {
-    let text = std::fs::read_to_string(root().join("tests/reference/gls/gls.json")).unwrap();
+    let file = if name.contains("_ri_") || name.contains("_rs_") || name.starts_with("chick_") {
+        "lme.json"
+    } else {
+        "gls.json"
+    };
+    let text = std::fs::read_to_string(root().join("tests/reference/gls").join(file)).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     v["cases"]
         .as_array()
@@ -54,7 +61,13 @@ fn check(name: &str) {
         fit.counts.observations as f64,
         fit.coefficients.len() as f64,
     );
-    let se_scale = if fit.reml { 1.0 } else { ((n - p) / n).sqrt() };
+    // nlme's lme uses the ML σ under ML (lme4's convention); only gls needs the scaling.
+    let lme = c["random"].is_array();
+    let se_scale = if fit.reml || lme {
+        1.0
+    } else {
+        ((n - p) / n).sqrt()
+    };
     for coef in &fit.coefficients {
         let b = c["beta"][&coef.name].as_f64().unwrap();
         let se = c["se"][&coef.name].as_f64().unwrap() * se_scale;
@@ -98,6 +111,26 @@ fn check(name: &str) {
             }
         }
     }
+    for re in c["random"].as_array().into_iter().flatten() {
+        let want = re["sd"].as_f64().unwrap();
+        let got = fit
+            .random
+            .iter()
+            .find(|r| r.group == re["group"] && r.name == re["name"])
+            .unwrap()
+            .sd;
+        // A variance on its boundary: nlme's log-SD parametrisation stops short of 0 (an SD
+        // below 1% of σ); then ours must be below that too.
+        let boundary = want < 1e-2 * sigma;
+        assert!(
+            (got - want).abs() <= 1e-3 * want || (boundary && got < 1e-2 * sigma),
+            "{name}: random SD {} {got} vs {want}",
+            re["name"]
+        );
+    }
+    if lme {
+        assert_eq!(fit.n_parameters as f64, c["df"].as_f64().unwrap(), "{name}");
+    }
     if let Some(sds) = c["level_sd"].as_object() {
         let ours = if fit.level_sd.is_empty() {
             &fit.visit_sd
@@ -139,4 +172,24 @@ fn trial_unstructured_mmrm_reml() {
 #[test]
 fn bodyweight_compound_symmetry_satterthwaite_df_reml() {
     check("bodyweight_cs_reml");
+}
+
+#[test]
+fn bodyweight_random_intercept_and_ar1_residuals_reml() {
+    check("bodyweight_ri_ar1_reml");
+}
+
+#[test]
+fn bodyweight_random_slope_and_ar1_residuals_ml() {
+    check("bodyweight_rs_ar1_ml");
+}
+
+#[test]
+fn orthodont_random_intercept_and_per_sex_variances_ml() {
+    check("orthodont_ri_ident_ml");
+}
+
+#[test]
+fn chickweight_diet_intercept_and_compound_symmetry_within_chicks_reml() {
+    check("chick_diet_cs_reml");
 }

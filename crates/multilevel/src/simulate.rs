@@ -67,34 +67,27 @@ pub(crate) fn simulate(
             reason: "at least one simulation is needed; hint: use e.g. nsim = 1000".into(),
         });
     }
-    let n = design.nobs();
     let beta: Vec<f64> = fit.fixed.iter().map(|f| f.estimate).collect();
-    let mut fixed = vec![0.0; n];
-    for (i, e) in fixed.iter_mut().enumerate() {
-        let mut acc = design.offset.as_ref().map_or(0.0, |o| o[i]);
-        for (j, b) in beta.iter().enumerate() {
-            acc += design.x[(i, j)] * b;
-        }
-        *e = acc;
+    let sigma = match draw {
+        Draw::Gaussian => fit.sigma,
+        _ => 1.0,
+    };
+    let mut sim = Simulator::new(design, &beta, &fit.theta, sigma)?;
+    if opts.re_form == SimulateReForm::All {
+        sim.modes = Some(conditional_modes(design, fit));
     }
-    // Λ(θ̂) of each term.
-    let mut lambdas = Vec::with_capacity(design.terms.len());
-    let mut start = 0;
-    for t in &design.terms {
-        let nt = t.n_theta();
-        let theta = fit.theta.get(start..start + nt).ok_or_else(|| {
-            Error::Unsupported(format!(
-                "the fit has {} variance parameters, the design needs more",
-                fit.theta.len()
-            ))
-        })?;
-        let mut lam = vec![0.0; t.k * t.k];
-        t.covariance().lambda_into(theta, &mut lam);
-        lambdas.push(lam);
-        start += nt;
-    }
-    // The conditional modes per term (terms of one grouping factor share a table).
-    let modes: Vec<Vec<f64>> = design
+    Ok((0..opts.nsim)
+        .map(|s| {
+            let mut rng = SplitMix64::for_stream(opts.seed, s as u64);
+            sim.draw(design, draw, &mut rng)
+        })
+        .collect())
+}
+
+/// The conditional modes per term, in the term's `level × column` layout (terms of one
+/// grouping factor share a table of the fit).
+fn conditional_modes(design: &Design, fit: &FitResult) -> Vec<Vec<f64>> {
+    design
         .terms
         .iter()
         .enumerate()
@@ -123,30 +116,90 @@ pub(crate) fn simulate(
             }
             b
         })
-        .collect();
-    let sigma = match draw {
-        Draw::Gaussian => fit.sigma,
-        _ => 1.0,
-    };
-    let weights = |i: usize| -> f64 {
-        match draw {
-            Draw::Binomial(_) => design
-                .trials
-                .as_ref()
-                .or(design.weights.as_ref())
-                .map_or(1.0, |w| w[i]),
-            _ => design.weights.as_ref().map_or(1.0, |w| w[i]),
+        .collect()
+}
+
+/// What one simulated response needs: the fixed part of η, Λ(θ) of each term, σ, and
+/// optionally the random effects to keep.
+pub(crate) struct Simulator {
+    /// `offset + Xβ` per row.
+    fixed: Vec<f64>,
+    /// Λ(θ) of each term, `k × k` row-major.
+    lambdas: Vec<Vec<f64>>,
+    /// σ (1 for the binomial and Poisson families).
+    sigma: f64,
+    /// Random effects kept for every simulation (`None`: drawn afresh).
+    pub(crate) modes: Option<Vec<Vec<f64>>>,
+}
+
+impl Simulator {
+    /// From β (one per column of `X`), θ (lme4's layout) and σ.
+    pub(crate) fn new(
+        design: &Design,
+        beta: &[f64],
+        theta: &[f64],
+        sigma: f64,
+    ) -> Result<Self, Error> {
+        let n = design.nobs();
+        if beta.len() != design.p() {
+            return Err(Error::Unsupported(format!(
+                "{} fixed-effect values for {} columns of X",
+                beta.len(),
+                design.p()
+            )));
         }
-    };
-    let mut out = Vec::with_capacity(opts.nsim);
-    for s in 0..opts.nsim {
-        let mut rng = SplitMix64::for_stream(opts.seed, s as u64);
-        let mut eta = fixed.clone();
-        for ((t, lam), bhat) in design.terms.iter().zip(&lambdas).zip(&modes) {
+        let mut fixed = vec![0.0; n];
+        for (i, e) in fixed.iter_mut().enumerate() {
+            let mut acc = design.offset.as_ref().map_or(0.0, |o| o[i]);
+            for (j, b) in beta.iter().enumerate() {
+                acc += design.x[(i, j)] * b;
+            }
+            *e = acc;
+        }
+        // Λ(θ) of each term.
+        let mut lambdas = Vec::with_capacity(design.terms.len());
+        let mut start = 0;
+        for t in &design.terms {
+            let nt = t.n_theta();
+            let theta = theta.get(start..start + nt).ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "the fit has {} variance parameters, the design needs more",
+                    theta.len()
+                ))
+            })?;
+            let mut lam = vec![0.0; t.k * t.k];
+            t.covariance().lambda_into(theta, &mut lam);
+            lambdas.push(lam);
+            start += nt;
+        }
+        Ok(Simulator {
+            fixed,
+            lambdas,
+            sigma,
+            modes: None,
+        })
+    }
+
+    /// One response: `b = σ Λ u` per level with `u ~ N(0, I)` (or the kept modes), then
+    /// the family's draw given `η = offset + Xβ + Zb`.
+    pub(crate) fn draw(&self, design: &Design, draw: &Draw<'_>, rng: &mut SplitMix64) -> Vec<f64> {
+        let sigma = self.sigma;
+        let weights = |i: usize| -> f64 {
+            match draw {
+                Draw::Binomial(_) => design
+                    .trials
+                    .as_ref()
+                    .or(design.weights.as_ref())
+                    .map_or(1.0, |w| w[i]),
+                _ => design.weights.as_ref().map_or(1.0, |w| w[i]),
+            }
+        };
+        let mut eta = self.fixed.clone();
+        for (j, (t, lam)) in design.terms.iter().zip(&self.lambdas).enumerate() {
             let k = t.k;
-            let b: Vec<f64> = match opts.re_form {
-                SimulateReForm::All => bhat.clone(),
-                SimulateReForm::None => {
+            let b: Vec<f64> = match self.modes.as_ref().and_then(|m| m.get(j)) {
+                Some(bhat) => bhat.clone(),
+                None => {
                     let mut b = vec![0.0; t.q()];
                     let mut u = vec![0.0; k];
                     for l in 0..t.nlevels() {
@@ -166,8 +219,7 @@ pub(crate) fn simulate(
                 }
             }
         }
-        let y: Vec<f64> = eta
-            .iter()
+        eta.iter()
             .enumerate()
             .map(|(i, &e)| match draw {
                 Draw::Gaussian => e + sigma / weights(i).sqrt() * rng.normal(),
@@ -177,12 +229,10 @@ pub(crate) fn simulate(
                     let successes = (0..trials).filter(|_| rng.uniform() < p).count();
                     successes as f64 / trials as f64
                 }
-                Draw::Poisson(link) => poisson(link.inverse(e), &mut rng),
+                Draw::Poisson(link) => poisson(link.inverse(e), rng),
             })
-            .collect();
-        out.push(y);
+            .collect()
     }
-    Ok(out)
 }
 
 /// A Poisson draw with mean `mu`: inversion by sequential search for `mu < 30` (exact;

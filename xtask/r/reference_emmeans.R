@@ -78,6 +78,9 @@ emm_table <- function(e, level) {
 
 con_table <- function(cn) {
   sm <- summary(cn)
+  ci <- confint(cn, level = 0.95)
+  ci_note <- if (attr(sm, "adjust") == "none") NULL else
+    capture.output(print(ci))[grepl("^Conf-level adjustment", capture.output(print(ci)))]
   s <- as.data.frame(sm)
   est <- attr(sm, "estName")
   stat <- intersect(c("t.ratio", "z.ratio"), names(s))
@@ -90,7 +93,11 @@ con_table <- function(cn) {
       as.character(s[[v]][i]), ""))),
     estimate_name = est,
     estimate = arr(s[[est]]), se = arr(s$SE), df = arr(s$df),
-    statistic = arr(s[[stat]]), p = arr(s$p.value)
+    statistic = arr(s[[stat]]), p = arr(s$p.value),
+    # confint() of the contrasts at the same adjustment (Tukey limits for tukey, Bonferroni
+    # limits for holm and bonferroni), back-transformed for ratios.
+    lower = arr(ci[[attr(ci, "clNames")[1]]]), upper = arr(ci[[attr(ci, "clNames")[2]]]),
+    ci_note = ci_note
   )
 }
 
@@ -114,6 +121,14 @@ run_case <- function(fit, case) {
     level = 0.95,
     emmeans = emm_table(e, 0.95)
   )
+  if (!is.null(case$custom)) {
+    cargs <- list(e, method = case$custom)
+    if (!is.null(case$adjust)) cargs$adjust <- case$adjust
+    cn <- do.call(contrast, cargs)
+    out$custom <- lapply(names(case$custom), function(nm) list(name = nm,
+      levels = arr(levels(e)[[case$specs]]), weights = arr(case$custom[[nm]])))
+    out$contrasts <- con_table(cn)
+  }
   if (!is.null(case$contrast)) {
     cargs <- list(e, method = case$contrast)
     if (!is.null(case$adjust)) cargs$adjust <- case$adjust
@@ -134,7 +149,12 @@ models <- list(
          list(label = "Variety Satterthwaite Holm", specs = "Variety", df = "satterthwaite",
               contrast = "pairwise", adjust = "holm"),
          list(label = "Variety at nitro 0.5", specs = "Variety", at = list(nitro = 0.5),
-              contrast = "pairwise", adjust = "none")
+              contrast = "pairwise", adjust = "none"),
+         list(label = "Variety custom", specs = "Variety",
+              custom = list(GvM = c(1, -1, 0), "GM vs V" = c(0.5, 0.5, -1))),
+         list(label = "Variety custom Satterthwaite holm", specs = "Variety",
+              df = "satterthwaite", adjust = "holm",
+              custom = list(GvV = c(1, 0, -1), MvV = c(0, 1, -1)))
        )),
   list(name = "oats_factorial", csv = "tests/data/kr_oats.csv",
        factors = c("Block", "Variety", "nitro"),
@@ -146,7 +166,10 @@ models <- list(
               contrast = "pairwise", adjust = "bonferroni"),
          list(label = "nitro trt.vs.ctrl", specs = "nitro", contrast = "trt.vs.ctrl",
               adjust = "holm"),
-         list(label = "cells Tukey", specs = c("Variety", "nitro"), contrast = "pairwise")
+         list(label = "cells Tukey", specs = c("Variety", "nitro"), contrast = "pairwise"),
+         list(label = "nitro custom by Variety bonferroni", specs = "nitro", by = "Variety",
+              adjust = "bonferroni",
+              custom = list(linear = c(-3, -1, 1, 3), "high vs low" = c(-1, 0, 0, 1)))
        )),
   list(name = "machines", csv = "tests/data/kr_machines.csv",
        factors = c("Worker", "Machine"),

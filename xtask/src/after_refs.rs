@@ -290,6 +290,20 @@ fn emmeans_refs(root: &Path, path: &Path, pass: &mut usize, total: &mut usize) -
                 "bonferroni" => Adjust::Bonferroni,
                 _ => Adjust::None,
             }),
+            custom: case["custom"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|c| multilevel::CustomContrast {
+                            name: c["name"].as_str().unwrap_or_default().to_string(),
+                            weights: strings(&c["levels"])
+                                .into_iter()
+                                .zip(emm_nums(&c["weights"]).into_iter().flatten())
+                                .collect(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         let res = match (&mut lmm, &gm) {
             (Some(m), _) => m.emmeans(&opts)?,
@@ -323,6 +337,21 @@ fn emmeans_refs(root: &Path, path: &Path, pass: &mut usize, total: &mut usize) -
             ] {
                 let d = max_rel_floor(&ours, &emm_nums(&c[key]), floor);
                 report(&label, what, d, tol, pass, total);
+            }
+            if c["lower"].is_array() {
+                // R's qtukey stops at 1e-4 in q: limits to 1e-4 of the largest SE.
+                let floor = 1e-4
+                    * res
+                        .contrasts
+                        .iter()
+                        .fold(0.0_f64, |a, r| a.max(r.std_error));
+                for (what, ours, key) in [
+                    ("contrast lower", col(|m| m.lower), "lower"),
+                    ("contrast upper", col(|m| m.upper), "upper"),
+                ] {
+                    let d = max_rel_floor(&ours, &emm_nums(&c[key]), floor);
+                    report(&label, what, d, 1e-4, pass, total);
+                }
             }
         }
     }

@@ -141,6 +141,9 @@ fn main() -> Result<()> {
             let (after_pass, after_total) = xtask::after_refs::validate(&root)?;
             println!("Kenward-Roger summary and predict checks: {after_pass}/{after_total} pass\n");
             let refs_ok = refs_ok && after_pass == after_total;
+            let (power_pass, power_total) = xtask::power_refs::validate(&root)?;
+            println!("simulation and power checks: {power_pass}/{power_total} pass\n");
+            let refs_ok = refs_ok && power_pass == power_total;
             let (cov_pass, cov_total) = xtask::covstruct_refs::validate(&root)?;
             println!("covariance-structure references: {cov_pass}/{cov_total} pass\n");
             let glmm_cov = xtask::covstruct_refs::check_glmm_cases(&root)?;

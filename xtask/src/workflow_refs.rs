@@ -2,7 +2,8 @@
 //! (`tests/reference/workflow/hsb82.json`, written by `xtask/r/reference_workflow.R`): the
 //! empty model's variances, ICC (lme4 and performance::icc) and design effect; the OLS (with
 //! sandwich's CR1), between and within (plm) slopes and SEs; the REML random-intercept and
-//! hybrid fits (lme4); the Hausman statistic. Tolerances: 1e-6 relative for least squares,
+//! hybrid fits (lme4); the Hausman statistic with the REML random effects, and with plm's
+//! Swamy–Arora random effects against `plm::phtest` (1e-6). Tolerances: 1e-6 relative for least squares,
 //! 1e-4 for quantities from a fitted mixed model, 1e-3 for the Hausman statistic (a difference
 //! of two close covariance matrices).
 
@@ -121,6 +122,26 @@ pub fn validate(root: &Path) -> Result<(usize, usize)> {
             num(&r["hausman"]["statistic"]),
             1e-3,
         );
+    }
+    // plm::phtest(within, random) with plm's default Swamy–Arora random effects.
+    let swar = explore(
+        &data,
+        "mAch",
+        &["ses".to_string()],
+        &["school".to_string()],
+        &ExploreOptions {
+            bootstrap: 0,
+            re_estimator: multilevel::workflow::ReEstimator::SwamyArora,
+            ..ExploreOptions::default()
+        },
+    )?;
+    if let Some(h) = &swar.hausman {
+        checks.push(Check {
+            what: "Hausman statistic (Swamy–Arora, plm::phtest)".into(),
+            ours: h.statistic,
+            theirs: num(&r["hausman_plm"]["statistic"]),
+            tol: 1e-6,
+        });
     }
     let total = checks.len();
     let mut passed = 0;

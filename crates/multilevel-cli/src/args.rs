@@ -99,6 +99,9 @@ pub enum Command {
     /// Responses simulated from a fitted model (lme4's `simulate`), reproducible from a seed.
     #[command(after_help = crate::simulate::EXAMPLES)]
     Simulate(crate::simulate::SimulateArgs),
+    /// Power by simulation and refitting over sample sizes (simr's powerSim / powerCurve).
+    #[command(after_help = crate::power::EXAMPLES)]
+    Power(crate::power::PowerArgs),
     /// Estimated marginal means and their contrasts (R's emmeans), Kenward–Roger by default.
     #[command(after_help = crate::emmeans::EXAMPLES)]
     Emmeans(crate::emmeans::EmmeansArgs),

@@ -111,9 +111,22 @@ pub struct EmmeansArgs {
     #[arg(long)]
     pub trt_vs_ctrl: bool,
     /// p-value adjustment of the contrasts [default: tukey for --pairwise, holm for
-    /// --trt-vs-ctrl].
+    /// --trt-vs-ctrl, none for --contrast].
     #[arg(long, value_enum, value_name = "METHOD")]
     pub adjust: Option<AdjustArg>,
+    /// A custom contrast of the means, e.g. "Marvellous - Victory" or
+    /// "0.5*Marvellous + 0.5*Victory - Golden Rain" (operators with spaces around them; level
+    /// labels as printed); repeat for several, tested as one family.
+    #[arg(long, value_name = "EXPR", conflicts_with_all = ["pairwise", "trt_vs_ctrl"], allow_hyphen_values = true)]
+    pub contrast: Vec<String>,
+    /// Custom contrasts from a CSV file: a header `contrast,<level>,<level>,...` and one row per
+    /// contrast (its name, then the weight of each mean; levels not in the header get 0).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["pairwise", "trt_vs_ctrl"])]
+    pub contrast_file: Option<std::path::PathBuf>,
+    /// Print the contrasts' confidence limits (adjusted as emmeans' confint(): Tukey,
+    /// Bonferroni for holm/bonferroni); JSON and CSV always have them.
+    #[arg(long)]
+    pub contrast_ci: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = EmmFormat::Text, value_name = "FORMAT")]
     pub format: EmmFormat,
@@ -142,6 +155,111 @@ fn parse_at(s: &str) -> Result<(String, Vec<f64>)> {
     }
 }
 
+/// `--contrast "0.5*A + 0.5*B - C"`: terms separated by ` + ` / ` - ` (spaces around the
+/// operator, so labels may contain hyphens), each `[WEIGHT*]LEVEL`; the label is the text.
+pub fn parse_contrast(expr: &str) -> Result<multilevel::CustomContrast> {
+    let text = expr.trim();
+    if text.is_empty() {
+        bail!("--contrast: empty expression; hint: e.g. --contrast \"A - B\"");
+    }
+    let mut weights = Vec::new();
+    let (mut sign, mut rest) = match text.strip_prefix('-') {
+        Some(r) => (-1.0, r.trim_start()),
+        None => (1.0, text.strip_prefix('+').unwrap_or(text).trim_start()),
+    };
+    loop {
+        let next = [" + ", " - "]
+            .iter()
+            .filter_map(|op| rest.find(op).map(|i| (i, *op)))
+            .min();
+        let (term, after) = match next {
+            Some((i, op)) => (&rest[..i], Some((op, &rest[i + 3..]))),
+            None => (rest, None),
+        };
+        let term = term.trim();
+        let (w, label) = match term.split_once('*') {
+            Some((c, l)) => match c.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() => (v, l.trim()),
+                _ => bail!(
+                    "--contrast {expr}: `{}` is not a weight; hint: write WEIGHT*LEVEL, e.g. 0.5*A",
+                    c.trim()
+                ),
+            },
+            None => (1.0, term),
+        };
+        if label.is_empty() {
+            bail!("--contrast {expr}: a term has no level; hint: e.g. --contrast \"A - B\"");
+        }
+        weights.push((label.to_string(), sign * w));
+        match after {
+            Some((op, r)) => {
+                sign = if op == " - " { -1.0 } else { 1.0 };
+                rest = r.trim_start();
+            }
+            None => break,
+        }
+    }
+    Ok(multilevel::CustomContrast {
+        name: text.to_string(),
+        weights,
+    })
+}
+
+/// `--contrast-file`: header `contrast,<level>,...`, one contrast per row.
+fn read_contrast_file(path: &std::path::Path) -> Result<Vec<multilevel::CustomContrast>> {
+    let shown = path.display();
+    let data = multilevel::read_csv(path, &[])
+        .map_err(|e| anyhow::anyhow!("--contrast-file {shown}: {e}"))?;
+    let names = data.column_names();
+    let Some((first, levels)) = names.split_first() else {
+        bail!("--contrast-file {shown}: no columns; hint: a header such as contrast,A,B,C");
+    };
+    if levels.is_empty() {
+        bail!(
+            "--contrast-file {shown}: the header needs a name column and one column per level; hint: e.g. contrast,A,B,C"
+        );
+    }
+    let label = |i: usize| -> String {
+        match data.column(first) {
+            Some(multilevel::frame::Column::Factor(f)) => {
+                f.label(i).unwrap_or_default().to_string()
+            }
+            Some(multilevel::frame::Column::Numeric(v)) => v
+                .get(i)
+                .copied()
+                .flatten()
+                .map(multilevel::frame::format_r_number)
+                .unwrap_or_default(),
+            None => String::new(),
+        }
+    };
+    let mut out = Vec::with_capacity(data.nrows());
+    for i in 0..data.nrows() {
+        let mut weights = Vec::with_capacity(levels.len());
+        for level in levels {
+            let w = match data.column(level) {
+                Some(multilevel::frame::Column::Numeric(v)) => v.get(i).copied().flatten(),
+                _ => None,
+            };
+            let Some(w) = w else {
+                bail!(
+                    "--contrast-file {shown}, row {}, column `{level}`: not a number; hint: every weight is a number (0 for a level left out)",
+                    i + 1
+                );
+            };
+            weights.push((level.to_string(), w));
+        }
+        out.push(multilevel::CustomContrast {
+            name: label(i),
+            weights,
+        });
+    }
+    if out.is_empty() {
+        bail!("--contrast-file {shown}: no contrasts; hint: one row per contrast after the header");
+    }
+    Ok(out)
+}
+
 /// Runs `multilevel emmeans`.
 pub fn run(a: &EmmeansArgs) -> Result<()> {
     let glmm = a.family != Family::Gaussian
@@ -151,8 +269,21 @@ pub fn run(a: &EmmeansArgs) -> Result<()> {
     if a.nagq.is_some() && !glmm {
         bail!("--nagq applies only to GLMMs; hint: add --family, or omit --nagq");
     }
-    if a.adjust.is_some() && !a.pairwise && !a.trt_vs_ctrl {
-        bail!("--adjust applies to contrasts; hint: add --pairwise or --trt-vs-ctrl");
+    let mut custom: Vec<multilevel::CustomContrast> = a
+        .contrast
+        .iter()
+        .map(|c| parse_contrast(c))
+        .collect::<Result<_>>()?;
+    if let Some(path) = &a.contrast_file {
+        custom.extend(read_contrast_file(path)?);
+    }
+    if a.adjust.is_some() && !a.pairwise && !a.trt_vs_ctrl && custom.is_empty() {
+        bail!("--adjust applies to contrasts; hint: add --pairwise, --trt-vs-ctrl or --contrast");
+    }
+    if a.contrast_ci && !a.pairwise && !a.trt_vs_ctrl && custom.is_empty() {
+        bail!(
+            "--contrast-ci applies to contrasts; hint: add --pairwise, --trt-vs-ctrl or --contrast"
+        );
     }
     if !glmm && a.ddf == Ddf::KenwardRoger && a.model.ml {
         bail!(
@@ -186,6 +317,7 @@ pub fn run(a: &EmmeansArgs) -> Result<()> {
             AdjustArg::Bonferroni => Adjust::Bonferroni,
             AdjustArg::None => Adjust::None,
         }),
+        custom,
     };
     let data = a.model.load()?;
     let fit_opts = a.model.fit_options();
@@ -208,6 +340,7 @@ pub fn run(a: &EmmeansArgs) -> Result<()> {
         m.emmeans(&opts).map_err(cli_error)?
     };
     let text = match a.format {
+        EmmFormat::Text if a.contrast_ci => render_text_ci(&result),
         EmmFormat::Text => render_text(&result),
         EmmFormat::Json => render_json(&result, &a.formula),
         EmmFormat::Csv => render_delimited(&result, false),
@@ -356,6 +489,70 @@ pub fn render_text(r: &EmmeansResult) -> String {
     out
 }
 
+/// Text with the contrasts' confidence limits (emmeans' `confint()` of the contrasts).
+pub fn render_text_ci(r: &EmmeansResult) -> String {
+    let base = render_text(&EmmeansResult {
+        contrasts: Vec::new(),
+        ..r.clone()
+    });
+    let mut out = base;
+    out.push('\n');
+    let asymptotic = r.contrasts.iter().all(|c| c.df.is_infinite());
+    let (lo_name, hi_name) = if asymptotic {
+        ("asymp.LCL", "asymp.UCL")
+    } else {
+        ("lower.CL", "upper.CL")
+    };
+    let cgroups = group_keys(r.contrasts.iter().map(|c| c.by.clone()));
+    for key in &cgroups {
+        let rows: Vec<&multilevel::ContrastRow> =
+            r.contrasts.iter().filter(|c| &c.by == key).collect();
+        if !key.is_empty() {
+            let _ = writeln!(out, "{}:", by_label(&r.by, key));
+        }
+        let header: Vec<String> = [
+            "contrast",
+            r.contrast_estimate_name.as_str(),
+            "SE",
+            "df",
+            lo_name,
+            hi_name,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let est = column(&rows.iter().map(|c| c.estimate).collect::<Vec<_>>(), 4);
+        let se = column(&rows.iter().map(|c| c.std_error).collect::<Vec<_>>(), 3);
+        let df = column(&rows.iter().map(|c| c.df).collect::<Vec<_>>(), 4);
+        let lo = column(&rows.iter().map(|c| c.lower).collect::<Vec<_>>(), 4);
+        let hi = column(&rows.iter().map(|c| c.upper).collect::<Vec<_>>(), 4);
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                vec![
+                    c.contrast.clone(),
+                    est[i].clone(),
+                    se[i].clone(),
+                    df[i].clone(),
+                    lo[i].clone(),
+                    hi[i].clone(),
+                ]
+            })
+            .collect();
+        for line in table(&header, &cells, 1) {
+            let _ = writeln!(out, "{line}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "Degrees-of-freedom method: {}", r.df_method);
+    let _ = writeln!(out, "Confidence level used: {}", r.level);
+    if let Some(n) = &r.contrast_ci_note {
+        let _ = writeln!(out, "{n}");
+    }
+    out
+}
+
 /// Left-aligned label columns, right-aligned numbers.
 fn table(header: &[String], cells: &[Vec<String>], n_left: usize) -> Vec<String> {
     let widths: Vec<usize> = (0..header.len())
@@ -448,6 +645,8 @@ pub fn render_json(r: &EmmeansResult, formula: &str) -> String {
             o.insert("df".into(), num(c.df));
             o.insert("statistic".into(), num(c.statistic));
             o.insert("p_value".into(), num(c.p_value));
+            o.insert("lower".into(), num(c.lower));
+            o.insert("upper".into(), num(c.upper));
             serde_json::Value::Object(o)
         })
         .collect();
@@ -466,6 +665,7 @@ pub fn render_json(r: &EmmeansResult, formula: &str) -> String {
         "adjust": r.adjust.map(Adjust::name),
         "contrasts": contrasts,
         "notes": r.notes,
+        "contrast_ci_note": r.contrast_ci_note,
     });
     let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
     s.push('\n');
@@ -550,6 +750,8 @@ pub fn render_delimited(r: &EmmeansResult, markdown: bool) -> String {
                 "df",
                 "statistic",
                 "p_value",
+                "lower",
+                "upper",
             ]
             .iter()
             .map(|s| s.to_string()),
@@ -560,7 +762,18 @@ pub fn render_delimited(r: &EmmeansResult, markdown: bool) -> String {
             .map(|c| {
                 let mut row = vec![c.contrast.clone()];
                 row.extend(c.by.iter().cloned());
-                row.extend([c.estimate, c.std_error, c.df, c.statistic, c.p_value].map(full));
+                row.extend(
+                    [
+                        c.estimate,
+                        c.std_error,
+                        c.df,
+                        c.statistic,
+                        c.p_value,
+                        c.lower,
+                        c.upper,
+                    ]
+                    .map(full),
+                );
                 row
             })
             .collect();

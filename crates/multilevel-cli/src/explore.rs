@@ -22,8 +22,19 @@ Several --group columns are nested in the order given, outer first (class 1 of s
 (1 | class) partitions the variance across all levels (each level's share is its ICC).
 With the first --group as the cluster: pooled OLS (naive and CR1 cluster-robust SEs), between
 (OLS on group means), within (fixed effects), random effects (REML) and the hybrid (Mundlak)
-model, and the Hausman test of within against random-effects slopes. Predictors must be
+model, and the Hausman test of within against random-effects slopes: by default the REML
+random-intercept slopes; --re-estimator swar uses plm's default Swamy–Arora GLS, which reproduces
+plm::phtest(within, random). The report says which estimator the test used. Predictors must be
 numeric columns; rows with a missing value are dropped.";
+
+/// The random-effects estimator of the Hausman test (`--re-estimator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReEstimatorArg {
+    /// The REML random-intercept fit (the report's `random` row).
+    Reml,
+    /// Swamy–Arora feasible GLS, plm's default random effects.
+    Swar,
+}
 
 /// Arguments of `multilevel explore`.
 #[derive(Debug, Args)]
@@ -50,6 +61,10 @@ pub struct ExploreArgs {
     #[arg(long, default_value_t = 20_240_601, value_name = "N")]
     pub seed: u64,
 
+    /// Random-effects estimator of the Hausman test: reml (default) or swar (plm's default).
+    #[arg(long, value_enum, default_value_t = ReEstimatorArg::Reml, value_name = "METHOD")]
+    pub re_estimator: ReEstimatorArg,
+
     /// Report format and destination.
     #[command(flatten)]
     pub report: ReportOutput,
@@ -70,6 +85,10 @@ pub fn run(a: &ExploreArgs) -> Result<()> {
     let opts = ExploreOptions {
         bootstrap: a.bootstrap,
         seed: a.seed,
+        re_estimator: match a.re_estimator {
+            ReEstimatorArg::Reml => multilevel::workflow::ReEstimator::Reml,
+            ReEstimatorArg::Swar => multilevel::workflow::ReEstimator::SwamyArora,
+        },
         ..ExploreOptions::default()
     };
     let report = explore(&data, &response, &predictors, &a.groups, &opts).map_err(explore_error)?;

@@ -40,6 +40,7 @@ mod gls;
 mod meta;
 mod output;
 mod plot;
+mod power;
 mod predict;
 mod robust;
 mod rows;
@@ -84,6 +85,7 @@ fn main() -> ExitCode {
         args::Command::Predict(a) => predict::run(&a),
         args::Command::Simulate(a) => simulate::run(&a),
         args::Command::Emmeans(a) => emmeans::run(&a),
+        args::Command::Power(a) => power::run(&a),
     };
     match result {
         Ok(()) => {

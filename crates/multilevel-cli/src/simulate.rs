@@ -15,6 +15,11 @@ Examples:
   multilevel simulate --dataset sleepstudy --nsim 100 --seed 1 \"Reaction ~ Days + (Days | Subject)\"
   multilevel simulate --dataset cbpp --family binomial --nsim 10 --re-form all \"cbind(incidence, size - incidence) ~ period + (1 | herd)\"
 
+De novo (lme4's simulate(formula, newdata, newparams)): with --beta, the data are a design
+(predictors and grouping columns; the response column may be absent), nothing is fitted, and
+the responses are drawn from --beta, --sd/--cor (or --theta) and --sigma:
+  multilevel simulate --data design.csv --beta \"(Intercept)=0,treat=0.3\" --sd school=0.387 --sigma 0.922 --nsim 10 \"y ~ treat + (1 | school)\"
+
 One row per row used by the fit (column `row`: its 1-based row in the data), one column per
 simulation (sim_1, sim_2, …), as lme4's simulate(). --re-form none (the default) draws new
 random effects for every simulation; all keeps the fitted conditional modes. Binomial responses
@@ -63,6 +68,9 @@ pub struct SimulateArgs {
     /// New random effects (none) or the fitted conditional modes (all).
     #[arg(long, value_enum, default_value_t = SimReForm::None)]
     pub re_form: SimReForm,
+    /// Parameters of a de novo simulation (no fit: the data are the design).
+    #[command(flatten)]
+    pub params: crate::power::ParamArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = SimFormat::Csv, value_name = "FORMAT")]
     pub format: SimFormat,
@@ -95,6 +103,31 @@ pub fn run(a: &SimulateArgs) -> Result<()> {
     };
     let data = a.model.load()?;
     let fit_opts = a.model.fit_options();
+    if a.params.given() {
+        if a.re_form == SimReForm::All {
+            bail!(
+                "--re-form all keeps a fit's conditional modes, but a de novo simulation (--beta) has no fit; hint: drop --re-form"
+            );
+        }
+        let family = crate::power::family_of(a.family, a.link.as_deref())?;
+        let params = a.params.to_lib(family.is_some())?;
+        let model = multilevel::DeNovo::new(&a.formula, &data, family, &params, &fit_opts)
+            .map_err(cli_error)?;
+        let dropped = model.design().n_dropped_missing;
+        if dropped > 0 {
+            eprintln!(
+                "warning: {dropped} rows of the design have missing values in the formula's variables and get no simulated response"
+            );
+        }
+        let sims = model.simulate(a.nsim, a.seed).map_err(cli_error)?;
+        let rows: Vec<usize> = model.design_rows().to_vec();
+        return write_sims(a, &sims, &rows);
+    }
+    if !a.params.sd.is_empty() || !a.params.theta.is_empty() || a.params.sigma.is_some() {
+        bail!(
+            "--sd, --cor, --theta and --sigma describe a de novo simulation, which needs --beta; hint: add --beta, or drop them to simulate from the fitted model"
+        );
+    }
     let glmm = a.family != Family::Gaussian
         || a.link
             .as_ref()
@@ -128,6 +161,11 @@ pub fn run(a: &SimulateArgs) -> Result<()> {
             m.frame().rows.clone(),
         )
     };
+    write_sims(a, &sims, &rows)
+}
+
+/// The simulations as CSV or JSON, one row per data row used (`rows`: 0-based).
+fn write_sims(a: &SimulateArgs, sims: &[Vec<f64>], rows: &[usize]) -> Result<()> {
     let mut out = String::new();
     match a.format {
         SimFormat::Csv => {
@@ -138,7 +176,7 @@ pub fn run(a: &SimulateArgs) -> Result<()> {
             out.push('\n');
             for (i, r) in rows.iter().enumerate() {
                 let _ = write!(out, "{}", r + 1);
-                for y in &sims {
+                for y in sims {
                     let _ = write!(out, ",{}", y.get(i).copied().unwrap_or(f64::NAN));
                 }
                 out.push('\n');

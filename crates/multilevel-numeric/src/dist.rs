@@ -7,7 +7,7 @@
 //! steps on the t CDF, which is accurate.
 
 use statrs::distribution::{
-    ChiSquared, Continuous, ContinuousCDF, FisherSnedecor, Normal, StudentsT,
+    Beta, ChiSquared, Continuous, ContinuousCDF, FisherSnedecor, Normal, StudentsT,
 };
 use statrs::function::erf::erfc;
 
@@ -135,8 +135,38 @@ pub fn p_f_upper(x: f64, df1: f64, df2: f64) -> f64 {
     FisherSnedecor::new(df1, df2).map_or(f64::NAN, |d| d.sf(x))
 }
 
+/// Quantile of the beta distribution (R: `qbeta(p, a, b)`): bisection on statrs' regularised
+/// incomplete beta function, to 1e-12 in `x`. `NaN` for `p` outside [0, 1] or a, b ≤ 0.
+pub fn qbeta(p: f64, a: f64, b: f64) -> f64 {
+    let Ok(d) = Beta::new(a, b) else {
+        return f64::NAN;
+    };
+    if !(0.0..=1.0).contains(&p) {
+        return f64::NAN;
+    }
+    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+    while hi - lo > 1e-12 {
+        let mid = 0.5 * (lo + hi);
+        if d.cdf(mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn qbeta_matches_r() {
+        // R: qbeta(c(0.025, 0.975), c(3, 4), c(18, 17)) = 0.03207093719 0.37892682655, the
+        // Clopper–Pearson limits of binom.test(3, 20).
+        assert!((qbeta(0.025, 3.0, 18.0) - 0.032_070_94).abs() < 1e-7);
+        assert!((qbeta(0.975, 4.0, 17.0) - 0.378_926_83).abs() < 1e-7);
+        assert!(qbeta(1.5, 1.0, 1.0).is_nan());
+    }
     use super::*;
 
     fn rel(a: f64, b: f64) -> f64 {

@@ -174,9 +174,50 @@ pub fn ptukey(q: f64, k: usize, df: f64) -> f64 {
     1.0 - ptukey_upper(q, k, df)
 }
 
+/// Quantile of the studentized range distribution (R's `qtukey(p, k, df)`): the `q` with
+/// `P(Q ≤ q) = p`, by bisection on [`ptukey_upper`] (monotone in `q`) to 1e-10 relative.
+/// `NaN` for `p` outside (0, 1), `k < 2` or `ν ≤ 0`.
+pub fn qtukey(p: f64, k: usize, df: f64) -> f64 {
+    if !(p > 0.0 && p < 1.0) || k < 2 || df.is_nan() || df <= 0.0 {
+        return f64::NAN;
+    }
+    let upper = 1.0 - p;
+    let mut hi = 1.0;
+    while ptukey_upper(hi, k, df) > upper {
+        hi *= 2.0;
+        if hi > 1e8 {
+            return f64::NAN;
+        }
+    }
+    let mut lo = 0.0;
+    while hi - lo > 1e-10 * hi {
+        let mid = 0.5 * (lo + hi);
+        if ptukey_upper(mid, k, df) > upper {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn qtukey_inverts_ptukey_as_r() {
+        // R: qtukey(0.95, 3, 10) = 3.87677674919, qtukey(0.99, 5, 20.5) = 5.27471941323,
+        // qtukey(0.95, 4, Inf) = 3.6331595818. R's qtukey stops its secant search at 1e-4
+        // ("accurate to the 4th decimal place"), so that is the tolerance.
+        assert!((qtukey(0.95, 3, 10.0) - 3.876_776_749_19).abs() < 1e-4);
+        assert!((qtukey(0.99, 5, 20.5) - 5.274_719_413_23).abs() < 1e-4);
+        assert!((qtukey(0.95, 4, f64::INFINITY) - 3.633_159_581_8).abs() < 1e-4);
+        // And it inverts ptukey to far better than that.
+        let q = qtukey(0.95, 3, 10.0);
+        assert!((ptukey(q, 3, 10.0) - 0.95).abs() < 1e-9);
+        assert!(qtukey(1.0, 3, 10.0).is_nan());
+    }
 
     #[test]
     fn gauss_legendre_integrates_polynomials_exactly() {

@@ -11,6 +11,7 @@
 //! | shrinkage: per-group OLS → BLUP-based coefficients | [`ShrinkageData`] | [`ShrinkageData::draw`] | [`figures::shrinkage`] |
 //! | residuals vs fitted, normal QQ of residuals and random effects | [`ResidualsData`] | [`ResidualsData::draw`] | [`figures::residuals`] |
 //! | profile ζ of each parameter | [`ProfileData`] | [`ProfileData::draw`] | [`figures::profile`] |
+//! | power curve with binomial intervals | [`PowerCurveData`] | [`PowerCurveData::draw`] | the facade's `power` |
 //!
 //! Every data type implements [`Figure`]; [`save`] writes any figure to a file whose
 //! extension (`.svg` or `.png`) picks the format. Text is set in DejaVu Sans, which is embedded
@@ -37,6 +38,7 @@ mod caterpillar;
 pub mod figures;
 mod groups;
 mod palette;
+mod power;
 mod profile;
 mod render;
 mod residuals;
@@ -45,6 +47,7 @@ mod shrinkage;
 pub use caterpillar::{CaterpillarData, CaterpillarPanel};
 pub use groups::{FittedLine, GroupsData, LinesPanel};
 pub use palette::{OKABE_ITO, group_colour, viridis};
+pub use power::PowerCurveData;
 pub use profile::{ProfileData, ProfilePanel};
 pub use render::{Figure, ImageFormat, register_fonts, render_svg_string, save};
 pub use residuals::{QqPanel, ResidualsData};

@@ -26,7 +26,16 @@
 //! 3. **Hausman test** of the random-effects assumption: `H = (b_W − b_RE)'[V_W − V_RE]⁻¹(b_W − b_RE)`
 //!    on the slopes, χ² with df = number of slopes. When `V_W − V_RE` is not positive definite a
 //!    generalised inverse is used (eigen-decomposition keeping the positive eigenvalues; df =
-//!    their number) and [`Hausman::note`] says so.
+//!    their number) and [`Hausman::note`] says so. `b_RE` comes from the REML random-intercept
+//!    fit by default, or ([`ReEstimator::SwamyArora`]) from plm's default random-effects
+//!    estimator, Swamy and Arora's feasible GLS for unbalanced panels (Baltagi and Chang 1994):
+//!    with N rows, G groups of sizes T_g, K slopes and p = K + 1 coefficients,
+//!    σ̂²_ν = e_W'e_W / (N − G − K) from the within fit; the between regression on the N-row
+//!    scale (every row replaced by its group means, ȳ_g on `(1, x̄_g)`) gives `e_B` and
+//!    σ̂²_μ = (e_B'e_B − (G − p) σ̂²_ν) / (N − tr[(Σ T_g a_g a_g')⁻¹ Σ T_g² a_g a_g']) with
+//!    `a_g = (1, x̄_g)` (0 when negative); then `θ_g = 1 − √(σ̂²_ν / (T_g σ̂²_μ + σ̂²_ν))`, OLS
+//!    of `y − θ_g ȳ_g` on `X − θ_g X̄_g` gives `b_RE` and `V_RE = s² (X*'X*)⁻¹` with
+//!    `s² = RSS*/(N − p)`. [`Hausman::re_estimator`] says which was used.
 //!
 //! The report is plain data (serde) with a text and a markdown renderer ([`render_text`],
 //! [`render_markdown`]).
@@ -124,6 +133,8 @@ pub struct ExploreOptions {
     pub seed: u64,
     /// Confidence level of the ICC interval.
     pub level: f64,
+    /// The random-effects estimator of the Hausman test.
+    pub re_estimator: ReEstimator,
 }
 
 impl Default for ExploreOptions {
@@ -132,6 +143,7 @@ impl Default for ExploreOptions {
             bootstrap: 200,
             seed: 20_240_601,
             level: 0.95,
+            re_estimator: ReEstimator::Reml,
         }
     }
 }
@@ -227,6 +239,20 @@ pub struct Hausman {
     pub note: Option<String>,
     /// One-line reading at the 5% level.
     pub conclusion: String,
+    /// The random-effects estimator whose slopes were compared (with its variance
+    /// components for Swamy–Arora).
+    pub re_estimator: String,
+}
+
+/// The random-effects estimator of the Hausman test ([`ExploreOptions::re_estimator`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReEstimator {
+    /// The REML random-intercept fit `y ~ x + (1 | g)` (the `random` row of the report).
+    #[default]
+    Reml,
+    /// Swamy–Arora feasible GLS, plm's default `random.method = "swar"` (reproduces
+    /// `plm::phtest(within, random)`).
+    SwamyArora,
 }
 
 /// One level of a multilevel variance partition.
@@ -619,6 +645,7 @@ pub fn explore(
         cluster,
         &y,
         &xs,
+        opts.re_estimator,
         &mut estimators,
         &mut notes,
     )?;
@@ -795,6 +822,7 @@ fn estimate_all(
     cluster: &Grouping,
     y: &[f64],
     xs: &[Vec<f64>],
+    re_estimator: ReEstimator,
     out: &mut Vec<EstimatorRow>,
     notes: &mut Vec<String>,
 ) -> Result<Option<Hausman>, WorkflowError> {
@@ -899,6 +927,7 @@ fn estimate_all(
     }
     let kw = varying.len();
     let mut within: Option<(Vec<f64>, Vec<f64>)> = None;
+    let mut sigma2_nu = f64::NAN;
     if kw > 0 {
         let mut xm = vec![0.0; n * kw];
         for i in 0..n {
@@ -910,6 +939,7 @@ fn estimate_all(
             method: "within (fixed-effects)".into(),
         })?;
         let s2w = r.iter().map(|e| e * e).sum::<f64>() / (n - g - kw) as f64;
+        sigma2_nu = s2w;
         let vw: Vec<f64> = inv_w.iter().map(|v| v * s2w).collect();
         for (j, &col) in varying.iter().enumerate() {
             out.push(row(
@@ -1009,21 +1039,135 @@ fn estimate_all(
     let Some((bw, vw)) = within else {
         return Ok(None);
     };
-    let pre = re.fixed.len();
+    let (b_re, v_re, described) = match re_estimator {
+        ReEstimator::Reml => (
+            re.fixed.iter().map(|f| f.estimate).collect::<Vec<f64>>(),
+            re.vcov.clone(),
+            format!("REML random-intercept fit {response} ~ {user_rhs} + (1 | {cluster_name})"),
+        ),
+        ReEstimator::SwamyArora => {
+            let (b, v, s2mu) =
+                swamy_arora(cluster, y, xs, sigma2_nu).ok_or(WorkflowError::Singular {
+                    method: "Swamy–Arora random effects".into(),
+                })?;
+            if s2mu == 0.0 {
+                notes.push(
+                    "Swamy–Arora: the between-group variance estimate is negative and is set to 0 (the GLS is then pooled OLS)".into(),
+                );
+            }
+            (
+                b,
+                v,
+                format!(
+                    "Swamy–Arora GLS (plm's default random.method = \"swar\"; idiosyncratic variance {}, individual variance {})",
+                    format_r_number(signif(sigma2_nu, 6)),
+                    format_r_number(signif(s2mu, 6))
+                ),
+            )
+        }
+    };
+    let pre = b_re.len();
     let mut d = vec![0.0; kw];
     let mut v = vec![0.0; kw * kw];
     for (a, &ca) in varying.iter().enumerate() {
         let ia = ca + 1;
-        let bre = re.fixed.get(ia).map_or(f64::NAN, |f| f.estimate);
+        let bre = b_re.get(ia).copied().unwrap_or(f64::NAN);
         d[a] = bw[a] - bre;
         for (b, &cb) in varying.iter().enumerate() {
             let ib = cb + 1;
-            let vre = re.vcov.get(ia * pre + ib).copied().unwrap_or(f64::NAN);
+            let vre = v_re.get(ia * pre + ib).copied().unwrap_or(f64::NAN);
             v[a * kw + b] = vw[a * kw + b] - vre;
         }
     }
     let terms: Vec<String> = varying.iter().map(|&j| predictors[j].clone()).collect();
-    Ok(Some(hausman_test(&d, &v, kw, terms)))
+    let mut h = hausman_test(&d, &v, kw, terms);
+    h.re_estimator = described;
+    Ok(Some(h))
+}
+
+/// `x` to `digits` significant digits (R's `signif`).
+fn signif(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let e = digits - 1 - x.abs().log10().floor() as i32;
+    let f = 10f64.powi(e);
+    (x * f).round() / f
+}
+
+/// Swamy–Arora feasible GLS for an unbalanced one-way panel (see the crate documentation):
+/// the coefficients (intercept first), their covariance `p × p` and σ̂²_μ; `None` when a
+/// cross-product matrix is singular.
+fn swamy_arora(
+    cluster: &Grouping,
+    y: &[f64],
+    xs: &[Vec<f64>],
+    sigma2_nu: f64,
+) -> Option<(Vec<f64>, Vec<f64>, f64)> {
+    let n = y.len();
+    let g = cluster.labels.len();
+    let p = xs.len() + 1;
+    if !sigma2_nu.is_finite() || n <= p {
+        return None;
+    }
+    let sizes: Vec<f64> = cluster.sizes().iter().map(|&t| t as f64).collect();
+    let ybar = cluster.means(y);
+    let xbars: Vec<Vec<f64>> = xs.iter().map(|c| cluster.means(c)).collect();
+    // a_g = (1, x̄_g); A = Σ T_g a_g a_g' (the between regression on the N-row scale),
+    // B = Σ T_g² a_g a_g'.
+    let a_of = |c: usize| -> Vec<f64> {
+        std::iter::once(1.0)
+            .chain(xbars.iter().map(|xb| xb[c]))
+            .collect()
+    };
+    let mut a = vec![0.0; p * p];
+    let mut b = vec![0.0; p * p];
+    let mut aty = vec![0.0; p];
+    for c in 0..g {
+        let ag = a_of(c);
+        let t = sizes[c];
+        for i in 0..p {
+            aty[i] += t * ag[i] * ybar[c];
+            for j in 0..p {
+                a[i * p + j] += t * ag[i] * ag[j];
+                b[i * p + j] += t * t * ag[i] * ag[j];
+            }
+        }
+    }
+    let a_inv = linalg::spd_inverse(&a, p)?;
+    let beta_b: Vec<f64> = (0..p)
+        .map(|i| (0..p).map(|j| a_inv[i * p + j] * aty[j]).sum())
+        .collect();
+    let rss_b: f64 = (0..g)
+        .map(|c| {
+            let ag = a_of(c);
+            let fit: f64 = ag.iter().zip(&beta_b).map(|(x, b)| x * b).sum();
+            sizes[c] * (ybar[c] - fit).powi(2)
+        })
+        .sum();
+    let trace: f64 = (0..p)
+        .map(|i| (0..p).map(|j| a_inv[i * p + j] * b[j * p + i]).sum::<f64>())
+        .sum();
+    let s2mu = ((rss_b - (g as f64 - p as f64) * sigma2_nu) / (n as f64 - trace)).max(0.0);
+    // Quasi-demeaned regression.
+    let theta: Vec<f64> = sizes
+        .iter()
+        .map(|t| 1.0 - (sigma2_nu / (t * s2mu + sigma2_nu)).sqrt())
+        .collect();
+    let mut xstar = vec![0.0; n * p];
+    let mut ystar = vec![0.0; n];
+    for i in 0..n {
+        let c = cluster.codes[i];
+        let th = theta[c];
+        ystar[i] = y[i] - th * ybar[c];
+        xstar[i * p] = 1.0 - th;
+        for (j, (col, xb)) in xs.iter().zip(&xbars).enumerate() {
+            xstar[i * p + j + 1] = col[i] - th * xb[c];
+        }
+    }
+    let (beta, inv, resid) = linalg::ols(&xstar, &ystar, p)?;
+    let s2 = resid.iter().map(|e| e * e).sum::<f64>() / (n - p) as f64;
+    Some((beta, inv.iter().map(|v| v * s2).collect(), s2mu))
 }
 
 /// Hausman statistic from the difference of the slopes `d` and of their covariances `v`
@@ -1066,6 +1210,7 @@ fn hausman_test(d: &[f64], v: &[f64], k: usize, terms: Vec<String>) -> Hausman {
         terms,
         note,
         conclusion,
+        re_estimator: String::new(),
     }
 }
 

@@ -204,6 +204,9 @@ pub fn render_text(r: &ExploreReport) -> String {
             pval(h.p_value),
             h.conclusion
         ));
+        if !h.re_estimator.is_empty() {
+            out.push_str(&format!("  random-effects estimator: {}\n", h.re_estimator));
+        }
         if let Some(n) = &h.note {
             out.push_str(&format!("  note: {n}\n"));
         }
@@ -242,6 +245,9 @@ pub fn render_markdown(r: &ExploreReport) -> String {
             pval(h.p_value),
             h.conclusion
         ));
+        if !h.re_estimator.is_empty() {
+            out.push_str(&format!("\nRandom-effects estimator: {}\n", h.re_estimator));
+        }
         if let Some(n) = &h.note {
             out.push_str(&format!("\n*Note:* {n}\n"));
         }

@@ -182,6 +182,51 @@ fn hausman_matches_the_reml_based_statistic() {
 }
 
 #[test]
+fn swamy_arora_hausman_reproduces_plm_phtest() {
+    // plm::phtest(within, random) with plm's default random.method = "swar": H = 112.195.
+    let r = reference();
+    let data = DataFrame::read_csv(
+        &root().join("tests/data/hsb82.csv"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let rep = explore(
+        &data,
+        "mAch",
+        &["ses".to_string()],
+        &["school".to_string()],
+        &ExploreOptions {
+            bootstrap: 0,
+            re_estimator: multilevel_workflow::ReEstimator::SwamyArora,
+            ..ExploreOptions::default()
+        },
+    )
+    .unwrap();
+    let h = rep.hausman.as_ref().unwrap();
+    close(
+        h.statistic,
+        r["hausman_plm"]["statistic"].as_f64().unwrap(),
+        1e-6,
+        "Swamy–Arora Hausman H",
+    );
+    assert_eq!(h.df as u64, r["hausman_plm"]["df"].as_u64().unwrap());
+    assert!(
+        h.re_estimator.starts_with("Swamy–Arora"),
+        "{}",
+        h.re_estimator
+    );
+    // The REML default says so too.
+    assert!(
+        report()
+            .hausman
+            .as_ref()
+            .unwrap()
+            .re_estimator
+            .starts_with("REML")
+    );
+}
+
+#[test]
 fn json_has_the_documented_keys_and_renderers_show_the_tables() {
     let v = serde_json::to_value(report()).unwrap();
     for key in [

@@ -58,6 +58,17 @@ pub enum EmmContrast {
     TrtVsCtrl,
 }
 
+/// A custom linear contrast of the means within each `by` group (emmeans'
+/// `contrast(emm, list(name = c(...)))`): a weight per mean, by the mean's label (the levels of
+/// the `specs` variables joined by a space); means not named get weight 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomContrast {
+    /// The contrast's label.
+    pub name: String,
+    /// `(mean label, weight)` pairs.
+    pub weights: Vec<(String, f64)>,
+}
+
 /// p-value adjustment for a family of contrasts (emmeans' `adjust`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adjust {
@@ -107,8 +118,11 @@ pub struct EmmeansOptions {
     pub scale: PredictScale,
     /// Contrasts to test, if any.
     pub contrast: Option<EmmContrast>,
-    /// Their p-value adjustment (default: Tukey for pairwise, Holm for trt.vs.ctrl).
+    /// Their p-value adjustment (default: Tukey for pairwise, Holm for trt.vs.ctrl, none
+    /// for custom contrasts).
     pub adjust: Option<Adjust>,
+    /// Custom contrasts (instead of `contrast`), tested as one family per `by` group.
+    pub custom: Vec<CustomContrast>,
 }
 
 impl Default for EmmeansOptions {
@@ -123,6 +137,7 @@ impl Default for EmmeansOptions {
             scale: PredictScale::Link,
             contrast: None,
             adjust: None,
+            custom: Vec::new(),
         }
     }
 }
@@ -161,6 +176,12 @@ pub struct ContrastRow {
     pub statistic: f64,
     /// Adjusted two-sided p-value.
     pub p_value: f64,
+    /// Lower confidence limit at the result's level, adjusted for the family as emmeans'
+    /// `confint()` (Tukey: the studentized range quantile; Holm and Bonferroni: Bonferroni
+    /// limits; none: t limits); back-transformed for a ratio.
+    pub lower: f64,
+    /// Upper confidence limit (as `lower`).
+    pub upper: f64,
 }
 
 /// Estimated marginal means, and their contrasts when asked for.
@@ -191,6 +212,9 @@ pub struct EmmeansResult {
     pub adjust: Option<Adjust>,
     /// Notes on the adjustment and the scale of the contrasts, as emmeans prints them.
     pub notes: Vec<String>,
+    /// emmeans' note on the contrasts' confidence limits (`Conf-level adjustment: …`), when
+    /// they are adjusted.
+    pub contrast_ci_note: Option<String>,
 }
 
 /// One dimension of the reference grid.
@@ -571,18 +595,39 @@ pub(crate) fn finish(
         _ => None,
     });
     let mut contrasts = Vec::new();
-    let adjust = opts.contrast.map(|c| {
-        opts.adjust.unwrap_or(match c {
-            EmmContrast::Pairwise => Adjust::Tukey,
-            EmmContrast::TrtVsCtrl => Adjust::Holm,
+    let custom = !opts.custom.is_empty();
+    if custom && opts.contrast.is_some() {
+        return Err(Error::InvalidOption {
+            option: "contrast",
+            reason: "custom contrasts and pairwise/trt.vs.ctrl contrasts were both asked for; hint: ask for one family at a time".into(),
+        });
+    }
+    if custom && scale.link.is_some() {
+        return Err(Error::InvalidOption {
+            option: "contrast",
+            reason:
+                "custom contrasts are computed on the link scale; hint: drop the response scale"
+                    .into(),
+        });
+    }
+    let adjust = if custom {
+        Some(opts.adjust.unwrap_or(Adjust::None))
+    } else {
+        opts.contrast.map(|c| {
+            opts.adjust.unwrap_or(match c {
+                EmmContrast::Pairwise => Adjust::Tukey,
+                EmmContrast::TrtVsCtrl => Adjust::Holm,
+            })
         })
-    });
+    };
     let mut notes = Vec::new();
-    if let (Some(kind), Some(adjust)) = (opts.contrast, adjust) {
-        if adjust == Adjust::Tukey && kind != EmmContrast::Pairwise {
+    let mut contrast_ci_note = None;
+    if let Some(adjust) = adjust {
+        let kind = opts.contrast;
+        if adjust == Adjust::Tukey && kind != Some(EmmContrast::Pairwise) {
             return Err(Error::InvalidOption {
                 option: "adjust",
-                reason: "the Tukey adjustment is for all pairwise comparisons; hint: use holm, bonferroni or none for treatment-versus-control contrasts".into(),
+                reason: "the Tukey adjustment is for all pairwise comparisons; hint: use holm, bonferroni or none for other contrasts".into(),
             });
         }
         if n_spec < 2 {
@@ -608,23 +653,79 @@ pub(crate) fn finish(
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let n_groups = plan.rows.len() / n_spec;
-        for grp in 0..n_groups {
-            let base = grp * n_spec;
+        let n_spec_vars = plan.spec_idx.len();
+        // The family: a label and a weight per mean of a group.
+        let family: Vec<(Option<(usize, usize)>, String, Vec<f64>)> = if custom {
+            let names: Vec<String> = plan.rows[..n_spec]
+                .iter()
+                .map(|(l, _)| l[..n_spec_vars].join(" "))
+                .collect();
+            let mut out = Vec::with_capacity(opts.custom.len());
+            for c in &opts.custom {
+                let mut w = vec![0.0; n_spec];
+                for (label, v) in &c.weights {
+                    let Some(i) = names.iter().position(|n| n == label.trim()) else {
+                        return Err(Error::InvalidOption {
+                            option: "contrast",
+                            reason: format!(
+                                "`{label}` in contrast `{}` is not a level of {}; hint: the levels are {}",
+                                c.name,
+                                opts.specs.join(":"),
+                                names.join(", ")
+                            ),
+                        });
+                    };
+                    if !v.is_finite() {
+                        return Err(Error::InvalidOption {
+                            option: "contrast",
+                            reason: format!("contrast `{}` has a weight {v}", c.name),
+                        });
+                    }
+                    w[i] += v;
+                }
+                out.push((None, c.name.clone(), w));
+            }
+            out
+        } else {
             let pairs: Vec<(usize, usize)> = match kind {
-                EmmContrast::Pairwise => (0..n_spec)
+                Some(EmmContrast::TrtVsCtrl) => (1..n_spec).map(|j| (j, 0)).collect(),
+                _ => (0..n_spec)
                     .flat_map(|i| (i + 1..n_spec).map(move |j| (i, j)))
                     .collect(),
-                EmmContrast::TrtVsCtrl => (1..n_spec).map(|j| (j, 0)).collect(),
             };
-            let lrows: Vec<Vec<f64>> = pairs
+            pairs
+                .into_iter()
+                .map(|(i, j)| {
+                    let mut w = vec![0.0; n_spec];
+                    w[i] = 1.0;
+                    w[j] = -1.0;
+                    (Some((i, j)), String::new(), w)
+                })
+                .collect()
+        };
+        let n_groups = plan.rows.len() / n_spec;
+        let m = family.len();
+        let crit_at = |a: f64, df: f64| {
+            if df.is_finite() {
+                crit_t(a, df)
+            } else {
+                multilevel_numeric::dist::crit_norm(a)
+            }
+        };
+        for grp in 0..n_groups {
+            let base = grp * n_spec;
+            let lrows: Vec<Vec<f64>> = family
                 .iter()
-                .map(|&(i, j)| {
-                    ls[base + i]
-                        .iter()
-                        .zip(&ls[base + j])
-                        .map(|(a, b)| a - b)
-                        .collect()
+                .map(|(_, _, w)| {
+                    let mut l = vec![0.0; ls[base].len()];
+                    for (k, wk) in w.iter().enumerate() {
+                        if *wk != 0.0 {
+                            for (a, b) in l.iter_mut().zip(&ls[base + k]) {
+                                *a += wk * b;
+                            }
+                        }
+                    }
+                    l
                 })
                 .collect();
             let cstats = contrast_dfs(&lrows)?;
@@ -638,37 +739,64 @@ pub(crate) fn finish(
                 })
                 .collect();
             let adjusted = adjust_p(&raw, adjust);
-            let by: Vec<String> = plan.rows[base].0[plan.spec_idx.len()..].to_vec();
-            for (((&(i, j), &(est, se, df)), p), _) in
-                pairs.iter().zip(&cstats).zip(adjusted).zip(&lrows)
-            {
-                let li = &plan.rows[base + i].0[..plan.spec_idx.len()];
-                let lj = &plan.rows[base + j].0[..plan.spec_idx.len()];
-                let (estimate, std_error, op) = match ratio_name {
-                    Some(_) => (est.exp(), est.exp() * se, "/"),
-                    None => (est, se, "-"),
+            let by: Vec<String> = plan.rows[base].0[n_spec_vars..].to_vec();
+            for (((pair, name, _), &(est, se, df)), p) in family.iter().zip(&cstats).zip(adjusted) {
+                let q = match adjust {
+                    Adjust::Tukey => {
+                        multilevel_numeric::tukey::qtukey(opts.level, n_spec, df)
+                            / std::f64::consts::SQRT_2
+                    }
+                    Adjust::Holm | Adjust::Bonferroni => crit_at(alpha / m as f64, df),
+                    Adjust::None => crit_at(alpha, df),
+                };
+                let (lo, hi) = (est - q * se, est + q * se);
+                let ratio = ratio_name.is_some() && !custom;
+                let (estimate, std_error, lower, upper) = if ratio {
+                    (est.exp(), est.exp() * se, lo.exp(), hi.exp())
+                } else {
+                    (est, se, lo, hi)
+                };
+                let contrast = match pair {
+                    Some((i, j)) => {
+                        let li = &plan.rows[base + i].0[..n_spec_vars];
+                        let lj = &plan.rows[base + j].0[..n_spec_vars];
+                        let op = if ratio { "/" } else { "-" };
+                        format!("{} {op} {}", label_of(li), label_of(lj))
+                    }
+                    None => name.clone(),
                 };
                 contrasts.push(ContrastRow {
-                    contrast: format!("{} {op} {}", label_of(li), label_of(lj)),
+                    contrast,
                     by: by.clone(),
                     estimate,
                     std_error,
                     df,
                     statistic: est / se,
                     p_value: p,
+                    lower,
+                    upper,
                 });
             }
         }
         match adjust {
-            Adjust::Tukey => notes.push(format!(
-                "P value adjustment: tukey method for comparing a family of {n_spec} estimates"
-            )),
+            Adjust::Tukey => {
+                notes.push(format!(
+                    "P value adjustment: tukey method for comparing a family of {n_spec} estimates"
+                ));
+                contrast_ci_note = Some(format!(
+                    "Conf-level adjustment: tukey method for comparing a family of {n_spec} estimates"
+                ));
+            }
             Adjust::None => {}
-            a => notes.push(format!(
-                "P value adjustment: {} method for {} tests",
-                a.name(),
-                contrasts.len() / n_groups.max(1)
-            )),
+            a => {
+                notes.push(format!(
+                    "P value adjustment: {} method for {m} tests",
+                    a.name()
+                ));
+                contrast_ci_note = Some(format!(
+                    "Conf-level adjustment: bonferroni method for {m} estimates"
+                ));
+            }
         }
         if scale.link.is_some() && ratio_name.is_none() {
             notes
@@ -705,6 +833,7 @@ pub(crate) fn finish(
         contrast_estimate_name: ratio_name.unwrap_or("estimate").to_string(),
         adjust,
         notes,
+        contrast_ci_note,
     })
 }
 

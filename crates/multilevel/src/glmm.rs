@@ -295,12 +295,9 @@ impl GeneralizedLinearMixedModel {
         threads: Option<usize>,
     ) -> Result<inference::BootstrapResult, Error> {
         let draw = self.draw()?;
-        let sim = crate::simulate::Simulator::new(
-            &self.design,
-            self.summary(),
-            &draw,
-            crate::SimulateReForm::None,
-        )?;
+        let fit = self.summary();
+        let beta: Vec<f64> = fit.fixed.iter().map(|c| c.estimate).collect();
+        let sim = crate::simulate::Simulator::new(&self.design, &beta, &fit.theta, 1.0)?;
         let opts = GlmmOptions {
             calc_derivs: Some(false),
             cond_var: false,
@@ -313,7 +310,7 @@ impl GeneralizedLinearMixedModel {
             threads,
             || self.design.clone(),
             |design, rng| {
-                design.y = sim.draw(rng);
+                design.y = sim.draw(&self.design, &draw, rng);
                 let f = multilevel_glmm::glmer_full(design.clone(), &self.family, &opts).ok()?;
                 let beta = f.result.fixed.iter().map(|c| c.estimate).collect();
                 Some((f.result.theta, beta))

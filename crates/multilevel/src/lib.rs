@@ -62,11 +62,13 @@ mod gls;
 mod mixed;
 mod model;
 mod options;
+pub mod power;
 pub mod predict;
 pub mod simulate;
 
 pub use emmeans::{
-    Adjust, ContrastRow, EmmContrast, EmmRow, EmmWeights, EmmeansOptions, EmmeansResult,
+    Adjust, ContrastRow, CustomContrast, EmmContrast, EmmRow, EmmWeights, EmmeansOptions,
+    EmmeansResult,
 };
 pub use glmm::{GeneralizedLinearMixedModel, NbSearch, glmer, glmer_nb};
 pub use gls::{GeneralizedLeastSquares, gls};
@@ -77,6 +79,10 @@ pub use multilevel_glmm::{
     LinkKind as Link, LinkNotAllowed,
 };
 pub use options::{Ddf, FitOptions, GlmerOptions, IntervalMethod, MAX_AGQ, Quadrature};
+pub use power::{
+    Along, BetaSpec, CoefTest, DeNovo, GroupSdCor, NewParams, PowerOptions, PowerResult, PowerRow,
+    PowerTest, power,
+};
 pub use predict::{PredictOptions, PredictScale, Prediction, ReForm};
 pub use simulate::{SimulateOptions, SimulateReForm};
 

@@ -72,34 +72,87 @@ pub(crate) fn simulate(
             reason: "at least one simulation is needed; hint: use e.g. nsim = 1000".into(),
         });
     }
-    let sim = Simulator::new(design, fit, draw, opts.re_form)?;
+    let beta: Vec<f64> = fit.fixed.iter().map(|f| f.estimate).collect();
+    let sigma = match draw {
+        Draw::Gaussian => fit.sigma,
+        _ => 1.0,
+    };
+    let mut sim = Simulator::new(design, &beta, &fit.theta, sigma)?;
+    if opts.re_form == SimulateReForm::All {
+        sim.modes = Some(conditional_modes(design, fit));
+    }
     Ok((0..opts.nsim)
-        .map(|s| sim.draw(&mut SplitMix64::for_stream(opts.seed, s as u64)))
+        .map(|s| {
+            let mut rng = SplitMix64::for_stream(opts.seed, s as u64);
+            sim.draw(design, draw, &mut rng)
+        })
         .collect())
 }
 
-/// What every simulated response shares: the fixed part of η, Λ(θ̂) and the conditional
-/// modes of each term; [`Simulator::draw`] makes one response from a random stream.
-pub(crate) struct Simulator<'a> {
-    design: &'a Design,
-    draw: &'a Draw<'a>,
-    re_form: SimulateReForm,
-    fixed: Vec<f64>,
-    lambdas: Vec<Vec<f64>>,
-    modes: Vec<Vec<f64>>,
-    sigma: f64,
+/// The conditional modes per term, in the term's `level × column` layout (terms of one
+/// grouping factor share a table of the fit).
+fn conditional_modes(design: &Design, fit: &FitResult) -> Vec<Vec<f64>> {
+    design
+        .terms
+        .iter()
+        .enumerate()
+        .map(|(j, t)| {
+            let offset: usize = design.terms[..j]
+                .iter()
+                .filter(|u| u.group == t.group && u.levels == t.levels)
+                .map(|u| u.k)
+                .sum();
+            let table = fit
+                .ranef
+                .iter()
+                .find(|r| r.group == t.group && r.levels == t.levels);
+            let mut b = vec![0.0; t.q()];
+            if let Some(table) = table {
+                for l in 0..t.nlevels() {
+                    for c in 0..t.k {
+                        b[l * t.k + c] = table
+                            .values
+                            .get(l)
+                            .and_then(|v| v.get(offset + c))
+                            .copied()
+                            .unwrap_or(0.0);
+                    }
+                }
+            }
+            b
+        })
+        .collect()
 }
 
-impl<'a> Simulator<'a> {
-    /// Prepare the simulation of responses from `fit` of `design`.
+/// What one simulated response needs: the fixed part of η, Λ(θ) of each term, σ, and
+/// optionally the random effects to keep.
+pub(crate) struct Simulator {
+    /// `offset + Xβ` per row.
+    fixed: Vec<f64>,
+    /// Λ(θ) of each term, `k × k` row-major.
+    lambdas: Vec<Vec<f64>>,
+    /// σ (1 for the binomial and Poisson families).
+    sigma: f64,
+    /// Random effects kept for every simulation (`None`: drawn afresh).
+    pub(crate) modes: Option<Vec<Vec<f64>>>,
+}
+
+impl Simulator {
+    /// From β (one per column of `X`), θ (lme4's layout) and σ.
     pub(crate) fn new(
-        design: &'a Design,
-        fit: &FitResult,
-        draw: &'a Draw<'a>,
-        re_form: SimulateReForm,
+        design: &Design,
+        beta: &[f64],
+        theta: &[f64],
+        sigma: f64,
     ) -> Result<Self, Error> {
         let n = design.nobs();
-        let beta: Vec<f64> = fit.fixed.iter().map(|f| f.estimate).collect();
+        if beta.len() != design.p() {
+            return Err(Error::Unsupported(format!(
+                "{} fixed-effect values for {} columns of X",
+                beta.len(),
+                design.p()
+            )));
+        }
         let mut fixed = vec![0.0; n];
         for (i, e) in fixed.iter_mut().enumerate() {
             let mut acc = design.offset.as_ref().map_or(0.0, |o| o[i]);
@@ -108,15 +161,15 @@ impl<'a> Simulator<'a> {
             }
             *e = acc;
         }
-        // Λ(θ̂) of each term.
+        // Λ(θ) of each term.
         let mut lambdas = Vec::with_capacity(design.terms.len());
         let mut start = 0;
         for t in &design.terms {
             let nt = t.n_theta();
-            let theta = fit.theta.get(start..start + nt).ok_or_else(|| {
+            let theta = theta.get(start..start + nt).ok_or_else(|| {
                 Error::Unsupported(format!(
                     "the fit has {} variance parameters, the design needs more",
-                    fit.theta.len()
+                    theta.len()
                 ))
             })?;
             let mut lam = vec![0.0; t.k * t.k];
@@ -124,64 +177,18 @@ impl<'a> Simulator<'a> {
             lambdas.push(lam);
             start += nt;
         }
-        // The conditional modes per term (terms of one grouping factor share a table).
-        let modes: Vec<Vec<f64>> = design
-            .terms
-            .iter()
-            .enumerate()
-            .map(|(j, t)| {
-                let offset: usize = design.terms[..j]
-                    .iter()
-                    .filter(|u| u.group == t.group && u.levels == t.levels)
-                    .map(|u| u.k)
-                    .sum();
-                let table = fit
-                    .ranef
-                    .iter()
-                    .find(|r| r.group == t.group && r.levels == t.levels);
-                let mut b = vec![0.0; t.q()];
-                if let Some(table) = table {
-                    for l in 0..t.nlevels() {
-                        for c in 0..t.k {
-                            b[l * t.k + c] = table
-                                .values
-                                .get(l)
-                                .and_then(|v| v.get(offset + c))
-                                .copied()
-                                .unwrap_or(0.0);
-                        }
-                    }
-                }
-                b
-            })
-            .collect();
-        let sigma = match draw {
-            Draw::Gaussian => fit.sigma,
-            _ => 1.0,
-        };
         Ok(Simulator {
-            design,
-            draw,
-            re_form,
             fixed,
             lambdas,
-            modes,
             sigma,
+            modes: None,
         })
     }
 
-    /// One simulated response drawn from `rng`.
-    pub(crate) fn draw(&self, rng: &mut SplitMix64) -> Vec<f64> {
-        let Simulator {
-            design,
-            draw,
-            re_form,
-            fixed,
-            lambdas,
-            modes,
-            sigma,
-        } = self;
-        let (design, draw, sigma) = (*design, *draw, *sigma);
+    /// One response: `b = σ Λ u` per level with `u ~ N(0, I)` (or the kept modes), then
+    /// the family's draw given `η = offset + Xβ + Zb`.
+    pub(crate) fn draw(&self, design: &Design, draw: &Draw<'_>, rng: &mut SplitMix64) -> Vec<f64> {
+        let sigma = self.sigma;
         let weights = |i: usize| -> f64 {
             match draw {
                 Draw::Binomial(_) => design
@@ -192,52 +199,48 @@ impl<'a> Simulator<'a> {
                 _ => design.weights.as_ref().map_or(1.0, |w| w[i]),
             }
         };
-        {
-            let mut eta = fixed.clone();
-            for ((t, lam), bhat) in design.terms.iter().zip(lambdas).zip(modes) {
-                let k = t.k;
-                let b: Vec<f64> = match re_form {
-                    SimulateReForm::All => bhat.clone(),
-                    SimulateReForm::None => {
-                        let mut b = vec![0.0; t.q()];
-                        let mut u = vec![0.0; k];
-                        for l in 0..t.nlevels() {
-                            u.iter_mut().for_each(|v| *v = rng.normal());
-                            for r in 0..k {
-                                b[l * k + r] =
-                                    sigma * (0..k).map(|c| lam[r * k + c] * u[c]).sum::<f64>();
-                            }
+        let mut eta = self.fixed.clone();
+        for (j, (t, lam)) in design.terms.iter().zip(&self.lambdas).enumerate() {
+            let k = t.k;
+            let b: Vec<f64> = match self.modes.as_ref().and_then(|m| m.get(j)) {
+                Some(bhat) => bhat.clone(),
+                None => {
+                    let mut b = vec![0.0; t.q()];
+                    let mut u = vec![0.0; k];
+                    for l in 0..t.nlevels() {
+                        u.iter_mut().for_each(|v| *v = rng.normal());
+                        for r in 0..k {
+                            b[l * k + r] =
+                                sigma * (0..k).map(|c| lam[r * k + c] * u[c]).sum::<f64>();
                         }
-                        b
                     }
-                };
-                for (i, e) in eta.iter_mut().enumerate() {
-                    let l = t.refs[i] as usize;
-                    for c in 0..k {
-                        *e += t.z[i * k + c] * b[l * k + c];
-                    }
+                    b
+                }
+            };
+            for (i, e) in eta.iter_mut().enumerate() {
+                let l = t.refs[i] as usize;
+                for c in 0..k {
+                    *e += t.z[i * k + c] * b[l * k + c];
                 }
             }
-            let y: Vec<f64> = eta
-                .iter()
-                .enumerate()
-                .map(|(i, &e)| match draw {
-                    Draw::Gaussian => e + sigma / weights(i).sqrt() * rng.normal(),
-                    Draw::Binomial(link) => {
-                        let p = link.inverse(e).clamp(0.0, 1.0);
-                        let trials = weights(i).round().max(1.0) as u64;
-                        let successes = (0..trials).filter(|_| rng.uniform() < p).count();
-                        successes as f64 / trials as f64
-                    }
-                    Draw::Poisson(link) => poisson(link.inverse(e), rng),
-                    Draw::NegativeBinomial(link, theta) => {
-                        let mu = link.inverse(e);
-                        poisson(gamma(*theta, rng) * mu / theta, rng)
-                    }
-                })
-                .collect();
-            y
         }
+        eta.iter()
+            .enumerate()
+            .map(|(i, &e)| match draw {
+                Draw::Gaussian => e + sigma / weights(i).sqrt() * rng.normal(),
+                Draw::Binomial(link) => {
+                    let p = link.inverse(e).clamp(0.0, 1.0);
+                    let trials = weights(i).round().max(1.0) as u64;
+                    let successes = (0..trials).filter(|_| rng.uniform() < p).count();
+                    successes as f64 / trials as f64
+                }
+                Draw::Poisson(link) => poisson(link.inverse(e), rng),
+                Draw::NegativeBinomial(link, theta) => {
+                    let mu = link.inverse(e);
+                    poisson(gamma(*theta, rng) * mu / theta, rng)
+                }
+            })
+            .collect()
     }
 }
 

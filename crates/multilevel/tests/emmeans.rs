@@ -13,8 +13,8 @@
 use std::path::PathBuf;
 
 use multilevel::{
-    Adjust, Ddf, EmmContrast, EmmWeights, EmmeansOptions, EmmeansResult, Family, FitOptions,
-    GlmerOptions, PredictScale, glmer, lmer,
+    Adjust, CustomContrast, Ddf, EmmContrast, EmmWeights, EmmeansOptions, EmmeansResult, Family,
+    FitOptions, GlmerOptions, PredictScale, glmer, lmer,
 };
 use serde_json::Value;
 
@@ -86,7 +86,26 @@ fn options(case: &Value) -> EmmeansOptions {
             "bonferroni" => Adjust::Bonferroni,
             _ => Adjust::None,
         }),
+        custom: custom(case),
     }
+}
+
+/// The case's custom contrasts (`contrast(emm, list(...))`): weights over the specs' levels.
+fn custom(case: &Value) -> Vec<CustomContrast> {
+    case["custom"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| CustomContrast {
+                    name: c["name"].as_str().unwrap().to_string(),
+                    weights: strings(&c["levels"])
+                        .into_iter()
+                        .zip(nums(&c["weights"]))
+                        .collect(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Compare one case; returns the number of numbers compared.
@@ -188,6 +207,25 @@ fn check_case(name: &str, case: &Value, ours: &EmmeansResult, est_tol: f64) -> u
             1e-4,
             1e-9,
         );
+        if c["lower"].is_array() {
+            // confint() of the contrasts: Tukey limits use R's qtukey, which stops its
+            // search at 1e-4 in q, hence 1e-4 of the SE as the absolute floor.
+            let floor = 1e-4 * col(|r| r.std_error).iter().fold(0.0_f64, |a, b| a.max(*b));
+            n += close(
+                &format!("{label} contrast lower"),
+                &col(|r| r.lower),
+                &nums(&c["lower"]),
+                1e-4,
+                floor,
+            );
+            n += close(
+                &format!("{label} contrast upper"),
+                &col(|r| r.upper),
+                &nums(&c["upper"]),
+                1e-4,
+                floor,
+            );
+        }
     }
     n
 }

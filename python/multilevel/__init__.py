@@ -11,6 +11,9 @@ statsmodels-style::
 
     r = ml.mixedlm("Reaction ~ Days", data, groups="Subject", re_formula="~Days").fit()
     r.params, r.bse, r.cov_re, r.random_effects
+
+Workflow: ``ml.explore`` (ICC, OLS/between/within/random estimators, Hausman), ``ml.meta``
+(metafor's rma), ``ml.gee`` (geepack's geeglm), ``ml.robust`` (clubSandwich's CR0/1/2).
 """
 
 from ._multilevel import MultilevelError, __version__
@@ -28,6 +31,7 @@ from ._models import (
     load_dataset,
 )
 from ._statsmodels import MixedLM, MixedLMResults, mixedlm
+from ._workflow import GeeResult, MetaAnalysis, RobustResult, gee, meta, robust
 
 __all__ = [
     "ComparisonTable",
@@ -39,9 +43,15 @@ __all__ = [
     "__version__",
     "ExploreResult",
     "Figure",
+    "GeeResult",
+    "MetaAnalysis",
+    "RobustResult",
     "compare",
     "explore",
     "dataset_names",
+    "gee",
+    "meta",
+    "robust",
     "glmer",
     "lmer",
     "load_dataset",

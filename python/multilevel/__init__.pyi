@@ -1,4 +1,4 @@
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 __version__: str
 
@@ -139,3 +139,63 @@ class ExploreResult:
 
 def explore(formula: str, data: _Data, groups: Union[str, Sequence[str]], bootstrap: int = ...,
             seed: int = ...) -> ExploreResult: ...
+
+class MetaAnalysis:
+    raw: Dict[str, Any]
+    estimate: float
+    se: float
+    ci: Tuple[float, float]
+    pi: Tuple[float, float]
+    tau2: float
+    tau: float
+    se_tau2: float
+    i2: float
+    h2: float
+    r2: float
+    q: float
+    q_df: int
+    q_p: float
+    k: int
+    n_dropped: int
+    moderators: Optional[Dict[str, Any]]
+    vcov: Any
+    coefficients: Any
+    weights: Any
+    def summary(self) -> str: ...
+    def tidy(self) -> Any: ...
+    def glance(self) -> Any: ...
+
+class GeeResult:
+    raw: Dict[str, Any]
+    params: Any
+    bse: Any
+    vcov: Any
+    nobs: int
+    n_dropped: int
+    clusters: int
+    scale: float
+    alpha: float
+    corstr: str
+    def summary(self) -> str: ...
+    def tidy(self) -> Any: ...
+
+class RobustResult:
+    raw: Dict[str, Any]
+    params: Any
+    bse: Any
+    df: Any
+    vcov: Any
+    vcov_type: str
+    nobs: int
+    n_dropped: int
+    clusters: int
+    def summary(self) -> str: ...
+    def tidy(self) -> Any: ...
+
+def meta(data: _Data, yi: str, vi: Optional[str] = ..., sei: Optional[str] = ...,
+         method: str = ..., mods: Optional[str] = ..., slab: Optional[str] = ...,
+         test: str = ..., level: float = ...) -> MetaAnalysis: ...
+def gee(formula: str, data: _Data, groups: str, family: str = ..., link: Optional[str] = ...,
+        corstr: str = ...) -> GeeResult: ...
+def robust(formula: str, data: _Data, cluster: str, type: str = ...,
+           model: str = ...) -> RobustResult: ...

@@ -1,9 +1,20 @@
-"""Data in and out: any supported table becomes the extension's plain columns; results become
+"""Data in and out: any supported table becomes the extension's data table; results become
 pandas DataFrames when pandas is importable, else dicts of lists.
 
-Route chosen: column by column on the Python side (pandas, polars, pyarrow, anything with
-``__arrow_c_stream__`` through pyarrow, and dicts of lists/NumPy arrays) into plain lists of
-floats or factor codes with their levels. Only the columns the formula reads are converted.
+Two routes in (``to_data``):
+
+- Arrow: pandas (>= 2.2, through its ``__arrow_c_stream__``; ``pyarrow.Table.from_pandas``
+  for older pandas), polars, pyarrow and anything else with the Arrow PyCapsule interface
+  (``__arrow_c_stream__`` / ``__arrow_c_array__``, e.g. DuckDB relations) hand their Arrow
+  buffers to the extension, which reads them in Rust (no Python object per value). Only the
+  columns the formula reads are selected first where the library can do so without copying.
+- Column by column: dicts of lists / NumPy arrays, the package's own ``Dataset``, and pandas
+  frames that Arrow cannot represent (an object column mixing numbers and text) or when
+  pyarrow is not installed become plain lists of floats or factor codes with their levels.
+
+Both give the same data table: categoricals keep their level order (ordered ones are ordered
+factors), text columns are factors with sorted levels, booleans 0/1 numbers, and NaN / None /
+``pd.NA`` / nulls missing.
 """
 
 from __future__ import annotations
@@ -302,3 +313,76 @@ def column_names(data: Any) -> List[str]:
         if names is not None:
             return [str(n) for n in names]
     raise TypeError(f"cannot read data of type {type(data).__name__}")
+
+
+def _arrow_source(data: Any, wanted: Optional[Iterable[str]]) -> Tuple[Any, List[str]]:
+    """An Arrow PyCapsule source for ``data`` (an object with ``__arrow_c_stream__`` or
+    ``__arrow_c_array__``, or a stream capsule) holding at least the ``wanted`` columns, and
+    the columns to read as ordered factors that Arrow does not flag (polars Enums); ``None``
+    when ``data`` goes column by column."""
+    if isinstance(data, (Dataset, dict)):
+        return None, []
+    mod = _module_of(data)
+    names = None
+    try:
+        names = column_names(data)
+    except TypeError:
+        pass
+    keep = None
+    if wanted is not None and names is not None:
+        want = set(wanted)
+        if want <= set(names):
+            keep = [n for n in names if n in want]
+    if _pd is not None and isinstance(data, _pd.DataFrame):
+        if data.columns.has_duplicates:
+            return None, []
+        sub = data
+        if keep is not None:
+            sub = data[[c for c in data.columns if str(c) in set(keep)]]
+        if any(not isinstance(c, str) for c in sub.columns):
+            sub = sub.rename(columns=str)
+        try:
+            if hasattr(sub, "__arrow_c_stream__"):
+                return sub.__arrow_c_stream__(), []
+            import pyarrow as pa
+
+            return pa.Table.from_pandas(sub, preserve_index=False), []
+        except Exception:  # noqa: BLE001 - not representable in Arrow: go column by column
+            return None, []
+    if mod == "polars":
+        import polars as pl
+
+        if keep is not None:
+            data = data.select(keep)
+        if isinstance(data, pl.LazyFrame):
+            data = data.collect()
+        ordered = [n for n, t in data.schema.items() if isinstance(t, pl.Enum) or t == pl.Enum]
+        return data, ordered
+    if mod == "pyarrow":
+        if keep is not None and hasattr(data, "select"):
+            data = data.select(keep)
+        return data, []
+    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
+        return data, []
+    return None, []
+
+
+def to_data(data: Any, name: str, wanted: Optional[Iterable[str]] = None) -> Any:
+    """What the extension's fits read: a table read through the Arrow PyCapsule interface
+    (``_ext.Frame``) or the plain columns (see the module docs). With ``wanted`` only those
+    columns are read, unless one of them is missing: then every readable column is, so the
+    library's error names the real columns and suggests the nearest."""
+    from . import _multilevel as _ext
+
+    wanted_list = None if wanted is None else sorted(set(wanted))
+    source, ordered = _arrow_source(data, wanted_list)
+    if source is not None:
+        return _ext.arrow_frame(source, name, wanted_list, ordered)
+    if wanted_list is not None:
+        try:
+            names = set(column_names(data))
+        except TypeError:
+            names = set(wanted_list)
+        if not set(wanted_list) <= names:
+            return to_columns(data, None, skip_unreadable=True)
+    return to_columns(data, wanted_list)

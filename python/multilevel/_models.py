@@ -17,19 +17,13 @@ def _nan(x: Optional[float]) -> float:
     return float("nan") if x is None else float(x)
 
 
-def _columns(formula: str, data: Any, extra: Sequence[Optional[str]] = ()) -> list:
-    """The columns the formula (and ``extra`` options) read. When one of them is not in the
-    data, every readable column is passed, so the library's error names the real columns and
-    suggests the nearest."""
+def _columns(formula: str, data: Any, extra: Sequence[Optional[str]] = (),
+             name: str = "data") -> Any:
+    """The data the formula (and ``extra`` options) read, as the extension takes it (see
+    ``_data.to_data``)."""
     wanted = set(_ext.formula_variables(formula))
     wanted.update(e for e in extra if e)
-    try:
-        names = set(_data.column_names(data))
-    except TypeError:
-        names = wanted
-    if not wanted <= names:
-        return _data.to_columns(data, None, skip_unreadable=True)
-    return _data.to_columns(data, wanted)
+    return _data.to_data(data, name, wanted)
 
 
 def _contrast_list(contrasts: Optional[Dict[str, str]]) -> Optional[list]:
@@ -307,7 +301,7 @@ class _Fitted:
         row of ``newdata`` (NaN where a needed value is missing); with ``se_fit`` a table with
         ``fit`` and ``se.fit``."""
         data = self._data if newdata is None else newdata
-        cols = _columns(self.formula, data)
+        cols = _columns(self.formula, data, (), "newdata")
         fit, se, _ = self._predict(cols, re_form, allow_new_levels, se_fit, **kw)
         values = [_nan(x) for x in fit]
         if se_fit:
@@ -454,8 +448,9 @@ def lmer(formula: str, data: Any, reml: bool = True, weights: Optional[str] = No
     ``__arrow_c_stream__``, or a dict of column name -> list / NumPy array. ``weights`` names a
     column. ``contrasts`` maps factor columns to "treatment", "sum", "helmert" or "poly".
     """
-    cols = _columns(formula, data, [weights])
-    m = _ext.lmer(formula, cols, _data_name(data), reml, weights, _contrast_list(contrasts))
+    name = _data_name(data)
+    cols = _columns(formula, data, [weights], name)
+    m = _ext.lmer(formula, cols, name, reml, weights, _contrast_list(contrasts))
     return LinearMixedModel(m, data, formula)
 
 
@@ -464,8 +459,9 @@ def glmer(formula: str, data: Any, family: str = "binomial", link: Optional[str]
           contrasts: Optional[Dict[str, str]] = None) -> GeneralizedLinearMixedModel:
     """Fit a generalized linear mixed model (lme4's ``glmer(formula, data, family, nAGQ)``):
     family "binomial", "poisson", "Gamma" or "inverse.gaussian", with an optional link."""
-    cols = _columns(formula, data, [weights])
-    m = _ext.glmer(formula, cols, _data_name(data), family, link, int(nagq), weights,
+    name = _data_name(data)
+    cols = _columns(formula, data, [weights], name)
+    m = _ext.glmer(formula, cols, name, family, link, int(nagq), weights,
                    _contrast_list(contrasts))
     return GeneralizedLinearMixedModel(m, data, formula)
 
@@ -528,7 +524,8 @@ def explore(formula: str, data: Any, groups: Union[str, Sequence[str]],
     if isinstance(groups, str):
         groups = [groups]
     wanted = set(_ext.formula_variables(formula)) | set(groups)
-    cols = _data.to_columns(data, wanted)
-    raw, text = _ext.explore(formula, cols, list(groups), _data_name(data), int(bootstrap),
+    name = _data_name(data)
+    cols = _data.to_data(data, name, wanted)
+    raw, text = _ext.explore(formula, cols, list(groups), name, int(bootstrap),
                              int(seed))
     return ExploreResult(json.loads(raw), text)

@@ -4,9 +4,11 @@ users read, computed by the lme4-style fit underneath (``.lmer`` is that model).
 
 Meanings follow statsmodels: ``params`` are the fixed effects followed by the lower triangle of
 ``cov_re / scale`` (statsmodels' parameterisation, named "Group Var", "Group x x Cov", ...);
-``cov_re`` is the random-effects covariance on the data's scale; ``scale`` the residual
-variance; ``llf`` the (REML or ML) log-likelihood; ``tvalues``/``pvalues`` are z tests with the
-normal reference; ``random_effects`` maps each group to its conditional modes.
+``bse`` their standard errors (for the variance parameters from the Hessian of the deviance,
+as statsmodels' from its Hessian); ``cov_re`` is the random-effects covariance on the data's
+scale; ``scale`` the residual variance; ``llf`` the (REML or ML) log-likelihood;
+``tvalues``/``pvalues`` are z tests with the normal reference; ``random_effects`` maps each
+group to its conditional modes; ``summary()`` prints statsmodels' layout.
 """
 
 from __future__ import annotations
@@ -193,14 +195,18 @@ class MixedLMResults:
         self.params = _data.series(par_vals, par_names, None)
         n_var = len(par_vals) - len(fe)
         nan = float("nan")
-        # Standard errors of the variance parameters are not computed (statsmodels reports
-        # them from its Hessian): NaN, as are their z tests.
+        var_se = _variance_parameter_se(fit, res, g, list(model._vc_groups.values()))
+        if len(var_se) != n_var:
+            var_se = [nan] * n_var
         self.bse_fe = _data.series(fe_se, fe_names, None)
-        self.bse_re = _data.series([nan] * n_var, par_names[len(fe):], None)
-        self.bse = _data.series(fe_se + [nan] * n_var, par_names, None)
-        z = [b / s if s > 0 else nan for b, s in zip(fe, fe_se)]
-        self.tvalues = _data.series(z + [nan] * n_var, par_names, None)
-        self.pvalues = _data.series([_norm_sf2(x) for x in z] + [nan] * n_var, par_names, None)
+        # statsmodels' bse_re: the variance parameters' SEs times the residual SD.
+        self.bse_re = _data.series([x * math.sqrt(self.scale) for x in var_se],
+                                   par_names[len(fe):], None)
+        self.bse = _data.series(fe_se + var_se, par_names, None)
+        se_all = fe_se + var_se
+        z = [b / s if s > 0 else nan for b, s in zip(par_vals, se_all)]
+        self.tvalues = _data.series(z, par_names, None)
+        self.pvalues = _data.series([_norm_sf2(x) for x in z], par_names, None)
         self.llf = float(res["loglik"])
         self.nobs = int(res["nobs"])
         self.converged = bool(res["converged"])
@@ -212,6 +218,16 @@ class MixedLMResults:
         self.resid = _data.series(list(map(float, res["residuals"])),
                                   list(range(len(res["residuals"]))), None)
         self._key = _group_key_cast(model._data, g)
+
+    def _group_sizes(self) -> List[int]:
+        """Observations per group among the rows the fit used."""
+        rows = self.lmer._m.augment_parts()[0]
+        cols = _data.to_columns(self.model._data, [self.model.group_name])
+        values = cols[0][2] if cols else []
+        counts: Dict[Any, int] = {}
+        for r in rows:
+            counts[values[r]] = counts.get(values[r], 0) + 1
+        return list(counts.values()) or [0]
 
     @property
     def random_effects(self) -> Dict[Any, Any]:
@@ -243,6 +259,76 @@ class MixedLMResults:
         return f"<multilevel MixedLMResults: {self.model.lme4_formula!r}>"
 
 
+def _variance_parameter_se(fit: LinearMixedModel, res: Dict[str, Any], group: str,
+                           vc_groups: List[str]) -> List[float]:
+    """Standard errors of statsmodels' variance parameters (the lower triangle of
+    ``cov_re / scale`` of ``group``, row by row, then the variance components of
+    ``vc_groups``), by the delta method from lmerTest's asymptotic covariance of θ̂
+    (``A = 2H⁻¹``, ``H`` the Hessian of the deviance in (θ, σ)): with ``Ψ = ΛΛ'`` the relative
+    covariance of a term, ``Var(Ψ̂) = J A_θθ J'``, ``J = ∂Ψ/∂θ``. At the optimum this is the
+    inverse of the Hessian of the likelihood profiled over the scale, in Ψ, which is what
+    statsmodels inverts. An empty list when it cannot be computed."""
+    try:
+        varpar, a = fit._m.vcov_varpar()
+    except Exception:  # noqa: BLE001 - the Hessian could not be formed: no SEs, as statsmodels
+        return []
+    m = len(varpar)
+    theta = [float(t) for t in res["theta"]]
+    nt = len(theta)
+    if m != nt + 1 or len(a) != m * m:
+        return []
+    # The terms in θ order (the fit lists its variance components in the design's term
+    # order): group name and dimension k, each with k(k+1)/2 parameters of Λ.
+    terms: List[tuple] = []
+    for v in res["random"]:
+        if terms and terms[-1][0] == v["group"] and v["group"] not in [t[0] for t in terms[:-1]]:
+            terms[-1] = (v["group"], terms[-1][1] + 1)
+        else:
+            terms.append((v["group"], 1))
+    offsets, off = {}, 0
+    for name, k in terms:
+        if name in offsets:
+            return []
+        offsets[name] = (off, k)
+        off += k * (k + 1) // 2
+    if off != nt:
+        return []
+    rows: List[List[float]] = []
+
+    def psi_rows(name: str, lower_only_diag: bool) -> None:
+        o, k = offsets[name]
+
+        def idx(r: int, c: int) -> int:  # θ index of Λ[r, c], r ≥ c (column-major)
+            return o + c * k - c * (c - 1) // 2 + (r - c)
+
+        def lam(r: int, c: int) -> float:
+            return theta[idx(r, c)] if r >= c else 0.0
+
+        for i in range(k):
+            for j in range(i + 1):
+                if lower_only_diag and i != j:
+                    continue
+                row = [0.0] * nt
+                # Ψ_ij = Σ_l Λ_il Λ_jl; ∂/∂Λ_ab = [i = a] Λ_jb + [j = a] Λ_ib
+                for b in range(k):
+                    if b <= i:
+                        row[idx(i, b)] += lam(j, b)
+                    if b <= j:
+                        row[idx(j, b)] += lam(i, b)
+                rows.append(row)
+
+    if group not in offsets or any(v not in offsets for v in vc_groups):
+        return []
+    psi_rows(group, False)
+    for v in vc_groups:
+        psi_rows(v, True)
+    out = []
+    for row in rows:
+        var = sum(row[p] * a[p * m + q] * row[q] for p in range(nt) for q in range(nt))
+        out.append(math.sqrt(var) if var >= 0 else float("nan"))
+    return out
+
+
 def _group_key_cast(data: Any, column: str):
     """statsmodels keys ``random_effects`` by the group values; our levels are labels, so turn
     them back into numbers when the column is numeric."""
@@ -264,6 +350,83 @@ def _group_key_cast(data: Any, column: str):
     return key
 
 
+def _fmt(x: Any, float_format: str = "%.4f") -> str:
+    """A cell as statsmodels' summary tables format it (floats with ``float_format``)."""
+    try:
+        out = float_format % x
+    except (ValueError, TypeError):
+        out = str(x)
+    return out.strip()
+
+
+def _table_lines(cells: List[List[str]], header: Optional[List[str]], stubs: Optional[List[str]],
+                 align: str, pad_col: int, pad_index: int) -> List[str]:
+    """One table of statsmodels' text summaries: a rule above, the header centred with a rule
+    below it, stubs left-aligned, data aligned ``align``; columns joined by ``pad_col + 1``
+    spaces, ``pad_index`` spaces added to the stubs (or to the first column without stubs)."""
+    rows = [list(r) for r in cells]
+    if stubs is not None:
+        stubs = [st + " " * pad_index for st in stubs]
+    elif rows:
+        for r in rows:
+            r[0] = r[0] + " " * pad_index
+    ncol = len(rows[0]) if rows else len(header or [])
+    widths = [max([len(r[j]) for r in rows] + ([len(header[j])] if header else []))
+              for j in range(ncol)]
+    stub_w = max((len(x) for x in stubs), default=0) if stubs is not None else None
+    sep = " " * (pad_col + 1)
+
+    def line(vals: List[str], how: str, stub: Optional[str]) -> str:
+        out = []
+        if stub_w is not None:
+            out.append((stub or "").ljust(stub_w))
+        for v, w in zip(vals, widths):
+            out.append(v.ljust(w) if how == "l" else v.rjust(w) if how == "r" else v.center(w))
+        return sep.join(out)
+
+    body = [line(r, align, stubs[i] if stubs is not None else None)
+            for i, r in enumerate(rows)]
+    head = [line(header, "c", "")] if header else []
+    width = len((head or body)[0])
+    lines = ["-" * width]
+    if head:
+        lines += head + ["-" * width]
+    return lines + body
+
+
+def summary_text(title: str, info: List[tuple], names: List[str],
+                 table: List[List[Any]]) -> str:
+    """statsmodels' ``MixedLMResults.summary()`` text (its ``summary2`` layout): the title
+    centred, the model information in two key/value column pairs, the coefficient table
+    (Coef., Std.Err., z, P>|z|, [0.025, 0.975]; NaN cells blank, numbers to 3 decimals),
+    each table widened to the widest by spreading spaces between its columns."""
+    keys = [_fmt(k) for k, _ in info]
+    vals = [_fmt(v) for _, v in info]
+    pairs = list(zip(keys, vals))
+    if len(pairs) % 2:
+        pairs.append(("", ""))
+    half = len(pairs) // 2
+    info_cells = [[a[0], a[1], b[0], b[1]] for a, b in zip(pairs[:half], pairs[half:])]
+    header = ["Coef.", "Std.Err.", "z", "P>|z|", "[0.025", "0.975]"]
+    par_cells = [[("%.3f" % x).strip() if isinstance(x, float) and math.isfinite(x) else ""
+                  for x in row] for row in table]
+    specs = [(info_cells, None, None, "l"), (par_cells, header, names, "r")]
+    plain = [_table_lines(c, h, st, a, 0, 0) for c, h, st, a in specs]
+    lengths = [len(t[0]) for t in plain]
+    widest = max(lengths)
+    tables = []
+    for (c, h, st, a), n in zip(specs, lengths):
+        nsep = max(len(c[0]) - 1, 1) if c else 1
+        pad = int((widest - n) / nsep)
+        tables.append(_table_lines(c, h, st, a, pad, widest - (n + nsep * pad)))
+    lines = [x for t in tables for x in t]
+    lines[0] = "=" * widest
+    lines.append("=" * widest)
+    if len(title) < widest:
+        title = " " * int(widest / 2 - len(title) / 2) + title
+    return title + "\n" + "\n".join(lines) + "\n"
+
+
 class _Summary:
     def __init__(self, r: MixedLMResults):
         self.r = r
@@ -271,31 +434,31 @@ class _Summary:
     def as_text(self) -> str:
         r = self.r
         res = r._res
-        sizes = [g["levels"] for g in res["groups"] if g["name"] == r.model.group_name]
+        g = r.model.group_name
+        sizes = [grp["levels"] for grp in res["groups"] if grp["name"] == g]
         n_groups = sizes[0] if sizes else float("nan")
+        gs = r._group_sizes()
         dep = r.model.formula.split("~")[0].strip()
-        lines = [
-            "Mixed Linear Model Regression Results (multilevel: lme4's fit)",
-            "=" * 66,
-            f"Model:            MixedLM   Dependent Variable: {dep}",
-            f"No. Observations: {r.nobs:<9} Method:             {r.method}",
-            f"No. Groups:       {n_groups:<9} Scale:              {r.scale:.4f}",
-            f"Converged:        {'Yes' if r.converged else 'No':<9} Log-Likelihood:     "
-            f"{r.llf:.4f}",
-            "-" * 66,
-            f"{'':<24}{'Coef.':>10}{'Std.Err.':>10}{'z':>8}{'P>|z|':>7}",
-            "-" * 66,
-        ]
+        info = [("Model:", "MixedLM"), ("No. Observations:", str(r.nobs)),
+                ("No. Groups:", str(n_groups)), ("Min. group size:", f"{min(gs):.0f}"),
+                ("Max. group size:", f"{max(gs):.0f}"),
+                ("Mean group size:", f"{sum(gs) / len(gs):.1f}"),
+                ("Dependent Variable:", dep), ("Method:", r.method), ("Scale:", r.scale),
+                ("Log-Likelihood:", r.llf), ("Converged:", "Yes" if r.converged else "No")]
         names = list(r.params.index) if hasattr(r.params, "index") else list(r.params)
+        q = 1.959963984540054  # the normal quantile of statsmodels' 95% intervals
+        table = []
         for i, n in enumerate(names):
+            nan = float("nan")
             if i < r.k_fe:
-                lines.append(f"{n:<24}{r.params[n]:>10.3f}{r.bse[n]:>10.3f}"
-                             f"{r.tvalues[n]:>8.3f}{r.pvalues[n]:>7.3f}")
+                b, se = r.params[n], r.bse[n]
+                table.append([b, se, r.tvalues[n], r.pvalues[n], b - q * se, b + q * se])
             else:
-                # statsmodels prints the variance parameters times the scale.
-                lines.append(f"{n:<24}{r.params[n] * r.scale:>10.3f}")
-        lines.append("=" * 66)
-        return "\n".join(lines)
+                # statsmodels prints the variance parameters times the scale, and their
+                # standard errors times the residual standard deviation.
+                table.append([r.params[n] * r.scale, math.sqrt(r.scale) * r.bse[n],
+                              nan, nan, nan, nan])
+        return summary_text("Mixed Linear Model Regression Results", info, names, table)
 
     def __str__(self) -> str:
         return self.as_text()

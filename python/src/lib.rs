@@ -1,10 +1,11 @@
 //! The compiled half of the Python package `multilevel` (imported as `multilevel._multilevel`).
 //!
-//! It wraps the facade crate `multilevel` and adds no statistics of its own: data arrive as
-//! plain columns (numbers with `None` for missing, or factor codes with their levels, in the
-//! level order the Python side read off pandas, polars or Arrow), the fits run with the GIL
-//! released, and results go back either as the facade's plain-data structs serialised to JSON
-//! (read by the Python layer into DataFrames) or as the report crate's text.
+//! It wraps the facade crate `multilevel` and adds no statistics of its own. Data arrive
+//! through the Arrow PyCapsule interface (pandas, polars, pyarrow, DuckDB: the Arrow buffers
+//! are read in Rust, see [`arrow_in`]) or, for dicts of lists and NumPy arrays, as plain
+//! columns (numbers with `None` for missing, or factor codes with their levels). The fits run
+//! with the GIL released, and results go back either as the facade's plain-data structs
+//! serialised to JSON (read by the Python layer into DataFrames) or as the report crate's text.
 
 use multilevel::frame::Column;
 use multilevel::report::{CrossLevelNote, FitReport, Format, OverdispersionNote, Render};
@@ -15,6 +16,10 @@ use multilevel::{
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use std::borrow::Cow;
+
+mod arrow_in;
+mod workflow;
 
 create_exception!(
     _multilevel,
@@ -33,21 +38,65 @@ fn py_err(e: impl std::fmt::Display) -> PyErr {
 /// codes, negative missing; levels: labels in level order).
 type PyColumn<'py> = (String, String, Bound<'py, PyAny>, Option<Vec<String>>, bool);
 
+/// A data table read through the Arrow PyCapsule interface (see [`arrow_in`]), held by Python
+/// between reading it and the fit.
+#[pyclass(module = "multilevel._multilevel", frozen)]
+pub struct Frame {
+    df: DataFrame,
+}
+
+#[pymethods]
+impl Frame {
+    /// Number of rows.
+    #[getter]
+    fn nrows(&self) -> usize {
+        self.df.nrows()
+    }
+
+    /// The column names, in order.
+    #[getter]
+    fn column_names(&self) -> Vec<String> {
+        self.df
+            .column_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Data as the Python side sends it: a table read from Arrow, or plain columns.
+#[derive(FromPyObject)]
+enum DataIn<'py> {
+    /// Read through the Arrow PyCapsule interface.
+    Arrow(Bound<'py, Frame>),
+    /// Column by column (dicts of lists / NumPy arrays, or when Arrow is not available).
+    Columns(Vec<PyColumn<'py>>),
+}
+
+/// The library's data table of `data` (borrowed when it was read from Arrow).
+fn frame_of<'a>(data: &'a DataIn<'_>, name: &str) -> PyResult<Cow<'a, DataFrame>> {
+    match data {
+        DataIn::Arrow(f) => Ok(Cow::Borrowed(&f.get().df)),
+        DataIn::Columns(c) => Ok(Cow::Owned(build_frame(name, c)?)),
+    }
+}
+
 /// Build the library's data table from the Python columns.
-fn build_frame(name: &str, columns: Vec<PyColumn<'_>>) -> PyResult<DataFrame> {
+fn build_frame(name: &str, columns: &[PyColumn<'_>]) -> PyResult<DataFrame> {
     let mut df = DataFrame::new(name);
     for (col, kind, values, levels, ordered) in columns {
+        let (col, ordered) = (col.as_str(), *ordered);
         df = match kind.as_str() {
             "num" => {
                 let v: Vec<Option<f64>> = values.extract()?;
                 let v = v.into_iter().map(|x| x.filter(|x| !x.is_nan())).collect();
-                df.with_numeric_opt(&col, v).map_err(py_err)?
+                df.with_numeric_opt(col, v).map_err(py_err)?
             }
             "factor" => {
                 let codes: Vec<i64> = values.extract()?;
-                let levels = levels.unwrap_or_default();
+                let levels = levels.clone().unwrap_or_default();
                 let codes = codes.into_iter().map(|c| u32::try_from(c).ok()).collect();
-                df.with_factor_opt(&col, codes, levels, ordered)
+                df.with_factor_opt(col, codes, levels, ordered)
                     .map_err(py_err)?
             }
             other => {
@@ -338,16 +387,16 @@ impl Lmm {
     }
 
     /// Predictions for new data: (fit, se_fit or None, number of rows at new levels).
-    #[pyo3(signature = (columns, re_form=None, allow_new_levels=false, se_fit=false))]
+    #[pyo3(signature = (data, re_form=None, allow_new_levels=false, se_fit=false))]
     fn predict(
         &self,
         py: Python<'_>,
-        columns: Vec<PyColumn<'_>>,
+        data: DataIn<'_>,
         re_form: Option<&str>,
         allow_new_levels: bool,
         se_fit: bool,
     ) -> PyResult<PredictOut> {
-        let data = build_frame("newdata", columns)?;
+        let data = frame_of(&data, "newdata")?;
         let opts = predict_options(re_form, allow_new_levels, se_fit, false);
         let model = &self.model;
         let p = py.detach(|| model.predict(&data, &opts)).map_err(py_err)?;
@@ -386,6 +435,18 @@ impl Lmm {
     /// The response the model was fitted to.
     fn response(&self) -> Vec<f64> {
         self.model.response().to_vec()
+    }
+
+    /// The variance parameters `(θ̂, σ̂)` and their asymptotic covariance `A = 2H⁻¹`, `H` the
+    /// Hessian of the deviance in `(θ, σ)` (lmerTest's `vcov_varpar`), row-major.
+    fn vcov_varpar(&mut self, py: Python<'_>) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        let model = &mut self.model;
+        py.detach(|| {
+            let inference = model.inference();
+            let a = inference.vcov_varpar()?;
+            Ok::<_, multilevel::inference::InferenceError>((inference.varpar().to_vec(), a))
+        })
+        .map_err(py_err)
     }
 }
 
@@ -459,17 +520,17 @@ impl Glmm {
     }
 
     /// Predictions for new data on the link (default) or response scale.
-    #[pyo3(signature = (columns, re_form=None, allow_new_levels=false, se_fit=false, response=false))]
+    #[pyo3(signature = (data, re_form=None, allow_new_levels=false, se_fit=false, response=false))]
     fn predict(
         &self,
         py: Python<'_>,
-        columns: Vec<PyColumn<'_>>,
+        data: DataIn<'_>,
         re_form: Option<&str>,
         allow_new_levels: bool,
         se_fit: bool,
         response: bool,
     ) -> PyResult<PredictOut> {
-        let data = build_frame("newdata", columns)?;
+        let data = frame_of(&data, "newdata")?;
         let opts = predict_options(re_form, allow_new_levels, se_fit, response);
         let p = self.model.predict(&data, &opts).map_err(py_err)?;
         let _ = py;
@@ -526,17 +587,17 @@ fn parse_format(format: &str) -> PyResult<Format> {
 
 /// Fit a linear mixed model (lme4's `lmer`), with the GIL released during the fit.
 #[pyfunction]
-#[pyo3(signature = (formula, columns, data_name="data", reml=true, weights=None, contrasts=None))]
+#[pyo3(signature = (formula, data, data_name="data", reml=true, weights=None, contrasts=None))]
 fn lmer(
     py: Python<'_>,
     formula: &str,
-    columns: Vec<PyColumn<'_>>,
+    data: DataIn<'_>,
     data_name: &str,
     reml: bool,
     weights: Option<String>,
     contrasts: Option<Vec<(String, String)>>,
 ) -> PyResult<Lmm> {
-    let data = build_frame(data_name, columns)?;
+    let data = frame_of(&data, data_name)?;
     let mut opts = contrasts_from(contrasts)?;
     opts.reml = reml;
     opts.weights = weights;
@@ -548,12 +609,12 @@ fn lmer(
 
 /// Fit a generalized linear mixed model (lme4's `glmer`), with the GIL released during the fit.
 #[pyfunction]
-#[pyo3(signature = (formula, columns, data_name="data", family="binomial", link=None, nagq=1, weights=None, contrasts=None))]
+#[pyo3(signature = (formula, data, data_name="data", family="binomial", link=None, nagq=1, weights=None, contrasts=None))]
 #[allow(clippy::too_many_arguments)]
 fn glmer(
     py: Python<'_>,
     formula: &str,
-    columns: Vec<PyColumn<'_>>,
+    data: DataIn<'_>,
     data_name: &str,
     family: &str,
     link: Option<&str>,
@@ -561,7 +622,7 @@ fn glmer(
     weights: Option<String>,
     contrasts: Option<Vec<(String, String)>>,
 ) -> PyResult<Glmm> {
-    let data = build_frame(data_name, columns)?;
+    let data = frame_of(&data, data_name)?;
     let spec = multilevel::FamilySpec::parse(family, link).map_err(py_err)?;
     let mut fit = contrasts_from(contrasts)?;
     fit.weights = weights;
@@ -573,6 +634,27 @@ fn glmer(
         .detach(|| multilevel::glmer(formula, &data, spec, &opts))
         .map_err(py_err)?;
     Ok(Glmm { model })
+}
+
+/// Read a table through the Arrow PyCapsule interface (`__arrow_c_stream__`,
+/// `__arrow_c_array__`, or the stream capsule itself): only the `wanted` columns when given
+/// (every readable column when one of them is missing, so the fit's error lists the real
+/// columns), the `ordered` columns as ordered factors.
+#[pyfunction]
+#[pyo3(signature = (obj, data_name="data", wanted=None, ordered=None))]
+fn arrow_frame(
+    obj: &Bound<'_, PyAny>,
+    data_name: &str,
+    wanted: Option<Vec<String>>,
+    ordered: Option<Vec<String>>,
+) -> PyResult<Frame> {
+    let df = arrow_in::arrow_frame(
+        obj,
+        data_name,
+        wanted.as_deref(),
+        ordered.as_deref().unwrap_or_default(),
+    )?;
+    Ok(Frame { df })
 }
 
 /// The columns of an embedded data set.
@@ -602,18 +684,18 @@ fn formula_variables(formula: &str) -> PyResult<Vec<String>> {
 /// The exploratory workflow (`multilevel explore`): clustering summaries, the OLS, between,
 /// within and random-effects estimators and the Hausman test; (JSON, text report).
 #[pyfunction]
-#[pyo3(signature = (formula, columns, groups, data_name="data", bootstrap=200, seed=20_240_601))]
+#[pyo3(signature = (formula, data, groups, data_name="data", bootstrap=200, seed=20_240_601))]
 fn explore(
     py: Python<'_>,
     formula: &str,
-    columns: Vec<PyColumn<'_>>,
+    data: DataIn<'_>,
     groups: Vec<String>,
     data_name: &str,
     bootstrap: usize,
     seed: u64,
 ) -> PyResult<(String, String)> {
     use multilevel::workflow::{ExploreOptions, explore, parse_simple_formula};
-    let data = build_frame(data_name, columns)?;
+    let data = frame_of(&data, data_name)?;
     let (response, predictors) = parse_simple_formula(formula).map_err(py_err)?;
     let opts = ExploreOptions {
         bootstrap,
@@ -634,10 +716,15 @@ fn _multilevel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Glmm>()?;
     m.add_function(wrap_pyfunction!(lmer, m)?)?;
     m.add_function(wrap_pyfunction!(glmer, m)?)?;
+    m.add_class::<Frame>()?;
+    m.add_function(wrap_pyfunction!(arrow_frame, m)?)?;
     m.add_function(wrap_pyfunction!(dataset, m)?)?;
     m.add_function(wrap_pyfunction!(dataset_names, m)?)?;
     m.add_function(wrap_pyfunction!(formula_variables, m)?)?;
     m.add_function(wrap_pyfunction!(explore, m)?)?;
+    m.add_function(wrap_pyfunction!(workflow::meta, m)?)?;
+    m.add_function(wrap_pyfunction!(workflow::gee, m)?)?;
+    m.add_function(wrap_pyfunction!(workflow::robust, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

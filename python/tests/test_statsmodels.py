@@ -98,3 +98,59 @@ def test_hsb82_random_intercept_where_statsmodels_stops_early():
     assert ours.llf >= theirs.llf - 1e-9
     for name in theirs.fe_params.index:
         assert abs(ours.fe_params[name] - theirs.fe_params[name]) < 1e-2
+
+
+@pytest.mark.parametrize("re_formula", [None, "~Days"])
+def test_variance_parameter_standard_errors_as_statsmodels(sleep, re_formula):
+    # statsmodels inverts its Hessian in (fixed effects, cov_re / scale); the shim takes
+    # lmerTest's covariance of θ̂ through the delta method. Where both converge to the same
+    # optimum the SEs agree (statsmodels stops a little short: 1e-3).
+    theirs = _statsmodels("Reaction ~ Days", sleep, groups=sleep["Subject"],
+                          re_formula=re_formula)
+    ours = ml.mixedlm("Reaction ~ Days", sleep, groups=sleep["Subject"],
+                      re_formula=re_formula).fit()
+    names = list(theirs.params.index)[len(theirs.fe_params):]
+    assert names and list(ours.bse_re.index) == names
+    for name in names:
+        assert abs(ours.bse[name] - theirs.bse[name]) <= 1e-3 * theirs.bse[name], name
+        assert abs(ours.bse_re[name] - theirs.bse_re[name]) <= 1e-3 * theirs.bse_re[name]
+        assert abs(ours.tvalues[name] - theirs.tvalues[name]) <= 1e-3 * abs(
+            theirs.tvalues[name]), name
+
+
+def test_summary_layout_is_statsmodels(sleep):
+    from multilevel._statsmodels import summary_text
+
+    np = pytest.importorskip("numpy")
+    for kw in ({}, {"re_formula": "~Days"}):
+        theirs = _statsmodels("Reaction ~ Days", sleep, groups=sleep["Subject"], **kw)
+        # statsmodels' own numbers through the shim's renderer give its text exactly.
+        gs = [len(x) for x in theirs.model.endog_li]
+        info = [("Model:", "MixedLM"), ("No. Observations:", str(theirs.nobs)),
+                ("No. Groups:", str(theirs.model.n_groups)),
+                ("Min. group size:", f"{min(gs):.0f}"), ("Max. group size:", f"{max(gs):.0f}"),
+                ("Mean group size:", f"{np.mean(gs):.1f}"), ("Dependent Variable:", "Reaction"),
+                ("Method:", theirs.method), ("Scale:", theirs.scale),
+                ("Log-Likelihood:", theirs.llf), ("Converged:", "Yes")]
+        q = 1.959963984540054
+        table = []
+        for i, n in enumerate(theirs.params.index):
+            b, se = theirs.params[n], theirs.bse[n]
+            if i < theirs.k_fe:
+                table.append([b, se, theirs.tvalues[n], theirs.pvalues[n], b - q * se,
+                              b + q * se])
+            else:
+                table.append([b * theirs.scale, math.sqrt(theirs.scale) * se]
+                             + [float("nan")] * 4)
+        text = summary_text("Mixed Linear Model Regression Results", info,
+                            list(theirs.params.index), table)
+        assert text == str(theirs.summary())
+        # The shim's summary: the same lines, labels and widths, lme4's numbers.
+        ours = str(ml.mixedlm("Reaction ~ Days", sleep, groups=sleep["Subject"], **kw)
+                   .fit().summary())
+        a, b = ours.splitlines(), str(theirs.summary()).splitlines()
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert len(x) == len(y)
+            assert x.split()[:1] == y.split()[:1]
+        assert "Group Var" in ours and "Std.Err." in ours

@@ -5,7 +5,8 @@
 #
 # <spec.json> is written by xtask/src/bench.rs: an array of models, each with
 #   name      model name (echoed back)
-#   kind      "lmer" (default) or "glmer"
+#   kind      "lmer" (default), "glmer", or "lmertest" (summary(lmerTest::lmer(...)): the fit and
+#             lmerTest's Satterthwaite df, its default, timed together)
 #   csv       absolute path of the CSV file (the same file the Rust side reads)
 #   factors   columns to turn into factors (besides text columns, which always are)
 #   formula   lme4 formula
@@ -55,6 +56,14 @@ fit_once <- function(m, formula, data) {
     fam <- match.fun(m$family)()
     nagq <- as.integer(m$nAGQ)
     function() glmer(formula, data = data, family = fam, nAGQ = nagq)
+  } else if (identical(m$kind, "lmertest")) {
+    reml <- isTRUE(m$reml)
+    function() {
+      fit <- lmerTest::lmer(formula, data = data, REML = reml)
+      s <- summary(fit)
+      if (is.null(s$coefficients)) stop("lmerTest summary without coefficients")
+      fit
+    }
   } else {
     reml <- isTRUE(m$reml)
     function() lmer(formula, data = data, REML = reml)

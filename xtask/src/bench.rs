@@ -38,6 +38,8 @@ use multilevel::{DataFrame, FitOptions, FitResult, ReadOptions};
 use serde::Serialize;
 use serde_json::Value;
 
+mod process;
+
 /// Options of a benchmark run.
 #[derive(Debug, Clone, Default)]
 pub struct BenchOptions {
@@ -53,6 +55,8 @@ pub struct BenchOptions {
     pub no_lme4: bool,
     /// Where to write the markdown report (default `docs/benchmarks.md` under the root).
     pub output: Option<PathBuf>,
+    /// Skip the whole-process timings of the `multilevel` command (see `process`).
+    pub no_process: bool,
 }
 
 /// Where a model's data come from.
@@ -339,7 +343,30 @@ pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
             glmm_resolved.push(resolve_glmm(root, &data_dir, spec)?);
         }
     }
-    if resolved.is_empty() && glmm_resolved.is_empty() {
+    // The whole-process cases resolve their models from the full lists (a case may be selected
+    // while its library model is not, e.g. `--models satterthwaite`).
+    let process_cases = if opts.no_process {
+        Vec::new()
+    } else {
+        let wants = |base: &str| {
+            process::PROCESS_CASES.iter().any(|c| {
+                selected(c.name)
+                    && matches!(c.base, process::Base::Lmm(b, _) | process::Base::Glmm(b) if b == base)
+            })
+        };
+        let mut lmms = Vec::new();
+        for spec in MODELS.iter().filter(|m| wants(m.name)) {
+            if let Some(r) = resolve(root, &suite_dir, suite_rows.as_deref(), spec)? {
+                lmms.push(r);
+            }
+        }
+        let mut glmms = Vec::new();
+        for spec in GLMM_MODELS.iter().filter(|m| wants(m.name)) {
+            glmms.push(resolve_glmm(root, &data_dir, spec)?);
+        }
+        process::resolve_cases(&selected, &lmms, &glmms)
+    };
+    if resolved.is_empty() && glmm_resolved.is_empty() && process_cases.is_empty() {
         bail!(
             "no model selected; models are: {}",
             MODELS
@@ -416,14 +443,31 @@ pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
         })
         .collect();
 
+    let mut process_rows = Vec::new();
+    if !process_cases.is_empty() {
+        let bin = process::build_cli(root)?;
+        for case in &process_cases {
+            process_rows.push(process::time_case(&bin, case));
+        }
+    }
+
     let work = root.join("target").join("bench-lme4");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let mut r_info = RInfo::default();
+    let mut extra_r = Vec::new();
     if opts.no_lme4 {
         println!("note: lme4 not run (--no-lme4)");
     } else {
-        match run_lme4(root, &work, &resolved, &glmm_resolved, opts.quick) {
-            Ok((info, timings, glmm_timings)) => {
+        let canonical = |p: &Path| {
+            p.canonicalize()
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        };
+        let extra = process::lmertest_specs(&process_cases, opts.quick, &canonical);
+        match run_lme4(root, &work, &resolved, &glmm_resolved, extra, opts.quick) {
+            Ok((info, timings, glmm_timings, extra_timings)) => {
+                extra_r = extra_timings;
                 r_info = info;
                 for (row, t) in rows.iter_mut().zip(timings) {
                     row.lme4 = t;
@@ -470,7 +514,40 @@ pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
         }
     }
 
+    if !process_rows.is_empty() {
+        let lmertest = |name: &str| {
+            extra_r
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t.clone())
+        };
+        let library = |name: &str| {
+            rows.iter()
+                .find(|r| r.name == name)
+                .and_then(|r| r.lme4.clone())
+                .or_else(|| {
+                    glmm_rows
+                        .iter()
+                        .find(|r| r.name == name)
+                        .and_then(|r| r.lme4.clone())
+                })
+        };
+        process::attach_r(
+            &mut process_rows,
+            &process_cases,
+            &lmertest,
+            &library,
+            opts.no_lme4,
+            opts.quick,
+        );
+    }
+
     let load_end = load_average();
+    if !process_rows.is_empty() {
+        let path = work.join("process-results.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&process_rows)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     let json_path = work.join("results.json");
     if !rows.is_empty() {
         let json = serde_json::to_string_pretty(&rows)?;
@@ -492,7 +569,8 @@ pub fn run_with(root: &Path, opts: &BenchOptions) -> Result<Vec<BenchRow>> {
         .then(|| render_markdown(&rows, &skipped, opts, &r_info, load_start, load_end));
     let glmm_md = (!glmm_rows.is_empty())
         .then(|| render_glmm_markdown(&glmm_rows, opts, &r_info, load_start, load_end));
-    let md = merge_report(old.as_deref(), lmm_md, glmm_md);
+    let process_md = (!process_rows.is_empty()).then(|| process::render(&process_rows));
+    let md = merge_sections(old.as_deref(), lmm_md, process_md, glmm_md);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -684,7 +762,13 @@ struct RInfo {
 }
 
 /// lme4's results per LMM and per GLMM (in the order given), `None` where not run.
-type Lme4Results = (RInfo, Vec<Option<Lme4Timing>>, Vec<Option<Lme4Timing>>);
+/// Also the extra entries (`name`, timing) that ran.
+type Lme4Results = (
+    RInfo,
+    Vec<Option<Lme4Timing>>,
+    Vec<Option<Lme4Timing>>,
+    Vec<(String, Lme4Timing)>,
+);
 
 /// Write the spec, run `xtask/r/bench_lme4.R` once for all models (LMMs, then GLMMs), read its
 /// results.
@@ -693,6 +777,7 @@ fn run_lme4(
     work: &Path,
     models: &[Resolved],
     glmms: &[GlmmResolved],
+    extra: Vec<Value>,
     quick: bool,
 ) -> Result<Lme4Results> {
     let canonical = |p: &Path| {
@@ -734,6 +819,11 @@ fn run_lme4(
             "run": !(quick && g.spec.lme4_slow),
         })
     }));
+    let extra_names: Vec<String> = extra
+        .iter()
+        .filter_map(|e| e["name"].as_str().map(str::to_string))
+        .collect();
+    spec.extend(extra);
     let spec_path = work.join("lme4-spec.json");
     let out_path = work.join("lme4-results.json");
     std::fs::write(&spec_path, serde_json::to_string_pretty(&spec)?)?;
@@ -790,7 +880,11 @@ fn run_lme4(
     };
     let lmm = models.iter().map(|r| timing(r.spec.name)).collect();
     let glmm = glmms.iter().map(|g| timing(g.spec.name)).collect();
-    Ok((info, lmm, glmm))
+    let extra = extra_names
+        .into_iter()
+        .filter_map(|n| timing(&n).map(|t| (n, t)))
+        .collect();
+    Ok((info, lmm, glmm, extra))
 }
 
 /// lme4's figure recorded in a reference JSON by `xtask/r/reference.R`.
@@ -1797,6 +1891,46 @@ fn render_glmm_markdown(
 /// The marker that starts the GLMM section of the report.
 const GLMM_HEADING: &str = "## GLMM\n";
 
+/// [`merge_report`] with the whole-process section (`## Whole process`) between the LMM and
+/// the GLMM sections: each section this run did not produce is kept from `old`.
+fn merge_sections(
+    old: Option<&str>,
+    lmm: Option<String>,
+    process: Option<String>,
+    glmm: Option<String>,
+) -> String {
+    let heading_at = |text: &str, heading: &str| {
+        if text.starts_with(heading) {
+            Some(0)
+        } else {
+            text.find(&format!("\n{heading}")).map(|i| i + 1)
+        }
+    };
+    // Take the old process section out of the old text (it ends where the GLMM section
+    // begins, or at the end).
+    let (old_rest, old_process) = match old.and_then(|t| heading_at(t, process::PROCESS_HEADING)) {
+        Some(i) => {
+            let text = old.unwrap_or_default();
+            let tail = &text[i..];
+            let end = heading_at(tail, GLMM_HEADING).unwrap_or(tail.len());
+            (
+                Some(format!("{}{}", &text[..i], &tail[end..])),
+                Some(tail[..end].to_string()),
+            )
+        }
+        None => (old.map(str::to_string), None),
+    };
+    let merged = merge_report(old_rest.as_deref(), lmm, glmm);
+    let Some(p) = process.or(old_process) else {
+        return merged;
+    };
+    let p = p.trim_end();
+    match heading_at(&merged, GLMM_HEADING) {
+        Some(i) => format!("{}{p}\n\n{}", &merged[..i], &merged[i..]),
+        None => format!("{}\n\n{p}\n", merged.trim_end()),
+    }
+}
+
 /// Assemble the report from the sections of this run, keeping from `old` (the existing report)
 /// the section that this run did not produce.
 fn merge_report(old: Option<&str>, lmm: Option<String>, glmm: Option<String>) -> String {
@@ -1833,6 +1967,37 @@ fn merge_report(old: Option<&str>, lmm: Option<String>, glmm: Option<String>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_process_section_sits_between_lmm_and_glmm() {
+        let old = "# B\n\nL\n\n## GLMM\n\ng\n";
+        let with = merge_sections(
+            Some(old),
+            None,
+            Some("## Whole process\n\np\n".into()),
+            None,
+        );
+        assert_eq!(with, "# B\n\nL\n\n## Whole process\n\np\n\n## GLMM\n\ng\n");
+        let kept = merge_sections(Some(&with), Some("# B\n\nL2\n".into()), None, None);
+        assert_eq!(kept, "# B\n\nL2\n\n## Whole process\n\np\n\n## GLMM\n\ng\n");
+        let replaced = merge_sections(
+            Some(&kept),
+            None,
+            Some("## Whole process\n\nq\n".into()),
+            None,
+        );
+        assert_eq!(
+            replaced,
+            "# B\n\nL2\n\n## Whole process\n\nq\n\n## GLMM\n\ng\n"
+        );
+        let no_glmm = merge_sections(
+            Some("# B\n\nL\n"),
+            None,
+            Some("## Whole process\n\np\n".into()),
+            None,
+        );
+        assert_eq!(no_glmm, "# B\n\nL\n\n## Whole process\n\np\n");
+    }
 
     #[test]
     fn median_of_odd_and_even() {

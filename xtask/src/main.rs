@@ -67,6 +67,9 @@ enum Command {
         /// Where to write the report (default docs/benchmarks.md).
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Skip the whole-process timings of `multilevel fit` (1 and 2 threads).
+        #[arg(long)]
+        no_process: bool,
     },
     /// Render the worked examples: every docs/src/*.md becomes docs/*.md with the output of the
     /// `<!-- run: multilevel ... -->` commands it lists (release build of the CLI).
@@ -213,6 +216,7 @@ fn main() -> Result<()> {
             quick,
             no_lme4,
             output,
+            no_process,
         } => xtask::bench::run_with(
             &root,
             &xtask::bench::BenchOptions {
@@ -221,6 +225,7 @@ fn main() -> Result<()> {
                 quick,
                 no_lme4,
                 output,
+                no_process,
             },
         )
         .map(|_| ()),

@@ -61,7 +61,13 @@ fn check_case(root: &Path, case: &Value) -> Result<Diffs> {
         fit.counts.observations as f64,
         fit.coefficients.len() as f64,
     );
-    let se_scale = if fit.reml { 1.0 } else { ((n - p) / n).sqrt() };
+    // nlme's `gls` ML standard errors use σ² on N − p degrees of freedom (√(N/(N−p)) larger
+    // than lme4's convention, which we follow); its `lme` ML ones use σ̂_ML itself, as we do.
+    let se_scale = if fit.reml || !fit.random.is_empty() {
+        1.0
+    } else {
+        ((n - p) / n).sqrt()
+    };
     let mut beta: f64 = 0.0;
     let mut se: f64 = 0.0;
     for coef in &fit.coefficients {

@@ -355,7 +355,7 @@ pub fn run(a: &PowerArgs) -> Result<()> {
     let fit_opts = a.model.fit_options();
     let show = std::io::stderr().is_terminal();
     let progress = |done: usize, total: usize| {
-        if done == total || done % (total / 100).max(1) == 0 {
+        if done == total || done.is_multiple_of((total / 100).max(1)) {
             eprint!("\rpower: {done}/{total} simulations");
             if done == total {
                 eprint!("\r{:40}\r", "");

@@ -246,15 +246,8 @@ pub fn scale_warning(design: &Design) -> Option<String> {
             sds.push((sd, design.x_names.get(j).map_or("?", String::as_str)));
         }
     }
-    let (lo, hi) = sds.iter().fold(
-        (None, None),
-        |(lo, hi): (Option<(f64, &str)>, Option<(f64, &str)>), &(sd, name)| {
-            (
-                Some(lo.filter(|l| l.0 <= sd).unwrap_or((sd, name))),
-                Some(hi.filter(|h| h.0 >= sd).unwrap_or((sd, name))),
-            )
-        },
-    );
+    let lo = sds.iter().copied().min_by(|a, b| a.0.total_cmp(&b.0));
+    let hi = sds.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0));
     let ((lo_sd, lo_name), (hi_sd, hi_name)) = (lo?, hi?);
     if hi_sd <= TOL && lo_sd >= 1.0 / TOL && hi_sd / lo_sd <= TOL {
         return None;

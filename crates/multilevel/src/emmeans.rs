@@ -39,6 +39,10 @@ use multilevel_numeric::tukey::ptukey_upper;
 
 use crate::{Ddf, Error, PredictScale};
 
+/// One contrast of a family: the pair of means it compares (`None` for a custom contrast),
+/// its label, and its weight per mean of the group.
+type ContrastSpec = (Option<(usize, usize)>, String, Vec<f64>);
+
 /// How the grid rows are weighted when averaging over factors (emmeans' `weights`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum EmmWeights {
@@ -655,7 +659,7 @@ pub(crate) fn finish(
         };
         let n_spec_vars = plan.spec_idx.len();
         // The family: a label and a weight per mean of a group.
-        let family: Vec<(Option<(usize, usize)>, String, Vec<f64>)> = if custom {
+        let family: Vec<ContrastSpec> = if custom {
             let names: Vec<String> = plan.rows[..n_spec]
                 .iter()
                 .map(|(l, _)| l[..n_spec_vars].join(" "))

@@ -687,9 +687,9 @@ fn ols_loglik(design: &Design, y: &[f64]) -> Result<f64, String> {
     let off = |i: usize| design.offset.as_ref().map_or(0.0, |o| o[i]);
     let mut xtx = vec![0.0; p * p];
     let mut xty = vec![0.0; p];
-    for i in 0..n {
+    for (i, &y_i) in y.iter().enumerate().take(n) {
         let wi = w(i);
-        let yi = y[i] - off(i);
+        let yi = y_i - off(i);
         for a in 0..p {
             let xa = design.x[(i, a)];
             xty[a] += wi * xa * yi;
@@ -708,9 +708,9 @@ fn ols_loglik(design: &Design, y: &[f64]) -> Result<f64, String> {
     chol.solve_in_place(&mut xty);
     let mut rss = 0.0;
     let mut logw = 0.0;
-    for i in 0..n {
+    for (i, &y_i) in y.iter().enumerate().take(n) {
         let fit: f64 = (0..p).map(|a| design.x[(i, a)] * xty[a]).sum();
-        let r = y[i] - off(i) - fit;
+        let r = y_i - off(i) - fit;
         rss += w(i) * r * r;
         logw += w(i).ln();
     }
@@ -1016,7 +1016,7 @@ mod tests {
             .collect();
         let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
         let treat: Vec<f64> = (0..n_schools * m)
-            .map(|i| ((i / m) % 2 == 0) as u8 as f64)
+            .map(|i| (i / m).is_multiple_of(2) as u8 as f64)
             .collect();
         DataFrame::new("schools")
             .with_strings("school", &refs)

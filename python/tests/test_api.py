@@ -126,8 +126,17 @@ def test_glmer_cbpp():
     assert "Generalized linear mixed model fit by maximum likelihood" in m.summary()
     p = m.predict(cbpp, re_form="~0", type="response")
     assert 0 < min(p) and max(p) < 1
-    with pytest.raises(ml.MultilevelError, match="Wald"):
-        m.confint("profile")
+    # GLMM profile intervals: lme4's confint(method = "profile"), from the committed reference
+    prof = load_reference(REFERENCE / "glmm_intervals" / "cbpp.json")["profile"]
+    ci = m.confint("profile")
+    for ref in prof:
+        row = ci[ci["term"] == ref["term"]].iloc[0]
+        width = ref["upper"] - ref["lower"]
+        for side in ("lower", "upper"):
+            assert abs(row[side] - ref[side]) < 1e-3 * max(abs(ref[side]), width), (ref, side)
+    with pytest.raises(ml.MultilevelError, match="nAGQ"):
+        ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
+                 family="binomial", nagq=0).confint("profile")
 
 
 def test_repr_html(slope):

@@ -147,6 +147,47 @@ pub fn bootstrap(
     let mut names = sv_names(design);
     names.extend(fit.fixed.iter().map(|f| f.term.clone()));
 
+    let (replicates, failed) = run_replicates(
+        nsim,
+        threads,
+        || {
+            (
+                LinearMixedModel::new(design.clone(), opts.clone()).ok(),
+                vec![0.0; n],
+            )
+        },
+        |(local, y), i| {
+            local.as_mut().and_then(|m| {
+                let mut rng = SplitMix64::for_stream(seed, i as u64);
+                simulate(design, &eta, &lambda, fit.sigma, &mut rng, y);
+                let r = m.refit(y).ok()?;
+                let mut row = theta_to_sv(m.design(), &r.theta, r.sigma);
+                row.extend(r.fixed.iter().map(|f| f.estimate));
+                row.iter().all(|v| v.is_finite()).then_some(row)
+            })
+        },
+    )?;
+    Ok(BootstrapResult {
+        failed,
+        replicates,
+        names,
+    })
+}
+
+/// Runs replicate `i = 0..nsim` in parallel (rayon; `threads = None` is rayon's default pool,
+/// `Some(t)` a pool of `t` threads), each on a per-worker state made by `init`, with a progress
+/// bar on stderr when it is a terminal. Returns the rows of the replicates that succeeded, in
+/// replicate order (so the result does not depend on the thread count), and how many failed.
+pub(crate) fn run_replicates<S, I, F>(
+    nsim: usize,
+    threads: Option<usize>,
+    init: I,
+    one: F,
+) -> Result<(Vec<Vec<f64>>, usize), InferenceError>
+where
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, usize) -> Option<Vec<f64>> + Sync + Send,
+{
     let progress = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(nsim as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -157,35 +198,19 @@ pub fn bootstrap(
         bar
     });
     let done = AtomicUsize::new(0);
-
     let run = || -> Vec<Option<Vec<f64>>> {
         (0..nsim)
             .into_par_iter()
-            .map_init(
-                || {
-                    (
-                        LinearMixedModel::new(design.clone(), opts.clone()).ok(),
-                        vec![0.0; n],
-                    )
-                },
-                |(local, y), i| {
-                    let out = local.as_mut().and_then(|m| {
-                        let mut rng = SplitMix64::for_stream(seed, i as u64);
-                        simulate(design, &eta, &lambda, fit.sigma, &mut rng, y);
-                        let r = m.refit(y).ok()?;
-                        let mut row = theta_to_sv(m.design(), &r.theta, r.sigma);
-                        row.extend(r.fixed.iter().map(|f| f.estimate));
-                        row.iter().all(|v| v.is_finite()).then_some(row)
-                    });
-                    let k = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if let Some(bar) = &progress
-                        && (k.is_multiple_of(16) || k == nsim)
-                    {
-                        bar.set_position(k as u64);
-                    }
-                    out
-                },
-            )
+            .map_init(&init, |state, i| {
+                let out = one(state, i);
+                let k = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(bar) = &progress
+                    && (k.is_multiple_of(16) || k == nsim)
+                {
+                    bar.set_position(k as u64);
+                }
+                out
+            })
             .collect()
     };
     let rows = match threads {
@@ -201,11 +226,8 @@ pub fn bootstrap(
     }
     let total = rows.len();
     let replicates: Vec<Vec<f64>> = rows.into_iter().flatten().collect();
-    Ok(BootstrapResult {
-        failed: total - replicates.len(),
-        replicates,
-        names,
-    })
+    let failed = total - replicates.len();
+    Ok((replicates, failed))
 }
 
 /// Percentile intervals from bootstrap replicates, as `boot::boot.ci(type = "perc")` (which

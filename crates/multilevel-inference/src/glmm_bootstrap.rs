@@ -9,12 +9,8 @@
 //! number of threads or the order in which they run. [`crate::percentile_intervals`] turns
 //! the replicates into percentile intervals.
 
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use multilevel_design::Design;
 use multilevel_numeric::SplitMix64;
-use rayon::prelude::*;
 
 use crate::InferenceError;
 use crate::bootstrap::BootstrapResult;
@@ -65,51 +61,17 @@ where
     }
     let names = glmm_parameter_names(design);
     let width = names.len();
-    let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(nsim as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "bootstrap {bar:40} {pos}/{len} refits ({elapsed}, eta {eta})",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    });
-    let done = AtomicUsize::new(0);
-    let run = || -> Vec<Option<Vec<f64>>> {
-        (0..nsim)
-            .into_par_iter()
-            .map_init(&init, |state, i| {
-                let mut rng = SplitMix64::for_stream(seed, i as u64);
-                let out = replicate(state, &mut rng).and_then(|(theta, beta)| {
-                    let mut row = glmm_sd_cor(design, &theta);
-                    row.extend(beta);
-                    (row.len() == width && row.iter().all(|v| v.is_finite())).then_some(row)
-                });
-                let k = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if let Some(bar) = &progress
-                    && (k.is_multiple_of(16) || k == nsim)
-                {
-                    bar.set_position(k as u64);
-                }
-                out
+    let (replicates, failed) =
+        crate::bootstrap::run_replicates(nsim, threads, init, |state, i| {
+            let mut rng = SplitMix64::for_stream(seed, i as u64);
+            replicate(state, &mut rng).and_then(|(theta, beta)| {
+                let mut row = glmm_sd_cor(design, &theta);
+                row.extend(beta);
+                (row.len() == width && row.iter().all(|v| v.is_finite())).then_some(row)
             })
-            .collect()
-    };
-    let rows = match threads {
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t.max(1))
-            .build()
-            .map_err(|e| InferenceError::Numerical(format!("cannot start {t} threads: {e}")))?
-            .install(run),
-        None => run(),
-    };
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    let total = rows.len();
-    let replicates: Vec<Vec<f64>> = rows.into_iter().flatten().collect();
+        })?;
     Ok(BootstrapResult {
-        failed: total - replicates.len(),
+        failed,
         replicates,
         names,
     })

@@ -170,3 +170,56 @@ fn errors_are_one_clear_line() {
     let out = run(&["plot", "--dataset", "sleepstudy", "-o", "x.svg", FORMULA]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn tutorial_figures_boxplot_and_estimators() {
+    // The response by group, raw and centred: one box per subject in each panel, the subject
+    // labels on the axis.
+    let svg = out_dir().join("boxplot.svg");
+    let out = plot("boxplot", &svg, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.contains("\n309\n") && text.contains("\n372\n"),
+        "subject labels"
+    );
+    assert!(text.contains("Reaction minus its Subject mean"));
+    // The four estimators on Hsb82: every student and every school mean drawn.
+    let svg = out_dir().join("estimators.svg");
+    let out = run(&[
+        "plot",
+        "--dataset",
+        "Hsb82",
+        "--kind",
+        "estimators",
+        "-o",
+        svg.to_str().unwrap(),
+        "mAch ~ ses + (1 | school)",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert_eq!(text.matches("<circle").count(), 7185 + 160);
+    for label in [
+        "OLS: slope 3.18",
+        "between: slope 5.91",
+        "within: slope 2.19",
+    ] {
+        assert!(text.contains(label), "{label}");
+    }
+    // Days does not vary between subjects: no between slope, one line.
+    let out = plot("estimators", &out_dir().join("e.svg"), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not vary between groups") && err.lines().count() == 1,
+        "{err}"
+    );
+}

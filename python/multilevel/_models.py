@@ -52,7 +52,15 @@ class _Fitted:
         self._m = model
         self._data = data
         self.formula = formula
-        self._fit = json.loads(model.result_json())
+        self._fit_cache: Optional[Dict[str, Any]] = None
+
+    @property
+    def _fit(self) -> Dict[str, Any]:
+        """The fit's results (the library's JSON report), read on first use so that the call
+        that fits does not pay for it."""
+        if self._fit_cache is None:
+            self._fit_cache = json.loads(self._m.result_json())
+        return self._fit_cache
 
     # ---- numbers -------------------------------------------------------------------------
     @property
@@ -321,8 +329,10 @@ class _Fitted:
 
     def plot(self, kind: str = "caterpillar") -> "Figure":
         """A figure of the fit as SVG (shown inline in notebooks; ``bytes(fig)`` or
-        ``fig.save(path)``): "caterpillar", "residuals", "shrinkage" or "groups"."""
-        return Figure(self._m.plot_svg(kind))
+        ``fig.save(path)``, ``fig.png``): "caterpillar", "residuals", "shrinkage", "groups",
+        "boxplot" (the response by group, raw and centred) or "estimators" (OLS, between,
+        within and random-effects slopes)."""
+        return Figure(self._m.plot_svg(kind), lambda: self._m.plot_png(kind))
 
     def compare(self, *others: "_Fitted") -> "ComparisonTable":
         """Likelihood-ratio tests against other models (lme4's ``anova(m1, m2, ...)``)."""
@@ -330,10 +340,13 @@ class _Fitted:
 
 
 class Figure:
-    """An SVG figure: ``.svg`` the text, ``bytes(fig)`` its UTF-8 bytes, ``.save(path)``."""
+    """A figure: ``.svg`` the SVG text, ``.png`` the bytes of a PNG file (drawn on first use),
+    ``bytes(fig)`` the SVG's UTF-8 bytes, ``.save(path)`` (SVG or PNG by the file name)."""
 
-    def __init__(self, svg: str):
+    def __init__(self, svg: str, png: Optional[Any] = None):
         self.svg = svg
+        self._png_source = png
+        self._png: Optional[bytes] = None
 
     def __bytes__(self) -> bytes:
         return self.svg.encode("utf-8")
@@ -341,8 +354,21 @@ class Figure:
     def _repr_svg_(self) -> str:
         return self.svg
 
+    @property
+    def png(self) -> bytes:
+        """The figure as the bytes of a PNG file."""
+        if self._png is None:
+            if self._png_source is None:
+                raise ValueError("this figure has no PNG rendering; hint: use .svg")
+            self._png = bytes(self._png_source())
+        return self._png
+
     def save(self, path: str) -> None:
-        """Write the SVG file."""
+        """Write the figure: PNG when ``path`` ends in ``.png``, otherwise SVG."""
+        if str(path).lower().endswith(".png"):
+            with open(path, "wb") as f:
+                f.write(self.png)
+            return
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.svg)
 

@@ -16,6 +16,7 @@ use multilevel::{
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use std::borrow::Cow;
 
 mod arrow_in;
@@ -34,8 +35,10 @@ fn py_err(e: impl std::fmt::Display) -> PyErr {
 }
 
 /// One column as the Python side sends it: `(name, kind, values, levels, ordered)` where
-/// `kind` is `"num"` (values: floats, `None` or NaN missing) or `"factor"` (values: 0-based
-/// codes, negative missing; levels: labels in level order).
+/// `kind` is `"num"` (values: floats, `None` or NaN missing), `"factor"` (values: 0-based
+/// codes, negative missing; levels: labels in level order), or their raw-buffer forms from
+/// NumPy: `"f64"` (bytes of native float64, NaN missing) and `"codes"` (bytes of native int32
+/// codes, negative missing).
 type PyColumn<'py> = (String, String, Bound<'py, PyAny>, Option<Vec<String>>, bool);
 
 /// A data table read through the Arrow PyCapsule interface (see [`arrow_in`]), held by Python
@@ -92,6 +95,22 @@ fn build_frame(name: &str, columns: &[PyColumn<'_>]) -> PyResult<DataFrame> {
                 let v = v.into_iter().map(|x| x.filter(|x| !x.is_nan())).collect();
                 df.with_numeric_opt(col, v).map_err(py_err)?
             }
+            "f64" => {
+                let bytes = values.cast::<PyBytes>()?.as_bytes();
+                let v = native_chunks::<8>(col, bytes)?
+                    .map(|b| Some(f64::from_ne_bytes(b)).filter(|x| !x.is_nan()))
+                    .collect();
+                df.with_numeric_opt(col, v).map_err(py_err)?
+            }
+            "codes" => {
+                let bytes = values.cast::<PyBytes>()?.as_bytes();
+                let codes = native_chunks::<4>(col, bytes)?
+                    .map(|b| u32::try_from(i32::from_ne_bytes(b)).ok())
+                    .collect();
+                let levels = levels.clone().unwrap_or_default();
+                df.with_factor_opt(col, codes, levels, ordered)
+                    .map_err(py_err)?
+            }
             "factor" => {
                 let codes: Vec<i64> = values.extract()?;
                 let levels = levels.clone().unwrap_or_default();
@@ -107,6 +126,22 @@ fn build_frame(name: &str, columns: &[PyColumn<'_>]) -> PyResult<DataFrame> {
         };
     }
     Ok(df)
+}
+
+/// The `N`-byte values of a raw column buffer (NumPy's `tobytes()`, native byte order).
+fn native_chunks<'b, const N: usize>(
+    col: &str,
+    bytes: &'b [u8],
+) -> PyResult<impl Iterator<Item = [u8; N]> + 'b> {
+    if !bytes.len().is_multiple_of(N) {
+        return Err(py_err(format!(
+            "column `{col}`: a buffer of {} bytes is not a whole number of {N}-byte values; hint: pass the column as a list",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(N)
+        .map(|c| <[u8; N]>::try_from(c).unwrap_or([0; N])))
 }
 
 /// The columns of a data table in the form [`build_frame`] reads (for the embedded data sets).
@@ -236,26 +271,56 @@ fn coef_json(m: &dyn MixedModel) -> PyResult<String> {
 }
 
 fn plot_svg(m: &dyn MixedModel, kind: &str, reml: bool) -> PyResult<String> {
+    match draw(m, kind, reml, false)? {
+        Image::Svg(s) => Ok(s),
+        Image::Png(_) => Err(py_err("internal error: an SVG figure came back as PNG")),
+    }
+}
+
+fn plot_png(m: &dyn MixedModel, kind: &str, reml: bool) -> PyResult<Vec<u8>> {
+    match draw(m, kind, reml, true)? {
+        Image::Png(b) => Ok(b),
+        Image::Svg(_) => Err(py_err("internal error: a PNG figure came back as SVG")),
+    }
+}
+
+/// A rendered figure.
+enum Image {
+    Svg(String),
+    Png(Vec<u8>),
+}
+
+/// `fig` rendered as PNG bytes or SVG text at its default size.
+fn render<F: multilevel::plot::Figure>(
+    fig: &F,
+    png: bool,
+) -> Result<Image, multilevel::plot::PlotError> {
+    if png {
+        multilevel::plot::render_png_bytes(fig, None).map(Image::Png)
+    } else {
+        multilevel::plot::render_svg_string(fig, None).map(Image::Svg)
+    }
+}
+
+/// Draw the figure `kind` of `m`.
+fn draw(m: &dyn MixedModel, kind: &str, reml: bool, png: bool) -> PyResult<Image> {
     use multilevel::plot;
-    let svg = match kind {
-        "caterpillar" => {
-            plot::figures::caterpillar(m.summary()).and_then(|f| plot::render_svg_string(&f, None))
+    let out = match kind {
+        "caterpillar" => plot::figures::caterpillar(m.summary()).and_then(|f| render(&f, png)),
+        "residuals" => plot::figures::residuals(m.summary()).and_then(|f| render(&f, png)),
+        "shrinkage" => {
+            plot::figures::shrinkage(m.design(), m.summary()).and_then(|f| render(&f, png))
         }
-        "residuals" => {
-            plot::figures::residuals(m.summary()).and_then(|f| plot::render_svg_string(&f, None))
-        }
-        "shrinkage" => plot::figures::shrinkage(m.design(), m.summary())
-            .and_then(|f| plot::render_svg_string(&f, None)),
-        "groups" => {
-            plot::figures::groups(m.design(), reml).and_then(|f| plot::render_svg_string(&f, None))
-        }
+        "groups" => plot::figures::groups(m.design(), reml).and_then(|f| render(&f, png)),
+        "boxplot" => plot::figures::boxplot(m.design()).and_then(|f| render(&f, png)),
+        "estimators" => plot::figures::estimators(m.design(), reml).and_then(|f| render(&f, png)),
         other => {
             return Err(py_err(format!(
-                "unknown figure `{other}`; hint: use caterpillar, residuals, shrinkage or groups"
+                "unknown figure `{other}`; hint: use caterpillar, residuals, shrinkage, groups, boxplot or estimators"
             )));
         }
     };
-    svg.map_err(py_err)
+    out.map_err(py_err)
 }
 
 type PredictOut = (Vec<Option<f64>>, Option<Vec<Option<f64>>>, usize);
@@ -427,6 +492,12 @@ impl Lmm {
         plot_svg(&self.model, kind, self.model.options().reml)
     }
 
+    /// A figure of the fit as PNG bytes.
+    fn plot_png<'py>(&self, py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = plot_png(&self.model, kind, self.model.options().reml)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
     /// Names of the fixed-effect coefficients.
     fn fixef_names(&self) -> Vec<String> {
         self.model.fixef_names().to_vec()
@@ -553,6 +624,12 @@ impl Glmm {
     /// A figure as SVG text (see [`plot_svg`]).
     fn plot_svg(&self, kind: &str) -> PyResult<String> {
         plot_svg(&self.model, kind, false)
+    }
+
+    /// A figure of the fit as PNG bytes.
+    fn plot_png<'py>(&self, py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = plot_png(&self.model, kind, false)?;
+        Ok(PyBytes::new(py, &bytes))
     }
 
     /// Names of the fixed-effect coefficients.

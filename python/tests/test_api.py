@@ -157,6 +157,17 @@ def test_figures_are_svg(slope, kind):
     assert b"Subject" in data
 
 
+def test_figures_as_png(slope, tmp_path):
+    fig = slope.plot("caterpillar")
+    png = fig.png
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    path = tmp_path / "fig.png"
+    fig.save(str(path))
+    assert path.read_bytes() == png
+    fig.save(str(tmp_path / "fig.svg"))
+    assert (tmp_path / "fig.svg").read_bytes() == bytes(fig)
+
+
 def test_unknown_figure_is_an_error(slope):
     with pytest.raises(ml.MultilevelError, match="unknown figure"):
         slope.plot("pie")

@@ -64,9 +64,52 @@ def test_each_library_goes_through_arrow_and_gives_the_same_fit(sleep_plain):
     }
     for what, t in tables.items():
         d = _data.to_data(t, "d", {"Reaction", "Days", "Subject"})
-        assert isinstance(d, _ext.Frame), what
-        assert sorted(d.column_names) == ["Days", "Reaction", "Subject"], what
+        if what == "pandas categorical":
+            # NumPy columns and text categoricals skip Arrow: raw buffers (see below).
+            assert [(c[0], c[1]) for c in d] == [("Days", "f64"), ("Reaction", "f64"),
+                                                 ("Subject", "codes")], what
+        else:
+            assert isinstance(d, _ext.Frame), what
+            assert sorted(d.column_names) == ["Days", "Reaction", "Subject"], what
         _same_fit(ml.lmer(FORMULA, t), reference)
+
+
+def test_pandas_numpy_columns_go_as_raw_buffers(sleep_plain):
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    d = dict(sleep_plain)
+    d["late"] = [x >= 5 for x in d["Days"]]
+    d["Days"] = [int(x) for x in d["Days"]]
+    d["Reaction"] = list(d["Reaction"])
+    d["Reaction"][0] = None
+    d["Subject"] = list(d["Subject"])
+    d["Subject"][5] = None
+    levels = sorted({s for s in d["Subject"] if s is not None}, reverse=True)
+    df = pd.DataFrame({
+        "Reaction": np.array([np.nan if v is None else v for v in d["Reaction"]]),
+        "Days": np.array(d["Days"], dtype=np.int64),
+        "late": np.array(d["late"], dtype=bool),
+        "Subject": pd.Categorical(d["Subject"], categories=levels, ordered=False),
+        "unused": ["x"] * len(d["Days"]),  # a text column the formula does not read
+    })
+    formula = "Reaction ~ Days + late + (1 | Subject)"
+    cols = _data.to_data(df, "d", {"Reaction", "Days", "late", "Subject"})
+    assert [c[1] for c in cols] == ["f64", "f64", "codes", "f64"]
+    m = ml.lmer(formula, df)
+    # The same data column by column (a dict of lists) and through Arrow.
+    plain = {"Reaction": d["Reaction"], "Days": [float(x) for x in d["Days"]],
+             "late": d["late"], "Subject": pd.Categorical(d["Subject"], categories=levels)}
+    ref = ml.lmer(formula, plain)
+    _same_fit(m, ref)
+    assert (m.nobs, m.n_dropped) == (178, 2)
+    # The level order of the categorical is kept (the first level is the largest label).
+    assert list(m.ranef["grp"])[0] == levels[0]
+    assert list(ref.ranef["grp"])[0] == levels[0]  # a bare Categorical in a dict too
+    pa = pytest.importorskip("pyarrow")
+    _same_fit(ml.lmer(formula, pa.Table.from_pandas(df, preserve_index=False)), ref)
+    # Nullable extension dtypes and text columns among the wanted ones take the other routes.
+    assert isinstance(_data.to_data(df.astype({"Days": "Int64"}), "d", {"Days"}), _ext.Frame)
+    assert isinstance(_data.to_data(df, "d", {"unused", "Days"}), _ext.Frame)
 
 
 def test_any_arrow_capsule_object_stream_or_array(sleep_plain):

@@ -15,12 +15,16 @@ Examples:
   multilevel plot --dataset sleepstudy --kind shrinkage -o shrinkage.png \"Reaction ~ Days + (Days | Subject)\"
   multilevel plot --dataset sleepstudy --kind residuals -o resid.png \"Reaction ~ Days + (Days | Subject)\"
   multilevel plot --dataset sleepstudy --kind profile -o profile.svg \"Reaction ~ Days + (Days | Subject)\"
+  multilevel plot --dataset Hsb82 --kind boxplot -o schools.png \"mAch ~ ses + (1 | school)\"
+  multilevel plot --dataset Hsb82 --kind estimators -o estimators.svg \"mAch ~ ses + (1 | school)\"
 
 The format follows the file name (.svg or .png). Kinds: groups (data and per-group lines of
 pooled OLS, random intercept and random intercept + slope; needs `y ~ x + (x | g)`),
 caterpillar (conditional modes ± 1.96 √condVar), shrinkage (per-group OLS → mixed-model
 coefficients), residuals (residuals vs fitted, normal QQ plots), profile (ζ of every parameter
-from the profiled ML deviance, as lme4's profile()).";
+from the profiled ML deviance, as lme4's profile()), boxplot (the response by group, raw and
+centred on the group means), estimators (pooled OLS, between, within and random-effects slopes
+over the data and the group means; needs `y ~ x + (1 | g)`).";
 
 /// Kind of figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,6 +39,10 @@ pub enum Kind {
     Residuals,
     /// Profile ζ plots of every parameter.
     Profile,
+    /// The response by group as boxplots, raw and centred on the group means.
+    Boxplot,
+    /// OLS, between, within and random-effects slopes over the data (`y ~ x + (1 | g)`).
+    Estimators,
 }
 
 /// Arguments of `multilevel plot`.
@@ -82,11 +90,15 @@ pub fn run(a: &PlotArgs) -> Result<()> {
             data.name()
         ),
     };
-    if a.kind == Kind::Groups {
-        // The groups figure fits its own per-group lines and models from the design.
+    if matches!(a.kind, Kind::Groups | Kind::Boxplot | Kind::Estimators) {
+        // These figures compute their own lines and models from the design.
         let design = multilevel::build_design(&a.formula, &data, &opts).map_err(cli_error)?;
         note_dropped(design.n_dropped_missing);
-        return write(&figures::groups(&design, opts.reml)?, a);
+        return match a.kind {
+            Kind::Boxplot => write(&figures::boxplot(&design)?, a),
+            Kind::Estimators => write(&figures::estimators(&design, opts.reml)?, a),
+            _ => write(&figures::groups(&design, opts.reml)?, a),
+        };
     }
     // One fit serves the other figures.
     let model = multilevel::lmer(&a.formula, &data, &opts).map_err(cli_error)?;
@@ -95,6 +107,8 @@ pub fn run(a: &PlotArgs) -> Result<()> {
     let fit = model.summary();
     match a.kind {
         Kind::Groups => write(&figures::groups(design, opts.reml)?, a),
+        Kind::Boxplot => write(&figures::boxplot(design)?, a),
+        Kind::Estimators => write(&figures::estimators(design, opts.reml)?, a),
         Kind::Caterpillar => write(&figures::caterpillar(fit)?, a),
         Kind::Shrinkage => write(&figures::shrinkage(design, fit)?, a),
         Kind::Residuals => write(&figures::residuals(fit)?, a),
@@ -115,6 +129,8 @@ fn run_glmm(a: &PlotArgs) -> Result<()> {
             match a.kind {
                 Kind::Groups => "groups",
                 Kind::Shrinkage => "shrinkage",
+                Kind::Boxplot => "boxplot",
+                Kind::Estimators => "estimators",
                 _ => "profile",
             }
         );

@@ -17,7 +17,6 @@
 //! order in which replicates run. The streams are not R's, so the numbers differ from lme4's
 //! draws; only the distribution is the same.
 
-use std::io::IsTerminal;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use multilevel_design::Design;
@@ -188,15 +187,7 @@ where
     I: Fn() -> S + Sync + Send,
     F: Fn(&mut S, usize) -> Option<Vec<f64>> + Sync + Send,
 {
-    let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(nsim as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "bootstrap {bar:40} {pos}/{len} refits ({elapsed}, eta {eta})",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    });
+    let progress = crate::progress::bar(nsim, "bootstrap", "refits");
     let done = AtomicUsize::new(0);
     let run = || -> Vec<Option<Vec<f64>>> {
         (0..nsim)

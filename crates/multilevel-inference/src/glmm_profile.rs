@@ -287,7 +287,8 @@ pub fn glmm_profile_confint(
     let z = multilevel_numeric::dist::qnorm(0.5 + level / 2.0);
     let mut profiler = GlmmProfiler::new(design, family, fit, n_agq)?;
     let params = profiler.parameters().to_vec();
-    Ok(params
+    let progress = crate::progress::bar(params.len(), "profile", "parameters");
+    let intervals: Vec<Interval> = params
         .into_iter()
         .enumerate()
         .map(|(i, p)| {
@@ -300,11 +301,18 @@ pub fn glmm_profile_confint(
                 p.bounds.0,
                 p.bounds.1,
             );
+            if let Some(bar) = &progress {
+                bar.inc(1);
+            }
             Interval {
                 term: p.name,
                 lower: lim.lower,
                 upper: lim.upper,
             }
         })
-        .collect())
+        .collect();
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(intervals)
 }

@@ -104,6 +104,7 @@ mod methods;
 mod model;
 mod numderiv;
 mod profile;
+mod progress;
 mod varpar;
 mod wald_chisq;
 

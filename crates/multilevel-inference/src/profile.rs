@@ -447,7 +447,8 @@ pub fn profile_confint(
     let z = multilevel_numeric::dist::qnorm(0.5 + level / 2.0);
     let mut profiler = Profiler::new(design, fit)?;
     let params = profiler.parameters().to_vec();
-    Ok(params
+    let progress = crate::progress::bar(params.len(), "profile", "parameters");
+    let intervals: Vec<Interval> = params
         .into_iter()
         .enumerate()
         .map(|(i, p)| {
@@ -459,11 +460,18 @@ pub fn profile_confint(
                 p.bounds.0,
                 p.bounds.1,
             );
+            if let Some(bar) = &progress {
+                bar.inc(1);
+            }
             Interval {
                 term: p.name,
                 lower: lim.lower,
                 upper: lim.upper,
             }
         })
-        .collect())
+        .collect();
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(intervals)
 }

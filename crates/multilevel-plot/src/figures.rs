@@ -9,8 +9,9 @@ use multilevel_lmm::{FitResult, LinearMixedModel, LmmOptions, RanefTable};
 use multilevel_numeric::Cholesky;
 
 use crate::{
-    CaterpillarData, CaterpillarPanel, FittedLine, GroupsData, LinesPanel, PlotError, ProfileData,
-    ProfilePanel, QqPanel, ResidualsData, ShrinkageData, ShrinkageGroup,
+    BoxPanel, BoxplotData, CaterpillarData, CaterpillarPanel, EstimatorLine, EstimatorsData,
+    FittedLine, GroupsData, LinesPanel, PlotError, ProfileData, ProfilePanel, QqPanel,
+    ResidualsData, ShrinkageData, ShrinkageGroup,
 };
 
 /// `z_{0.975}`, the half-width factor of the 95 % intervals of the caterpillar plot.
@@ -110,6 +111,7 @@ pub fn groups(design: &Design, reml: bool) -> Result<GroupsData, PlotError> {
         t.k = 1;
         t.z = vec![1.0; n];
         t.col_names = vec!["(Intercept)".to_string()];
+        t.structure = multilevel_design::CovarianceSpec::unstructured(1);
     }
     ri.formula = format!("{} ~ {xname} + (1 | {g})", design.response_name);
     let fit_ri = LinearMixedModel::new(ri, lmm_options(reml))?.fit()?;
@@ -533,5 +535,196 @@ pub fn profile(
             "signed square root of the profiled ML deviance (as lme4's profile()); grey lines: ζ = ±z of the 50, 80, 90, 95 and 99 % levels"
                 .into(),
         ),
+    })
+}
+
+/// The response less its offset, if any.
+fn response_less_offset(design: &Design) -> Vec<f64> {
+    match &design.offset {
+        Some(o) => design.y.iter().zip(o).map(|(y, o)| y - o).collect(),
+        None => design.y.clone(),
+    }
+}
+
+/// Data of the `boxplot` figure: the response by level of the first grouping factor of the
+/// formula, raw and centred on the group means (the within-group spread the random intercept
+/// leaves to the residual), groups sorted by their raw median.
+///
+/// # Errors
+/// [`PlotError::Unsupported`] when the formula has no random-effects term.
+pub fn boxplot(design: &Design) -> Result<BoxplotData, PlotError> {
+    let Some(term) = design.terms.iter().min_by_key(|t| t.formula_order) else {
+        return Err(PlotError::Unsupported(format!(
+            "the boxplot figure shows the response by group, but the formula `{}` has no grouping factor; hint: add a random-effects term such as `(1 | g)`",
+            design.formula
+        )));
+    };
+    let y = response_less_offset(design);
+    let ng = term.levels.len();
+    let mut raw: Vec<Vec<f64>> = vec![Vec::new(); ng];
+    for (&v, &g) in y.iter().zip(&term.refs) {
+        if let Some(bucket) = raw.get_mut(g as usize) {
+            bucket.push(v);
+        }
+    }
+    let median = |v: &[f64]| crate::BoxStats::of(v).map_or(f64::INFINITY, |s| s.median);
+    let mut order: Vec<usize> = (0..ng).filter(|&g| !raw[g].is_empty()).collect();
+    order.sort_by(|&a, &b| median(&raw[a]).total_cmp(&median(&raw[b])).then(a.cmp(&b)));
+    let centred: Vec<Vec<f64>> = order
+        .iter()
+        .map(|&g| {
+            let v = &raw[g];
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            v.iter().map(|x| x - mean).collect()
+        })
+        .collect();
+    let r = &design.response_name;
+    let g = &term.group;
+    Ok(BoxplotData {
+        title: format!("{r} by {g}"),
+        x_label: g.clone(),
+        group_names: order.iter().map(|&i| term.levels[i].clone()).collect(),
+        panels: vec![
+            BoxPanel {
+                title: r.clone(),
+                values: order.iter().map(|&i| raw[i].clone()).collect(),
+            },
+            BoxPanel {
+                title: format!("{r} minus its {g} mean"),
+                values: centred,
+            },
+        ],
+        note: Some(format!(
+            "{} groups by median; boxes: Tukey's hinges and median; whiskers: 1.5 box lengths",
+            order.len()
+        )),
+    })
+}
+
+/// Data of the `estimators` figure for a model `y ~ x + (… | g)`: the slope of y on x by
+/// pooled OLS, between groups (OLS on the group means), within groups (OLS on the deviations
+/// from the group means; the line passes through the grand means) and random effects (the
+/// random-intercept mixed model `y ~ x + (1 | g)`, REML or ML as asked), as the exploratory
+/// workflow's table of estimators reports them.
+///
+/// # Errors
+/// [`PlotError::Unsupported`] unless the fixed part is `(Intercept), x` with a grouping
+/// factor; [`PlotError::BadData`] when x does not vary within or between groups; the refit's
+/// error.
+pub fn estimators(design: &Design, reml: bool) -> Result<EstimatorsData, PlotError> {
+    let term = design.terms.iter().min_by_key(|t| t.formula_order);
+    let (Some(term), true) = (
+        term,
+        design.x_names.len() == 2 && design.x_names[0] == "(Intercept)",
+    ) else {
+        return Err(PlotError::Unsupported(format!(
+            "the estimators figure needs a model of the form `y ~ x + (1 | g)` (an intercept, one covariate x and a grouping factor g), but the formula is `{}`; hint: for other models use --kind caterpillar, shrinkage, residuals or profile",
+            design.formula
+        )));
+    };
+    let n = design.nobs();
+    let x = x_col(design, 1);
+    let y = response_less_offset(design);
+    let ng = term.levels.len();
+    let mut sums = vec![(0.0, 0.0, 0usize); ng];
+    for ((&xi, &yi), &g) in x.iter().zip(&y).zip(&term.refs) {
+        if let Some(s) = sums.get_mut(g as usize) {
+            s.0 += xi;
+            s.1 += yi;
+            s.2 += 1;
+        }
+    }
+    let means: Vec<(f64, f64)> = sums
+        .iter()
+        .filter(|s| s.2 > 0)
+        .map(|&(sx, sy, c)| (sx / c as f64, sy / c as f64))
+        .collect();
+    let ols = |pts: &mut dyn Iterator<Item = (f64, f64)>| -> Option<(f64, f64)> {
+        let pts: Vec<(f64, f64)> = pts.collect();
+        let m = pts.len() as f64;
+        let (mx, my) = (
+            pts.iter().map(|p| p.0).sum::<f64>() / m,
+            pts.iter().map(|p| p.1).sum::<f64>() / m,
+        );
+        let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        (sxx > 0.0).then(|| (my - sxy / sxx * mx, sxy / sxx))
+    };
+    let no_variation = |what: &str| {
+        PlotError::BadData(format!(
+            "`{}` does not vary {what}, so its {what} slope is not defined",
+            design.x_names[1]
+        ))
+    };
+    let pooled =
+        ols(&mut x.iter().copied().zip(y.iter().copied())).ok_or_else(|| no_variation("at all"))?;
+    let between = ols(&mut means.iter().copied()).ok_or_else(|| no_variation("between groups"))?;
+    let group_mean = |i: usize| {
+        let (sx, sy, c) = sums[term.refs[i] as usize];
+        (sx / c as f64, sy / c as f64)
+    };
+    let (mut sxx, mut sxy) = (0.0, 0.0);
+    for i in 0..n {
+        let (mx, my) = group_mean(i);
+        sxx += (x[i] - mx).powi(2);
+        sxy += (x[i] - mx) * (y[i] - my);
+    }
+    if sxx <= 0.0 {
+        return Err(no_variation("within groups"));
+    }
+    let within_slope = sxy / sxx;
+    let (gx, gy) = (
+        x.iter().sum::<f64>() / n as f64,
+        y.iter().sum::<f64>() / n as f64,
+    );
+
+    // The random-intercept model on the same rows and grouping factor.
+    let mut ri = design.clone();
+    let mut t = term.clone();
+    t.k = 1;
+    t.z = vec![1.0; n];
+    t.col_names = vec!["(Intercept)".to_string()];
+    t.structure = multilevel_design::CovarianceSpec::unstructured(1);
+    t.formula_order = 0;
+    ri.terms = vec![t];
+    ri.formula = format!(
+        "{} ~ {} + (1 | {})",
+        design.response_name, design.x_names[1], term.group
+    );
+    let fit = LinearMixedModel::new(ri, lmm_options(reml))?.fit()?;
+    let line = |label: &str, (intercept, slope): (f64, f64)| EstimatorLine {
+        label: label.to_string(),
+        intercept,
+        slope,
+    };
+    Ok(EstimatorsData {
+        title: format!(
+            "{} ~ {}: four estimators of the slope ({})",
+            design.response_name, design.x_names[1], term.group
+        ),
+        x_label: design.x_names[1].clone(),
+        y_label: design.response_name.clone(),
+        x,
+        y,
+        group_means: means,
+        lines: vec![
+            line("OLS", pooled),
+            line("between", between),
+            line("within", (gy - within_slope * gx, within_slope)),
+            line(
+                "random effects",
+                (
+                    beta_named(&fit, "(Intercept)"),
+                    beta_named(&fit, &design.x_names[1]),
+                ),
+            ),
+        ],
+        note: Some(format!(
+            "grey: observations; black: the {} {} means; random effects: y ~ x + (1 | {}), {}",
+            ng,
+            term.group,
+            term.group,
+            if reml { "REML" } else { "ML" }
+        )),
     })
 }

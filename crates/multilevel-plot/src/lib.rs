@@ -1,6 +1,6 @@
 //! Figures of multilevel fits, drawn with [plotters](https://docs.rs/plotters) to SVG or PNG.
 //!
-//! Five kinds of figure, each drawn by one function from plain data (so it can be tested and
+//! Several kinds of figure, each drawn by one function from plain data (so it can be tested and
 //! fed from anything), plus [`figures`], which computes that data from a
 //! [`Design`](multilevel_design::Design) and its [`FitResult`](multilevel_lmm::FitResult):
 //!
@@ -12,6 +12,8 @@
 //! | residuals vs fitted, normal QQ of residuals and random effects | [`ResidualsData`] | [`ResidualsData::draw`] | [`figures::residuals`] |
 //! | profile ζ of each parameter | [`ProfileData`] | [`ProfileData::draw`] | [`figures::profile`] |
 //! | power curve with binomial intervals | [`PowerCurveData`] | [`PowerCurveData::draw`] | the facade's `power` |
+//! | the response by group, raw and centred on the group means | [`BoxplotData`] | [`BoxplotData::draw`] | [`figures::boxplot`] |
+//! | OLS, between, within and random-effects slopes over the data | [`EstimatorsData`] | [`EstimatorsData::draw`] | [`figures::estimators`] |
 //!
 //! Every data type implements [`Figure`]; [`save`] writes any figure to a file whose
 //! extension (`.svg` or `.png`) picks the format. Text is set in DejaVu Sans, which is embedded
@@ -43,15 +45,17 @@ mod profile;
 mod render;
 mod residuals;
 mod shrinkage;
+mod tutorial;
 
 pub use caterpillar::{CaterpillarData, CaterpillarPanel};
 pub use groups::{FittedLine, GroupsData, LinesPanel};
 pub use palette::{OKABE_ITO, group_colour, viridis};
 pub use power::PowerCurveData;
 pub use profile::{ProfileData, ProfilePanel};
-pub use render::{Figure, ImageFormat, register_fonts, render_svg_string, save};
+pub use render::{Figure, ImageFormat, register_fonts, render_png_bytes, render_svg_string, save};
 pub use residuals::{QqPanel, ResidualsData};
 pub use shrinkage::{ShrinkageData, ShrinkageGroup};
+pub use tutorial::{BoxPanel, BoxStats, BoxplotData, EstimatorLine, EstimatorsData};
 
 /// Errors of the figure functions.
 #[derive(Debug, thiserror::Error)]

@@ -113,17 +113,32 @@ pub fn save<F: Figure>(fig: &F, path: &Path, size: Option<(u32, u32)>) -> Result
             std::fs::write(path, text).map_err(|e| write_err(e.to_string()))
         }
         ImageFormat::Png => {
-            let mut rgb = vec![255u8; size.0 as usize * size.1 as usize * 3];
-            {
-                let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
-                root.fill(&WHITE)?;
-                fig.draw_on(&root)?;
-                root.present()?;
-            }
-            let bytes = encode_png(&rgb, size).map_err(|e| write_err(e.to_string()))?;
+            let bytes = render_png_bytes(fig, Some(size))?;
             std::fs::write(path, bytes).map_err(|e| write_err(e.to_string()))
         }
     }
+}
+
+/// The figure as the bytes of a PNG file (for callers that keep it in memory, such as the
+/// Python package's notebook display).
+///
+/// # Errors
+/// As [`save`], without the file errors; [`PlotError::Draw`] when the PNG cannot be encoded.
+pub fn render_png_bytes<F: Figure>(
+    fig: &F,
+    size: Option<(u32, u32)>,
+) -> Result<Vec<u8>, PlotError> {
+    let size = size.unwrap_or_else(|| fig.default_size());
+    check_size(size)?;
+    register_fonts()?;
+    let mut rgb = vec![255u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        fig.draw_on(&root)?;
+        root.present()?;
+    }
+    encode_png(&rgb, size).map_err(|e| PlotError::Draw(format!("cannot encode the PNG: {e}")))
 }
 
 /// PNG bytes of an RGB buffer: an indexed (palette) image when there are at most 256

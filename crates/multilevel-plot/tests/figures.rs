@@ -295,3 +295,91 @@ fn bad_output_names_and_sizes_are_clear_errors() {
         Err(PlotError::BadData(_))
     ));
 }
+
+/// The design of `formula` on an embedded data set.
+fn design_on(dataset: &str, formula: &str) -> Design {
+    let d = multilevel_datasets::get(dataset).unwrap();
+    let opts = multilevel_frame::ReadOptions {
+        factor_columns: d.factors.iter().map(|s| s.to_string()).collect(),
+        ordered_columns: Vec::new(),
+    };
+    let data = multilevel_frame::DataFrame::from_csv_str(d.name, d.csv, &opts).unwrap();
+    let parsed = multilevel_formula::parse(formula).unwrap();
+    let frame = multilevel_frame::ModelFrame::new(&parsed, &data, &Default::default()).unwrap();
+    let mut design = multilevel_design::build_design(&parsed, &frame).unwrap();
+    design.formula = formula.to_string();
+    design
+}
+
+#[test]
+fn estimators_figure_draws_the_slopes_r_estimates() {
+    // OLS (lm), between and within (plm) and the REML random intercept (lme4) of
+    // `mAch ~ ses` by school, from the committed reference of the exploratory workflow.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/reference/workflow/hsb82.json"),
+    )
+    .unwrap();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let est = |k: &str, i: usize| r[k]["estimate"][i].as_f64().unwrap();
+    let d = design_on("Hsb82", "mAch ~ ses + (1 | school)");
+    let fig = figures::estimators(&d, true).unwrap();
+    let labels: Vec<&str> = fig.lines.iter().map(|l| l.label.as_str()).collect();
+    assert_eq!(labels, ["OLS", "between", "within", "random effects"]);
+    let close = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * b.abs().max(1.0);
+    let l = &fig.lines;
+    assert!(close(l[0].intercept, est("ols", 0), 1e-10) && close(l[0].slope, est("ols", 1), 1e-10));
+    assert!(close(l[1].intercept, est("between", 0), 1e-10));
+    assert!(close(l[1].slope, est("between", 1), 1e-10));
+    assert!(close(l[2].slope, est("within", 0), 1e-10));
+    // The within line passes through the grand means.
+    let n = d.nobs() as f64;
+    let (gx, gy) = (
+        (0..d.nobs()).map(|i| d.x[(i, 1)]).sum::<f64>() / n,
+        d.y.iter().sum::<f64>() / n,
+    );
+    assert!(close(l[2].intercept + l[2].slope * gx, gy, 1e-12));
+    assert!(
+        close(l[3].intercept, est("random", 0), 5e-5) && close(l[3].slope, est("random", 1), 5e-5)
+    );
+    assert_eq!(fig.group_means.len(), 160);
+    let svg = check_both(&fig, "estimators");
+    assert_eq!(count(&svg, "circle"), 7185 + 160);
+    // The model must have an intercept, one covariate and a grouping factor.
+    let bad = figures::estimators(&design_on("Hsb82", "mAch ~ ses + sx + (1 | school)"), true);
+    assert!(matches!(bad, Err(PlotError::Unsupported(_))));
+    let flat = figures::estimators(&design("Reaction ~ Days + (1 | Subject)"), true);
+    assert!(matches!(flat, Err(PlotError::BadData(m)) if m.contains("between groups")));
+}
+
+#[test]
+fn boxplot_figure_groups_sorted_by_median_and_centred() {
+    let d = design("Reaction ~ Days + (Days | Subject)");
+    let fig = figures::boxplot(&d).unwrap();
+    assert_eq!(fig.group_names.len(), 18);
+    assert_eq!(fig.panels.len(), 2);
+    let medians: Vec<f64> = fig.panels[0]
+        .values
+        .iter()
+        .map(|v| multilevel_plot::BoxStats::of(v).unwrap().median)
+        .collect();
+    assert!(medians.windows(2).all(|w| w[0] <= w[1]));
+    // R: sort(tapply(Reaction, Subject, median)) starts 309 214.79605, 310 233.58080.
+    assert_eq!(fig.group_names[..2], ["309", "310"]);
+    assert!((medians[0] - 214.79605).abs() < 1e-9 && (medians[1] - 233.5808).abs() < 1e-9);
+    for (raw, centred) in fig.panels[0].values.iter().zip(&fig.panels[1].values) {
+        assert_eq!(raw.len(), 10);
+        let mean = raw.iter().sum::<f64>() / 10.0;
+        assert!(
+            centred
+                .iter()
+                .zip(raw)
+                .all(|(c, r)| (c - (r - mean)).abs() < 1e-9)
+        );
+    }
+    let svg = check_both(&fig, "boxplot");
+    assert!(svg.contains("309"));
+    let mut no_groups = d.clone();
+    no_groups.terms.clear();
+    let none = figures::boxplot(&no_groups);
+    assert!(matches!(none, Err(PlotError::Unsupported(_))));
+}

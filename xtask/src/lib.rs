@@ -19,6 +19,7 @@ pub mod inference_refs;
 pub mod marginal_refs;
 pub mod meta_refs;
 pub mod negbin_refs;
+pub mod ordinal_refs;
 pub mod power_refs;
 pub mod workflow_refs;
 

@@ -124,6 +124,8 @@ pub enum Family {
     /// Overdispersed counts, NB2 with θ estimated (GLMM, lme4's `glmer.nb`).
     #[value(name = "negative_binomial", alias = "negative-binomial")]
     NegativeBinomial,
+    /// Ordered categories: a cumulative link mixed model (ordinal's `clmm`; `fit` only).
+    Ordinal,
 }
 
 impl Family {
@@ -136,11 +138,12 @@ impl Family {
             Family::Gamma => "gamma",
             Family::InverseGaussian => "inverse_gaussian",
             Family::NegativeBinomial => "negative_binomial",
+            Family::Ordinal => "ordinal",
         }
     }
 
     /// The library's family (`None` for the negative binomial, whose θ is estimated by its
-    /// own search: `multilevel::glmer_nb`).
+    /// own search: `multilevel::glmer_nb`, and for ordinal models: `multilevel::clmm`).
     pub fn to_lib(self) -> Option<multilevel::Family> {
         Some(match self {
             Family::Gaussian => multilevel::Family::Gaussian,
@@ -148,7 +151,7 @@ impl Family {
             Family::Poisson => multilevel::Family::Poisson,
             Family::Gamma => multilevel::Family::Gamma,
             Family::InverseGaussian => multilevel::Family::InverseGaussian,
-            Family::NegativeBinomial => return None,
+            Family::NegativeBinomial | Family::Ordinal => return None,
         })
     }
 }

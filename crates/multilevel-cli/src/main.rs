@@ -38,6 +38,7 @@ mod gee;
 mod glmm;
 mod gls;
 mod meta;
+mod ordinal;
 mod output;
 mod plot;
 mod power;

@@ -62,6 +62,7 @@ mod gls;
 mod mixed;
 mod model;
 mod options;
+mod ordinal;
 pub mod power;
 pub mod predict;
 pub mod simulate;
@@ -74,11 +75,13 @@ pub use glmm::{GeneralizedLinearMixedModel, NbSearch, glmer, glmer_nb};
 pub use gls::{GeneralizedLeastSquares, gls};
 pub use mixed::{MixedModel, RanefRow};
 pub use model::{CoefTable, LinearMixedModel};
+pub use multilevel_glmm::ordinal::OrdinalLink;
 pub use multilevel_glmm::{
     Family as CustomFamily, FamilyKind as Family, FamilySpec, GlmFamily, Link as CustomLink,
     LinkKind as Link, LinkNotAllowed,
 };
 pub use options::{Ddf, FitOptions, GlmerOptions, IntervalMethod, MAX_AGQ, Quadrature};
+pub use ordinal::{ClmmOptions, CumulativeLinkMixedModel, OrdinalCoef, clmm};
 pub use power::{
     Along, BetaSpec, CoefTest, DeNovo, GroupSdCor, NewParams, PowerOptions, PowerResult, PowerRow,
     PowerTest, power,
@@ -138,6 +141,9 @@ pub enum Error {
     /// The GLMM fit failed.
     #[error("{0}")]
     Glmm(#[from] multilevel_glmm::GlmmError),
+    /// An observed-Hessian Laplace fit (ordinal models) failed.
+    #[error("{0}")]
+    Observed(#[from] multilevel_glmm::observed::ObservedError),
     /// The formula does not parse.
     #[error("{0}")]
     Formula(#[from] multilevel_formula::FormulaError),

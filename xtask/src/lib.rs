@@ -22,6 +22,7 @@ pub mod negbin_refs;
 pub mod ordinal_refs;
 pub mod power_refs;
 pub mod workflow_refs;
+pub mod zi_refs;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

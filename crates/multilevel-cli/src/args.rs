@@ -352,6 +352,11 @@ pub struct FitArgs {
     #[arg(long, value_name = "N")]
     pub nagq: Option<u32>,
 
+    /// Zero-inflation model, a one-sided formula such as "~ 1" or "~ x" (glmmTMB's
+    /// ziformula; fixed effects only): with --family poisson or negative_binomial.
+    #[arg(long, value_name = "FORMULA", allow_hyphen_values = true)]
+    pub zi: Option<String>,
+
     /// Denominator df for the fixed-effect t-tests [default: satterthwaite for gaussian fits,
     /// as lmerTest; `none` gives lme4's table without df and p-values].
     #[arg(long, value_enum, value_name = "METHOD")]

@@ -13,6 +13,9 @@ pub fn run(a: &FitArgs) -> Result<()> {
     if a.residual.is_some() || a.residual_variance.is_some() || a.sigma.is_some() {
         return crate::gls::run(a);
     }
+    if a.zi.is_some() {
+        return crate::zeroinfl::run(a);
+    }
     if a.family == Family::Ordinal {
         return crate::ordinal::run(a);
     }

@@ -48,6 +48,7 @@ mod rows;
 mod simulate;
 mod tests_cmd;
 mod tidy;
+mod zeroinfl;
 
 use clap::Parser;
 use std::process::ExitCode;

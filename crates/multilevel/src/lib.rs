@@ -66,6 +66,7 @@ mod ordinal;
 pub mod power;
 pub mod predict;
 pub mod simulate;
+mod zeroinfl;
 
 pub use emmeans::{
     Adjust, ContrastRow, CustomContrast, EmmContrast, EmmRow, EmmWeights, EmmeansOptions,
@@ -76,6 +77,7 @@ pub use gls::{GeneralizedLeastSquares, gls};
 pub use mixed::{MixedModel, RanefRow};
 pub use model::{CoefTable, LinearMixedModel};
 pub use multilevel_glmm::ordinal::OrdinalLink;
+pub use multilevel_glmm::zeroinfl::ZiCount;
 pub use multilevel_glmm::{
     Family as CustomFamily, FamilyKind as Family, FamilySpec, GlmFamily, Link as CustomLink,
     LinkKind as Link, LinkNotAllowed,
@@ -88,6 +90,7 @@ pub use power::{
 };
 pub use predict::{PredictOptions, PredictScale, Prediction, ReForm};
 pub use simulate::{SimulateOptions, SimulateReForm};
+pub use zeroinfl::{ZeroInflatedModel, ZiOptions, zero_inflated};
 
 pub use multilevel_datasets as datasets;
 pub use multilevel_design as design;

@@ -48,7 +48,13 @@ fn check_json(v: &Value, r: &Value) {
     check_rows(&v["zi_fixed"], &r["zi_names"], &r["zi_beta"], &r["zi_se"]);
     assert_eq!(v["npar"].as_u64().unwrap(), r["npar"].as_u64().unwrap());
     if let Some(th) = r["nb_theta"].as_f64() {
-        let t = &v["family_parameters"]["theta"];
+        // NB2's θ or NB1's φ.
+        let key = if r["family"].as_str().unwrap() == "nbinom1" {
+            "phi"
+        } else {
+            "theta"
+        };
+        let t = &v["family_parameters"][key];
         let e = t["estimate"].as_f64().unwrap();
         let s = t["std_error"].as_f64().unwrap();
         let s_ref = r["nb_theta_se"].as_f64().unwrap();
@@ -164,4 +170,48 @@ fn bad_zero_inflation_input_gets_one_clear_line() {
     assert!(err.contains("non-negative whole numbers"), "{err}");
     assert!(err.contains("line 2"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn owls_nb1_without_zero_inflation_matches_glmmtmb_nbinom1() {
+    let r = reference("owls_nb1");
+    let json = run(&[
+        "fit",
+        "--data",
+        OWLS,
+        "--factor",
+        "Nest",
+        "--family",
+        "negative_binomial1",
+        "--format",
+        "json",
+        OWLS_FORMULA,
+    ]);
+    assert_eq!(json.code, Some(0), "{}", json.stderr);
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    check_json(&v, &r);
+    assert_eq!(v["count_model"].as_str().unwrap(), "nbinom1");
+    assert!(v["zi_fixed"].as_array().unwrap().is_empty());
+    let text = run(&[
+        "fit",
+        "--data",
+        OWLS,
+        "--factor",
+        "Nest",
+        "--family",
+        "negative_binomial1",
+        OWLS_FORMULA,
+    ]);
+    assert_eq!(text.code, Some(0), "{}", text.stderr);
+    assert!(
+        text.stdout
+            .contains("Dispersion parameter for nbinom1 family ()"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        !text.stdout.contains("Zero-inflation model"),
+        "{}",
+        text.stdout
+    );
 }

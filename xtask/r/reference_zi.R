@@ -1,6 +1,6 @@
 #!/usr/bin/env Rscript
-# Generate the zero-inflated count GLMM references: glmmTMB (1.1.5) with `ziformula`, Poisson
-# and nbinom2 conditional models.
+# Generate the zero-inflated count GLMM references: glmmTMB (1.1.5) with `ziformula`, Poisson,
+# nbinom2 and nbinom1 conditional models (and nbinom1 without zero-inflation, ziformula ~0).
 #
 #   Rscript xtask/r/reference_zi.R [<repo-root>]     (default: the current directory)
 #
@@ -18,8 +18,9 @@
 # (observed) Hessian of the joint log-density in the random effects (TMB), maximised over
 # (beta, betazi, betad = log theta for nbinom2, theta = log sd of the random effects) by nlminb;
 # standard errors from sdreport: the inverse of the (finite-difference of the exact gradient)
-# Hessian of -logLik in all those parameters. vcov(fit)$cond / $zi are its blocks; theta's
-# (sigma(fit) for nbinom2) standard error is the delta method on betad.
+# Hessian of -logLik in all those parameters. vcov(fit)$cond / $zi are its blocks; the
+# dispersion's (sigma(fit): theta for nbinom2, var = mu + mu^2/theta; phi for nbinom1,
+# var = mu (1 + phi)) standard error is the delta method on betad = log sigma.
 
 suppressPackageStartupMessages({
   library(glmmTMB)
@@ -32,7 +33,7 @@ root <- if (length(args) >= 1) args[[1]] else "."
 root <- normalizePath(root, mustWork = TRUE)
 rel <- function(...) file.path(root, ...)
 
-arr <- function(x) I(unname(as.vector(x)))
+arr <- function(x) I(unname(as.vector(if (is.null(x)) numeric(0) else x)))
 
 write_json_file <- function(obj, path) {
   dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
@@ -113,7 +114,7 @@ write_zi <- function(spec) {
   df <- load_data(spec$data)
   form <- as.formula(spec$formula)
   ziform <- as.formula(spec$zi)
-  fam <- switch(spec$family, poisson = poisson, nbinom2 = nbinom2)
+  fam <- switch(spec$family, poisson = poisson, nbinom2 = nbinom2, nbinom1 = nbinom1)
   times <- numeric(spec$reps)
   for (r in seq_len(spec$reps)) {
     times[r] <- system.time(run <- quiet(glmmTMB(form, ziformula = ziform, data = df,
@@ -125,7 +126,7 @@ write_zi <- function(spec) {
   sdr <- tm$sdr
   nb_theta <- NULL
   nb_theta_se <- NULL
-  if (spec$family == "nbinom2") {
+  if (spec$family %in% c("nbinom2", "nbinom1")) {
     lth_se <- sqrt(diag(sdr$cov.fixed))[names(sdr$par.fixed) == "betad"]
     nb_theta <- sigma(tm)
     nb_theta_se <- sigma(tm) * lth_se
@@ -151,7 +152,7 @@ write_zi <- function(spec) {
     se = arr(sqrt(diag(V$cond))),
     zi_beta = arr(fixef(tm)$zi),
     zi_names = arr(names(fixef(tm)$zi)),
-    zi_se = arr(sqrt(diag(V$zi))),
+    zi_se = arr(if (is.null(V$zi)) numeric(0) else sqrt(diag(V$zi))),
     nb_theta = nb_theta,
     nb_theta_se = nb_theta_se,
     re_sd = arr(sqrt(unlist(lapply(VarCorr(tm)$cond, function(v) diag(v))))),
@@ -175,7 +176,10 @@ models <- list(
   zi("owls_zinb2", "owls", owls_f, "~1", "nbinom2"),
   zi("owls_zinb2_food", "owls", owls_f, "~FoodTreatment", "nbinom2"),
   zi("zi_counts_zip", "zi_counts", "y ~ x + (1 | site)", "~z", "poisson"),
-  zi("zi_counts_zinb2", "zi_counts", "y ~ x + (1 | site)", "~z", "nbinom2")
+  zi("zi_counts_zinb2", "zi_counts", "y ~ x + (1 | site)", "~z", "nbinom2"),
+  zi("owls_nb1", "owls", owls_f, "~0", "nbinom1"),
+  zi("owls_zinb1", "owls", owls_f, "~1", "nbinom1"),
+  zi("zi_counts_zinb1", "zi_counts", "y ~ x + (1 | site)", "~z", "nbinom1")
 )
 
 t0 <- proc.time()[["elapsed"]]

@@ -126,6 +126,10 @@ pub enum Family {
     NegativeBinomial,
     /// Ordered categories: a cumulative link mixed model (ordinal's `clmm`; `fit` only).
     Ordinal,
+    /// Overdispersed counts, NB1 (variance μ(1 + φ)) with φ estimated (glmmTMB's `nbinom1`;
+    /// `fit` only).
+    #[value(name = "negative_binomial1", alias = "negative-binomial1")]
+    NegativeBinomial1,
 }
 
 impl Family {
@@ -139,6 +143,7 @@ impl Family {
             Family::InverseGaussian => "inverse_gaussian",
             Family::NegativeBinomial => "negative_binomial",
             Family::Ordinal => "ordinal",
+            Family::NegativeBinomial1 => "negative_binomial1",
         }
     }
 
@@ -151,7 +156,9 @@ impl Family {
             Family::Poisson => multilevel::Family::Poisson,
             Family::Gamma => multilevel::Family::Gamma,
             Family::InverseGaussian => multilevel::Family::InverseGaussian,
-            Family::NegativeBinomial | Family::Ordinal => return None,
+            Family::NegativeBinomial | Family::Ordinal | Family::NegativeBinomial1 => {
+                return None;
+            }
         })
     }
 }
@@ -353,7 +360,8 @@ pub struct FitArgs {
     pub nagq: Option<u32>,
 
     /// Zero-inflation model, a one-sided formula such as "~ 1" or "~ x" (glmmTMB's
-    /// ziformula; fixed effects only): with --family poisson or negative_binomial.
+    /// ziformula; fixed effects only): with --family poisson, negative_binomial or
+    /// negative_binomial1.
     #[arg(long, value_name = "FORMULA", allow_hyphen_values = true)]
     pub zi: Option<String>,
 

@@ -13,7 +13,7 @@ pub fn run(a: &FitArgs) -> Result<()> {
     if a.residual.is_some() || a.residual_variance.is_some() || a.sigma.is_some() {
         return crate::gls::run(a);
     }
-    if a.zi.is_some() {
+    if a.zi.is_some() || a.family == Family::NegativeBinomial1 {
         return crate::zeroinfl::run(a);
     }
     if a.family == Family::Ordinal {

@@ -1,6 +1,7 @@
-//! Zero-inflated Poisson and NB2 mixed models (glmmTMB's `ziformula`): their own fitted-model
-//! object, [`ZeroInflatedModel`], since a second coefficient vector (the zero-inflation model)
-//! does not fit the GLMM object's `FitResult`.
+//! Zero-inflated Poisson, NB2 and NB1 mixed models (glmmTMB's `ziformula`), and NB1 mixed
+//! models without zero-inflation (glmmTMB's `nbinom1`): their own fitted-model object,
+//! [`ZeroInflatedModel`], since a second coefficient vector (the zero-inflation model) and the
+//! joint observed-Hessian fit do not fit the GLMM object's `FitResult`.
 //!
 //! The fit is the observed-Hessian Laplace approximation of [`multilevel_glmm::observed`] with
 //! the likelihood of [`multilevel_glmm::zeroinfl`]: the zero-inflation coefficients (and log θ
@@ -26,8 +27,9 @@ use crate::{DataFrame, Error, FitOptions};
 pub struct ZiOptions {
     /// The count model (Poisson by default).
     pub count: ZiCount,
-    /// The zero-inflation formula, one-sided (`~ 1`, `~ x`): fixed effects only.
-    pub zi_formula: String,
+    /// The zero-inflation formula, one-sided (`~ 1`, `~ x`): fixed effects only; `None` (or
+    /// `~ 0`) for none.
+    pub zi_formula: Option<String>,
     /// Contrasts (prior weights are not supported).
     pub fit: FitOptions,
 }
@@ -36,7 +38,7 @@ impl Default for ZiOptions {
     fn default() -> Self {
         ZiOptions {
             count: ZiCount::Poisson,
-            zi_formula: "~1".into(),
+            zi_formula: Some("~1".into()),
             fit: FitOptions::default(),
         }
     }
@@ -47,7 +49,7 @@ impl Default for ZiOptions {
 pub struct ZeroInflatedModel {
     /// The formula as given.
     pub formula: String,
-    /// The zero-inflation formula as given.
+    /// The zero-inflation formula as given (`~0` for none).
     pub zi_formula: String,
     /// The data set's name.
     pub data_name: String,
@@ -59,7 +61,7 @@ pub struct ZeroInflatedModel {
     pub fixed: Vec<OrdinalCoef>,
     /// Zero-inflation coefficients (logit scale) with standard errors.
     pub zi_fixed: Vec<OrdinalCoef>,
-    /// NB2's θ with its standard error (`None` for Poisson).
+    /// NB2's θ or NB1's φ with its standard error (`None` for Poisson).
     pub nb_theta: Option<OrdinalCoef>,
     /// Variance components of the random effects.
     pub random: Vec<VarComp>,
@@ -71,9 +73,10 @@ pub struct ZeroInflatedModel {
     pub notes: Vec<String>,
 }
 
-/// Fit a zero-inflated Poisson or NB2 mixed model (glmmTMB's
-/// `glmmTMB(formula, ziformula = zi, family = poisson | nbinom2)`): counts with
-/// `log μ = offset + Xβ + Zb` and structural zeros with `logit π = X_zi β_zi`.
+/// Fit a zero-inflated Poisson, NB2 or NB1 mixed model (glmmTMB's
+/// `glmmTMB(formula, ziformula = zi, family = poisson | nbinom2 | nbinom1)`): counts with
+/// `log μ = offset + Xβ + Zb` and structural zeros with `logit π = X_zi β_zi` (`π = 0` without
+/// a zero-inflation formula).
 ///
 /// # Errors
 /// A response that is not a non-negative whole number, a zero-inflation formula that is not
@@ -89,7 +92,12 @@ pub fn zero_inflated(
             "prior weights are not supported for zero-inflated models; hint: omit --weights".into(),
         ));
     }
-    let zi_text = opts.zi_formula.trim();
+    let zi_text = opts.zi_formula.as_deref().unwrap_or("~0").trim();
+    let no_zi = zi_text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        == "~0";
     if !zi_text.starts_with('~') {
         return Err(Error::InvalidOption {
             option: "zi",
@@ -119,6 +127,94 @@ pub fn zero_inflated(
         }
     }
     // The zero-inflation model matrix, on the same rows.
+    let (x_zi, zi_names, zi_dropped) = if no_zi {
+        (Vec::new(), Vec::new(), Vec::new())
+    } else {
+        zi_matrix(formula, zi_text, data, opts, &frame.rows)?
+    };
+    let p_zi = zi_names.len();
+    let lik = ZeroInflated {
+        y: design.y.clone(),
+        x_zi,
+        p_zi,
+        count: opts.count,
+    };
+    let fit = fit_observed(&design, &lik, &ObservedOptions::default())?;
+    let row = |t: &str, e: f64, s: f64| OrdinalCoef {
+        term: t.to_string(),
+        estimate: e,
+        std_error: s,
+    };
+    let fixed = design
+        .x_names
+        .iter()
+        .zip(fit.beta.iter().zip(&fit.beta_se))
+        .map(|(t, (e, s))| row(t, *e, *s))
+        .collect();
+    let zi_fixed = zi_names
+        .iter()
+        .zip(fit.extra.iter().zip(&fit.extra_se))
+        .map(|(t, (e, s))| row(t, *e, *s))
+        .collect();
+    let nb_theta = opts.count.has_dispersion().then(|| {
+        row(
+            if opts.count == ZiCount::NegativeBinomial1 {
+                "phi"
+            } else {
+                "theta"
+            },
+            fit.extra.get(p_zi).copied().unwrap_or(f64::NAN),
+            fit.extra_se.get(p_zi).copied().unwrap_or(f64::NAN),
+        )
+    });
+    let (random, correlations) = variance_components(&design, &fit.lambda, 1.0);
+    let mut notes = Vec::new();
+    for d in &zi_dropped {
+        notes.push(format!(
+            "zero-inflation column `{d}` is aliased with the others and was dropped"
+        ));
+    }
+    if !fit.converged {
+        notes.push(format!("the optimiser did not converge: {}", fit.message));
+    }
+    if fit.beta_se.iter().any(|s| !s.is_finite()) {
+        notes.push(
+            "the Hessian of the log-likelihood is not positive definite: no standard errors; hint: simplify the model".into(),
+        );
+    }
+    Ok(ZeroInflatedModel {
+        formula: formula.to_string(),
+        zi_formula: if no_zi {
+            "~0".into()
+        } else {
+            zi_text.to_string()
+        },
+        data_name: data.name().to_string(),
+        design,
+        count: opts.count,
+        fixed,
+        zi_fixed,
+        nb_theta,
+        random,
+        correlations,
+        fit,
+        notes,
+    })
+}
+
+/// The zero-inflation model matrix (column-major), its column names and the aliased columns
+/// dropped.
+type ZiMatrix = (Vec<f64>, Vec<String>, Vec<String>);
+
+/// The zero-inflation model matrix (column-major), its column names and the aliased columns
+/// dropped, on the rows `rows` of the model's frame.
+fn zi_matrix(
+    formula: &str,
+    zi_text: &str,
+    data: &DataFrame,
+    opts: &ZiOptions,
+    rows: &[usize],
+) -> Result<ZiMatrix, Error> {
     let lhs = formula.split('~').next().unwrap_or_default().trim();
     let zi_full = format!("{lhs} {zi_text}");
     let (parsed_zi, frame_zi) = crate::parse_and_frame(&zi_full, data, &opts.fit)?;
@@ -138,12 +234,12 @@ pub fn zero_inflated(
             ),
         });
     }
-    if frame_zi.rows != frame.rows {
+    if frame_zi.rows != rows {
         let only = |a: &[usize], b: &[usize]| a.iter().copied().find(|r| !b.contains(r));
-        let (row, which) = match only(&frame.rows, &frame_zi.rows) {
+        let (row, which) = match only(rows, &frame_zi.rows) {
             Some(r) => (r, "the zero-inflation formula's"),
             None => (
-                only(&frame_zi.rows, &frame.rows).unwrap_or(0),
+                only(&frame_zi.rows, rows).unwrap_or(0),
                 "the model formula's",
             ),
         };
@@ -157,72 +253,13 @@ pub fn zero_inflated(
         &frame_zi,
         &DesignOptions { allow_n: true },
     )?;
-    let n = design.nobs();
+    let n = design_zi.nobs();
     let p_zi = design_zi.p();
     let mut x_zi = Vec::with_capacity(n * p_zi);
     for j in 0..p_zi {
         x_zi.extend_from_slice(design_zi.x.col_as_slice(j));
     }
-    let lik = ZeroInflated {
-        y: design.y.clone(),
-        x_zi,
-        p_zi,
-        count: opts.count,
-    };
-    let fit = fit_observed(&design, &lik, &ObservedOptions::default())?;
-    let row = |t: &str, e: f64, s: f64| OrdinalCoef {
-        term: t.to_string(),
-        estimate: e,
-        std_error: s,
-    };
-    let fixed = design
-        .x_names
-        .iter()
-        .zip(fit.beta.iter().zip(&fit.beta_se))
-        .map(|(t, (e, s))| row(t, *e, *s))
-        .collect();
-    let zi_fixed = design_zi
-        .x_names
-        .iter()
-        .zip(fit.extra.iter().zip(&fit.extra_se))
-        .map(|(t, (e, s))| row(t, *e, *s))
-        .collect();
-    let nb_theta = (opts.count == ZiCount::NegativeBinomial2).then(|| {
-        row(
-            "theta",
-            fit.extra.get(p_zi).copied().unwrap_or(f64::NAN),
-            fit.extra_se.get(p_zi).copied().unwrap_or(f64::NAN),
-        )
-    });
-    let (random, correlations) = variance_components(&design, &fit.lambda, 1.0);
-    let mut notes = Vec::new();
-    for d in &design_zi.dropped_columns {
-        notes.push(format!(
-            "zero-inflation column `{d}` is aliased with the others and was dropped"
-        ));
-    }
-    if !fit.converged {
-        notes.push(format!("the optimiser did not converge: {}", fit.message));
-    }
-    if fit.beta_se.iter().any(|s| !s.is_finite()) {
-        notes.push(
-            "the Hessian of the log-likelihood is not positive definite: no standard errors; hint: simplify the model".into(),
-        );
-    }
-    Ok(ZeroInflatedModel {
-        formula: formula.to_string(),
-        zi_formula: zi_text.to_string(),
-        data_name: data.name().to_string(),
-        design,
-        count: opts.count,
-        fixed,
-        zi_fixed,
-        nb_theta,
-        random,
-        correlations,
-        fit,
-        notes,
-    })
+    Ok((x_zi, design_zi.x_names, design_zi.dropped_columns))
 }
 
 impl ZeroInflatedModel {
@@ -231,7 +268,7 @@ impl ZeroInflatedModel {
         self.design.nobs()
     }
 
-    /// Estimated parameters: β, β_zi, θ of NB2 and the random-effects parameters.
+    /// Estimated parameters: β, β_zi, θ (NB2) or φ (NB1) and the random-effects parameters.
     pub fn npar(&self) -> usize {
         self.fixed.len()
             + self.zi_fixed.len()
@@ -265,7 +302,9 @@ impl ZeroInflatedModel {
         let mut s = String::new();
         s.push_str(&format!(" Family: {}  ( log )\n", self.count.name()));
         s.push_str(&format!("Formula:          {}\n", self.formula));
-        s.push_str(&format!("Zero inflation:   {}\n", self.zi_formula));
+        if !self.zi_fixed.is_empty() {
+            s.push_str(&format!("Zero inflation:   {}\n", self.zi_formula));
+        }
         s.push_str(&format!("Data: {}\n\n", self.data_name));
         let vals = format_vec(
             &[
@@ -345,14 +384,17 @@ impl ZeroInflatedModel {
         ));
         if let Some(t) = &self.nb_theta {
             s.push_str(&format!(
-                "Dispersion parameter for nbinom2 family (): {} \n\n",
+                "Dispersion parameter for {} family (): {} \n\n",
+                self.count.name(),
                 format_vec(&[t.estimate], 3, 0)[0].trim()
             ));
         }
         s.push_str("Conditional model:\n");
         s.push_str(&coef_table(&self.fixed, true));
-        s.push_str("\nZero-inflation model:\n");
-        s.push_str(&coef_table(&self.zi_fixed, true));
+        if !self.zi_fixed.is_empty() {
+            s.push_str("\nZero-inflation model:\n");
+            s.push_str(&coef_table(&self.zi_fixed, true));
+        }
         if self.fit.theta_on_bound > 0 {
             s.push_str("\nnote: a random-effects variance is estimated at zero (singular fit)\n");
         }
@@ -363,8 +405,9 @@ impl ZeroInflatedModel {
     }
 
     /// The JSON report: `fixed` (conditional model) and `zi_fixed` (zero-inflation model, logit
-    /// scale) as `[{term, estimate, std_error, statistic, p_value}]`, NB2's θ under
-    /// `family_parameters.theta`, `random` as for other fits.
+    /// scale; empty without one) as `[{term, estimate, std_error, statistic, p_value}]`, NB2's θ
+    /// under `family_parameters.theta` (NB1's φ under `family_parameters.phi`), `random` as for
+    /// other fits.
     pub fn to_json(&self) -> Value {
         let num = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
         let rows = |r: &[OrdinalCoef]| -> Value {
@@ -382,7 +425,12 @@ impl ZeroInflatedModel {
         };
         let family_parameters = match &self.nb_theta {
             Some(t) => {
-                json!({"theta": {"estimate": num(t.estimate), "std_error": num(t.std_error)}})
+                let mut o = serde_json::Map::new();
+                o.insert(
+                    t.term.clone(),
+                    json!({"estimate": num(t.estimate), "std_error": num(t.std_error)}),
+                );
+                Value::Object(o)
             }
             None => json!({}),
         };
@@ -394,6 +442,7 @@ impl ZeroInflatedModel {
             "family": match self.count {
                 ZiCount::Poisson => "poisson",
                 ZiCount::NegativeBinomial2 => "negative_binomial",
+                ZiCount::NegativeBinomial1 => "negative_binomial1",
             },
             "count_model": self.count.name(),
             "link": "log",

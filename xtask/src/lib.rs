@@ -19,8 +19,10 @@ pub mod inference_refs;
 pub mod marginal_refs;
 pub mod meta_refs;
 pub mod negbin_refs;
+pub mod ordinal_refs;
 pub mod power_refs;
 pub mod workflow_refs;
+pub mod zi_refs;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -46,6 +46,12 @@ enum Command {
     ValidateNegbin,
     /// Only the GLMM profile and bootstrap intervals against lme4.
     ValidateGlmmIntervals,
+    /// Only the ordinal references: our cumulative link mixed models against ordinal::clmm,
+    /// with our timings beside R's recorded ones.
+    ValidateOrdinal,
+    /// Only the zero-inflated count references: our fits against glmmTMB (`ziformula`), with
+    /// our timings beside R's recorded ones.
+    ValidateZi,
     /// Regenerate the reference JSON and datasets with R (needs Rscript, lme4, lmerTest,
     /// pbkrtest, jsonlite): runs every `xtask/r/reference*.R`.
     Reference,
@@ -131,6 +137,12 @@ fn main() -> Result<()> {
             println!("metafor rma references: {meta_pass}/{meta_total} pass\n");
             let refs_ok = refs_ok && glmm_pass == glmm_total && inf_pass == inf_total;
             let refs_ok = refs_ok && nb_pass == nb_total && gi_pass == gi_total;
+            let (ord_pass, ord_total) = xtask::ordinal_refs::validate(&root)?;
+            println!("ordinal::clmm references: {ord_pass}/{ord_total} pass\n");
+            let refs_ok = refs_ok && ord_pass == ord_total;
+            let (zi_pass, zi_total) = xtask::zi_refs::validate(&root)?;
+            println!("glmmTMB zero-inflation references: {zi_pass}/{zi_total} pass\n");
+            let refs_ok = refs_ok && zi_pass == zi_total;
             let refs_ok = refs_ok && meta_pass == meta_total;
             let (marginal_pass, marginal_total) = xtask::marginal_refs::validate(&root)?;
             println!("geepack/clubSandwich references: {marginal_pass}/{marginal_total} pass\n");
@@ -172,6 +184,22 @@ fn main() -> Result<()> {
         Command::ValidateGlmmIntervals => {
             let (pass, total) = xtask::glmm_interval_refs::validate(&root)?;
             println!("GLMM profile/bootstrap interval checks: {pass}/{total} pass");
+            if pass != total {
+                bail!("validation failed");
+            }
+            Ok(())
+        }
+        Command::ValidateOrdinal => {
+            let (pass, total) = xtask::ordinal_refs::validate(&root)?;
+            println!("ordinal::clmm references: {pass}/{total} pass");
+            if pass != total {
+                bail!("validation failed");
+            }
+            Ok(())
+        }
+        Command::ValidateZi => {
+            let (pass, total) = xtask::zi_refs::validate(&root)?;
+            println!("glmmTMB zero-inflation references: {pass}/{total} pass");
             if pass != total {
                 bail!("validation failed");
             }

@@ -124,6 +124,12 @@ pub enum Family {
     /// Overdispersed counts, NB2 with θ estimated (GLMM, lme4's `glmer.nb`).
     #[value(name = "negative_binomial", alias = "negative-binomial")]
     NegativeBinomial,
+    /// Ordered categories: a cumulative link mixed model (ordinal's `clmm`; `fit` only).
+    Ordinal,
+    /// Overdispersed counts, NB1 (variance μ(1 + φ)) with φ estimated (glmmTMB's `nbinom1`;
+    /// `fit` only).
+    #[value(name = "negative_binomial1", alias = "negative-binomial1")]
+    NegativeBinomial1,
 }
 
 impl Family {
@@ -136,11 +142,13 @@ impl Family {
             Family::Gamma => "gamma",
             Family::InverseGaussian => "inverse_gaussian",
             Family::NegativeBinomial => "negative_binomial",
+            Family::Ordinal => "ordinal",
+            Family::NegativeBinomial1 => "negative_binomial1",
         }
     }
 
     /// The library's family (`None` for the negative binomial, whose θ is estimated by its
-    /// own search: `multilevel::glmer_nb`).
+    /// own search: `multilevel::glmer_nb`, and for ordinal models: `multilevel::clmm`).
     pub fn to_lib(self) -> Option<multilevel::Family> {
         Some(match self {
             Family::Gaussian => multilevel::Family::Gaussian,
@@ -148,7 +156,9 @@ impl Family {
             Family::Poisson => multilevel::Family::Poisson,
             Family::Gamma => multilevel::Family::Gamma,
             Family::InverseGaussian => multilevel::Family::InverseGaussian,
-            Family::NegativeBinomial => return None,
+            Family::NegativeBinomial | Family::Ordinal | Family::NegativeBinomial1 => {
+                return None;
+            }
         })
     }
 }
@@ -348,6 +358,12 @@ pub struct FitArgs {
     /// Adaptive Gauss–Hermite quadrature points for GLMMs (lme4's nAGQ).
     #[arg(long, value_name = "N")]
     pub nagq: Option<u32>,
+
+    /// Zero-inflation model, a one-sided formula such as "~ 1" or "~ x" (glmmTMB's
+    /// ziformula; fixed effects only): with --family poisson, negative_binomial or
+    /// negative_binomial1.
+    #[arg(long, value_name = "FORMULA", allow_hyphen_values = true)]
+    pub zi: Option<String>,
 
     /// Denominator df for the fixed-effect t-tests [default: satterthwaite for gaussian fits,
     /// as lmerTest; `none` gives lme4's table without df and p-values].

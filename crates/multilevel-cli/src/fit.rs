@@ -13,6 +13,12 @@ pub fn run(a: &FitArgs) -> Result<()> {
     if a.residual.is_some() || a.residual_variance.is_some() || a.sigma.is_some() {
         return crate::gls::run(a);
     }
+    if a.zi.is_some() || a.family == Family::NegativeBinomial1 {
+        return crate::zeroinfl::run(a);
+    }
+    if a.family == Family::Ordinal {
+        return crate::ordinal::run(a);
+    }
     check_model_options(a)?;
     // lmerTest's default for linear mixed models: Satterthwaite t-tests.
     let ddf = a.ddf.unwrap_or(match a.family {
@@ -147,7 +153,13 @@ fn write_tables(
 pub fn family_spec(family_arg: Family, link: Option<&str>) -> Result<multilevel::FamilySpec> {
     let Some(family) = family_arg.to_lib() else {
         bail!(
-            "the negative binomial family is not available for this command; hint: use `multilevel fit --family negative_binomial`"
+            "the {} family is not available for this command; hint: use `multilevel fit --family {}`",
+            if family_arg == Family::Ordinal {
+                "ordinal"
+            } else {
+                "negative binomial"
+            },
+            family_arg.name()
         );
     };
     let Some(name) = link else {

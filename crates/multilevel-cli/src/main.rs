@@ -38,6 +38,7 @@ mod gee;
 mod glmm;
 mod gls;
 mod meta;
+mod ordinal;
 mod output;
 mod plot;
 mod power;
@@ -47,6 +48,7 @@ mod rows;
 mod simulate;
 mod tests_cmd;
 mod tidy;
+mod zeroinfl;
 
 use clap::Parser;
 use std::process::ExitCode;

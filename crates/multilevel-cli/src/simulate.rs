@@ -86,7 +86,11 @@ pub fn run(a: &SimulateArgs) -> Result<()> {
     }
     if matches!(
         a.family,
-        Family::Gamma | Family::InverseGaussian | Family::NegativeBinomial
+        Family::Gamma
+            | Family::InverseGaussian
+            | Family::NegativeBinomial
+            | Family::Ordinal
+            | Family::NegativeBinomial1
     ) {
         bail!(
             "simulating a {} GLMM is not available; hint: use --family gaussian, binomial or poisson",

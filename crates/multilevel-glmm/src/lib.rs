@@ -16,6 +16,8 @@
 //!   with the observed Hessian, for any conditional log-likelihood with one linear predictor
 //!   per observation (ordinal::clmm's and glmmTMB's approximation);
 //! - [`ordinal`]: cumulative link models (ordinal::clmm's likelihood) on [`observed`];
+//! - [`zeroinfl`]: zero-inflated Poisson and NB2 likelihoods (glmmTMB's `ziformula`) on
+//!   [`observed`];
 //! - [`deviance`]: `−2 log L(θ, β)` as a function of every parameter (for profiles);
 //! - [`fit`]: lme4's two-stage optimisation, standard errors and everything reported after it.
 //!
@@ -33,6 +35,7 @@ mod pirls;
 pub mod quadrature;
 mod scalar_pls;
 mod solver;
+pub mod zeroinfl;
 
 pub use deviance::GlmmDeviance;
 pub use family::{

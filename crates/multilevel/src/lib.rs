@@ -62,9 +62,11 @@ mod gls;
 mod mixed;
 mod model;
 mod options;
+mod ordinal;
 pub mod power;
 pub mod predict;
 pub mod simulate;
+mod zeroinfl;
 
 pub use emmeans::{
     Adjust, ContrastRow, CustomContrast, EmmContrast, EmmRow, EmmWeights, EmmeansOptions,
@@ -74,17 +76,21 @@ pub use glmm::{GeneralizedLinearMixedModel, NbSearch, glmer, glmer_nb};
 pub use gls::{GeneralizedLeastSquares, gls};
 pub use mixed::{MixedModel, RanefRow};
 pub use model::{CoefTable, LinearMixedModel};
+pub use multilevel_glmm::ordinal::OrdinalLink;
+pub use multilevel_glmm::zeroinfl::ZiCount;
 pub use multilevel_glmm::{
     Family as CustomFamily, FamilyKind as Family, FamilySpec, GlmFamily, Link as CustomLink,
     LinkKind as Link, LinkNotAllowed,
 };
 pub use options::{Ddf, FitOptions, GlmerOptions, IntervalMethod, MAX_AGQ, Quadrature};
+pub use ordinal::{ClmmOptions, CumulativeLinkMixedModel, OrdinalCoef, clmm};
 pub use power::{
     Along, BetaSpec, CoefTest, DeNovo, GroupSdCor, NewParams, PowerOptions, PowerResult, PowerRow,
     PowerTest, power,
 };
 pub use predict::{PredictOptions, PredictScale, Prediction, ReForm};
 pub use simulate::{SimulateOptions, SimulateReForm};
+pub use zeroinfl::{ZeroInflatedModel, ZiOptions, zero_inflated};
 
 pub use multilevel_datasets as datasets;
 pub use multilevel_design as design;
@@ -138,6 +144,9 @@ pub enum Error {
     /// The GLMM fit failed.
     #[error("{0}")]
     Glmm(#[from] multilevel_glmm::GlmmError),
+    /// An observed-Hessian Laplace fit (ordinal models) failed.
+    #[error("{0}")]
+    Observed(#[from] multilevel_glmm::observed::ObservedError),
     /// The formula does not parse.
     #[error("{0}")]
     Formula(#[from] multilevel_formula::FormulaError),

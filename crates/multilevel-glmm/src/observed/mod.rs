@@ -35,9 +35,10 @@
 //! `10⁻⁶ · max(1, maxⱼ wⱼ)`: the modified matrix is positive definite, so the step is still a
 //! descent direction and step halving converges to a stationary point of `h` (where the
 //! gradient, which does not involve w, vanishes). The Laplace log-determinant then uses the
-//! guarded weights; the number guarded at the optimum is reported
-//! ([`ObservedFit::guarded_weights`]), since a Laplace approximation at a non-convex mode is
-//! not trustworthy.
+//! observed weights as they are (the exact Hessian of `h`, glmmTMB's) whenever `A'WA + I` is
+//! positive definite with them — zero-inflated counts have negative weights for zeros with a
+//! large μ, yet a strict maximum — and the guarded weights only when it is not; the number
+//! guarded at the optimum is reported ([`ObservedFit::guarded_weights`]).
 //!
 //! # Outer problem
 //!
@@ -81,6 +82,10 @@ use multilevel_numeric::spd::spd_inverse;
 
 use crate::quadrature::{GhRule, gh_rule};
 use crate::solver::{PenalizedSolver, choose};
+
+/// The largest number of random effects for which the Laplace determinant with negative
+/// observed weights is formed densely (module documentation: non-positive weights).
+pub const MAX_DENSE_EXACT: usize = 2000;
 
 /// `ℓᵢ`, `dℓᵢ/dηᵢ` and `d²ℓᵢ/dηᵢ²` of one observation.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -284,6 +289,94 @@ impl<'a, L: ConditionalLikelihood + ?Sized> ObservedLaplace<'a, L> {
         guarded
     }
 
+    /// `log|A'WA + I|` of the Laplace approximation at the modes: `ld_guarded` (the solver's,
+    /// with the guarded weights) when no weight was guarded, otherwise the determinant with the
+    /// observed weights `wᵢ = −ℓᵢ''` as they are (`self.derivs` at the modes), some of them
+    /// negative, when `A'WA + I` is still positive definite (the mode is then a strict maximum
+    /// of the integrand and this is the exact Hessian, glmmTMB's); `ld_guarded` otherwise.
+    ///
+    /// One scalar term: `A'WA + I` is diagonal, `1 + θ² Σ_{i∈l} wᵢzᵢ²` per level. Otherwise the
+    /// dense `q × q` matrix is formed from the rows of `A = ZΛ` and factored (at most
+    /// [`MAX_DENSE_EXACT`] random effects; beyond that the guarded determinant is kept).
+    fn laplace_ld(&self, lambda: &[Vec<f64>], ld_guarded: f64, guarded: usize) -> f64 {
+        if guarded == 0 {
+            return ld_guarded;
+        }
+        self.exact_ld(lambda).unwrap_or(ld_guarded)
+    }
+
+    /// `log|A'WA + I|` with the unguarded observed weights; `None` when not positive definite
+    /// or too large (see [`ObservedLaplace::laplace_ld`]).
+    fn exact_ld(&self, lambda: &[Vec<f64>]) -> Option<f64> {
+        let terms = &self.design.terms;
+        if let ([t], [lam]) = (terms.as_slice(), lambda)
+            && t.k == 1
+        {
+            let th2 = lam.first().copied().unwrap_or(0.0).powi(2);
+            let mut a = vec![0.0; t.nlevels()];
+            for (i, d) in self.derivs.iter().enumerate() {
+                a[t.refs[i] as usize] += -d.d2 * t.z[i] * t.z[i];
+            }
+            let mut ld = 0.0;
+            for v in a {
+                let l2 = 1.0 + th2 * v;
+                if !(l2.is_finite() && l2 > 0.0) {
+                    return None;
+                }
+                ld += l2.ln();
+            }
+            return Some(ld);
+        }
+        self.dense_ld(lambda)
+    }
+
+    /// `log|A'WA + I|` with `wᵢ = −ℓᵢ''` from `self.derivs`, the matrix formed densely from the
+    /// rows of `A = ZΛ` (any terms); `None` when not positive definite or larger than
+    /// [`MAX_DENSE_EXACT`].
+    fn dense_ld(&self, lambda: &[Vec<f64>]) -> Option<f64> {
+        let terms = &self.design.terms;
+        let q: usize = terms.iter().map(|t| t.q()).sum();
+        if q > MAX_DENSE_EXACT {
+            return None;
+        }
+        let mut m = vec![0.0; q * q];
+        for j in 0..q {
+            m[j * q + j] = 1.0;
+        }
+        // Row i of A: for each term, k entries (z_i'Λ)_c at columns off + l·k + c.
+        let mut idx: Vec<usize> = Vec::new();
+        let mut val: Vec<f64> = Vec::new();
+        for (i, d) in self.derivs.iter().enumerate() {
+            idx.clear();
+            val.clear();
+            let mut off = 0;
+            for (t, lam) in terms.iter().zip(lambda) {
+                let k = t.k;
+                let l = t.refs[i] as usize;
+                for c in 0..k {
+                    let mut acc = 0.0;
+                    for r in c..k {
+                        acc += t.z[i * k + r] * lam[r * k + c];
+                    }
+                    idx.push(off + l * k + c);
+                    val.push(acc);
+                }
+                off += t.q();
+            }
+            let w = -d.d2;
+            for (a, &ia) in idx.iter().enumerate() {
+                for (b, &ib) in idx.iter().enumerate() {
+                    m[ia * q + ib] += w * val[a] * val[b];
+                }
+            }
+        }
+        let mut ld = 0.0;
+        let ok = multilevel_lmm::kernels::cholesky_in_place(&mut m, q, |p| {
+            ld += p.ln();
+        });
+        (ok && ld.is_finite()).then_some(ld)
+    }
+
     /// The conditional modes at `(φ, β, θ)` by Newton's method with step halving.
     pub fn modes(&mut self, phi: &[f64], beta: &[f64], theta: &[f64]) -> Option<Modes> {
         let n = self.design.nobs();
@@ -337,12 +430,13 @@ impl<'a, L: ConditionalLikelihood + ?Sized> ObservedLaplace<'a, L> {
             if change <= 1e-11 {
                 self.u_start = u.clone();
                 self.evaluations += 1;
+                let ld_l2 = self.laplace_ld(&lambda, step.ld_l2, guarded);
                 return Some(Modes {
                     u,
                     eta,
                     loglik_cond: ll,
                     usq,
-                    ld_l2: step.ld_l2,
+                    ld_l2,
                     w,
                     guarded,
                     iterations: it,
@@ -380,12 +474,13 @@ impl<'a, L: ConditionalLikelihood + ?Sized> ObservedLaplace<'a, L> {
                 let step = self.solver.solve(self.design, theta, &w, &z)?;
                 self.u_start = u.clone();
                 self.evaluations += 1;
+                let ld_l2 = self.laplace_ld(&lambda, step.ld_l2, guarded);
                 return Some(Modes {
                     u,
                     eta,
                     loglik_cond: ll,
                     usq,
-                    ld_l2: step.ld_l2,
+                    ld_l2,
                     w,
                     guarded,
                     iterations: it + 1,

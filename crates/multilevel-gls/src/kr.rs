@@ -33,6 +33,9 @@ use multilevel_inference::{KrParts, kenward_roger_from_pieces};
 use multilevel_numeric::spd::Cholesky;
 use std::collections::HashMap;
 
+/// Builds a block's covariance `Σ_b` and its derivatives `G_kb` from the block's rows.
+pub(crate) type BlockBuilder<'a> = dyn Fn(&[usize]) -> (Vec<f64>, Vec<Vec<f64>>) + 'a;
+
 /// Step of the central differences of `Σₛ` on the unconstrained scale.
 const STEP: f64 = 1e-5;
 
@@ -157,8 +160,9 @@ pub(crate) fn gls_kenward_roger(
                     if xau == 0.0 {
                         continue;
                     }
-                    for v in 0..p {
-                        gr.t[base + u * p + v] += xau * xs[b][v];
+                    let dst = &mut gr.t[base + u * p..base + (u + 1) * p];
+                    for (d, xbv) in dst.iter_mut().zip(&xs[b]) {
+                        *d += xau * xbv;
                     }
                 }
             }
@@ -256,7 +260,7 @@ pub(crate) fn dense_blocks_kenward_roger(
     p: usize,
     blocks: &[Vec<usize>],
     k: usize,
-    build: &dyn Fn(&[usize]) -> (Vec<f64>, Vec<Vec<f64>>),
+    build: &BlockBuilder<'_>,
     beta: Vec<f64>,
     sigma2: f64,
 ) -> Result<KrParts, String> {

@@ -413,3 +413,56 @@ fn fixed_sigma_with_weights_is_the_meta_analysis_of_metafor() {
     assert_error(&r, &["σ = 0", "positive"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--ddf kenward-roger` on a GLS fit: the compound-symmetry GLS of Orthodont against pbkrtest
+/// on lme4's `(1 | Subject)` (tests/reference/kr_gls/cases.json from
+/// xtask/r/reference_kr_gls.R), the text report naming the df and the adjusted standard
+/// errors, and the refusal of an ML fit.
+#[test]
+fn kenward_roger_df_and_adjusted_standard_errors() {
+    let text = std::fs::read_to_string(root().join("tests/reference/kr_gls/cases.json")).unwrap();
+    let refs: Value = serde_json::from_str(&text).unwrap();
+    let want = refs["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "orthodont_gls_cs")
+        .unwrap();
+    let args = [
+        "fit",
+        "--dataset",
+        "Orthodont",
+        "--residual",
+        "cs(age | Subject)",
+        "--ddf",
+        "kenward-roger",
+    ];
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json", "distance ~ age * Sex"]);
+    let r = run(&json_args);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let j: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["df_method"], "kenward-roger");
+    assert!(j["vcov_adjusted"].is_array());
+    for (k, row) in j["fixed"].as_array().unwrap().iter().enumerate() {
+        let df = want["df_kr"][k].as_f64().unwrap();
+        let se = want["se_kr"][k].as_f64().unwrap();
+        let ours_df = row["df"].as_f64().unwrap();
+        let ours_se = row["std_error"].as_f64().unwrap();
+        assert!((ours_df - df).abs() <= 1e-3 * df, "df {ours_df} vs {df}");
+        assert!((ours_se - se).abs() <= 1e-4 * se, "se {ours_se} vs {se}");
+    }
+    let mut text_args = args.to_vec();
+    text_args.push("distance ~ age * Sex");
+    let t = run(&text_args);
+    assert_eq!(t.code, Some(0), "{}", t.stderr);
+    assert!(
+        t.stdout
+            .contains("(Kenward-Roger df; standard errors from the adjusted covariance)"),
+        "{}",
+        t.stdout
+    );
+    let mut ml = args.to_vec();
+    ml.extend(["--ml", "distance ~ age"]);
+    assert_error(&run(&ml), &["Kenward–Roger", "REML"]);
+}

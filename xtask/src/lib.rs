@@ -10,12 +10,14 @@
 
 pub mod after_refs;
 pub mod bench;
+pub mod bench_gls;
 pub mod covstruct_refs;
 pub mod docs;
 pub mod glmm_interval_refs;
 pub mod glmm_refs;
 pub mod gls_refs;
 pub mod inference_refs;
+pub mod kr_gls_refs;
 pub mod marginal_refs;
 pub mod meta_refs;
 pub mod negbin_refs;

@@ -77,6 +77,19 @@ enum Command {
         #[arg(long)]
         no_process: bool,
     },
+    /// Time our GLS / lme-with-residual / structured-term fits and R's (nlme, glmmTMB) side by
+    /// side in one run; writes docs/benchmarks-gls.md.
+    BenchGls {
+        /// Comma-separated parts of model names to run.
+        #[arg(long)]
+        models: Option<String>,
+        /// Our timings only (no R).
+        #[arg(long)]
+        no_r: bool,
+        /// Where to write the report (default docs/benchmarks-gls.md).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Render the worked examples: every docs/src/*.md becomes docs/*.md with the output of the
     /// `<!-- run: multilevel ... -->` commands it lists (release build of the CLI).
     Docs,
@@ -150,6 +163,11 @@ fn main() -> Result<()> {
             let (gls_pass, gls_total) = xtask::gls_refs::validate(&root)?;
             println!("nlme gls (residual covariance) references: {gls_pass}/{gls_total} pass\n");
             let refs_ok = refs_ok && gls_pass == gls_total;
+            let (krg_pass, krg_total) = xtask::kr_gls_refs::validate(&root)?;
+            println!(
+                "Kenward-Roger for GLS and structured terms (pbkrtest): {krg_pass}/{krg_total} pass\n"
+            );
+            let refs_ok = refs_ok && krg_pass == krg_total;
             let (workflow_pass, workflow_total) = xtask::workflow_refs::validate(&root)?;
             println!("workflow (explore) checks: {workflow_pass}/{workflow_total} pass\n");
             let refs_ok = refs_ok && workflow_pass == workflow_total;
@@ -254,6 +272,19 @@ fn main() -> Result<()> {
                 no_lme4,
                 output,
                 no_process,
+            },
+        )
+        .map(|_| ()),
+        Command::BenchGls {
+            models,
+            no_r,
+            output,
+        } => xtask::bench_gls::run(
+            &root,
+            &xtask::bench_gls::GlsBenchOptions {
+                no_r,
+                models,
+                output,
             },
         )
         .map(|_| ()),

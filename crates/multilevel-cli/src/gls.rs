@@ -30,7 +30,7 @@ pub fn run(a: &FitArgs) -> Result<()> {
         df: match a.ddf {
             None | Some(Ddf::Satterthwaite) => GlsDf::Satterthwaite,
             Some(Ddf::None) => GlsDf::None,
-            Some(Ddf::KenwardRoger) => GlsDf::Satterthwaite,
+            Some(Ddf::KenwardRoger) => GlsDf::KenwardRoger,
         },
         sigma: a.sigma,
         weights: a.model.weights.clone(),
@@ -55,12 +55,6 @@ fn check_options(a: &FitArgs) -> Result<()> {
         refuse(
             "--family/--link/--nagq",
             "residual covariance structures are fitted for Gaussian responses only; hint: drop them for a GLS/MMRM fit",
-        )?;
-    }
-    if a.ddf == Some(Ddf::KenwardRoger) {
-        refuse(
-            "--ddf kenward-roger",
-            "Kenward–Roger df are not implemented for GLS fits yet; hint: use --ddf satterthwaite (the default)",
         )?;
     }
     if a.model.weights.is_some() && a.sigma.is_none() {

@@ -3,11 +3,13 @@
 use crate::GlsError;
 use crate::inference::satterthwaite_df;
 use crate::kernel::Patterns;
+use crate::kr::gls_kenward_roger;
 use crate::layout::{RowCodes, row_codes};
 use crate::objective::Objective;
 use crate::spec::{ResidualKind, ResidualStructure, VarianceFunction};
 use crate::structure::Shape;
 use multilevel_frame::{DataFrame, FrameOptions, ModelFrame};
+use multilevel_inference::KrParts;
 use multilevel_lmm::optimizer::{Bobyqa, Optimizer};
 use multilevel_numeric::dist::p_t_two_sided;
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,11 @@ pub enum GlsDf {
     None,
     /// `N − p` for every coefficient (nlme's `summary.gls`).
     Residual,
+    /// Kenward–Roger (REML fits): the adjusted covariance `Φ_A` for the standard errors and
+    /// each coefficient's df, without the second-derivative terms (mmrm's
+    /// `"Kenward-Roger-Linear"`; pbkrtest's for structures linear in their parameters).
+    #[serde(rename = "kenward-roger")]
+    KenwardRoger,
 }
 
 /// What to fit.
@@ -164,6 +171,10 @@ pub struct GlsFit {
     pub df_method: GlsDf,
     /// `vcov(β̂) = σ̂² (X'R⁻¹X)⁻¹`, `σ̂² = r²/(N − p)` (REML) or `r²/N` (ML), nlme's.
     pub vcov: Vec<Vec<f64>>,
+    /// Kenward–Roger's adjusted covariance `Φ_A` of `β̂` (with [`GlsDf::KenwardRoger`]; the
+    /// coefficients' standard errors are then `√(Φ_A)ⱼⱼ`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcov_adjusted: Option<Vec<Vec<f64>>>,
     /// `σ̂`: the residual standard deviation (of the first level when the variances differ),
     /// or the fixed `σ` of [`GlsOptions::sigma`].
     pub sigma: f64,
@@ -240,6 +251,12 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
         if data.column(c).is_none() {
             return Err(GlsError::Data(data.unknown_column_error(c)));
         }
+    }
+    if opts.df == GlsDf::KenwardRoger && !opts.reml {
+        return Err(GlsError::Input(
+            "Kenward–Roger df need a REML fit; hint: drop the ML option, or use Satterthwaite df"
+                .to_string(),
+        ));
     }
     if let Some(s) = opts.sigma
         && !(s > 0.0 && s.is_finite())
@@ -412,6 +429,7 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
             "the optimiser stopped short of convergence: {message}"
         ));
     }
+    let mut vcov_adjusted = None;
     let dfs: Vec<Option<f64>> = match opts.df {
         GlsDf::None => vec![None; p],
         GlsDf::Residual => vec![Some((n - p) as f64); p],
@@ -424,11 +442,36 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
                 }
             }
         }
+        GlsDf::KenwardRoger => {
+            let kr = gls_kenward_roger(
+                &xf,
+                p,
+                &codes,
+                &shape,
+                &theta,
+                sigma2,
+                opts.sigma.is_some(),
+                beta.clone(),
+            )
+            .and_then(|parts| kr_columns(&parts));
+            match kr {
+                Ok((d, adj)) => {
+                    vcov_adjusted = Some(adj);
+                    d.into_iter().map(Some).collect()
+                }
+                Err(w) => {
+                    warnings.push(w);
+                    vec![None; p]
+                }
+            }
+        }
     };
     let coefficients = (0..p)
         .map(|j| {
             let estimate = beta.get(j).copied().unwrap_or(f64::NAN);
-            let se = vcov
+            let se = vcov_adjusted
+                .as_ref()
+                .unwrap_or(&vcov)
                 .get(j)
                 .and_then(|r| r.get(j))
                 .copied()
@@ -465,6 +508,7 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
         dropped_columns: design.dropped_columns.clone(),
         df_method: opts.df,
         vcov,
+        vcov_adjusted,
         sigma,
         sigma_fixed: opts.sigma.is_some(),
         loglik,
@@ -481,6 +525,24 @@ pub fn gls(formula: &str, data: &DataFrame, opts: &GlsOptions) -> Result<GlsFit,
         message,
         warnings,
     })
+}
+
+/// The Kenward–Roger df of every coefficient (contrast `eⱼ`) and `Φ_A` as rows.
+pub(crate) fn kr_columns(parts: &KrParts) -> Result<(Vec<f64>, Vec<Vec<f64>>), String> {
+    let p = parts.p;
+    let mut dfs = Vec::with_capacity(p);
+    for j in 0..p {
+        let mut l = vec![0.0; p];
+        l[j] = 1.0;
+        let (_, _, df) = parts
+            .contrast(&l)
+            .map_err(|e| format!("the Kenward–Roger df could not be computed: {e}"))?;
+        dfs.push(df);
+    }
+    let adj = (0..p)
+        .map(|i| parts.phi_adj[i * p..(i + 1) * p].to_vec())
+        .collect();
+    Ok((dfs, adj))
 }
 
 /// The counts of the data a fit used.

@@ -20,6 +20,7 @@ mod error;
 pub mod fit;
 mod inference;
 mod kernel;
+mod kr;
 mod layout;
 mod mixed;
 mod objective;

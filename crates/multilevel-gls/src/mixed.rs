@@ -20,7 +20,9 @@
 //! whitened column by column. Anything else is refused.
 
 use crate::GlsError;
-use crate::fit::{GlsCoef, GlsDf, GlsFit, Prepared, RandomComponent, counts, structure_report};
+use crate::fit::{
+    GlsCoef, GlsDf, GlsFit, Prepared, RandomComponent, counts, kr_columns, structure_report,
+};
 use crate::inference::{DfCriterion, satterthwaite_df};
 use crate::layout::RowCodes;
 use crate::spec::{ResidualStructure, VarianceFunction};
@@ -325,6 +327,7 @@ pub(crate) fn fit(prep: Prepared<'_>) -> Result<GlsFit, GlsError> {
             "the optimiser stopped short of convergence: {message}"
         ));
     }
+    let mut vcov_adjusted = None;
     let dfs: Vec<Option<f64>> = match opts.df {
         GlsDf::None => vec![None; p],
         GlsDf::Residual => vec![Some((n - p) as f64); p],
@@ -337,11 +340,36 @@ pub(crate) fn fit(prep: Prepared<'_>) -> Result<GlsFit, GlsError> {
                 }
             }
         }
+        GlsDf::KenwardRoger => {
+            let kr = lme_kenward_roger(
+                design,
+                &prep.codes,
+                &prep.shape,
+                &theta,
+                &resid_x,
+                sigma2,
+                opts.sigma.is_some(),
+                beta.clone(),
+            )
+            .and_then(|parts| kr_columns(&parts));
+            match kr {
+                Ok((d, adj)) => {
+                    vcov_adjusted = Some(adj);
+                    d.into_iter().map(Some).collect()
+                }
+                Err(w) => {
+                    warnings.push(w);
+                    vec![None; p]
+                }
+            }
+        }
     };
     let coefficients = (0..p)
         .map(|j| {
             let estimate = beta.get(j).copied().unwrap_or(f64::NAN);
-            let se = vcov
+            let se = vcov_adjusted
+                .as_ref()
+                .unwrap_or(&vcov)
                 .get(j)
                 .and_then(|r| r.get(j))
                 .copied()
@@ -378,6 +406,7 @@ pub(crate) fn fit(prep: Prepared<'_>) -> Result<GlsFit, GlsError> {
         dropped_columns: design.dropped_columns.clone(),
         df_method: opts.df,
         vcov,
+        vcov_adjusted,
         sigma,
         sigma_fixed: opts.sigma.is_some(),
         loglik,
@@ -439,4 +468,192 @@ fn random_components(design: &Design, theta: &[f64], sigma: f64) -> Vec<RandomCo
         }
     }
     out
+}
+
+/// The root of `i` in a union–find forest (with path halving).
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// Joins the sets of `a` and `b`.
+fn union_rows(parent: &mut [usize], a: usize, b: usize) {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    if ra != rb {
+        parent[ra] = rb;
+    }
+}
+
+/// Largest block of rows linked by the random effects for which the Kenward–Roger pieces of
+/// an lme fit are formed (dense `n_b × n_b` matrices, one per covariance parameter).
+const KR_MAX_BLOCK: usize = 3000;
+
+/// The Kenward–Roger parts of an lme fit with a residual structure at its estimate, with
+/// `φ = (θ, x, log σ²)` (`log σ²` left out when `σ` is fixed): `Σ = σ²(ZΛΛ'Z' + R(x))`,
+/// `∂Σ/∂θ_r = σ² Z (I ⊗ (Λ_rΛ' + ΛΛ_r')) Z'` for a term's parameter, a central difference
+/// (step 1e-5) of `σ²R` for a residual parameter, and `Σ` for `log σ²`. Rows linked by a
+/// random-effects level or a subject form one block (subjects are nested in every grouping
+/// factor); the blocks are independent.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn lme_kenward_roger(
+    design: &Design,
+    codes: &RowCodes,
+    shape: &Shape,
+    theta: &[f64],
+    resid_x: &[f64],
+    sigma2: f64,
+    sigma_fixed: bool,
+    beta: Vec<f64>,
+) -> Result<multilevel_inference::KrParts, String> {
+    const STEP: f64 = 1e-5;
+    if design.weights.is_some() {
+        return Err("the Kenward–Roger df could not be computed: prior weights are not supported (pbkrtest has none either); hint: use Satterthwaite df".to_string());
+    }
+    let n = design.nobs();
+    let p = design.p();
+    // Union–find over the rows.
+    let mut parent: Vec<usize> = (0..n).collect();
+    for term in &design.terms {
+        let mut first: Vec<Option<usize>> = vec![None; term.nlevels()];
+        for (i, &l) in term.refs.iter().enumerate() {
+            if let Some(slot) = first.get_mut(l as usize) {
+                match slot {
+                    Some(f) => union_rows(&mut parent, *f, i),
+                    None => *slot = Some(i),
+                }
+            }
+        }
+    }
+    let mut subject_of = vec![usize::MAX; n];
+    for (s, rows) in codes.subjects.iter().enumerate() {
+        for (a, &i) in rows.iter().enumerate() {
+            if i < n {
+                subject_of[i] = s;
+            }
+            if a > 0 {
+                union_rows(&mut parent, rows[0], i);
+            }
+        }
+    }
+    let mut block_of_root: std::collections::HashMap<usize, usize> = Default::default();
+    let mut blocks: Vec<Vec<usize>> = Vec::new();
+    for i in 0..n {
+        let r = find(&mut parent, i);
+        let b = *block_of_root.entry(r).or_insert_with(|| {
+            blocks.push(Vec::new());
+            blocks.len() - 1
+        });
+        blocks[b].push(i);
+    }
+    let largest = blocks.iter().map(Vec::len).max().unwrap_or(0);
+    if largest > KR_MAX_BLOCK {
+        return Err(format!(
+            "the Kenward–Roger df could not be computed: the random effects link {largest} rows into one block (limit {KR_MAX_BLOCK}); hint: use Satterthwaite df"
+        ));
+    }
+
+    // Each term's C = ΛΛ' and its S_r = Λ_rΛ' + ΛΛ_r'.
+    let mut term_c: Vec<Vec<f64>> = Vec::new();
+    let mut term_s: Vec<Vec<Vec<f64>>> = Vec::new();
+    let mut off = 0;
+    for term in &design.terms {
+        let cov = term.covariance();
+        let k = term.k;
+        let nt = cov.n_theta();
+        let th = theta.get(off..off + nt).unwrap_or(&[]);
+        off += nt;
+        let mut lam = vec![0.0; k * k];
+        cov.lambda_into(th, &mut lam);
+        let outer = |a: &[f64], b: &[f64]| -> Vec<f64> {
+            let mut c = vec![0.0; k * k];
+            for i in 0..k {
+                for j in 0..k {
+                    c[i * k + j] = (0..k).map(|l| a[i * k + l] * b[j * k + l]).sum();
+                }
+            }
+            c
+        };
+        term_c.push(outer(&lam, &lam));
+        let mut d = vec![0.0; k * k];
+        let mut ss = Vec::with_capacity(nt);
+        for r in 0..nt {
+            cov.lambda_derivative_into(th, r, &mut d);
+            let a = outer(&d, &lam);
+            let b = outer(&lam, &d);
+            ss.push(a.iter().zip(&b).map(|(u, v)| u + v).collect());
+        }
+        term_s.push(ss);
+    }
+    let m = resid_x.len();
+    let n_theta: usize = term_s.iter().map(Vec::len).sum();
+    let kk = n_theta + m + usize::from(!sigma_fixed);
+    let e0 = shape.evaluate(resid_x);
+    let mut shifted = Vec::with_capacity(m);
+    let mut xx = resid_x.to_vec();
+    for c in 0..m {
+        xx[c] = resid_x[c] + STEP;
+        let plus = shape.evaluate(&xx);
+        xx[c] = resid_x[c] - STEP;
+        let minus = shape.evaluate(&xx);
+        xx[c] = resid_x[c];
+        shifted.push((plus, minus));
+    }
+    let r_at = |e: &crate::structure::Evaluated, i: usize, j: usize, same: bool| -> f64 {
+        let (ai, vi) = (codes.position[i], codes.var_level[i]);
+        let (aj, vj) = (codes.position[j], codes.var_level[j]);
+        e.sd(ai, vi) * e.sd(aj, vj) * e.correlation(ai, aj, same)
+    };
+    let build = |rows: &[usize]| -> (Vec<f64>, Vec<Vec<f64>>) {
+        let nb = rows.len();
+        let mut sigma = vec![0.0; nb * nb];
+        let mut gs = vec![vec![0.0; nb * nb]; kk];
+        for (a, &i) in rows.iter().enumerate() {
+            for (b, &j) in rows.iter().enumerate() {
+                let mut g_index = 0;
+                for (t, term) in design.terms.iter().enumerate() {
+                    let k = term.k;
+                    if term.refs[i] == term.refs[j] {
+                        let zi = &term.z[i * k..(i + 1) * k];
+                        let zj = &term.z[j * k..(j + 1) * k];
+                        let quad = |c: &[f64]| -> f64 {
+                            let mut v = 0.0;
+                            for u in 0..k {
+                                for w in 0..k {
+                                    v += zi[u] * c[u * k + w] * zj[w];
+                                }
+                            }
+                            v
+                        };
+                        sigma[a * nb + b] += sigma2 * quad(&term_c[t]);
+                        for s in &term_s[t] {
+                            gs[g_index][a * nb + b] = sigma2 * quad(s);
+                            g_index += 1;
+                        }
+                    } else {
+                        g_index += term_s[t].len();
+                    }
+                }
+                if subject_of[i] == subject_of[j] && subject_of[i] != usize::MAX {
+                    sigma[a * nb + b] += sigma2 * r_at(&e0, i, j, i == j);
+                    for (c, (plus, minus)) in shifted.iter().enumerate() {
+                        gs[n_theta + c][a * nb + b] = sigma2
+                            * (r_at(plus, i, j, i == j) - r_at(minus, i, j, i == j))
+                            / (2.0 * STEP);
+                    }
+                } else if i == j {
+                    // A row outside every subject (cannot happen: every row has one).
+                    sigma[a * nb + b] += sigma2;
+                }
+            }
+        }
+        if !sigma_fixed {
+            gs[kk - 1] = sigma.clone();
+        }
+        (sigma, gs)
+    };
+    let xf = |i: usize, c: usize| design.x[(i, c)];
+    crate::kr::dense_blocks_kenward_roger(&xf, p, &blocks, kk, &build, beta, sigma2)
 }

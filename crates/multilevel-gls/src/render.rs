@@ -46,6 +46,7 @@ fn df_name(d: GlsDf) -> &'static str {
         GlsDf::Satterthwaite => "Satterthwaite",
         GlsDf::Residual => "residual (N - p)",
         GlsDf::None => "none",
+        GlsDf::KenwardRoger => "Kenward-Roger",
     }
 }
 
@@ -260,7 +261,12 @@ pub fn gls_text(r: &GlsFit) -> String {
     out.push_str(&format!(
         "\nCoefficients{}:\n",
         if with_df {
-            format!(" ({} df)", df_name(r.df_method))
+            let adjusted = if r.vcov_adjusted.is_some() {
+                "; standard errors from the adjusted covariance"
+            } else {
+                ""
+            };
+            format!(" ({} df{adjusted})", df_name(r.df_method))
         } else {
             String::new()
         }
@@ -484,6 +490,7 @@ pub fn gls_json(r: &GlsFit) -> Value {
             GlsDf::Satterthwaite => "satterthwaite",
             GlsDf::Residual => "residual",
             GlsDf::None => "none",
+            GlsDf::KenwardRoger => "kenward-roger",
         },
         "fixed": r.coefficients.iter().map(|c| json!({
             "term": c.name,
@@ -495,6 +502,7 @@ pub fn gls_json(r: &GlsFit) -> Value {
         })).collect::<Vec<_>>(),
         "dropped_columns": r.dropped_columns,
         "vcov": r.vcov.iter().map(|row| row.iter().map(|v| num(*v)).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "vcov_adjusted": r.vcov_adjusted.as_ref().map_or(Value::Null, |m| json!(m.iter().map(|row| row.iter().map(|v| num(*v)).collect::<Vec<_>>()).collect::<Vec<_>>())),
         "sigma": num(r.sigma),
         "loglik": num(r.loglik),
         "aic": num(r.aic),

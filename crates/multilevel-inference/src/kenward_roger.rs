@@ -109,6 +109,7 @@
 use faer::Mat;
 use faer::linalg::solvers::DenseSolveCore;
 use multilevel_design::Design;
+use multilevel_design::covariance::Covariance;
 use multilevel_numeric::dist::p_f_upper;
 
 use crate::InferenceError;
@@ -139,6 +140,10 @@ pub enum KrAlgorithm {
     Dense,
     /// Through `q × q` matrices (Woodbury identity), never `n × n`.
     Structured,
+    /// From pieces summed over independent blocks of rows by the caller
+    /// ([`kenward_roger_from_pieces`]: GLS fits with a residual covariance per subject). An
+    /// LMM fit given this choice uses [`KrAlgorithm::Auto`].
+    Blocks,
 }
 
 /// The Kenward–Roger quantities of a fit that do not depend on the contrast.
@@ -237,6 +242,51 @@ pub(crate) struct TermBlock {
     pub(crate) lam: Vec<f64>,
     /// `C_j`, row-major `k × k`.
     pub(crate) cov: Vec<f64>,
+    /// For a structured term (`diag`, `cs`, `ar1`), the symmetric `k × k` matrices `S_r`
+    /// (row-major) with `G_r = Z_j (I_ℓ ⊗ S_r) Z_j'`, one per variance parameter of the term;
+    /// `None` for the unstructured term, whose parameters are the elements of `C_j`.
+    pub(crate) bases: Option<Vec<Vec<f64>>>,
+}
+
+/// The `S_r` of a structured term (see [`TermBlock::bases`]): `E_aa` per column for `diag`
+/// (`I` when homogeneous), whose `C_j` is linear in its variances; otherwise the derivatives
+/// `∂(Λ_jΛ_j')/∂θ_r = Λ_rΛ_j' + Λ_jΛ_r'` at the estimate, which span the tangent space of the
+/// structure's covariances there (up to the scale σ², which is immaterial: the linear
+/// Kenward–Roger quantities do not depend on how the variance parameters are parametrised,
+/// only on the span of the `G_r`).
+fn structured_bases(cov_t: &dyn Covariance, theta: &[f64], lam: &[f64]) -> Vec<Vec<f64>> {
+    let k = cov_t.k();
+    if cov_t.name() == "diag" {
+        if cov_t.homogeneous() == Some(true) {
+            let mut s = vec![0.0; k * k];
+            for a in 0..k {
+                s[a * k + a] = 1.0;
+            }
+            return vec![s];
+        }
+        return (0..k)
+            .map(|a| {
+                let mut s = vec![0.0; k * k];
+                s[a * k + a] = 1.0;
+                s
+            })
+            .collect();
+    }
+    let mut d = vec![0.0; k * k];
+    (0..cov_t.n_theta())
+        .map(|r| {
+            cov_t.lambda_derivative_into(theta, r, &mut d);
+            let mut s = vec![0.0; k * k];
+            for a in 0..k {
+                for b in 0..k {
+                    s[a * k + b] = (0..k)
+                        .map(|c| d[a * k + c] * lam[b * k + c] + lam[a * k + c] * d[b * k + c])
+                        .sum();
+                }
+            }
+            s
+        })
+        .collect()
 }
 
 /// Check the random-effects terms against `n` and θ and return each term's `Λ_j` and `C_j`.
@@ -277,10 +327,13 @@ pub(crate) fn sigma_blocks(
         }
         let cov_t = term.covariance();
         let mut lam = vec![0.0; k * k];
-        cov_t.lambda_into(
-            theta.get(off..off + cov_t.n_theta()).unwrap_or(&[]),
-            &mut lam,
-        );
+        let theta_t = theta.get(off..off + cov_t.n_theta()).unwrap_or(&[]);
+        cov_t.lambda_into(theta_t, &mut lam);
+        let bases = if term.structure.is_unstructured() {
+            None
+        } else {
+            Some(structured_bases(cov_t, theta_t, &lam))
+        };
         off += cov_t.n_theta();
         let mut cov = vec![0.0; k * k];
         for a in 0..k {
@@ -289,7 +342,7 @@ pub(crate) fn sigma_blocks(
                     sigma2 * (0..k).map(|c| lam[a * k + c] * lam[b * k + c]).sum::<f64>();
             }
         }
-        out.push(TermBlock { lam, cov });
+        out.push(TermBlock { lam, cov, bases });
     }
     Ok(out)
 }
@@ -340,6 +393,26 @@ fn dense_pieces(design: &Design, theta: &[f64], sigma2: f64) -> Result<Pieces, I
                     sigma[(i, i2)] += s;
                 }
             }
+        }
+        if let Some(bases) = &block.bases {
+            for basis in bases {
+                let mut g = Mat::<f64>::zeros(n, n);
+                for rows in &by_level {
+                    for &i in rows {
+                        for &i2 in rows {
+                            let mut v = 0.0;
+                            for a in 0..k {
+                                for b in 0..k {
+                                    v += z(i, a) * basis[a * k + b] * z(i2, b);
+                                }
+                            }
+                            g[(i, i2)] += v;
+                        }
+                    }
+                }
+                gs.push(g);
+            }
+            continue;
         }
         for a in 0..k {
             for b in a..k {
@@ -512,7 +585,7 @@ pub fn kenward_roger_parts_with(
     let fit = model.fit_result();
     let sigma2 = fit.sigma * fit.sigma;
     let algorithm = match algorithm {
-        KrAlgorithm::Auto => {
+        KrAlgorithm::Auto | KrAlgorithm::Blocks => {
             let (n, q) = (design.nobs(), design.q());
             if n <= KR_DENSE_MAX_N || (q >= n && n <= DENSE_HARD_MAX_N) || q > STRUCTURED_MAX_Q {
                 KrAlgorithm::Dense
@@ -527,6 +600,58 @@ pub fn kenward_roger_parts_with(
         _ => dense_pieces(design, &fit.theta, sigma2)?,
     };
     finish(pieces, model.beta(), sigma2, algorithm)
+}
+
+/// The Kenward–Roger quantities of a model whose covariance `Σ(φ)` is differentiated by the
+/// caller, for any covariance parameters `φ` (the derivatives `G_r = ∂Σ/∂φ_r` need not be
+/// constant: the second-derivative terms `R_rs` of Kenward & Roger are left out, the
+/// "linear" variant, which does not depend on how `φ` is parametrised).
+///
+/// - `phi`: `Φ = (X'Σ⁻¹X)⁻¹`, row-major `p × p`;
+/// - `p_mats[r]`: `P_r = X'Σ⁻¹G_rΣ⁻¹X`, row-major `p × p`;
+/// - `q_mats[r · m + s]` for `r ≤ s`: `Q_rs = X'Σ⁻¹G_rΣ⁻¹G_sΣ⁻¹X` (entries with `r > s`
+///   are not read and may be empty);
+/// - `traces[r · m + s]`: `tr(Σ⁻¹G_rΣ⁻¹G_s)` (symmetric, all entries);
+///
+/// with `m = p_mats.len()`.
+///
+/// # Errors
+/// [`InferenceError::Mismatch`] for pieces of inconsistent sizes;
+/// [`InferenceError::NotFinite`] for a non-finite information matrix.
+pub fn kenward_roger_from_pieces(
+    phi: &[f64],
+    p: usize,
+    p_mats: &[Vec<f64>],
+    q_mats: &[Vec<f64>],
+    traces: &[f64],
+    beta: Vec<f64>,
+    sigma2: f64,
+) -> Result<KrParts, InferenceError> {
+    let m = p_mats.len();
+    let bad = |what: &str| InferenceError::Mismatch(format!("Kenward–Roger pieces: {what}"));
+    if phi.len() != p * p || beta.len() != p {
+        return Err(bad("Φ or β̂ does not have p entries"));
+    }
+    if p_mats.iter().any(|v| v.len() != p * p) || q_mats.len() != m * m || traces.len() != m * m {
+        return Err(bad("a P, Q or trace array has the wrong size"));
+    }
+    let mut qs: Vec<Option<Mat<f64>>> = vec![None; m * m];
+    for r in 0..m {
+        for s in r..m {
+            let q = &q_mats[r * m + s];
+            if q.len() != p * p {
+                return Err(bad("a Q matrix is not p × p"));
+            }
+            qs[r * m + s] = Some(vec_to_mat(q, p, p));
+        }
+    }
+    let pieces = Pieces {
+        phi: vec_to_mat(phi, p, p),
+        ps: p_mats.iter().map(|v| vec_to_mat(v, p, p)).collect(),
+        qs,
+        info: traces.to_vec(),
+    };
+    finish(pieces, beta, sigma2, KrAlgorithm::Blocks)
 }
 
 impl KrParts {

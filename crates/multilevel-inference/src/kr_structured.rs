@@ -143,19 +143,42 @@ fn cross_products(design: &Design, layout: &Layout) -> (SparseSym, Mat<f64>, Mat
 }
 
 /// One variance parameter of a random-effects term as `G_r = Z D_r Z'`: the nonzero
-/// entries `(i, j, 1)` of `D_r` (`I_ℓ ⊗ (E_ab + E_ba)`, or `I_ℓ ⊗ E_aa`).
-fn d_patterns(design: &Design, layout: &Layout) -> Vec<Vec<(usize, usize)>> {
+/// entries `(i, j, w)` of `D_r` (`I_ℓ ⊗ (E_ab + E_ba)`, or `I_ℓ ⊗ E_aa`, with `w = 1` for
+/// the unstructured term; `I_ℓ ⊗ S_r` for a structured term's `S_r`).
+fn d_patterns(
+    design: &Design,
+    layout: &Layout,
+    bases: &[Option<Vec<Vec<f64>>>],
+) -> Vec<Vec<(usize, usize, f64)>> {
     let mut out = Vec::new();
     for (t, tm) in design.terms.iter().enumerate() {
         let k = tm.k;
+        if let Some(Some(list)) = bases.get(t) {
+            for basis in list {
+                let mut pat = Vec::new();
+                for l in 0..tm.nlevels() {
+                    let s = layout.off[t] + l * k;
+                    for a in 0..k {
+                        for b in 0..k {
+                            let w = basis[a * k + b];
+                            if w != 0.0 {
+                                pat.push((s + a, s + b, w));
+                            }
+                        }
+                    }
+                }
+                out.push(pat);
+            }
+            continue;
+        }
         for a in 0..k {
             for b in a..k {
                 let mut pat = Vec::with_capacity(tm.nlevels() * if a == b { 1 } else { 2 });
                 for l in 0..tm.nlevels() {
                     let s = layout.off[t] + l * k;
-                    pat.push((s + a, s + b));
+                    pat.push((s + a, s + b, 1.0));
                     if a != b {
-                        pat.push((s + b, s + a));
+                        pat.push((s + b, s + a, 1.0));
                     }
                 }
                 out.push(pat);
@@ -169,13 +192,13 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// `p × p` matrix `Σ_{(i,j)} a[i,:]' b[j,:]` over the pattern.
-fn pattern_cross(pat: &[(usize, usize)], a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
+/// `p × p` matrix `Σ_{(i,j,w)} w a[i,:]' b[j,:]` over the pattern.
+fn pattern_cross(pat: &[(usize, usize, f64)], a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
     let p = a.ncols();
     let mut out = Mat::<f64>::zeros(p, p);
-    for &(i, j) in pat {
+    for &(i, j, w) in pat {
         for u in 0..p {
-            let ai = a[(i, u)];
+            let ai = w * a[(i, u)];
             for v in 0..p {
                 out[(u, v)] += ai * b[(j, v)];
             }
@@ -201,6 +224,7 @@ pub(crate) fn structured_pieces(
         )));
     }
     let blocks = sigma_blocks(design, theta, sigma2)?;
+    let bases: Vec<Option<Vec<Vec<f64>>>> = blocks.iter().map(|b| b.bases.clone()).collect();
     let layout = Layout::new(design, blocks.into_iter().map(|b| b.lam).collect());
     let (m, ztx, xtx) = cross_products(design, &layout);
 
@@ -309,7 +333,7 @@ pub(crate) fn structured_pieces(
         .map_err(|_| InferenceError::Numerical("X'Σ⁻¹X is not positive definite".into()))?
         .inverse();
 
-    let pats = d_patterns(design, &layout);
+    let pats = d_patterns(design, &layout, &bases);
     let nr = pats.len();
     let ng = nr + 1;
     let mut ps: Vec<Mat<f64>> = pats.iter().map(|pat| pattern_cross(pat, &u, &u)).collect();
@@ -319,10 +343,10 @@ pub(crate) fn structured_pieces(
         .iter()
         .map(|pat| {
             let mut out = Mat::<f64>::zeros(q, p);
-            for &(kk, l) in pat {
+            for &(kk, l, w) in pat {
                 let kcol = k_mat.col_as_slice(kk);
                 for v in 0..p {
-                    let ulv = u[(l, v)];
+                    let ulv = w * u[(l, v)];
                     if ulv != 0.0 {
                         for (o, kv) in out.col_as_slice_mut(v).iter_mut().zip(kcol) {
                             *o += kv * ulv;
@@ -340,16 +364,16 @@ pub(crate) fn structured_pieces(
             // Q_rs = U'D_r K D_s U; tr(Σ⁻¹G_rΣ⁻¹G_s) = tr(D_r K D_s K).
             qs[r * ng + s] = Some(pattern_cross(&pats[r], &u, &kdu[s]));
             let mut tr = 0.0;
-            for &(i, j) in &pats[r] {
-                for &(kk, l) in &pats[s] {
-                    tr += k_mat[(j, kk)] * k_mat[(l, i)];
+            for &(i, j, wr) in &pats[r] {
+                for &(kk, l, ws) in &pats[s] {
+                    tr += wr * ws * (k_mat[(j, kk)] * k_mat[(l, i)]);
                 }
             }
             info[r * ng + s] = tr;
         }
         // Q_re = U'D_r Z'Σ⁻²X; tr(Σ⁻¹G_rΣ⁻¹) = tr(D_r Z'Σ⁻²Z).
         qs[r * ng + nr] = Some(pattern_cross(&pats[r], &u, &u2));
-        info[r * ng + nr] = pats[r].iter().map(|&(i, j)| k2_at(j, i)).sum();
+        info[r * ng + nr] = pats[r].iter().map(|&(i, j, w)| w * k2_at(j, i)).sum();
     }
     qs[nr * ng + nr] = Some(x3);
     info[nr * ng + nr] = t2;

@@ -117,7 +117,7 @@ pub use glmm_bootstrap::{glmm_bootstrap, glmm_parameter_names, glmm_sd_cor};
 pub use glmm_profile::{GlmmProfiler, glmm_profile_confint};
 pub use kenward_roger::{
     KR_DENSE_MAX_N, KenwardRoger, KrAlgorithm, KrParts, KrTest, kenward_roger_df,
-    kenward_roger_parts, kenward_roger_parts_with,
+    kenward_roger_from_pieces, kenward_roger_parts, kenward_roger_parts_with,
 };
 pub use methods::{DfMethod, FTest, Satterthwaite, Wald, add_df, f_ddf, two_sided_t};
 pub use model::FittedLmm;

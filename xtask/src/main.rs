@@ -1,8 +1,9 @@
 //! `cargo xtask`: project automation.
 //!
-//! - `cargo xtask validate [--suite ../shared/bench] [--skip-slow]` — fit every committed lme4
-//!   reference and compare; with `--suite`, also fit the 51 benchmark models by ML and compare
-//!   the deviance with the best published value, writing docs/validation.md.
+//! - `cargo xtask validate [--suite ../shared/bench] [--skip-slow] [--sets inference,after]` —
+//!   fit every committed lme4 reference and compare (`--sets`: only the named reference sets);
+//!   with `--suite`, also fit the 51 benchmark models by ML and compare the deviance with the
+//!   best published value, writing docs/validation.md.
 //! - `cargo xtask reference` — regenerate the reference JSON with R (`xtask/r/reference.R`).
 //! - `cargo xtask docs` — render docs/src/*.md into docs/ with real CLI output.
 //! - `cargo xtask suite-designs [--suite DIR]` — build the design of every suite model (count).
@@ -19,6 +20,25 @@ use clap::{Parser, Subcommand};
 use xtask::{
     SuiteOutcome, check_lmm_reference, fit_suite_row, read_suite, reference_files, suite_designs,
 };
+
+/// The reference sets `cargo xtask validate --sets` selects from.
+const REFERENCE_SETS: [&str; 15] = [
+    "lmm",
+    "glmm",
+    "negbin",
+    "ordinal",
+    "zi",
+    "kr-gls",
+    "glmm-intervals",
+    "inference",
+    "meta",
+    "marginal",
+    "gls",
+    "workflow",
+    "after",
+    "power",
+    "covstruct",
+];
 
 #[derive(Parser)]
 #[command(name = "xtask", about = "multilevel project automation")]
@@ -40,6 +60,12 @@ enum Command {
         /// Only suite models whose id contains this text.
         #[arg(long)]
         only: Option<String>,
+        /// Only these reference sets (comma-separated): lmm, glmm, negbin, ordinal, zi, kr-gls,
+        /// glmm-intervals, inference, meta, marginal, gls, workflow, after, power, covstruct.
+        /// All when absent;
+        /// the suite runs whenever `--suite` is given.
+        #[arg(long, value_delimiter = ',')]
+        sets: Option<Vec<String>>,
     },
     /// Only the negative binomial references: our fits against glmer.nb (and glmmTMB's nbinom2
     /// for scale), with our timings beside R's recorded ones.
@@ -135,61 +161,92 @@ fn main() -> Result<()> {
             suite,
             skip_slow,
             only,
+            sets,
         } => {
-            let refs_ok = validate_references(&root, skip_slow)?;
-            println!();
-            let (glmm_pass, glmm_total) = xtask::glmm_refs::validate(&root)?;
-            println!("glmer references: {glmm_pass}/{glmm_total} pass\n");
-            let (nb_pass, nb_total) = xtask::negbin_refs::validate(&root)?;
-            println!("glmer.nb references: {nb_pass}/{nb_total} pass\n");
-            let (gi_pass, gi_total) = xtask::glmm_interval_refs::validate(&root)?;
-            println!("GLMM profile/bootstrap interval checks: {gi_pass}/{gi_total} pass\n");
-            let (inf_pass, inf_total) = xtask::inference_refs::validate(&root)?;
-            println!("lmerTest/lme4 inference checks: {inf_pass}/{inf_total} pass\n");
-            let (meta_pass, meta_total) = xtask::meta_refs::validate(&root)?;
-            println!("metafor rma references: {meta_pass}/{meta_total} pass\n");
-            let refs_ok = refs_ok && glmm_pass == glmm_total && inf_pass == inf_total;
-            let refs_ok = refs_ok && nb_pass == nb_total && gi_pass == gi_total;
-            let (ord_pass, ord_total) = xtask::ordinal_refs::validate(&root)?;
-            println!("ordinal::clmm references: {ord_pass}/{ord_total} pass\n");
-            let refs_ok = refs_ok && ord_pass == ord_total;
-            let (zi_pass, zi_total) = xtask::zi_refs::validate(&root)?;
-            println!("glmmTMB zero-inflation references: {zi_pass}/{zi_total} pass\n");
-            let refs_ok = refs_ok && zi_pass == zi_total;
-            let refs_ok = refs_ok && meta_pass == meta_total;
-            let (marginal_pass, marginal_total) = xtask::marginal_refs::validate(&root)?;
-            println!("geepack/clubSandwich references: {marginal_pass}/{marginal_total} pass\n");
-            let refs_ok = refs_ok && marginal_pass == marginal_total;
-            let (gls_pass, gls_total) = xtask::gls_refs::validate(&root)?;
-            println!("nlme gls (residual covariance) references: {gls_pass}/{gls_total} pass\n");
-            let refs_ok = refs_ok && gls_pass == gls_total;
-            let (krg_pass, krg_total) = xtask::kr_gls_refs::validate(&root)?;
-            println!(
-                "Kenward-Roger for GLS and structured terms (pbkrtest): {krg_pass}/{krg_total} pass\n"
-            );
-            let refs_ok = refs_ok && krg_pass == krg_total;
-            let (workflow_pass, workflow_total) = xtask::workflow_refs::validate(&root)?;
-            println!("workflow (explore) checks: {workflow_pass}/{workflow_total} pass\n");
-            let refs_ok = refs_ok && workflow_pass == workflow_total;
-            let (after_pass, after_total) = xtask::after_refs::validate(&root)?;
-            println!("Kenward-Roger summary and predict checks: {after_pass}/{after_total} pass\n");
-            let refs_ok = refs_ok && after_pass == after_total;
-            let (power_pass, power_total) = xtask::power_refs::validate(&root)?;
-            println!("simulation and power checks: {power_pass}/{power_total} pass\n");
-            let refs_ok = refs_ok && power_pass == power_total;
-            let (cov_pass, cov_total) = xtask::covstruct_refs::validate(&root)?;
-            println!("covariance-structure references: {cov_pass}/{cov_total} pass\n");
-            let glmm_cov = xtask::covstruct_refs::check_glmm_cases(&root)?;
-            for (name, failures) in &glmm_cov {
-                let status = if failures.is_empty() {
-                    "PASS".into()
-                } else {
-                    failures.join("; ")
-                };
-                println!("{name:<34} (glmer, glmmTMB reference) {status}");
+            if let Some(bad) = sets
+                .iter()
+                .flatten()
+                .find(|n| !REFERENCE_SETS.contains(&n.as_str()))
+            {
+                bail!(
+                    "unknown reference set `{bad}` in --sets; the sets are {}",
+                    REFERENCE_SETS.join(", ")
+                );
             }
-            let glmm_cov_ok = glmm_cov.iter().all(|(_, f)| f.is_empty());
-            let refs_ok = refs_ok && cov_pass == cov_total && glmm_cov_ok;
+            let want = |name: &str| sets.as_ref().is_none_or(|v| v.iter().any(|n| n == name));
+            // Each selected set: (pass, total), printed with its label; skipped sets count as passed.
+            let mut refs_ok = true;
+            if want("lmm") {
+                refs_ok &= validate_references(&root, skip_slow)?;
+                println!();
+            }
+            let mut tally = |name: &str, label: &str, run: &dyn Fn() -> Result<(usize, usize)>| {
+                if !want(name) {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                let (pass, total) = run()?;
+                println!("{label}: {pass}/{total} pass\n");
+                refs_ok &= pass == total;
+                Ok(())
+            };
+            tally("glmm", "glmer references", &|| {
+                xtask::glmm_refs::validate(&root)
+            })?;
+            tally("negbin", "glmer.nb references", &|| {
+                xtask::negbin_refs::validate(&root)
+            })?;
+            tally(
+                "glmm-intervals",
+                "GLMM profile/bootstrap interval checks",
+                &|| xtask::glmm_interval_refs::validate(&root),
+            )?;
+            tally("inference", "lmerTest/lme4 inference checks", &|| {
+                xtask::inference_refs::validate(&root)
+            })?;
+            tally("meta", "metafor rma references", &|| {
+                xtask::meta_refs::validate(&root)
+            })?;
+            tally("ordinal", "ordinal::clmm references", &|| {
+                xtask::ordinal_refs::validate(&root)
+            })?;
+            tally("zi", "glmmTMB zero-inflation references", &|| {
+                xtask::zi_refs::validate(&root)
+            })?;
+            tally("marginal", "geepack/clubSandwich references", &|| {
+                xtask::marginal_refs::validate(&root)
+            })?;
+            tally("gls", "nlme gls (residual covariance) references", &|| {
+                xtask::gls_refs::validate(&root)
+            })?;
+            tally(
+                "kr-gls",
+                "Kenward-Roger for GLS and structured terms (pbkrtest)",
+                &|| xtask::kr_gls_refs::validate(&root),
+            )?;
+            tally("workflow", "workflow (explore) checks", &|| {
+                xtask::workflow_refs::validate(&root)
+            })?;
+            tally("after", "Kenward-Roger summary and predict checks", &|| {
+                xtask::after_refs::validate(&root)
+            })?;
+            tally("power", "simulation and power checks", &|| {
+                xtask::power_refs::validate(&root)
+            })?;
+            tally("covstruct", "covariance-structure references", &|| {
+                xtask::covstruct_refs::validate(&root)
+            })?;
+            if want("covstruct") {
+                let glmm_cov = xtask::covstruct_refs::check_glmm_cases(&root)?;
+                for (name, failures) in &glmm_cov {
+                    let status = if failures.is_empty() {
+                        "PASS".into()
+                    } else {
+                        failures.join("; ")
+                    };
+                    println!("{name:<34} (glmer, glmmTMB reference) {status}");
+                }
+                refs_ok &= glmm_cov.iter().all(|(_, f)| f.is_empty());
+            }
             let suite_ok = match suite {
                 Some(dir) => validate_suite(&root, &dir, skip_slow, only.as_deref())?,
                 None => true,

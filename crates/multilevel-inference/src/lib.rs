@@ -102,6 +102,7 @@ mod kr_structured;
 mod linalg;
 mod methods;
 mod model;
+#[cfg(test)]
 mod numderiv;
 mod profile;
 mod progress;

@@ -4,9 +4,11 @@ use multilevel_lmm::{FitResult, LinearMixedModel, LmmOptions, Method};
 
 use crate::InferenceError;
 use crate::linalg::sym_eigen;
+#[cfg(test)]
 use crate::numderiv;
 
 /// Relative step of the Jacobian of `vcov(β̂)` (Richardson-extrapolated central differences).
+#[cfg(test)]
 const JACOBIAN_STEP: f64 = 1e-3;
 /// Eigenvalues of the Hessian at or below this are treated as zero (lmerTest's `tol`).
 const HESSIAN_TOL: f64 = 1e-8;
@@ -277,33 +279,20 @@ impl FittedLmm {
             )));
         }
         let m = self.varpar.len();
-        // Derivatives are taken in (θ, s) with σ = unit·s. For σ̂ in [1e-3, 1e3], unit = 1 (lmerTest's
-        // numbers exactly); outside it unit = σ̂, so the steps (numDeriv's absolute step near 0)
-        // and the eigenvalue cut-off of H see a σ-coordinate of order 1: a response on a scale
-        // of 1e-12 or 1e150 gets the df it gets at scale 1 (the model is scale-equivariant).
+        // The Hessian is taken in (θ, s) with σ = unit·s. For σ̂ in [1e-3, 1e3], unit = 1
+        // (lmerTest's coordinates); outside it unit = σ̂, so that the eigenvalue cut-off of H
+        // sees a σ-coordinate of order 1 and no σ⁴ under- or overflows: a response on a scale
+        // of 1e-12 gets the df it gets at scale 1 (the model is scale-equivariant).
         let sigma_hat = self.fit.sigma;
         let unit = if (SIGMA_UNSCALED_MIN..=SIGMA_UNSCALED_MAX).contains(&sigma_hat) {
             1.0
         } else {
             sigma_hat
         };
-        let mut x = self.varpar.clone();
-        if let Some(last) = x.last_mut() {
-            *last /= unit;
-        }
-        let to_sigma = |v: &[f64]| -> Vec<f64> {
-            let mut w = v.to_vec();
-            if let Some(last) = w.last_mut() {
-                *last *= unit;
-            }
-            w
-        };
-        let hessian = numderiv::hessian(&mut |v: &[f64]| self.varpar_deviance(&to_sigma(v)), &x);
-        let jacobian = numderiv::jacobian(
-            &mut |v: &[f64]| self.vcov_beta_at(&to_sigma(v)),
-            &x,
-            JACOBIAN_STEP,
-        );
+        let x = self.varpar.clone();
+        // The Jacobian first: it reads the factor at θ̂ that the fit left in the workspace.
+        let jacobian = self.analytic_jacobian(&x);
+        let hessian = self.analytic_hessian(&x, unit);
         // Leave the factor at θ̂ for anyone reading the model afterwards.
         let theta = self.fit.theta.clone();
         let _ = self.model.deviance_function().factor_summary(&theta);
@@ -331,9 +320,9 @@ impl FittedLmm {
                 small.push(lam);
             }
         }
-        // Back to σ: ∂/∂σ = (1/unit) ∂/∂s, and A = 2H⁻¹ transforms as a covariance (× unit per σ index).
+        // Back to σ: ∂/∂σ = (1/unit) ∂/∂s, and A = 2H⁻¹ transforms as a covariance (× unit per
+        // σ index). The Jacobian of vcov(β̂) is in σ already.
         let mut hessian = hessian;
-        let mut jacobian = jacobian;
         if unit != 1.0 {
             let last = m - 1;
             for i in 0..m {
@@ -344,9 +333,6 @@ impl FittedLmm {
                     vcov_varpar[i * m + j] *= f;
                 }
             }
-            if let Some(d) = jacobian.get_mut(last) {
-                d.iter_mut().for_each(|v| *v /= unit);
-            }
         }
         Ok(Derivatives {
             hessian,
@@ -354,6 +340,96 @@ impl FittedLmm {
             jacobian,
             small_eigenvalues: small,
         })
+    }
+
+    /// Hessian of [`FittedLmm::varpar_deviance`] at `varpar = (θ, σ)`, row-major, from the
+    /// exact gradient with respect to θ:
+    ///
+    /// ```text
+    ///   d(θ, σ) = log|Ω(θ)| + c log(2πσ²) + r²(θ)/σ²       (c = n − p for REML, n for ML)
+    ///   ∂²d/∂σ²    = 6r²/σ⁴ − 2c/σ²
+    ///   ∂²d/∂θᵢ∂σ  = −2 (∂r²/∂θᵢ)/σ³
+    ///   ∂²d/∂θᵢ∂θⱼ = central differences in θⱼ of ∂d/∂θᵢ at fixed σ, symmetrised.
+    /// ```
+    ///
+    /// `2·dim(θ)` gradient evaluations (and `∂r²/∂θ` at the point, from one back
+    /// substitution), where numDeriv's Richardson-extrapolated
+    /// differences of the deviance (lmerTest's way) need `8m + 16·m(m − 1)/2` evaluations for
+    /// `m = dim(θ) + 1`. `None` when the model cannot be factored near the point.
+    ///
+    /// The last coordinate is `s = σ/unit` (`unit = 1`: σ itself): with `r̃² = r²/unit²` the σ
+    /// parts read `6r̃²/s⁴ − 2c/s²` and `−2 (∂r̃²/∂θᵢ)/s³`, of order 1 when `unit = σ̂`.
+    fn analytic_hessian(&mut self, varpar: &[f64], unit: f64) -> Option<Vec<f64>> {
+        let (theta, sigma) = split_varpar(varpar)?;
+        let reml = self.reml;
+        let dev = self.model.deviance_function();
+        let nfac = if reml {
+            (dev.nobs() - dev.p()) as f64
+        } else {
+            dev.nobs() as f64
+        };
+        // σ² = unit²·s²; the weight 1/σ² formed without squaring σ (no overflow near 1e154).
+        let s = sigma / unit;
+        let s2 = s * s;
+        let weight = (1.0 / unit) * (1.0 / unit) / s2;
+        let nt = theta.len();
+        let m = nt + 1;
+        let (f0, dr2) = dev.pwrss_gradient(theta)?;
+        let unit2 = unit * unit;
+        let dr2: Vec<f64> = dr2.iter().map(|v| v / unit2).collect();
+        let pwrss = f0.pwrss / unit2;
+        if dr2.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let mut h = vec![0.0; m * m];
+        let mut tt = theta.to_vec();
+        for j in 0..nt {
+            let step = gradient_step(theta[j]);
+            tt[j] = theta[j] + step;
+            let (_, gp) = dev.weighted_gradient(&tt, weight)?;
+            tt[j] = theta[j] - step;
+            let (_, gm) = dev.weighted_gradient(&tt, weight)?;
+            tt[j] = theta[j];
+            for i in 0..nt {
+                let d = (gp.get(i)? - gm.get(i)?) / (2.0 * step);
+                if !d.is_finite() {
+                    return None;
+                }
+                h[i * m + j] = d;
+            }
+        }
+        for i in 0..nt {
+            for j in 0..i {
+                let v = 0.5 * (h[i * m + j] + h[j * m + i]);
+                h[i * m + j] = v;
+                h[j * m + i] = v;
+            }
+            let cross = -2.0 * dr2[i] / (s2 * s);
+            h[i * m + nt] = cross;
+            h[nt * m + i] = cross;
+        }
+        h[nt * m + nt] = 6.0 * pwrss / (s2 * s2) - 2.0 * nfac / s2;
+        Some(h)
+    }
+
+    /// `∂ vcov(β̂)/∂ varparᵢ` at `varpar = (θ, σ)`, exact: `σ² ∂(R_X'R_X)⁻¹/∂θᵢ` from one
+    /// factorization ([`multilevel_lmm::ProfiledDeviance::rx_inverse_jacobian`]) and
+    /// `∂/∂σ = 2σ (R_X'R_X)⁻¹`.
+    fn analytic_jacobian(&mut self, varpar: &[f64]) -> Option<Vec<Vec<f64>>> {
+        let (theta, sigma) = split_varpar(varpar)?;
+        let dev = self.model.deviance_function();
+        let s2 = sigma * sigma;
+        let mut jac = dev.rx_inverse_jacobian(theta)?;
+        for d in &mut jac {
+            d.iter_mut().for_each(|v| *v *= s2);
+        }
+        jac.push(
+            dev.rx_inverse()
+                .into_iter()
+                .map(|v| 2.0 * sigma * v)
+                .collect(),
+        );
+        jac.iter().flatten().all(|v| v.is_finite()).then_some(jac)
     }
 
     /// Hessian of [`FittedLmm::varpar_deviance`] at `(θ̂, σ̂)`, row-major.
@@ -420,6 +496,12 @@ impl FittedLmm {
     }
 }
 
+/// Step of the central differences of the gradient in θⱼ: relative to θⱼ, absolute near 0
+/// (where a diagonal θ may sit at its bound; the criterion is even in it, so both sides exist).
+fn gradient_step(theta: f64) -> f64 {
+    (1e-4 * theta.abs()).max(1e-5)
+}
+
 fn split_varpar(varpar: &[f64]) -> Option<(&[f64], f64)> {
     let (sigma, theta) = varpar.split_last()?;
     if *sigma <= 0.0 || !sigma.is_finite() {
@@ -446,4 +528,108 @@ pub(crate) fn check_shape(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use multilevel_frame::{DataFrame, FrameOptions, ModelFrame, ReadOptions};
+
+    fn fitted(dataset: &str, factors: &[&str], formula: &str, reml: bool) -> FittedLmm {
+        let ds = multilevel_datasets::get(dataset).unwrap();
+        let opts = ReadOptions {
+            factor_columns: factors.iter().map(|s| s.to_string()).collect(),
+            ordered_columns: Vec::new(),
+        };
+        let data = DataFrame::from_csv_str(ds.name, ds.csv, &opts).unwrap();
+        let f = multilevel_formula::parse(formula).unwrap();
+        let frame = ModelFrame::new(&f, &data, &FrameOptions::default()).unwrap();
+        let design = multilevel_design::build_design(&f, &frame).unwrap();
+        let lopts = LmmOptions {
+            reml,
+            ..LmmOptions::default()
+        };
+        FittedLmm::from_design(design, &lopts).unwrap()
+    }
+
+    /// The exact Hessian (gradient differences, closed-form σ parts) and Jacobian agree with
+    /// numDeriv-style Richardson-extrapolated differences of the deviance and of vcov(β̂).
+    fn check(mut m: FittedLmm, what: &str) {
+        let x = m.varpar().to_vec();
+        let k = x.len();
+        let h = m.analytic_hessian(&x, 1.0).expect("analytic Hessian");
+        let hn = numderiv::hessian(&mut |v: &[f64]| m.varpar_deviance(v), &x).expect("numeric");
+        let hscale = hn.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        for (i, (a, b)) in h.iter().zip(&hn).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-6 * hscale,
+                "{what}: H[{},{}] exact {a} numeric {b}",
+                i / k,
+                i % k
+            );
+        }
+        let j = m.analytic_jacobian(&x).expect("analytic Jacobian");
+        let jn = numderiv::jacobian(&mut |v: &[f64]| m.vcov_beta_at(v), &x, JACOBIAN_STEP)
+            .expect("numeric");
+        assert_eq!(j.len(), jn.len());
+        for (d, (a, b)) in j.iter().zip(&jn).enumerate() {
+            let scale = b.iter().fold(1e-12f64, |s, v| s.max(v.abs()));
+            for (e, (u, v)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    (u - v).abs() <= 1e-7 * scale,
+                    "{what}: ∂vcov/∂varpar[{d}] entry {e}: exact {u} numeric {v}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn exact_derivatives_match_numerical_ones() {
+        check(
+            fitted(
+                "sleepstudy",
+                &["Subject"],
+                "Reaction ~ Days + (Days | Subject)",
+                true,
+            ),
+            "sleepstudy REML",
+        );
+        check(
+            fitted(
+                "sleepstudy",
+                &["Subject"],
+                "Reaction ~ Days + (Days | Subject)",
+                false,
+            ),
+            "sleepstudy ML",
+        );
+        check(
+            fitted(
+                "Penicillin",
+                &["plate", "sample"],
+                "diameter ~ 1 + (1 | plate) + (1 | sample)",
+                true,
+            ),
+            "Penicillin",
+        );
+        check(
+            fitted(
+                "sleepstudy",
+                &["Subject"],
+                "Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)",
+                true,
+            ),
+            "sleepstudy uncorrelated",
+        );
+        check(
+            fitted(
+                "sleepstudy",
+                &["Subject"],
+                "Reaction ~ Days + diag(Days | Subject)",
+                true,
+            ),
+            "sleepstudy diag()",
+        );
+    }
 }

@@ -201,17 +201,96 @@ impl ProfiledDeviance {
             return (f64::INFINITY, vec![f64::NAN; theta.len()]);
         };
         let (m, scale) = self.gradient_shape(&f);
+        (self.criterion(&f), self.gradient_at_factor(theta, m, scale))
+    }
+
+    /// The gradient with respect to θ of `log|Ω(θ)| + w · r²(θ)` (`Ω` as in
+    /// [`Self::gradient`]: with `X` for REML, the random-effects block for ML), from one
+    /// factorization at θ (reused when the workspace already holds the factor of exactly this
+    /// θ). With `w = 1/σ²` this is the θ part of the gradient of the deviance not profiled over
+    /// σ (lmerTest's `devfun_vp`); with `w = 0` it is the log-determinant's alone. Counts as one
+    /// gradient evaluation. `None` when `M(θ)` cannot be factored.
+    pub fn weighted_gradient(
+        &mut self,
+        theta: &[f64],
+        r2_weight: f64,
+    ) -> Option<(FactorSummary, Vec<f64>)> {
+        self.evaluations += 1;
+        self.gradient_evaluations += 1;
+        let f = self.factor_at(theta)?;
+        let (m, _) = self.gradient_shape(&f);
+        // The block kernels multiply `Σ (Z'r)u` by `scale`, and `∂r²/∂θ = −2 Σ (Z'r)u`.
+        Some((f, self.gradient_at_factor(theta, m, -2.0 * r2_weight)))
+    }
+
+    /// The penalized residual sum of squares `r²(θ)` and its gradient with respect to θ, at θ
+    /// (factored unless the workspace already holds exactly this θ): one back substitution
+    /// and the stored cross products (the envelope theorem, see [`crate::gradient`]), far
+    /// cheaper than [`Self::gradient`]. `None` when `M(θ)` cannot be factored.
+    pub fn pwrss_gradient(&mut self, theta: &[f64]) -> Option<(FactorSummary, Vec<f64>)> {
+        let f = self.factor_at(theta)?;
+        let n_lower: usize = self.pls.terms.iter().map(|t| t.k * (t.k + 1) / 2).sum();
+        let g_lower = self.pls.pwrss_lambda_gradient(n_lower);
         if self.covariances.iter().all(CovarianceSpec::is_unstructured) {
-            return (
-                self.criterion(&f),
-                self.blocks.gradient(&self.pls, m, scale, theta.len()),
-            );
+            return Some((f, g_lower));
+        }
+        Some((f, self.chain_rule(theta, &g_lower)))
+    }
+
+    /// `∂(R_X'R_X)⁻¹/∂θₚ` for every θₚ, each `p × p` row-major, at θ (factored unless the
+    /// workspace already holds exactly this θ); `vcov(β̂) = σ²(R_X'R_X)⁻¹`. Exact, from one
+    /// factorization and `p` back substitutions (no factorization per direction):
+    ///
+    /// ```text
+    ///   (R_X'R_X)⁻¹ = (Ω⁻¹)_XX,   ∂(Ω⁻¹)_XX/∂θₚ = −E'(Λ̃ₚ'G̃Λ̃ + Λ̃'G̃Λ̃ₚ)E,   E = Ω⁻¹[0; I_p]
+    /// ```
+    ///
+    /// (`Ω`, `Λ̃`, `G̃` as in [`crate::gradient`]); see [`Pls::rx_inverse_lambda_jacobian`]
+    /// for the passes. `None` when `M(θ)` cannot be factored.
+    pub fn rx_inverse_jacobian(&mut self, theta: &[f64]) -> Option<Vec<Vec<f64>>> {
+        self.factor_at(theta)?;
+        let p = self.pls.p;
+        let n_lower: usize = self.pls.terms.iter().map(|t| t.k * (t.k + 1) / 2).sum();
+        let d_lower = self.pls.rx_inverse_lambda_jacobian(n_lower);
+        if self.covariances.iter().all(CovarianceSpec::is_unstructured) {
+            return Some(d_lower);
+        }
+        // Structured terms: the chain rule of each term, entry by entry of the p × p matrices
+        // (it is linear in the derivative with respect to the lower triangle of Λ).
+        let mut out = vec![vec![0.0; p * p]; theta.len()];
+        let mut g_lower = vec![0.0; n_lower];
+        for i in 0..p {
+            for j in i..p {
+                for (g, d) in g_lower.iter_mut().zip(&d_lower) {
+                    *g = d[i * p + j];
+                }
+                let grad = self.chain_rule(theta, &g_lower);
+                for (o, gv) in out.iter_mut().zip(grad) {
+                    o[i * p + j] = gv;
+                    o[j * p + i] = gv;
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// The gradient at the current factor (of θ): `m` rows of the rest block in `Ω`, `scale`
+    /// multiplying `Σ (Z'r)u` (see [`Pls::gradient_general`]).
+    fn gradient_at_factor(&mut self, theta: &[f64], m: usize, scale: f64) -> Vec<f64> {
+        if self.covariances.iter().all(CovarianceSpec::is_unstructured) {
+            return self.blocks.gradient(&self.pls, m, scale, theta.len());
         }
         // The block types differentiate with respect to the lower triangles of the Λⱼ; each
         // structured term maps its part to θ by its chain rule
         // `∂d/∂θₚ = Σᵣ꜀ (∂d/∂Λᵣ꜀)(∂Λᵣ꜀/∂θₚ)`.
         let n_lower = self.pls.terms.iter().map(|t| t.k * (t.k + 1) / 2).sum();
         let g_lower = self.blocks.gradient(&self.pls, m, scale, n_lower);
+        self.chain_rule(theta, &g_lower)
+    }
+
+    /// Derivatives with respect to the lower triangles of the Λⱼ (term by term, column by
+    /// column) → derivatives with respect to θ, through each term's covariance structure.
+    fn chain_rule(&self, theta: &[f64], g_lower: &[f64]) -> Vec<f64> {
         let mut grad = vec![0.0; theta.len()];
         let parts = self.pls.terms.iter().zip(&self.covariances);
         for ((shape, cov), &off) in parts.zip(&self.theta_offsets) {
@@ -231,7 +310,7 @@ impl ProfiledDeviance {
                 cov.theta_gradient_from_lambda(th, &g, out);
             }
         }
-        (self.criterion(&f), grad)
+        grad
     }
 
     /// The rows of the rest block in `Ω` (`n_r + p` for REML, `n_r` for ML) and the factor

@@ -72,6 +72,7 @@
 
 pub(crate) mod first_term;
 pub(crate) mod selinv;
+mod vcov;
 
 use faer::Mat;
 use faer::dyn_stack::MemBuffer;
@@ -209,7 +210,20 @@ impl Pls {
     /// `Z'r = Z'y − Z'Xβ − Z'ZΛu` from the stored cross products: the first term's (`k₀ℓ₀`)
     /// and the later terms' (`nr`).
     fn residual_cross(&self, beta: &[f64], u0: &[f64], ur: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        self.cross_with_z(1.0, beta, u0, ur)
+    }
+
+    /// `Z'(w y − Xβ − ZΛu)` from the stored cross products, as [`Self::residual_cross`]
+    /// (which is `w = 1`): the first term's (`k₀ℓ₀`) and the later terms' (`nr`).
+    fn cross_with_z(
+        &self,
+        y_weight: f64,
+        beta: &[f64],
+        u0: &[f64],
+        ur: &[f64],
+    ) -> (Vec<f64>, Vec<f64>) {
         let (nr, k0, l0) = (self.nr, self.k0, self.l0);
+        let p = self.p;
         // b = Λu.
         let b0 = crate::summaries::term_b(k0, l0, &self.lambda[0], u0);
         let mut br = vec![0.0; nr];
@@ -231,7 +245,7 @@ impl Pls {
         let mut zr_r = vec![0.0; nr];
         for (r, z) in zr_r.iter_mut().enumerate() {
             let col = self.a_rest.col_as_slice(r);
-            let mut acc = col[yrow];
+            let mut acc = y_weight * col[yrow];
             for (a, be) in beta.iter().enumerate() {
                 acc -= col[nr + a] * be;
             }
@@ -255,7 +269,11 @@ impl Pls {
             for idx in self.bptr[l]..self.bptr[l + 1] {
                 let row = self.brow[idx] as usize;
                 let bv = &self.bval[idx * k0..(idx + 1) * k0];
-                let coef = residual_coef(row, nr, &br, beta);
+                let coef = if row < nr + p {
+                    residual_coef(row, nr, &br, beta)
+                } else {
+                    -y_weight
+                };
                 for c in 0..k0 {
                     zr[c] -= coef * bv[c];
                 }

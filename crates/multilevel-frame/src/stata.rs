@@ -308,6 +308,14 @@ impl Layout {
     /// Every variable is stored with at least its name, so the declared count cannot exceed
     /// the file's length divided by a name's width.
     fn check_variable_count(&self, name: &str, file_len: usize) -> Result<(), DataError> {
+        // Records of no variables take no bytes, so a header declaring none (and billions of
+        // observations) would be read for minutes without consuming the file.
+        if self.variables == 0 {
+            return Err(fail(
+                name,
+                "the header declares no variables (the file is empty or corrupt)".to_string(),
+            ));
+        }
         let needed = u64::try_from(self.name_len())
             .unwrap_or(u64::MAX)
             .saturating_mul(self.variables);

@@ -366,6 +366,18 @@ fn stata_declared_lengths_are_checked_before_reading() {
     let m = read("wide.dta", &bad).unwrap_err().to_string();
     assert!(m.contains("declares 65535 variables"), "{m}");
 
+    // No variables and 1.4 billion observations (found by fuzzing): refused at once instead
+    // of reading 1.4 billion empty records.
+    let mut bad = good[..109].to_vec();
+    bad[4..6].copy_from_slice(&0u16.to_le_bytes());
+    bad[6..10].copy_from_slice(&0x5300_0000u32.to_le_bytes());
+    bad.extend_from_slice(&[0u8; 88]);
+    let m = read("empty.dta", &bad).unwrap_err().to_string();
+    assert!(
+        m.starts_with("empty.dta") && m.contains("declares no variables"),
+        "{m}"
+    );
+
     // format 117 (hsb.dta): a `<ch>` entry claiming 4 GiB inserted into its characteristics
     let good = std::fs::read(fixture("hsb.dta")).unwrap();
     let tag = b"<characteristics>";

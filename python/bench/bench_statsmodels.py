@@ -100,9 +100,9 @@ def overhead_part(repeats, rust_binary):
     t_json, _ = timed(lambda: json.loads(raw.result_json()), repeats)
     print(f"\nsleepstudy {formula}, from a pandas DataFrame, {repeats} calls each")
     print(f"  ml.lmer(...)                          {fmt(t_call)}")
-    print(f"    reading the data (Arrow)            {fmt(t_data)}")
+    print(f"    reading the data                    {fmt(t_data)}")
     print(f"    the fit in the extension            {fmt(t_fit)}")
-    print(f"    reading the results (JSON)          {fmt(t_json)}")
+    print(f"    reading the results (JSON, on first use) {fmt(t_json)}")
     print(f"  REML criterion {-2 * m.loglik:.3f}")
     if rust_binary:
         out = subprocess.run([rust_binary, str(repeats)], check=True, capture_output=True,

@@ -575,3 +575,21 @@ fn spss_uncompressed_and_bytecode() {
         }
     }
 }
+
+/// A 1,099-byte Parquet file found by fuzzing whose embedded Arrow schema has a type id the
+/// Arrow crate does not know: the crate panics ("Type NONE not supported"); the reader gives
+/// one error naming the file and the format instead, and the process goes on.
+#[cfg(feature = "formats")]
+#[test]
+fn a_panic_inside_the_arrow_decoder_is_an_error() {
+    let bytes = std::fs::read(fixture("fuzz_ipc_schema_type_none.parquet")).unwrap();
+    let m = read("odd.parquet", &bytes).unwrap_err().to_string();
+    assert!(
+        m.starts_with("odd.parquet") && m.contains("Parquet") && m.contains("cannot be decoded"),
+        "{m}"
+    );
+    assert_eq!(m.lines().count(), 1, "{m}");
+    // The panic hook is back afterwards: a good file still reads.
+    let good = std::fs::read(fixture("labelled.dta")).unwrap();
+    assert!(read("labelled.dta", &good).is_ok());
+}

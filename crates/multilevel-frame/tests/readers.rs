@@ -593,3 +593,17 @@ fn a_panic_inside_the_arrow_decoder_is_an_error() {
     let good = std::fs::read(fixture("labelled.dta")).unwrap();
     assert!(read("labelled.dta", &good).is_ok());
 }
+
+/// An 18-byte Arrow IPC stream found by fuzzing whose first message declares 1.86 GB: refused
+/// from its length prefix before the Arrow crate allocates that much.
+#[cfg(feature = "formats")]
+#[test]
+fn an_arrow_stream_declaring_more_than_the_file_holds_is_refused() {
+    let bytes = std::fs::read(fixture("fuzz_ipc_stream_huge_length.arrows")).unwrap();
+    assert_eq!(bytes.len(), 18);
+    let m = read("big.arrows", &bytes).unwrap_err().to_string();
+    assert!(
+        m.starts_with("big.arrows") && m.contains("declares 1862270975 bytes"),
+        "{m}"
+    );
+}

@@ -66,6 +66,7 @@ mod ordinal;
 pub mod power;
 pub mod predict;
 pub mod simulate;
+mod varcomp_text;
 mod zeroinfl;
 
 pub use emmeans::{

@@ -365,45 +365,11 @@ impl CumulativeLinkMixedModel {
         }
         s.push_str(&format!("{head}\n{vals}\n\n"));
         s.push_str("Random effects:\n");
-        let gw = self
-            .random
-            .iter()
-            .map(|r| r.group.len())
-            .chain(std::iter::once(6))
-            .max()
-            .unwrap_or(6);
-        let nw = self
-            .random
-            .iter()
-            .map(|r| r.term.len())
-            .chain(std::iter::once(4))
-            .max()
-            .unwrap_or(4);
-        s.push_str(&format!(
-            " {:<gw$} {:<nw$} Variance Std.Dev.\n",
-            "Groups", "Name"
+        s.push_str(&crate::varcomp_text::random_effects_rows(
+            &self.random,
+            &self.correlations,
+            |x| format!("{x:.4}"),
         ));
-        let mut last = String::new();
-        for r in &self.random {
-            let g = if r.group == last {
-                ""
-            } else {
-                r.group.as_str()
-            };
-            s.push_str(&format!(
-                " {g:<gw$} {:<nw$} {:<8} {:<8}\n",
-                r.term,
-                format!("{:.4}", r.variance),
-                format!("{:.4}", r.std_dev)
-            ));
-            last = r.group.clone();
-        }
-        for c in &self.correlations {
-            s.push_str(&format!(
-                " Corr({}: {}, {}) = {:.3}\n",
-                c.group, c.term1, c.term2, c.corr
-            ));
-        }
         let groups: Vec<String> = self
             .design
             .terms

@@ -332,45 +332,11 @@ impl ZeroInflatedModel {
         }
         s.push_str(&format!("{hl} \n{vl} \n\n"));
         s.push_str("Random effects:\n\nConditional model:\n");
-        let gw = self
-            .random
-            .iter()
-            .map(|r| r.group.len())
-            .chain(std::iter::once(6))
-            .max()
-            .unwrap_or(6);
-        let nw = self
-            .random
-            .iter()
-            .map(|r| r.term.len())
-            .chain(std::iter::once(4))
-            .max()
-            .unwrap_or(4);
-        s.push_str(&format!(
-            " {:<gw$} {:<nw$} Variance Std.Dev.\n",
-            "Groups", "Name"
+        s.push_str(&crate::varcomp_text::random_effects_rows(
+            &self.random,
+            &self.correlations,
+            |x| format_vec(&[x], 4, 0)[0].trim().to_string(),
         ));
-        let mut last = String::new();
-        for r in &self.random {
-            let g = if r.group == last {
-                ""
-            } else {
-                r.group.as_str()
-            };
-            s.push_str(&format!(
-                " {g:<gw$} {:<nw$} {:<8} {:<8}\n",
-                r.term,
-                format_vec(&[r.variance], 4, 0)[0].trim(),
-                format_vec(&[r.std_dev], 4, 0)[0].trim()
-            ));
-            last = r.group.clone();
-        }
-        for c in &self.correlations {
-            s.push_str(&format!(
-                " Corr({}: {}, {}) = {:.3}\n",
-                c.group, c.term1, c.term2, c.corr
-            ));
-        }
         let groups: Vec<String> = self
             .design
             .terms
